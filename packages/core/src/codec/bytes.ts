@@ -1,0 +1,155 @@
+/**
+ * A cursor over one complete packet body (Reader) and an exact-size output
+ * buffer (Writer). Every read is bounds-checked against the end of the packet,
+ * so a length field that lies can only produce ERR_LENGTH, never a read past it.
+ */
+import { codecError, ErrorCode, type Blame } from "../errors.js";
+import { decodeUtf8, writeUtf8 } from "./utf8.js";
+
+export class Reader {
+  constructor(
+    readonly buf: Uint8Array,
+    public pos: number,
+    public end: number,
+  ) {}
+
+  get remaining(): number {
+    return this.end - this.pos;
+  }
+
+  need(n: number, what: string): void {
+    if (this.end - this.pos < n) {
+      throw codecError("remote", ErrorCode.LengthMismatch, `${what} runs past the end of the packet`);
+    }
+  }
+
+  u8(what: string): number {
+    this.need(1, what);
+    return this.buf[this.pos++]!;
+  }
+
+  u16(what: string): number {
+    this.need(2, what);
+    const b = this.buf;
+    const p = this.pos;
+    this.pos = p + 2;
+    return (b[p]! << 8) | b[p + 1]!;
+  }
+
+  u32(what: string): number {
+    this.need(4, what);
+    const b = this.buf;
+    const p = this.pos;
+    this.pos = p + 4;
+    return b[p]! * 0x1000000 + ((b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!);
+  }
+
+  /** Variable Byte Integer, shortest form only [MQTT-1.5.5-1]. */
+  varint(what: string): number {
+    let value = 0;
+    let mul = 1;
+    for (let i = 0; i < 4; i++) {
+      const b = this.u8(what);
+      value += (b & 0x7f) * mul;
+      if ((b & 0x80) === 0) {
+        if (b === 0 && i > 0) {
+          throw codecError("remote", ErrorCode.VarintMalformed, `${what} is not in its shortest form`);
+        }
+        return value;
+      }
+      mul *= 128;
+    }
+    throw codecError("remote", ErrorCode.VarintMalformed, `${what} is longer than 4 bytes`);
+  }
+
+  str(what: string): string {
+    const n = this.u16(what);
+    this.need(n, what);
+    const start = this.pos;
+    this.pos = start + n;
+    return decodeUtf8(this.buf, start, start + n, "remote", what);
+  }
+
+  /** Binary data with a two-byte length; a view, not a copy. */
+  bin(what: string): Uint8Array {
+    const n = this.u16(what);
+    this.need(n, what);
+    const start = this.pos;
+    this.pos = start + n;
+    return this.buf.subarray(start, start + n);
+  }
+
+  /** The rest of the packet; a view, not a copy. */
+  rest(): Uint8Array {
+    const v = this.buf.subarray(this.pos, this.end);
+    this.pos = this.end;
+    return v;
+  }
+
+  done(what: string): void {
+    if (this.pos !== this.end) {
+      throw codecError("remote", ErrorCode.LengthMismatch, `${this.end - this.pos} unexpected byte(s) after ${what}`);
+    }
+  }
+}
+
+/** Size in bytes of a Variable Byte Integer. */
+export function varintSize(v: number): number {
+  return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : 4;
+}
+
+export const VARINT_MAX = 268_435_455;
+
+export class Writer {
+  readonly buf: Uint8Array;
+  pos = 0;
+  constructor(size: number) {
+    this.buf = new Uint8Array(size);
+  }
+  u8(v: number): void {
+    this.buf[this.pos++] = v;
+  }
+  u16(v: number): void {
+    const b = this.buf;
+    b[this.pos++] = v >>> 8;
+    b[this.pos++] = v & 0xff;
+  }
+  u32(v: number): void {
+    const b = this.buf;
+    b[this.pos++] = v >>> 24;
+    b[this.pos++] = (v >>> 16) & 0xff;
+    b[this.pos++] = (v >>> 8) & 0xff;
+    b[this.pos++] = v & 0xff;
+  }
+  varint(v: number): void {
+    do {
+      let byte = v % 128;
+      v = Math.floor(v / 128);
+      if (v > 0) byte |= 0x80;
+      this.buf[this.pos++] = byte;
+    } while (v > 0);
+  }
+  /** A string already measured by utf8Length: `len` bytes. */
+  str(s: string, len: number): void {
+    this.u16(len);
+    writeUtf8(this.buf, this.pos, s, len);
+    this.pos += len;
+  }
+  bin(b: Uint8Array): void {
+    this.u16(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+  raw(b: Uint8Array): void {
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+}
+
+/** Range checks for numbers the caller hands to the encoder. */
+export function checkInt(v: unknown, max: number, what: string, min = 0, blame: Blame = "local"): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    throw codecError(blame, ErrorCode.ValueRange, `${what} must be an integer in ${min}..${max}, got ${String(v)}`);
+  }
+  return v;
+}

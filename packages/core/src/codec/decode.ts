@@ -1,0 +1,371 @@
+/**
+ * Decoding one complete packet body. Each packet type has one function; all
+ * errors are RemoteProtocolError (the bytes came from the peer).
+ */
+import { codecError, ErrorCode } from "../errors.js";
+import { isSharedSubscription, isValidTopicFilter, isValidTopicName } from "../topic.js";
+import { Reader } from "./bytes.js";
+import { readProperties } from "./properties.js";
+import { isValidReasonCode, isValidV4SubackCode } from "./reason-codes.js";
+import type {
+  AckPacket,
+  AuthPacket,
+  ConnackPacket,
+  ConnectPacket,
+  DisconnectPacket,
+  Packet,
+  ProtocolVersion,
+  PublishPacket,
+  QoS,
+  SubackPacket,
+  SubscribePacket,
+  Subscription,
+  UnsubackPacket,
+  UnsubscribePacket,
+  Will,
+} from "./types.js";
+
+const TYPE_NAMES = [
+  "reserved",
+  "connect",
+  "connack",
+  "publish",
+  "puback",
+  "pubrec",
+  "pubrel",
+  "pubcomp",
+  "subscribe",
+  "suback",
+  "unsubscribe",
+  "unsuback",
+  "pingreq",
+  "pingresp",
+  "disconnect",
+  "auth",
+] as const;
+
+/**
+ * Checks the first byte of a fixed header: a known packet type for this version,
+ * and the reserved flag bits [MQTT-2.1.3-1] (PUBREL, SUBSCRIBE, UNSUBSCRIBE: 0010
+ * [MQTT-3.6.1-1] [MQTT-3.8.1-1] [MQTT-3.10.1-1]; AUTH and the rest: 0000
+ * [MQTT-3.15.1-1]; PUBLISH: QoS 3 [MQTT-3.3.1-4] and DUP on QoS 0 [MQTT-3.3.1-2]).
+ */
+export function checkFirstByte(b0: number, version: ProtocolVersion): void {
+  const type = b0 >> 4;
+  const flags = b0 & 0x0f;
+  if (type === 0 || (type === 15 && version !== 5)) {
+    throw codecError("remote", ErrorCode.PacketTypeInvalid, `packet type ${type} is reserved in MQTT ${versionName(version)}`);
+  }
+  if (type === 3) {
+    const qos = (flags >> 1) & 3;
+    if (qos === 3) throw codecError("remote", ErrorCode.QosInvalid, "PUBLISH with QoS 3");
+    if (qos === 0 && (flags & 8) !== 0) throw codecError("remote", ErrorCode.FixedHeaderFlags, "PUBLISH QoS 0 with DUP set");
+    return;
+  }
+  const expected = type === 6 || type === 8 || type === 10 ? 2 : 0;
+  if (flags !== expected) {
+    throw codecError("remote", ErrorCode.FixedHeaderFlags, `${TYPE_NAMES[type]} with fixed header flags ${flags.toString(2).padStart(4, "0")}`);
+  }
+}
+
+export function versionName(v: ProtocolVersion): string {
+  return v === 3 ? "3.1" : v === 4 ? "3.1.1" : "5.0";
+}
+
+/**
+ * Decodes the body buf[start, end) of a packet whose first byte is `b0` (already
+ * checked by checkFirstByte). `version` is ignored for CONNECT, which names its own.
+ */
+export function decodeBody(b0: number, buf: Uint8Array, start: number, end: number, version: ProtocolVersion): Packet {
+  const r = new Reader(buf, start, end);
+  switch (b0 >> 4) {
+    case 1:
+      return decodeConnect(r);
+    case 2:
+      return decodeConnack(r, version);
+    case 3:
+      return decodePublish(b0, r, version);
+    case 4:
+      return decodeAck("puback", r, version);
+    case 5:
+      return decodeAck("pubrec", r, version);
+    case 6:
+      return decodeAck("pubrel", r, version);
+    case 7:
+      return decodeAck("pubcomp", r, version);
+    case 8:
+      return decodeSubscribe(r, version);
+    case 9:
+      return decodeSuback(r, version);
+    case 10:
+      return decodeUnsubscribe(r, version);
+    case 11:
+      return decodeUnsuback(r, version);
+    case 12:
+      r.done("PINGREQ");
+      return { type: "pingreq" };
+    case 13:
+      r.done("PINGRESP");
+      return { type: "pingresp" };
+    case 14:
+      return decodeDisconnect(r, version);
+    default:
+      return decodeAuth(r);
+  }
+}
+
+function packetId(r: Reader): number {
+  const id = r.u16("packet identifier");
+  if (id === 0) throw codecError("remote", ErrorCode.PacketIdInvalid, "packet identifier 0 [MQTT-2.2.1-3]");
+  return id;
+}
+
+function decodeConnect(r: Reader): ConnectPacket {
+  // [MQTT-3.1.2-1] protocol name "MQTT" (3.1: "MQIsdp"), then the level.
+  const name = r.str("protocol name");
+  const level = r.u8("protocol level");
+  if (!((name === "MQTT" && (level === 4 || level === 5)) || (name === "MQIsdp" && level === 3))) {
+    throw codecError("remote", ErrorCode.ProtocolInvalid, `unsupported protocol ${JSON.stringify(name)} level ${level}`, 0x84);
+  }
+  const version = level as ProtocolVersion;
+  const flags = r.u8("connect flags");
+  if ((flags & 1) !== 0) throw codecError("remote", ErrorCode.FlagsInvalid, "CONNECT reserved flag is set [MQTT-3.1.2-3]");
+  const willFlag = (flags & 0x04) !== 0;
+  const willQos = (flags >> 3) & 3;
+  const willRetain = (flags & 0x20) !== 0;
+  const hasPassword = (flags & 0x40) !== 0;
+  const hasUsername = (flags & 0x80) !== 0;
+  if (!willFlag && (willQos !== 0 || willRetain)) {
+    throw codecError("remote", ErrorCode.FlagsInvalid, "will QoS or retain set without the will flag [MQTT-3.1.2-11] [MQTT-3.1.2-13]");
+  }
+  if (willQos === 3) throw codecError("remote", ErrorCode.QosInvalid, "will QoS 3 [MQTT-3.1.2-12]");
+  if (version !== 5 && hasPassword && !hasUsername) {
+    throw codecError("remote", ErrorCode.FlagsInvalid, "password flag without user name flag [MQTT-3.1.2-22]");
+  }
+  const keepAlive = r.u16("keep alive");
+  const properties = version === 5 ? readProperties(r, "connect") : undefined;
+  // Payload order [MQTT-3.1.3-1]: client id, will properties, will topic, will payload, user name, password.
+  const clientId = r.str("client identifier");
+  const p: ConnectPacket = { type: "connect", protocolVersion: version, clean: (flags & 0x02) !== 0, keepAlive, clientId };
+  if (willFlag) {
+    const willProps = version === 5 ? readProperties(r, "will") : undefined;
+    const topic = r.str("will topic");
+    if (!isValidTopicName(topic)) throw codecError("remote", ErrorCode.TopicInvalid, "will topic is not a valid topic name");
+    const payload = r.bin("will payload");
+    const will: Will = { topic, payload, qos: willQos as QoS, retain: willRetain };
+    if (willProps !== undefined) will.properties = willProps;
+    p.will = will;
+  }
+  if (hasUsername) p.username = r.str("user name");
+  if (hasPassword) p.password = r.bin("password");
+  if (properties !== undefined) p.properties = properties;
+  r.done("CONNECT");
+  return p;
+}
+
+function decodeConnack(r: Reader, version: ProtocolVersion): ConnackPacket {
+  const flags = r.u8("connack flags");
+  if ((flags & 0xfe) !== 0) throw codecError("remote", ErrorCode.FlagsInvalid, "CONNACK reserved flags set [MQTT-3.2.2-1]");
+  const reasonCode = r.u8("connack reason code");
+  const sessionPresent = flags === 1;
+  if (version === 5) {
+    if (!isValidReasonCode("connack", reasonCode)) {
+      throw codecError("remote", ErrorCode.ReasonCodeInvalid, `0x${reasonCode.toString(16)} is not a CONNACK reason code`);
+    }
+  } else if (reasonCode > 5) {
+    throw codecError("remote", ErrorCode.ReasonCodeInvalid, `CONNACK return code ${reasonCode} is reserved`);
+  }
+  // A refusal never has a session [MQTT-3.2.2-6] (3.1.1: [MQTT-3.2.2-4]).
+  if (sessionPresent && reasonCode !== 0) {
+    throw codecError("remote", ErrorCode.FlagsInvalid, "CONNACK refuses the connection but sets session present");
+  }
+  const p: ConnackPacket = { type: "connack", sessionPresent, reasonCode };
+  if (version === 5) {
+    const props = readProperties(r, "connack");
+    if (props !== undefined) p.properties = props;
+  }
+  r.done("CONNACK");
+  return p;
+}
+
+function decodePublish(b0: number, r: Reader, version: ProtocolVersion): PublishPacket {
+  const qos = ((b0 >> 1) & 3) as QoS;
+  const topic = r.str("topic name");
+  let p: PublishPacket;
+  if (qos === 0) {
+    p = { type: "publish", topic, payload: EMPTY, qos, retain: (b0 & 1) !== 0, dup: false };
+  } else {
+    const id = packetId(r);
+    p = { type: "publish", topic, payload: EMPTY, qos, retain: (b0 & 1) !== 0, dup: (b0 & 8) !== 0, packetId: id };
+  }
+  if (version === 5) {
+    const props = readProperties(r, "publish");
+    if (props !== undefined) p.properties = props;
+    // An empty topic name is allowed only with a topic alias [MQTT-3.3.2-1] (v5 3.3.2.3.4).
+    if (topic.length === 0 && props?.topicAlias !== undefined) {
+      p.payload = r.rest();
+      return p;
+    }
+  }
+  if (!isValidTopicName(topic)) {
+    throw codecError("remote", ErrorCode.TopicInvalid, `PUBLISH topic ${JSON.stringify(topic)} is not a valid topic name [MQTT-3.3.2-2]`);
+  }
+  p.payload = r.rest();
+  return p;
+}
+
+const EMPTY = new Uint8Array(0);
+
+function decodeAck<T extends "puback" | "pubrec" | "pubrel" | "pubcomp">(type: T, r: Reader, version: ProtocolVersion): AckPacket<T> {
+  const id = packetId(r);
+  if (version !== 5 || r.remaining === 0) {
+    r.done(type.toUpperCase());
+    return { type, packetId: id, reasonCode: 0 };
+  }
+  const reasonCode = r.u8("reason code");
+  if (!isValidReasonCode(type, reasonCode)) {
+    throw codecError("remote", ErrorCode.ReasonCodeInvalid, `0x${reasonCode.toString(16)} is not a ${type.toUpperCase()} reason code`);
+  }
+  const p: AckPacket<T> = { type, packetId: id, reasonCode };
+  if (r.remaining > 0) {
+    const props = readProperties(r, type);
+    if (props !== undefined) p.properties = props;
+  }
+  r.done(type.toUpperCase());
+  return p;
+}
+
+function decodeSubscribe(r: Reader, version: ProtocolVersion): SubscribePacket {
+  const id = packetId(r);
+  const props = version === 5 ? readProperties(r, "subscribe") : undefined;
+  const subscriptions: Subscription[] = [];
+  while (r.remaining > 0) {
+    const topicFilter = r.str("topic filter");
+    if (!isValidTopicFilter(topicFilter)) {
+      throw codecError("remote", ErrorCode.TopicFilterInvalid, `${JSON.stringify(topicFilter)} is not a valid topic filter`);
+    }
+    const o = r.u8("subscription options");
+    const qos = o & 3;
+    if (qos === 3) throw codecError("remote", ErrorCode.QosInvalid, "subscription with QoS 3");
+    if (version !== 5) {
+      // [MQTT-3-8.3-4] reserved bits 7-2 are 0.
+      if ((o & 0xfc) !== 0) throw codecError("remote", ErrorCode.SubscriptionOptions, "requested QoS byte has reserved bits set");
+      subscriptions.push({ topicFilter, qos: qos as QoS });
+      continue;
+    }
+    // [MQTT-3.8.3-5] reserved bits 7-6 are 0; retain handling 3 is a Protocol Error.
+    if ((o & 0xc0) !== 0) throw codecError("remote", ErrorCode.SubscriptionOptions, "subscription options reserved bits set");
+    const retainHandling = (o >> 4) & 3;
+    if (retainHandling === 3) {
+      throw codecError("remote", ErrorCode.SubscriptionOptions, "retain handling 3", 0x82);
+    }
+    const noLocal = (o & 4) !== 0;
+    if (noLocal && isSharedSubscription(topicFilter)) {
+      throw codecError("remote", ErrorCode.SubscriptionOptions, "No Local on a shared subscription [MQTT-3.8.3-4]", 0x82);
+    }
+    subscriptions.push({
+      topicFilter,
+      qos: qos as QoS,
+      noLocal,
+      retainAsPublished: (o & 8) !== 0,
+      retainHandling: retainHandling as 0 | 1 | 2,
+    });
+  }
+  if (subscriptions.length === 0) throw codecError("remote", ErrorCode.Empty, "SUBSCRIBE without a topic filter [MQTT-3.8.3-2]");
+  const p: SubscribePacket = { type: "subscribe", packetId: id, subscriptions };
+  if (props !== undefined) {
+    if (props.subscriptionIdentifiers !== undefined && props.subscriptionIdentifiers.length > 1) {
+      throw codecError("remote", ErrorCode.PropertyDuplicate, "SUBSCRIBE carries more than one subscription identifier");
+    }
+    p.properties = props;
+  }
+  return p;
+}
+
+function decodeSuback(r: Reader, version: ProtocolVersion): SubackPacket {
+  const id = packetId(r);
+  const props = version === 5 ? readProperties(r, "suback") : undefined;
+  const reasonCodes: number[] = [];
+  while (r.remaining > 0) {
+    const c = r.u8("reason code");
+    if (version === 5 ? !isValidReasonCode("suback", c) : !isValidV4SubackCode(c)) {
+      throw codecError("remote", ErrorCode.ReasonCodeInvalid, `0x${c.toString(16)} is not a SUBACK reason code [MQTT-3.9.3-2]`);
+    }
+    reasonCodes.push(c);
+  }
+  if (reasonCodes.length === 0) throw codecError("remote", ErrorCode.Empty, "SUBACK without a reason code");
+  const p: SubackPacket = { type: "suback", packetId: id, reasonCodes };
+  if (props !== undefined) p.properties = props;
+  return p;
+}
+
+function decodeUnsubscribe(r: Reader, version: ProtocolVersion): UnsubscribePacket {
+  const id = packetId(r);
+  const props = version === 5 ? readProperties(r, "unsubscribe") : undefined;
+  const topicFilters: string[] = [];
+  while (r.remaining > 0) {
+    const f = r.str("topic filter");
+    if (!isValidTopicFilter(f)) {
+      throw codecError("remote", ErrorCode.TopicFilterInvalid, `${JSON.stringify(f)} is not a valid topic filter`);
+    }
+    topicFilters.push(f);
+  }
+  if (topicFilters.length === 0) throw codecError("remote", ErrorCode.Empty, "UNSUBSCRIBE without a topic filter [MQTT-3.10.3-2]");
+  const p: UnsubscribePacket = { type: "unsubscribe", packetId: id, topicFilters };
+  if (props !== undefined) p.properties = props;
+  return p;
+}
+
+function decodeUnsuback(r: Reader, version: ProtocolVersion): UnsubackPacket {
+  const id = packetId(r);
+  if (version !== 5) {
+    r.done("UNSUBACK");
+    return { type: "unsuback", packetId: id, reasonCodes: [] };
+  }
+  const props = readProperties(r, "unsuback");
+  const reasonCodes: number[] = [];
+  while (r.remaining > 0) {
+    const c = r.u8("reason code");
+    if (!isValidReasonCode("unsuback", c)) {
+      throw codecError("remote", ErrorCode.ReasonCodeInvalid, `0x${c.toString(16)} is not an UNSUBACK reason code`);
+    }
+    reasonCodes.push(c);
+  }
+  if (reasonCodes.length === 0) throw codecError("remote", ErrorCode.Empty, "UNSUBACK without a reason code");
+  const p: UnsubackPacket = { type: "unsuback", packetId: id, reasonCodes };
+  if (props !== undefined) p.properties = props;
+  return p;
+}
+
+function decodeDisconnect(r: Reader, version: ProtocolVersion): DisconnectPacket {
+  if (version !== 5 || r.remaining === 0) {
+    r.done("DISCONNECT");
+    return { type: "disconnect", reasonCode: 0 };
+  }
+  const reasonCode = r.u8("reason code");
+  if (!isValidReasonCode("disconnect", reasonCode)) {
+    throw codecError("remote", ErrorCode.ReasonCodeInvalid, `0x${reasonCode.toString(16)} is not a DISCONNECT reason code`);
+  }
+  const p: DisconnectPacket = { type: "disconnect", reasonCode };
+  if (r.remaining > 0) {
+    const props = readProperties(r, "disconnect");
+    if (props !== undefined) p.properties = props;
+  }
+  r.done("DISCONNECT");
+  return p;
+}
+
+function decodeAuth(r: Reader): AuthPacket {
+  if (r.remaining === 0) return { type: "auth", reasonCode: 0 };
+  const reasonCode = r.u8("reason code");
+  if (!isValidReasonCode("auth", reasonCode)) {
+    throw codecError("remote", ErrorCode.ReasonCodeInvalid, `0x${reasonCode.toString(16)} is not an AUTH reason code`);
+  }
+  const p: AuthPacket = { type: "auth", reasonCode };
+  if (r.remaining > 0) {
+    const props = readProperties(r, "auth");
+    if (props !== undefined) p.properties = props;
+  }
+  r.done("AUTH");
+  return p;
+}

@@ -1,0 +1,83 @@
+/**
+ * UTF-8 strings as MQTT wants them [MQTT-1.5.4-1] [MQTT-1.5.4-2] [MQTT-1.5.4-3]:
+ * well-formed, no surrogates, no U+0000, and a leading U+FEFF kept as it is.
+ *
+ * ASCII is the common case on the hot path (topics, client ids), so both
+ * directions try it first and only reach for TextEncoder/TextDecoder otherwise.
+ */
+import { type Blame, codecError, ErrorCode } from "../errors.js";
+
+// The core targets every runtime with plain ES2022 types; these globals exist in
+// all of them (Node, browsers, Deno, Bun), so declare just what is used.
+declare const TextDecoder: new (
+  label: string,
+  options: { fatal: boolean; ignoreBOM: boolean },
+) => { decode(input: Uint8Array): string };
+declare const TextEncoder: new () => {
+  encodeInto(source: string, destination: Uint8Array): { read: number; written: number };
+};
+
+// fatal: ill-formed input (including encoded surrogates) throws instead of
+// becoming U+FFFD. ignoreBOM: keep a leading EF BB BF as U+FEFF [MQTT-1.5.4-3].
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const encoder = new TextEncoder();
+
+/** Decodes buf[start, end) as an MQTT UTF-8 string, or throws the typed error. */
+export function decodeUtf8(buf: Uint8Array, start: number, end: number, blame: Blame, what: string): string {
+  let ascii = true;
+  for (let i = start; i < end; i++) {
+    const b = buf[i]!;
+    if (b === 0) throw codecError(blame, ErrorCode.Utf8Null, `${what} contains U+0000`);
+    if (b >= 0x80) ascii = false;
+  }
+  const n = end - start;
+  if (ascii) {
+    if (n <= 16) {
+      let s = "";
+      for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]!);
+      return s;
+    }
+    if (n <= 4096) return String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]);
+  }
+  try {
+    return decoder.decode(buf.subarray(start, end));
+  } catch {
+    throw codecError(blame, ErrorCode.Utf8Invalid, `${what} is not well-formed UTF-8`);
+  }
+}
+
+/**
+ * Byte length of `s` in UTF-8, after checking it is a valid MQTT string:
+ * no lone surrogate (it has no UTF-8 form) and no U+0000.
+ */
+export function utf8Length(s: string, blame: Blame, what: string): number {
+  const n = s.length;
+  let bytes = n;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) {
+      if (c === 0) throw codecError(blame, ErrorCode.Utf8Null, `${what} contains U+0000`);
+    } else if (c < 0x800) {
+      bytes += 1;
+    } else if (c >= 0xd800 && c <= 0xdfff) {
+      const next = i + 1 < n ? s.charCodeAt(i + 1) : 0;
+      if (c > 0xdbff || next < 0xdc00 || next > 0xdfff) {
+        throw codecError(blame, ErrorCode.Utf8Invalid, `${what} contains a lone surrogate`);
+      }
+      bytes += 2; // 4 bytes for the pair, which counts 2 in s.length
+      i++;
+    } else {
+      bytes += 2;
+    }
+  }
+  return bytes;
+}
+
+/** Writes `s` (already checked by utf8Length, `byteLength` bytes) at buf[pos]. */
+export function writeUtf8(buf: Uint8Array, pos: number, s: string, byteLength: number): void {
+  if (byteLength === s.length) {
+    for (let i = 0; i < byteLength; i++) buf[pos + i] = s.charCodeAt(i);
+    return;
+  }
+  encoder.encodeInto(s, buf.subarray(pos, pos + byteLength));
+}

@@ -1,0 +1,122 @@
+/**
+ * Errors, split by who broke the protocol (h11 / rustls style):
+ *
+ * - `LocalProtocolError`: the caller asked for something the protocol forbids
+ *   (encode an invalid packet, publish to a wildcard topic, ...). Thrown
+ *   synchronously, before any state changes, so the caller may correct and retry.
+ *   Never caused by bytes from the network.
+ * - `RemoteProtocolError`: bytes from the peer break the protocol (malformed
+ *   packet, forbidden value, oversized frame). The decoder throws it; the engine
+ *   turns it into a final `closed` event with the DISCONNECT already queued.
+ *
+ * Every error carries a stable `code` (listed in `ErrorCode`) and, where one fits,
+ * the MQTT 5 reason code a DISCONNECT would carry. Messages may change between
+ * versions; codes do not.
+ */
+
+/** Stable error codes. Add new ones at the end; never rename. */
+export const ErrorCode = {
+  /** Packet type 0 (reserved), 15 before MQTT 5, or AUTH before MQTT 5. */
+  PacketTypeInvalid: "ERR_PACKET_TYPE",
+  /** Fixed header flag bits differ from the values the flags table fixes. [MQTT-2.1.3-1] */
+  FixedHeaderFlags: "ERR_FIXED_HEADER_FLAGS",
+  /** Variable byte integer longer than 4 bytes or not in its shortest form. [MQTT-1.5.5-1] */
+  VarintMalformed: "ERR_VARINT",
+  /** A packet larger than the maximum packet size. */
+  PacketTooLarge: "ERR_PACKET_TOO_LARGE",
+  /** A field runs past the end of the packet, or bytes are left over after the last field. */
+  LengthMismatch: "ERR_LENGTH",
+  /** A string is not well-formed UTF-8 (or holds a surrogate). [MQTT-1.5.4-1] */
+  Utf8Invalid: "ERR_UTF8",
+  /** A string holds U+0000. [MQTT-1.5.4-2] */
+  Utf8Null: "ERR_UTF8_NULL",
+  /** QoS 3, or a QoS above what the packet allows. [MQTT-3.3.1-4] */
+  QosInvalid: "ERR_QOS",
+  /** Invalid topic name: empty, wildcard, over 65,535 bytes. [MQTT-3.3.2-2] [MQTT-4.7.3-1] */
+  TopicInvalid: "ERR_TOPIC",
+  /** Invalid topic filter: misplaced wildcard, bad shared subscription. [MQTT-4.7.1-1] */
+  TopicFilterInvalid: "ERR_TOPIC_FILTER",
+  /** Packet identifier 0, missing, or present where the packet has none. [MQTT-2.2.1-2] */
+  PacketIdInvalid: "ERR_PACKET_ID",
+  /** A property identifier that MQTT 5 does not define. */
+  PropertyUnknown: "ERR_PROPERTY_UNKNOWN",
+  /** A property that this packet may not carry. */
+  PropertyNotAllowed: "ERR_PROPERTY_NOT_ALLOWED",
+  /** A single-value property included more than once. */
+  PropertyDuplicate: "ERR_PROPERTY_DUPLICATE",
+  /** A property value out of its range (receive maximum 0, topic alias 0, ...). */
+  PropertyValue: "ERR_PROPERTY_VALUE",
+  /** A reason code not valid for this packet (or this protocol version). */
+  ReasonCodeInvalid: "ERR_REASON_CODE",
+  /** CONNECT protocol name or level that this codec does not speak. [MQTT-3.1.2-1] */
+  ProtocolInvalid: "ERR_PROTOCOL",
+  /** CONNECT or CONNACK flags that break their rules. [MQTT-3.1.2-3] [MQTT-3.2.2-1] */
+  FlagsInvalid: "ERR_FLAGS",
+  /** SUBSCRIBE / UNSUBSCRIBE with no topic filter, or SUBACK with the wrong count. [MQTT-3.8.3-2] */
+  Empty: "ERR_EMPTY",
+  /** Subscription options with reserved bits, retain handling 3, or No Local on a shared subscription. */
+  SubscriptionOptions: "ERR_SUBSCRIPTION_OPTIONS",
+  /** A number outside the range of its field (keep alive over 65,535, ...). */
+  ValueRange: "ERR_VALUE_RANGE",
+  /** A field that this protocol version does not have (properties before MQTT 5, ...). */
+  VersionMismatch: "ERR_VERSION",
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** MQTT 5 reason codes an error maps to when it ends a connection. */
+export const MALFORMED_PACKET = 0x81;
+export const PROTOCOL_ERROR = 0x82;
+export const PACKET_TOO_LARGE = 0x95;
+
+const DEFAULT_REASON: Record<ErrorCode, number> = {
+  ERR_PACKET_TYPE: MALFORMED_PACKET,
+  ERR_FIXED_HEADER_FLAGS: MALFORMED_PACKET,
+  ERR_VARINT: MALFORMED_PACKET,
+  ERR_PACKET_TOO_LARGE: PACKET_TOO_LARGE,
+  ERR_LENGTH: MALFORMED_PACKET,
+  ERR_UTF8: MALFORMED_PACKET,
+  ERR_UTF8_NULL: MALFORMED_PACKET,
+  ERR_QOS: MALFORMED_PACKET,
+  ERR_TOPIC: PROTOCOL_ERROR,
+  ERR_TOPIC_FILTER: PROTOCOL_ERROR,
+  ERR_PACKET_ID: PROTOCOL_ERROR,
+  ERR_PROPERTY_UNKNOWN: MALFORMED_PACKET,
+  ERR_PROPERTY_NOT_ALLOWED: MALFORMED_PACKET,
+  ERR_PROPERTY_DUPLICATE: PROTOCOL_ERROR,
+  ERR_PROPERTY_VALUE: PROTOCOL_ERROR,
+  ERR_REASON_CODE: MALFORMED_PACKET,
+  ERR_PROTOCOL: PROTOCOL_ERROR,
+  ERR_FLAGS: MALFORMED_PACKET,
+  ERR_EMPTY: PROTOCOL_ERROR,
+  ERR_SUBSCRIPTION_OPTIONS: MALFORMED_PACKET,
+  ERR_VALUE_RANGE: MALFORMED_PACKET,
+  ERR_VERSION: MALFORMED_PACKET,
+};
+
+/** Base of every error this package raises on purpose. Anything else is a bug. */
+export class MqttError extends Error {
+  readonly code: string;
+  /** The MQTT 5 reason code that fits, when one does (0x81, 0x82, 0x95, ...). */
+  readonly reasonCode: number | undefined;
+  constructor(code: string, message: string, reasonCode?: number) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+    this.reasonCode = reasonCode;
+  }
+}
+
+/** The caller broke the protocol or misused the API. State is unchanged. */
+export class LocalProtocolError extends MqttError {}
+
+/** The peer broke the protocol. */
+export class RemoteProtocolError extends MqttError {}
+
+/** Who is blamed for a codec rule: the peer when decoding, the caller when encoding. */
+export type Blame = "remote" | "local";
+
+/** Builds the error for a codec rule, blamed on whoever supplied the bytes or the packet. */
+export function codecError(blame: Blame, code: ErrorCode, message: string, reasonCode?: number): MqttError {
+  const rc = reasonCode ?? DEFAULT_REASON[code];
+  return blame === "remote" ? new RemoteProtocolError(code, message, rc) : new LocalProtocolError(code, message, rc);
+}
