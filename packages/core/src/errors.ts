@@ -60,6 +60,34 @@ export const ErrorCode = {
   ValueRange: "ERR_VALUE_RANGE",
   /** A field that this protocol version does not have (properties before MQTT 5, ...). */
   VersionMismatch: "ERR_VERSION",
+
+  // Engine: the server broke the protocol.
+  /** A packet the server may not send, or not in this state (PUBLISH before CONNACK, ...). */
+  UnexpectedPacket: "ERR_UNEXPECTED_PACKET",
+  /** A topic alias above our maximum, or one never mapped on this connection. */
+  TopicAliasInvalid: "ERR_TOPIC_ALIAS",
+  /** More unacknowledged QoS 1/2 PUBLISH than our Receive Maximum allows. */
+  ReceiveMaximumExceeded: "ERR_RECEIVE_MAXIMUM",
+  /** An acknowledgement that does not match its request (SUBACK count, ack type). */
+  AckMismatch: "ERR_ACK_MISMATCH",
+  /** CONNACK says a session is present although we asked for a clean one. */
+  SessionPresentInvalid: "ERR_SESSION_PRESENT",
+  /** AUTH that breaks the enhanced authentication rules (no method, another method). */
+  AuthInvalid: "ERR_AUTH",
+
+  // Engine: the caller misused the API (state unchanged).
+  /** The command is not allowed in the connection's current state. */
+  InvalidState: "ERR_STATE",
+  /** The outgoing queue is full (maxQueuedMessages). */
+  QueueFull: "ERR_QUEUE_FULL",
+  /** The server said it does not support this (QoS above Maximum QoS, retain, wildcards, ...). */
+  NotSupported: "ERR_NOT_SUPPORTED",
+  /** Every packet identifier is in use. */
+  PacketIdsExhausted: "ERR_PACKET_IDS_EXHAUSTED",
+  /** An option or argument out of its range. */
+  InvalidArgument: "ERR_ARGUMENT",
+  /** `ack()` for a message that is not waiting for one. */
+  UnknownMessage: "ERR_UNKNOWN_MESSAGE",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -91,6 +119,18 @@ const DEFAULT_REASON: Record<ErrorCode, number> = {
   ERR_SUBSCRIPTION_OPTIONS: MALFORMED_PACKET,
   ERR_VALUE_RANGE: MALFORMED_PACKET,
   ERR_VERSION: MALFORMED_PACKET,
+  ERR_UNEXPECTED_PACKET: PROTOCOL_ERROR,
+  ERR_TOPIC_ALIAS: 0x94,
+  ERR_RECEIVE_MAXIMUM: 0x93,
+  ERR_ACK_MISMATCH: PROTOCOL_ERROR,
+  ERR_SESSION_PRESENT: PROTOCOL_ERROR,
+  ERR_AUTH: PROTOCOL_ERROR,
+  ERR_STATE: 0x83,
+  ERR_QUEUE_FULL: 0x97,
+  ERR_NOT_SUPPORTED: 0x83,
+  ERR_PACKET_IDS_EXHAUSTED: 0x83,
+  ERR_ARGUMENT: 0x83,
+  ERR_UNKNOWN_MESSAGE: 0x83,
 };
 
 /** Base of every error this package raises on purpose. Anything else is a bug. */

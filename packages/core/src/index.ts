@@ -22,3 +22,16 @@ export {
   parseSharedSubscription,
   topicMatchesSub,
 } from "./topic.js";
+
+// The Sans-IO client engine.
+export {
+  MqttConnection,
+  type ConnectionOptions,
+  type ServerLimits,
+  type PublishRequest,
+  type SubscribeRequest,
+} from "./engine/connection.js";
+export type { Event, CloseReason } from "./engine/events.js";
+export type { SessionState, OutgoingMessage, IncomingQos2, SessionSubscription } from "./engine/session.js";
+export { TRANSITIONS, type ConnectionState, type Trigger } from "./engine/state.js";
+export type { TimerName } from "./engine/timers.js";

@@ -1,0 +1,1160 @@
+/**
+ * MqttConnection: a client's whole MQTT session as a pure object.
+ *
+ * Inputs: commands (connect, publish, subscribe, unsubscribe, disconnect, auth,
+ * ack), bytes (`receiveData`), transport loss (`connectionLost`) and time (`now`,
+ * milliseconds on the caller's monotonic clock, never decreasing).
+ * Outputs: events (`pollEvent`), bytes (`dataToSend`) and the next deadline
+ * (`nextTimeout`, served by `handleTimeout`).
+ *
+ * Polling order, after any input: drain `pollEvent()` until undefined, then
+ * write `dataToSend(now)`, then sleep until `nextTimeout()` or the next input.
+ *
+ * Errors: a command that misuses the API throws LocalProtocolError before any
+ * state changes. A server that breaks the protocol never throws out of the
+ * receive path: it becomes a final `closed` event, with the MQTT 5 DISCONNECT
+ * already queued in `dataToSend`.
+ */
+import { encodePacket } from "../codec/encode.js";
+import { isValidReasonCode } from "../codec/reason-codes.js";
+import { PacketDecoder, MQTT_MAX_PACKET_SIZE } from "../codec/decoder.js";
+import type {
+  AuthPacket,
+  ConnackPacket,
+  ConnectPacket,
+  DisconnectPacket,
+  Packet,
+  Properties,
+  ProtocolVersion,
+  PublishPacket,
+  QoS,
+  SubackPacket,
+  Subscription,
+  UnsubackPacket,
+  Will,
+} from "../codec/types.js";
+import { ErrorCode, LocalProtocolError, type MqttError, RemoteProtocolError } from "../errors.js";
+import { isSharedSubscription, isValidTopicFilter, isValidTopicName } from "../topic.js";
+import type { CloseReason, Event } from "./events.js";
+import type { IncomingQos2, OutgoingMessage, SessionState, SessionSubscription } from "./session.js";
+import { PacketIdAllocator } from "./session.js";
+import { type ConnectionState, nextState, type Trigger } from "./state.js";
+import { TimerTable } from "./timers.js";
+
+export interface ConnectionOptions {
+  /** 3 = MQTT 3.1, 4 = MQTT 3.1.1 (default, as Paho), 5 = MQTT 5.0. */
+  protocolVersion?: ProtocolVersion;
+  /** "" lets an MQTT 3.1.1 / 5 server assign one (3.1.1 needs clean). Generating ids is the caller's job. */
+  clientId?: string;
+  /** Clean session (3.x) / clean start (5) for `connect()` calls that do not say otherwise. Default true. */
+  clean?: boolean;
+  /** Keep alive in seconds; 0 turns it off. Default 60. */
+  keepAlive?: number;
+  will?: Will;
+  username?: string;
+  password?: Uint8Array;
+  /**
+   * MQTT 5 CONNECT properties. `receiveMaximum`, `maximumPacketSize` and
+   * `topicAliasMaximum` are also enforced on what the server sends.
+   */
+  properties?: Properties;
+  /** Milliseconds to wait for CONNACK after `connect()`. Default 30,000. */
+  connectTimeout?: number;
+  /** Milliseconds to wait for PINGRESP; default the keep alive interval. */
+  pingTimeout?: number;
+  /** Our own cap on unacknowledged outgoing QoS 1/2 messages. Default 20 (Paho's max_inflight_messages). */
+  maxInflight?: number;
+  /**
+   * Messages waiting for the flow-control window (or a connection), at most.
+   * Policy when full: `publish()` throws ERR_QUEUE_FULL and nothing is queued.
+   * Default 10,000.
+   */
+  maxQueued?: number;
+  /** The application acknowledges QoS 1/2 messages with `ack()`. Default false. */
+  manualAck?: boolean;
+  /** Assign outgoing topic aliases automatically (LRU) within the server's maximum. Default false. */
+  autoTopicAlias?: boolean;
+  /**
+   * When the server has lost the session (or a clean start discards it),
+   * publish unacknowledged QoS 1/2 messages again as new messages. Default true;
+   * false reports them as failed `published` events (reason 0x80).
+   */
+  republishOnSessionLoss?: boolean;
+  /** When the server has lost the session, subscribe again to what it had granted. Default false. */
+  resubscribeOnSessionLoss?: boolean;
+}
+
+/** What the server announced in CONNACK, with the spec's defaults where it said nothing. */
+export interface ServerLimits {
+  receiveMaximum: number;
+  maximumQoS: QoS;
+  retainAvailable: boolean;
+  maximumPacketSize: number;
+  topicAliasMaximum: number;
+  wildcardSubscriptionAvailable: boolean;
+  subscriptionIdentifierAvailable: boolean;
+  sharedSubscriptionAvailable: boolean;
+  /** The keep alive in force (seconds): the server's if it sent one [MQTT-3.1.2-21], else ours. */
+  keepAlive: number;
+}
+
+export interface PublishRequest {
+  topic: string;
+  payload: Uint8Array;
+  qos?: QoS;
+  retain?: boolean;
+  properties?: Properties;
+}
+
+export interface SubscribeRequest extends Subscription {}
+
+interface Request {
+  mid: number;
+  packetId: number;
+  kind: "subscribe" | "unsubscribe";
+  subscriptions: Subscription[];
+  topicFilters: string[];
+  properties: Properties | undefined;
+}
+
+interface PendingAck {
+  packetId: number;
+  qos: 1 | 2;
+  done: boolean;
+  reasonCode: number;
+  properties: Properties | undefined;
+}
+
+const DEFAULT_LIMITS: ServerLimits = {
+  receiveMaximum: 65535,
+  maximumQoS: 2,
+  retainAvailable: true,
+  maximumPacketSize: MQTT_MAX_PACKET_SIZE,
+  topicAliasMaximum: 0,
+  wildcardSubscriptionAvailable: true,
+  subscriptionIdentifierAvailable: true,
+  sharedSubscriptionAvailable: true,
+  keepAlive: 0,
+};
+
+const NO_CHUNKS: Uint8Array[] = [];
+
+type TrimmablePacket = Extract<Packet, { type: "puback" | "pubrec" | "pubrel" | "pubcomp" | "disconnect" | "auth" }>;
+
+function misuse(code: ErrorCode, message: string, reasonCode?: number): LocalProtocolError {
+  return new LocalProtocolError(code, message, reasonCode);
+}
+
+function remote(code: ErrorCode, message: string, reasonCode?: number): RemoteProtocolError {
+  return new RemoteProtocolError(code, message, reasonCode ?? (code === ErrorCode.TopicAliasInvalid ? 0x94 : 0x82));
+}
+
+function checkCount(v: unknown, what: string, min: number, max: number): void {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    throw misuse(ErrorCode.InvalidArgument, `${what} must be an integer in ${min}..${max}, got ${String(v)}`);
+  }
+}
+
+export class MqttConnection {
+  readonly protocolVersion: ProtocolVersion;
+  private readonly opts: Required<
+    Pick<
+      ConnectionOptions,
+      "keepAlive" | "connectTimeout" | "maxInflight" | "maxQueued" | "manualAck" | "autoTopicAlias" | "republishOnSessionLoss" | "resubscribeOnSessionLoss" | "clean"
+    >
+  > &
+    ConnectionOptions;
+
+  // ---- lifecycle ----
+  private st: ConnectionState = "idle";
+  private clientIdentifier: string;
+  private limits: ServerLimits = { ...DEFAULT_LIMITS };
+  private readonly timers = new TimerTable();
+  private now = 0;
+
+  // ---- per network connection ----
+  private decoder: PacketDecoder;
+  private out: Uint8Array[] = [];
+  private events: Event[] = [];
+  private eventHead = 0;
+  private lastSent = 0;
+  private pingOutstanding = false;
+  private connectedClean = true;
+  /** Packet ids whose PUBLISH went out on this connection and count against the server's quota. */
+  private readonly quota = new Set<number>();
+  private readonly relSent = new Set<number>();
+  private readonly requestSent = new Set<number>();
+  /** Incoming QoS 1/2 counted against our Receive Maximum on this connection. */
+  private readonly inCount = new Set<number>();
+  private ackOrder: PendingAck[] = [];
+  private readonly aliasIn = new Map<number, string>();
+  private readonly aliasOut = new Map<number, string>();
+  private readonly topicOut = new Map<string, number>();
+
+  // ---- session ----
+  private readonly ids = new PacketIdAllocator();
+  private nextMid = 1;
+  private readonly inflight = new Map<number, OutgoingMessage>();
+  private queue: OutgoingMessage[] = [];
+  private queueHead = 0;
+  private readonly incomingQos2 = new Map<number, IncomingQos2>();
+  private readonly subscriptions = new Map<string, SessionSubscription>();
+  private readonly requests = new Map<number, Request>();
+
+  constructor(options: ConnectionOptions = {}) {
+    const v = options.protocolVersion ?? 4;
+    if (v !== 3 && v !== 4 && v !== 5) throw misuse(ErrorCode.InvalidArgument, `protocolVersion must be 3, 4 or 5`);
+    this.protocolVersion = v;
+    this.opts = {
+      keepAlive: 60,
+      connectTimeout: 30_000,
+      maxInflight: 20,
+      maxQueued: 10_000,
+      manualAck: false,
+      autoTopicAlias: false,
+      republishOnSessionLoss: true,
+      resubscribeOnSessionLoss: false,
+      clean: true,
+      ...options,
+    };
+    checkCount(this.opts.keepAlive, "keepAlive", 0, 0xffff);
+    checkCount(this.opts.maxInflight, "maxInflight", 1, 0xffff);
+    checkCount(this.opts.maxQueued, "maxQueued", 0, Number.MAX_SAFE_INTEGER);
+    checkCount(this.opts.connectTimeout, "connectTimeout", 1, Number.MAX_SAFE_INTEGER);
+    if (options.pingTimeout !== undefined) checkCount(options.pingTimeout, "pingTimeout", 1, Number.MAX_SAFE_INTEGER);
+    if (v !== 5 && options.properties !== undefined) {
+      throw misuse(ErrorCode.VersionMismatch, "CONNECT properties need MQTT 5");
+    }
+    this.clientIdentifier = options.clientId ?? "";
+    this.decoder = this.newDecoder();
+    // Validate everything CONNECT will carry now, so a bad option fails here.
+    encodePacket(this.connectPacket(this.opts.clean), v);
+  }
+
+  // ==== getters ====
+
+  get state(): ConnectionState {
+    return this.st;
+  }
+
+  /** The client id in use: the one given, or the one the server assigned. */
+  get clientId(): string {
+    return this.clientIdentifier;
+  }
+
+  /** What the server allows on the current (or last) connection. */
+  get serverLimits(): Readonly<ServerLimits> {
+    return this.limits;
+  }
+
+  /** Outgoing QoS 1/2 messages sent and not yet complete. */
+  get inflightCount(): number {
+    return this.inflight.size;
+  }
+
+  /** Messages waiting to be sent. */
+  get queuedCount(): number {
+    return this.queue.length - this.queueHead;
+  }
+
+  /** Whether `dataToSend` has bytes (Paho's want_write). */
+  wantsWrite(): boolean {
+    return this.out.length > 0;
+  }
+
+  /** The earliest time `handleTimeout` has work to do, or undefined. */
+  nextTimeout(): number | undefined {
+    return this.timers.next();
+  }
+
+  // ==== commands ====
+
+  /**
+   * Starts a network connection: queues CONNECT [MQTT-3.1.0-1] and arms the
+   * CONNACK deadline. `clean` overrides the option for this connection (Paho's
+   * clean_start). A clean start discards the session first [MQTT-3.1.2-4].
+   */
+  connect(now: number, options: { clean?: boolean } = {}): void {
+    this.tick(now);
+    const clean = options.clean ?? this.opts.clean;
+    const v = this.protocolVersion;
+    if (!clean && this.clientIdentifier === "" && v !== 5) {
+      throw misuse(ErrorCode.InvalidArgument, "a persistent session needs a client id before MQTT 5");
+    }
+    if (v === 3 && this.clientIdentifier === "") throw misuse(ErrorCode.InvalidArgument, "MQTT 3.1 needs a client id");
+    const next = nextState(this.st, "connect");
+    const bytes = encodePacket(this.connectPacket(clean), v);
+    this.st = next;
+    this.resetConnection();
+    this.connectedClean = clean;
+    if (clean) this.discardSession();
+    this.out.push(bytes);
+    this.timers.set("connack", now + this.opts.connectTimeout);
+  }
+
+  /**
+   * Publishes a message; returns its message id (`mid`, the engine's own
+   * counter, not the packet id). Queued while not connected or while the
+   * flow-control window is full. Throws LocalProtocolError, changing nothing,
+   * for an invalid message, one the server said it cannot take (QoS above its
+   * maximum [MQTT-3.2.2-11], retain when unavailable [MQTT-3.2.2-14], larger
+   * than its maximum packet size [MQTT-3.2.2-15]), or a full queue.
+   */
+  publish(request: PublishRequest, now: number): number {
+    this.tick(now);
+    const qos = request.qos ?? 0;
+    const retain = request.retain ?? false;
+    const props = request.properties;
+    if (!isValidTopicName(request.topic)) {
+      throw misuse(ErrorCode.TopicInvalid, `${JSON.stringify(request.topic)} is not a valid topic name`, 0x90);
+    }
+    if (props?.subscriptionIdentifiers !== undefined) {
+      throw misuse(ErrorCode.PropertyNotAllowed, "a client PUBLISH never carries a subscription identifier [MQTT-3.3.4-6]");
+    }
+    // Validates the whole packet (QoS, payload, properties, strings) the way the codec will.
+    const probe: PublishPacket = { type: "publish", topic: request.topic, payload: request.payload, qos, retain, dup: false };
+    if (qos > 0) probe.packetId = 1;
+    if (props !== undefined) probe.properties = props;
+    const size = encodePacket(probe, this.protocolVersion).length;
+    if (this.st === "connected") {
+      const problem = this.unsendable(qos, retain, size, props);
+      if (problem !== undefined) throw problem;
+    }
+    if (this.queuedCount >= this.opts.maxQueued) {
+      throw misuse(ErrorCode.QueueFull, `the outgoing queue holds ${this.opts.maxQueued} messages`, 0x97);
+    }
+    const m: OutgoingMessage = { mid: this.nextMid++, topic: request.topic, payload: request.payload, qos, retain, state: "queued" };
+    if (props !== undefined) m.properties = props;
+    this.queue.push(m);
+    this.pump();
+    return m.mid;
+  }
+
+  /** Subscribes; returns the mid reported by the `subscribed` event. */
+  subscribe(subscriptions: Subscription | Subscription[], now: number, properties?: Properties): number {
+    this.tick(now);
+    const subs = Array.isArray(subscriptions) ? subscriptions : [subscriptions];
+    if (subs.length === 0) throw misuse(ErrorCode.Empty, "subscribe needs at least one topic filter");
+    if (this.st === "connected") {
+      const l = this.limits;
+      for (const s of subs) {
+        if (!l.wildcardSubscriptionAvailable && /[+#]/.test(s.topicFilter) && isValidTopicFilter(s.topicFilter)) {
+          throw misuse(ErrorCode.NotSupported, "the server does not support wildcard subscriptions", 0xa2);
+        }
+        if (!l.sharedSubscriptionAvailable && isSharedSubscription(s.topicFilter)) {
+          throw misuse(ErrorCode.NotSupported, "the server does not support shared subscriptions", 0x9e);
+        }
+      }
+      if (!l.subscriptionIdentifierAvailable && properties?.subscriptionIdentifiers !== undefined) {
+        throw misuse(ErrorCode.NotSupported, "the server does not support subscription identifiers", 0xa1);
+      }
+    }
+    const list = subs.map((s) => this.normalizeSubscription(s));
+    return this.request("subscribe", list, [], properties);
+  }
+
+  /** Unsubscribes; returns the mid reported by the `unsubscribed` event. */
+  unsubscribe(topicFilters: string | string[], now: number, properties?: Properties): number {
+    this.tick(now);
+    const filters = Array.isArray(topicFilters) ? topicFilters : [topicFilters];
+    if (filters.length === 0) throw misuse(ErrorCode.Empty, "unsubscribe needs at least one topic filter");
+    return this.request("unsubscribe", [], filters, properties);
+  }
+
+  /**
+   * Ends the connection: queues DISCONNECT and reports `closed`. MQTT 5 may
+   * carry a reason code (0x04 sends the will) and a session expiry override;
+   * one cannot turn a session expiry of 0 into a non-zero one [MQTT-3.14.2-2].
+   */
+  disconnect(now: number, options: { reasonCode?: number; properties?: Properties } = {}): void {
+    this.tick(now);
+    const rc = options.reasonCode ?? 0;
+    const p: DisconnectPacket = { type: "disconnect", reasonCode: rc };
+    if (options.properties !== undefined) p.properties = options.properties;
+    const requested = options.properties?.sessionExpiryInterval;
+    if (requested !== undefined && requested !== 0 && (this.opts.properties?.sessionExpiryInterval ?? 0) === 0) {
+      throw misuse(ErrorCode.PropertyValue, "session expiry cannot be set on DISCONNECT when CONNECT had 0 [MQTT-3.14.2-2]", 0x82);
+    }
+    const bytes = encodePacket(p, this.protocolVersion);
+    const next = nextState(this.st, "local-disconnect");
+    this.out.push(bytes);
+    this.close(next, { kind: "local", reasonCode: rc });
+  }
+
+  /**
+   * Sends AUTH (MQTT 5 enhanced authentication): 0x18 to continue an exchange
+   * the server started [MQTT-4.12.0-3], 0x19 to re-authenticate when connected.
+   * The method is the CONNECT's; it is filled in when left out [MQTT-4.12.0-5].
+   */
+  auth(now: number, options: { reasonCode: number; properties?: Properties }): void {
+    this.tick(now);
+    if (this.protocolVersion !== 5) throw misuse(ErrorCode.VersionMismatch, "AUTH needs MQTT 5");
+    const method = this.opts.properties?.authenticationMethod;
+    if (method === undefined) throw misuse(ErrorCode.AuthInvalid, "AUTH needs an authentication method in CONNECT [MQTT-4.12.0-7]");
+    const given = options.properties?.authenticationMethod;
+    if (given !== undefined && given !== method) {
+      throw misuse(ErrorCode.AuthInvalid, "AUTH must use the CONNECT's authentication method [MQTT-4.12.1-1]");
+    }
+    const rc = options.reasonCode;
+    const ok = (this.st === "connecting" && rc === 0x18) || (this.st === "connected" && (rc === 0x18 || rc === 0x19));
+    if (!ok) throw misuse(ErrorCode.InvalidState, `AUTH 0x${rc.toString(16)} is not allowed while ${this.st}`);
+    const p: AuthPacket = { type: "auth", reasonCode: rc, properties: { ...options.properties, authenticationMethod: method } };
+    this.out.push(encodePacket(p, 5));
+  }
+
+  /**
+   * Manual-ack mode: acknowledges a QoS 1/2 message by packet id. Acks may come
+   * in any order; the engine sends PUBACK/PUBREC in the order the messages
+   * arrived [MQTT-4.6.0-2] [MQTT-4.6.0-3]. Returns false when no message with
+   * that id waits for an ack on this connection (e.g. it came on an earlier one:
+   * the server will send it again).
+   */
+  ack(packetId: number, options: { reasonCode?: number; properties?: Properties } = {}): boolean {
+    const rc = options.reasonCode ?? 0;
+    if (rc !== 0 && this.protocolVersion !== 5) throw misuse(ErrorCode.VersionMismatch, "ack reason codes need MQTT 5");
+    for (const a of this.ackOrder) {
+      if (a.packetId === packetId && !a.done) {
+        // Validate before changing anything.
+        encodePacket({ type: a.qos === 1 ? "puback" : "pubrec", packetId, reasonCode: rc, ...(options.properties ? { properties: options.properties } : {}) }, this.protocolVersion);
+        a.done = true;
+        a.reasonCode = rc;
+        a.properties = options.properties;
+        this.flushAcks();
+        return true;
+      }
+    }
+    const q2 = this.incomingQos2.get(packetId);
+    if (q2 !== undefined && q2.state === "delivered") {
+      // Delivered on an earlier connection: PUBREC goes out when the server resends it.
+      q2.state = "received";
+      return true;
+    }
+    return false;
+  }
+
+  // ==== IO inputs ====
+
+  /** Buffers received bytes; they are parsed as events are pulled. */
+  receiveData(bytes: Uint8Array, now: number): void {
+    this.tick(now);
+    if (this.st === "connecting" || this.st === "connected") this.decoder.push(bytes);
+  }
+
+  /** The transport is gone (EOF or error). Reports `closed` unless already closed. */
+  connectionLost(now: number, cause?: unknown): void {
+    this.tick(now);
+    if (this.st !== "connecting" && this.st !== "connected") return;
+    this.out = [];
+    const reason: CloseReason = cause === undefined ? { kind: "transport", reasonCode: 0x80 } : { kind: "transport", reasonCode: 0x80, cause };
+    this.close(nextState(this.st, "connection-lost"), reason);
+  }
+
+  /** Fires what is due at `now`: CONNACK and PINGRESP deadlines, keep-alive pings. Early calls do nothing. */
+  handleTimeout(now: number): void {
+    this.tick(now);
+    const t = this.timers;
+    if (t.due("connack", now) && this.st === "connecting") {
+      this.close(nextState(this.st, "timeout"), { kind: "timeout", timer: "connack", reasonCode: 0x80 });
+      return;
+    }
+    if (t.due("pingresp", now) && this.st === "connected") {
+      // No PINGRESP in time: the connection is dead [MQTT-3.1.2-20]; nothing more is sent on it.
+      this.out = [];
+      this.close(nextState(this.st, "timeout"), { kind: "timeout", timer: "pingresp", reasonCode: 0x8d });
+      return;
+    }
+    if (t.due("keepalive", now) && this.st === "connected") {
+      t.stop("keepalive");
+      if (!this.pingOutstanding) {
+        // Nothing was sent for a keep alive interval: PINGREQ [MQTT-3.1.2-20].
+        this.out.push(new Uint8Array([0xc0, 0]));
+        this.pingOutstanding = true;
+        t.set("pingresp", now + (this.opts.pingTimeout ?? Math.max(1, this.limits.keepAlive) * 1000));
+      }
+    }
+  }
+
+  // ==== outputs ====
+
+  /**
+   * The next event, or undefined when there is none until more input. Packets
+   * are parsed and handled here, one at a time, so not pulling is back-pressure.
+   */
+  pollEvent(): Event | undefined {
+    for (;;) {
+      if (this.eventHead < this.events.length) {
+        const e = this.events[this.eventHead++]!;
+        if (this.eventHead === this.events.length) {
+          this.events = [];
+          this.eventHead = 0;
+        }
+        return e;
+      }
+      if (this.st !== "connecting" && this.st !== "connected") return undefined;
+      let packet: Packet | undefined;
+      try {
+        packet = this.decoder.next();
+        if (packet === undefined) return undefined;
+        this.handlePacket(packet);
+      } catch (e) {
+        if (!(e instanceof RemoteProtocolError)) throw e;
+        this.protocolError(e);
+      }
+    }
+  }
+
+  /** Drains every event available now. */
+  *drainEvents(): Generator<Event, void, undefined> {
+    for (let e = this.pollEvent(); e !== undefined; e = this.pollEvent()) yield e;
+  }
+
+  /**
+   * The bytes to write, in order, as chunks (empty when there are none). Taking
+   * them counts as sending for keep alive, so pass the current time.
+   */
+  dataToSend(now: number): Uint8Array[] {
+    this.tick(now);
+    if (this.out.length === 0) return NO_CHUNKS;
+    const chunks = this.out;
+    this.out = [];
+    this.lastSent = now;
+    if (this.st === "connected" && this.limits.keepAlive > 0 && !this.pingOutstanding) {
+      this.timers.set("keepalive", now + this.limits.keepAlive * 1000);
+    }
+    return chunks;
+  }
+
+  // ==== session export / import ====
+
+  /** The complete session as plain data (see SessionState), for a store to persist. */
+  exportSession(): SessionState {
+    const outgoing: OutgoingMessage[] = [];
+    const copy = (m: OutgoingMessage): OutgoingMessage => {
+      const c: OutgoingMessage = { mid: m.mid, topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain, state: m.state };
+      if (m.properties !== undefined) c.properties = m.properties;
+      if (m.packetId !== undefined) c.packetId = m.packetId;
+      return c;
+    };
+    for (const m of this.inflight.values()) outgoing.push(copy(m));
+    for (let i = this.queueHead; i < this.queue.length; i++) outgoing.push(copy(this.queue[i]!));
+    return {
+      format: 1,
+      clientId: this.clientIdentifier,
+      nextPacketId: this.ids.next,
+      nextMid: this.nextMid,
+      outgoing,
+      incomingQos2: [...this.incomingQos2.values()].map((q) => ({ ...q })),
+      subscriptions: [...this.subscriptions.values()].map((s) => ({ ...s })),
+    };
+  }
+
+  /** Restores a session exported earlier; only before `connect()` or after `closed`. */
+  importSession(s: SessionState): void {
+    if (this.st === "connecting" || this.st === "connected") {
+      throw misuse(ErrorCode.InvalidState, "importSession needs a closed connection");
+    }
+    if (s.format !== 1) throw misuse(ErrorCode.InvalidArgument, `unknown session format ${String(s.format)}`);
+    this.ids.clear();
+    this.inflight.clear();
+    this.queue = [];
+    this.queueHead = 0;
+    this.incomingQos2.clear();
+    this.subscriptions.clear();
+    this.requests.clear();
+    for (const m of s.outgoing) {
+      const c: OutgoingMessage = { ...m };
+      if (c.state === "queued" || c.packetId === undefined) {
+        c.state = "queued";
+        delete c.packetId;
+        this.queue.push(c);
+      } else {
+        this.ids.claim(c.packetId);
+        this.inflight.set(c.packetId, c);
+      }
+    }
+    for (const q of s.incomingQos2) this.incomingQos2.set(q.packetId, { ...q });
+    for (const sub of s.subscriptions) this.subscriptions.set(sub.topicFilter, { ...sub });
+    this.ids.next = s.nextPacketId;
+    this.nextMid = s.nextMid;
+    this.clientIdentifier = s.clientId;
+  }
+
+  /** The subscriptions the server granted in this session. */
+  get grantedSubscriptions(): readonly SessionSubscription[] {
+    return [...this.subscriptions.values()];
+  }
+
+  // ==== internals: time, state, output ====
+
+  private tick(now: number): void {
+    if (typeof now !== "number" || Number.isNaN(now)) throw misuse(ErrorCode.InvalidArgument, "now must be a number");
+    if (now > this.now) this.now = now;
+  }
+
+  private newDecoder(): PacketDecoder {
+    const max = this.opts.properties?.maximumPacketSize;
+    return new PacketDecoder({ protocolVersion: this.protocolVersion, maximumPacketSize: max ?? MQTT_MAX_PACKET_SIZE });
+  }
+
+  private connectPacket(clean: boolean): ConnectPacket {
+    const o = this.opts;
+    const p: ConnectPacket = {
+      type: "connect",
+      protocolVersion: this.protocolVersion,
+      clean,
+      keepAlive: o.keepAlive,
+      clientId: this.clientIdentifier,
+    };
+    if (o.will !== undefined) p.will = o.will;
+    if (o.username !== undefined) p.username = o.username;
+    if (o.password !== undefined) p.password = o.password;
+    if (o.properties !== undefined) p.properties = o.properties;
+    return p;
+  }
+
+  /** Per-connection state starts afresh [MQTT-3.3.2-7]. */
+  private resetConnection(): void {
+    this.decoder = this.newDecoder();
+    this.out = [];
+    this.limits = { ...DEFAULT_LIMITS, keepAlive: this.opts.keepAlive };
+    this.pingOutstanding = false;
+    this.timers.stopAll();
+    this.quota.clear();
+    this.relSent.clear();
+    this.requestSent.clear();
+    this.inCount.clear();
+    this.ackOrder = [];
+    this.aliasIn.clear();
+    this.aliasOut.clear();
+    this.topicOut.clear();
+  }
+
+  private close(next: ConnectionState, reason: CloseReason): void {
+    this.st = next;
+    this.timers.stopAll();
+    this.pingOutstanding = false;
+    this.events.push({ type: "closed", reason });
+  }
+
+  private transition(trigger: Trigger): void {
+    this.st = nextState(this.st, trigger);
+  }
+
+  /** The server broke the protocol: queue DISCONNECT with the reason (MQTT 5), then close. */
+  private protocolError(e: RemoteProtocolError): void {
+    if (this.st !== "connecting" && this.st !== "connected") return;
+    const rc = e.reasonCode !== undefined && isValidReasonCode("disconnect", e.reasonCode) ? e.reasonCode : 0x82;
+    if (this.protocolVersion === 5) this.sendTrimmed({ type: "disconnect", reasonCode: rc, properties: { reasonString: e.message } });
+    this.close(nextState(this.st, "protocol-error"), { kind: "protocol-error", reasonCode: rc, error: e });
+  }
+
+  private send(p: Packet): void {
+    this.out.push(encodePacket(p, this.protocolVersion));
+  }
+
+  /**
+   * Sends an ack, DISCONNECT or AUTH, leaving out the reason string and then
+   * the user properties when they would make it larger than the server's
+   * maximum packet size [MQTT-3.4.2-2] [MQTT-3.4.2-3] [MQTT-3.14.2-3] [MQTT-3.14.2-4].
+   */
+  private sendTrimmed(p: TrimmablePacket): void {
+    let bytes = encodePacket(p, this.protocolVersion);
+    const max = this.limits.maximumPacketSize;
+    if (bytes.length > max && p.properties !== undefined) {
+      const { reasonString: _r, ...rest } = p.properties;
+      bytes = encodePacket({ ...p, properties: rest }, this.protocolVersion);
+      if (bytes.length > max) {
+        const { userProperties: _u, ...bare } = rest;
+        bytes = encodePacket({ ...p, properties: bare }, this.protocolVersion);
+      }
+    }
+    this.out.push(bytes);
+  }
+
+  private emit(e: Event): void {
+    this.events.push(e);
+  }
+
+  // ==== internals: session ====
+
+  /**
+   * Discards the session state (clean start [MQTT-3.1.2-4], or the server lost
+   * it [MQTT-3.2.2-5]). Application messages are not protocol state: by
+   * default unacknowledged ones are published again as new messages; those the
+   * server already received (PUBREL sent) are complete.
+   */
+  private discardSession(): void {
+    const requeue: OutgoingMessage[] = [];
+    for (const m of this.inflight.values()) {
+      this.ids.release(m.packetId!);
+      if (m.state === "pubrel") {
+        this.emit({ type: "published", mid: m.mid, qos: m.qos, reasonCode: 0, packetId: m.packetId! });
+      } else if (this.opts.republishOnSessionLoss) {
+        m.state = "queued";
+        delete m.packetId;
+        requeue.push(m);
+      } else {
+        this.emit({
+          type: "published",
+          mid: m.mid,
+          qos: m.qos,
+          reasonCode: 0x80,
+          error: misuse(ErrorCode.InvalidState, "the session was discarded before the message was acknowledged", 0x80),
+        });
+      }
+    }
+    this.inflight.clear();
+    if (requeue.length > 0) {
+      this.queue = [...requeue, ...this.queue.slice(this.queueHead)];
+      this.queueHead = 0;
+    }
+    this.incomingQos2.clear();
+    const lost = [...this.subscriptions.values()];
+    this.subscriptions.clear();
+    if (this.opts.resubscribeOnSessionLoss) {
+      for (const s of lost) {
+        const { subscriptionIdentifier, ...sub } = s;
+        const props: Properties | undefined =
+          subscriptionIdentifier !== undefined ? { subscriptionIdentifiers: [subscriptionIdentifier] } : undefined;
+        this.request("subscribe", [sub], [], props);
+      }
+    }
+  }
+
+  private normalizeSubscription(s: Subscription): Subscription {
+    const out: Subscription = { topicFilter: s.topicFilter, qos: s.qos };
+    if (this.protocolVersion === 5) {
+      out.noLocal = s.noLocal ?? false;
+      out.retainAsPublished = s.retainAsPublished ?? false;
+      out.retainHandling = s.retainHandling ?? 0;
+    } else {
+      if (s.noLocal !== undefined) out.noLocal = s.noLocal;
+      if (s.retainAsPublished !== undefined) out.retainAsPublished = s.retainAsPublished;
+      if (s.retainHandling !== undefined) out.retainHandling = s.retainHandling;
+    }
+    return out;
+  }
+
+  private request(kind: "subscribe" | "unsubscribe", subscriptions: Subscription[], topicFilters: string[], properties: Properties | undefined): number {
+    // Validate with the codec first (filters, options, properties); id 1 stands in.
+    const probe: Packet =
+      kind === "subscribe"
+        ? { type: "subscribe", packetId: 1, subscriptions, ...(properties ? { properties } : {}) }
+        : { type: "unsubscribe", packetId: 1, topicFilters, ...(properties ? { properties } : {}) };
+    const size = encodePacket(probe, this.protocolVersion).length;
+    if (this.st === "connected" && size > this.limits.maximumPacketSize) {
+      throw misuse(ErrorCode.PacketTooLarge, `${kind.toUpperCase()} of ${size} bytes exceeds the server's maximum packet size`, 0x95);
+    }
+    const id = this.ids.allocate();
+    if (id === undefined) throw misuse(ErrorCode.PacketIdsExhausted, "all 65,535 packet identifiers are in use");
+    const r: Request = { mid: this.nextMid++, packetId: id, kind, subscriptions, topicFilters, properties };
+    this.requests.set(id, r);
+    if (this.st === "connected") this.sendRequest(r);
+    return r.mid;
+  }
+
+  private sendRequest(r: Request): void {
+    const props = r.properties ? { properties: r.properties } : {};
+    this.send(
+      r.kind === "subscribe"
+        ? { type: "subscribe", packetId: r.packetId, subscriptions: r.subscriptions, ...props }
+        : { type: "unsubscribe", packetId: r.packetId, topicFilters: r.topicFilters, ...props },
+    );
+    this.requestSent.add(r.packetId);
+  }
+
+  /** Why the connected server cannot take this message, if it cannot. */
+  private unsendable(qos: QoS, retain: boolean, size: number, props: Properties | undefined): LocalProtocolError | undefined {
+    const l = this.limits;
+    if (qos > l.maximumQoS) return misuse(ErrorCode.NotSupported, `the server's maximum QoS is ${l.maximumQoS} [MQTT-3.2.2-11]`, 0x9b);
+    if (retain && !l.retainAvailable) return misuse(ErrorCode.NotSupported, "the server does not support retained messages [MQTT-3.2.2-14]", 0x9a);
+    if (size > l.maximumPacketSize) {
+      return misuse(ErrorCode.PacketTooLarge, `PUBLISH of ${size} bytes exceeds the server's maximum packet size of ${l.maximumPacketSize} [MQTT-3.2.2-15]`, 0x95);
+    }
+    const alias = props?.topicAlias;
+    if (alias !== undefined && alias > l.topicAliasMaximum) {
+      return misuse(ErrorCode.TopicAliasInvalid, `topic alias ${alias} is above the server's maximum of ${l.topicAliasMaximum} [MQTT-3.2.2-17]`, 0x94);
+    }
+    return undefined;
+  }
+
+  /**
+   * Moves messages onto the wire within the flow-control window: first the
+   * inflight ones not yet sent on this connection, in their original order
+   * [MQTT-4.6.0-1], then the queue. At most min(maxInflight, the server's
+   * Receive Maximum) QoS 1/2 PUBLISH are unacknowledged [MQTT-3.3.4-7]
+   * [MQTT-4.9.0-2]; only PUBLISH waits, everything else goes out [MQTT-3.3.4-8].
+   */
+  private pump(): void {
+    if (this.st !== "connected") return;
+    const quotaMax = this.limits.receiveMaximum;
+    for (const m of this.inflight.values()) {
+      const id = m.packetId!;
+      if (m.state === "pubrel") {
+        if (!this.relSent.has(id)) {
+          this.send({ type: "pubrel", packetId: id, reasonCode: 0 });
+          this.relSent.add(id);
+        }
+      } else if (!this.quota.has(id)) {
+        if (this.quota.size >= quotaMax) break;
+        // A resend on a resumed session: same packet id, DUP set [MQTT-3.3.1-1] [MQTT-4.4.0-1].
+        this.sendPublish(m, true);
+      }
+    }
+    while (this.queueHead < this.queue.length) {
+      const m = this.queue[this.queueHead]!;
+      if (m.qos > 0 && (this.inflight.size >= this.opts.maxInflight || this.quota.size >= quotaMax)) break;
+      this.queue[this.queueHead++] = undefined as unknown as OutgoingMessage;
+      if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.queueHead);
+        this.queueHead = 0;
+      }
+      this.startMessage(m);
+    }
+  }
+
+  /** A message leaves the queue: checked against the server's limits, given an id, sent. */
+  private startMessage(m: OutgoingMessage): void {
+    const probe = this.publishPacket(m, m.topic, false, m.qos > 0 ? 1 : undefined, m.properties);
+    const problem = this.unsendable(m.qos, m.retain, encodePacket(probe, this.protocolVersion).length, m.properties);
+    if (problem !== undefined) {
+      this.emit({ type: "published", mid: m.mid, qos: m.qos, reasonCode: problem.reasonCode ?? 0x80, error: problem });
+      return;
+    }
+    if (m.qos === 0) {
+      this.sendPublish(m, false);
+      this.emit({ type: "published", mid: m.mid, qos: 0, reasonCode: 0 });
+      return;
+    }
+    const id = this.ids.allocate();
+    if (id === undefined) {
+      this.emit({ type: "published", mid: m.mid, qos: m.qos, reasonCode: 0x83, error: misuse(ErrorCode.PacketIdsExhausted, "no free packet identifier") });
+      return;
+    }
+    m.packetId = id;
+    m.state = "publish";
+    this.inflight.set(id, m);
+    this.sendPublish(m, false);
+  }
+
+  private publishPacket(m: OutgoingMessage, topic: string, dup: boolean, packetId: number | undefined, props: Properties | undefined): PublishPacket {
+    const p: PublishPacket = { type: "publish", topic, payload: m.payload, qos: m.qos, retain: m.retain, dup };
+    if (packetId !== undefined) p.packetId = packetId;
+    if (props !== undefined) p.properties = props;
+    return p;
+  }
+
+  /** Encodes a PUBLISH with this connection's topic alias choice [MQTT-3.3.2-9] [MQTT-3.2.2-18]. */
+  private sendPublish(m: OutgoingMessage, dup: boolean): void {
+    let topic = m.topic;
+    let props = m.properties;
+    const max = this.limits.topicAliasMaximum;
+    let alias = props?.topicAlias;
+    if (alias === undefined && this.opts.autoTopicAlias && max > 0) alias = this.autoAlias(topic, max);
+    if (alias !== undefined) {
+      if (this.aliasOut.get(alias) === topic) {
+        topic = "";
+        this.topicOut.delete(m.topic);
+        this.topicOut.set(m.topic, alias); // most recently used last
+      } else {
+        const old = this.aliasOut.get(alias);
+        if (old !== undefined) this.topicOut.delete(old);
+        this.aliasOut.set(alias, topic);
+        this.topicOut.set(topic, alias);
+      }
+      props = { ...props, topicAlias: alias };
+    }
+    this.send(this.publishPacket(m, topic, dup, m.packetId, props));
+    if (m.qos > 0) this.quota.add(m.packetId!);
+  }
+
+  /** The alias for `topic`: its own, a free one, or the least recently used one. */
+  private autoAlias(topic: string, max: number): number {
+    const known = this.topicOut.get(topic);
+    if (known !== undefined) return known;
+    if (this.aliasOut.size < max) {
+      for (let a = 1; a <= max; a++) if (!this.aliasOut.has(a)) return a;
+    }
+    // topicOut iterates least recently used first.
+    return this.topicOut.values().next().value ?? 1;
+  }
+
+  private complete(m: OutgoingMessage, reasonCode: number, properties: Properties | undefined): void {
+    const id = m.packetId!;
+    this.inflight.delete(id);
+    this.ids.release(id);
+    this.quota.delete(id);
+    this.relSent.delete(id);
+    const e: { type: "published"; mid: number; qos: QoS; reasonCode: number; packetId: number; properties?: Properties } = {
+      type: "published",
+      mid: m.mid,
+      qos: m.qos,
+      reasonCode,
+      packetId: id,
+    };
+    if (properties !== undefined) e.properties = properties;
+    this.emit(e);
+    this.pump();
+  }
+
+  // ==== internals: the receive path ====
+
+  private handlePacket(p: Packet): void {
+    if (this.st === "connecting") {
+      if (p.type === "connack") return this.onConnack(p);
+      if (p.type === "auth") return this.onAuth(p);
+      if (p.type === "disconnect" && this.protocolVersion === 5) return this.onDisconnect(p);
+      throw remote(ErrorCode.UnexpectedPacket, `${p.type.toUpperCase()} before CONNACK`);
+    }
+    switch (p.type) {
+      case "publish":
+        return this.onPublish(p);
+      case "puback":
+        return this.onPuback(p.packetId, p.reasonCode, p.properties);
+      case "pubrec":
+        return this.onPubrec(p.packetId, p.reasonCode, p.properties);
+      case "pubrel":
+        return this.onPubrel(p.packetId);
+      case "pubcomp":
+        return this.onPubcomp(p.packetId, p.reasonCode, p.properties);
+      case "suback":
+        return this.onSuback(p);
+      case "unsuback":
+        return this.onUnsuback(p);
+      case "pingresp":
+        this.pingOutstanding = false;
+        this.timers.stop("pingresp");
+        if (this.limits.keepAlive > 0 && this.timers.get("keepalive") === undefined) {
+          this.timers.set("keepalive", this.lastSent + this.limits.keepAlive * 1000);
+        }
+        return;
+      case "disconnect":
+        if (this.protocolVersion === 5) return this.onDisconnect(p);
+        break;
+      case "auth":
+        return this.onAuth(p);
+      default:
+        break;
+    }
+    throw remote(ErrorCode.UnexpectedPacket, `a server does not send ${p.type.toUpperCase()} here`);
+  }
+
+  private onConnack(p: ConnackPacket): void {
+    this.timers.stop("connack");
+    const v5 = this.protocolVersion === 5;
+    const props = p.properties;
+    if (p.reasonCode !== 0) {
+      // A refusal ends the connection [MQTT-4.13.2-1]; the session is kept.
+      this.close(nextState(this.st, "connack-refused"), { kind: "refused", reasonCode: p.reasonCode, connack: p });
+      return;
+    }
+    const method = this.opts.properties?.authenticationMethod;
+    if (v5 && props?.authenticationMethod !== method) {
+      throw remote(ErrorCode.AuthInvalid, "CONNACK authentication method differs from CONNECT's [MQTT-4.12.0-5]");
+    }
+    // [MQTT-3.2.2-4] a session the client does not hold cannot be present.
+    if (p.sessionPresent && this.connectedClean) {
+      throw remote(ErrorCode.SessionPresentInvalid, "CONNACK reports a session present after a clean start");
+    }
+    const l: ServerLimits = { ...DEFAULT_LIMITS, keepAlive: this.opts.keepAlive };
+    if (props !== undefined) {
+      if (props.receiveMaximum !== undefined) l.receiveMaximum = props.receiveMaximum;
+      if (props.maximumQoS !== undefined) l.maximumQoS = props.maximumQoS as QoS;
+      if (props.retainAvailable !== undefined) l.retainAvailable = props.retainAvailable === 1;
+      if (props.maximumPacketSize !== undefined) l.maximumPacketSize = props.maximumPacketSize;
+      if (props.topicAliasMaximum !== undefined) l.topicAliasMaximum = props.topicAliasMaximum;
+      if (props.wildcardSubscriptionAvailable !== undefined) l.wildcardSubscriptionAvailable = props.wildcardSubscriptionAvailable === 1;
+      if (props.subscriptionIdentifierAvailable !== undefined) l.subscriptionIdentifierAvailable = props.subscriptionIdentifierAvailable === 1;
+      if (props.sharedSubscriptionAvailable !== undefined) l.sharedSubscriptionAvailable = props.sharedSubscriptionAvailable === 1;
+      // The server's keep alive replaces ours [MQTT-3.1.2-21] [MQTT-3.2.2-21].
+      if (props.serverKeepAlive !== undefined) l.keepAlive = props.serverKeepAlive;
+      if (props.assignedClientIdentifier !== undefined) this.clientIdentifier = props.assignedClientIdentifier;
+    }
+    this.limits = l;
+    this.transition("connack-accepted");
+    // [MQTT-3.2.2-5] the server has no session: discard ours.
+    if (!p.sessionPresent && !this.connectedClean) this.discardSession();
+    if (l.keepAlive > 0) this.timers.set("keepalive", this.lastSent + l.keepAlive * 1000);
+    this.emit({ type: "connected", sessionPresent: p.sessionPresent, connack: p });
+    // Resume: PUBLISH (DUP) and PUBREL in order, then pending SUBSCRIBE/UNSUBSCRIBE, then the queue.
+    for (const r of this.requests.values()) if (!this.requestSent.has(r.packetId)) this.sendRequest(r);
+    this.pump();
+  }
+
+  private onPublish(p: PublishPacket): void {
+    let message = p;
+    const alias = p.properties?.topicAlias;
+    if (alias !== undefined) {
+      // [MQTT-3.3.2-10] aliases 1..our Topic Alias Maximum; mappings last one connection [MQTT-3.3.2-7].
+      const max = this.opts.properties?.topicAliasMaximum ?? 0;
+      if (alias > max) throw remote(ErrorCode.TopicAliasInvalid, `topic alias ${alias} is above our maximum of ${max}`, 0x94);
+      if (p.topic === "") {
+        const t = this.aliasIn.get(alias);
+        if (t === undefined) throw remote(ErrorCode.TopicAliasInvalid, `topic alias ${alias} was never set on this connection`, 0x82);
+        message = { ...p, topic: t };
+      } else {
+        this.aliasIn.set(alias, p.topic);
+      }
+    }
+    if (p.qos === 0) {
+      this.emit({ type: "message", message });
+      return;
+    }
+    const id = p.packetId!;
+    if (!this.inCount.has(id)) {
+      // Our Receive Maximum [MQTT-3.3.4-7] from the server's side: it may not exceed it.
+      const max = this.opts.properties?.receiveMaximum ?? 65535;
+      if (this.inCount.size >= max) throw remote(ErrorCode.ReceiveMaximumExceeded, `more than ${max} unacknowledged QoS 1/2 messages`, 0x93);
+      this.inCount.add(id);
+    }
+    const manual = this.opts.manualAck;
+    if (p.qos === 1) {
+      // Every QoS 1 PUBLISH is a new message once its PUBACK went out [MQTT-4.3.2-5].
+      this.emit({ type: "message", message });
+      this.ackOrder.push({ packetId: id, qos: 1, done: !manual, reasonCode: 0, properties: undefined });
+      this.flushAcks();
+      return;
+    }
+    const known = this.incomingQos2.get(id);
+    if (known === undefined) {
+      this.incomingQos2.set(id, { packetId: id, state: manual ? "delivered" : "received" });
+      this.emit({ type: "message", message });
+      this.ackOrder.push({ packetId: id, qos: 2, done: !manual, reasonCode: 0, properties: undefined });
+    } else {
+      // A resend before PUBREL: deliver once, answer PUBREC again [MQTT-4.3.3-10].
+      const pending = this.ackOrder.some((a) => a.packetId === id && !a.done);
+      if (!pending) this.ackOrder.push({ packetId: id, qos: 2, done: known.state === "received", reasonCode: 0, properties: undefined });
+    }
+    this.flushAcks();
+  }
+
+  /** Sends the acks that are ready, stopping at the first that is not: arrival order on the wire. */
+  private flushAcks(): void {
+    const q = this.ackOrder;
+    let i = 0;
+    while (i < q.length && q[i]!.done) {
+      const a = q[i++]!;
+      const base = { packetId: a.packetId, reasonCode: a.reasonCode, ...(a.properties ? { properties: a.properties } : {}) };
+      if (a.qos === 1) {
+        this.sendTrimmed({ type: "puback", ...base });
+        this.inCount.delete(a.packetId);
+      } else {
+        const q2 = this.incomingQos2.get(a.packetId);
+        if (a.reasonCode >= 0x80) {
+          // A failed PUBREC ends the exchange; the id is free again [MQTT-4.3.3-9].
+          this.incomingQos2.delete(a.packetId);
+          this.inCount.delete(a.packetId);
+        } else if (q2 !== undefined) {
+          q2.state = "received";
+        }
+        this.sendTrimmed({ type: "pubrec", ...base });
+      }
+    }
+    if (i > 0) this.ackOrder = i === q.length ? [] : q.slice(i);
+  }
+
+  private onPubrel(id: number): void {
+    const known = this.incomingQos2.delete(id);
+    this.inCount.delete(id);
+    // [MQTT-4.3.3-11] PUBCOMP with the same id; 0x92 when we hold no such message.
+    this.sendTrimmed({ type: "pubcomp", packetId: id, reasonCode: known || this.protocolVersion !== 5 ? 0 : 0x92 });
+  }
+
+  private onPuback(id: number, rc: number, props: Properties | undefined): void {
+    const m = this.inflight.get(id);
+    if (m === undefined) return; // a late duplicate: nothing is waiting for it
+    if (m.qos !== 1) throw remote(ErrorCode.AckMismatch, `PUBACK for QoS ${m.qos} message ${id}`);
+    this.complete(m, rc, props);
+  }
+
+  private onPubrec(id: number, rc: number, props: Properties | undefined): void {
+    const m = this.inflight.get(id);
+    if (m === undefined) {
+      this.send({ type: "pubrel", packetId: id, reasonCode: this.protocolVersion === 5 ? 0x92 : 0 });
+      return;
+    }
+    if (m.qos !== 2) throw remote(ErrorCode.AckMismatch, `PUBREC for QoS ${m.qos} message ${id}`);
+    if (rc >= 0x80) {
+      // A failing PUBREC ends the message; it is never retransmitted [MQTT-4.4.0-2].
+      this.complete(m, rc, props);
+      return;
+    }
+    // [MQTT-4.3.3-4] PUBREL with the same id, in the order the PUBRECs came [MQTT-4.6.0-4].
+    // A repeated PUBREC is answered again.
+    m.state = "pubrel";
+    this.send({ type: "pubrel", packetId: id, reasonCode: 0 });
+    this.relSent.add(id);
+  }
+
+  private onPubcomp(id: number, rc: number, props: Properties | undefined): void {
+    const m = this.inflight.get(id);
+    if (m === undefined) return;
+    if (m.qos !== 2 || m.state !== "pubrel") throw remote(ErrorCode.AckMismatch, `PUBCOMP for message ${id} before its PUBREL`);
+    this.complete(m, rc, props);
+  }
+
+  private onSuback(p: SubackPacket): void {
+    const r = this.requests.get(p.packetId);
+    if (r === undefined || !this.requestSent.has(p.packetId)) return;
+    if (r.kind !== "subscribe") throw remote(ErrorCode.AckMismatch, `SUBACK for UNSUBSCRIBE ${p.packetId}`);
+    // [MQTT-3.8.4-6] one reason code per filter, in order [MQTT-3.9.3-1].
+    if (p.reasonCodes.length !== r.subscriptions.length) {
+      throw remote(ErrorCode.AckMismatch, `SUBACK has ${p.reasonCodes.length} reason codes for ${r.subscriptions.length} filters`);
+    }
+    this.finishRequest(r);
+    const subId = r.properties?.subscriptionIdentifiers?.[0];
+    r.subscriptions.forEach((s, i) => {
+      const rc = p.reasonCodes[i]!;
+      if (rc < 0x80) {
+        const granted: SessionSubscription = { ...s, qos: rc as QoS };
+        if (subId !== undefined) granted.subscriptionIdentifier = subId;
+        this.subscriptions.set(s.topicFilter, granted);
+      }
+    });
+    const e = { type: "subscribed" as const, mid: r.mid, packetId: p.packetId, reasonCodes: p.reasonCodes };
+    this.emit(p.properties ? { ...e, properties: p.properties } : e);
+  }
+
+  private onUnsuback(p: UnsubackPacket): void {
+    const r = this.requests.get(p.packetId);
+    if (r === undefined || !this.requestSent.has(p.packetId)) return;
+    if (r.kind !== "unsubscribe") throw remote(ErrorCode.AckMismatch, `UNSUBACK for SUBSCRIBE ${p.packetId}`);
+    const codes = this.protocolVersion === 5 ? p.reasonCodes : r.topicFilters.map(() => 0);
+    if (codes.length !== r.topicFilters.length) {
+      throw remote(ErrorCode.AckMismatch, `UNSUBACK has ${codes.length} reason codes for ${r.topicFilters.length} filters`);
+    }
+    this.finishRequest(r);
+    r.topicFilters.forEach((f, i) => {
+      if (codes[i]! < 0x80) this.subscriptions.delete(f);
+    });
+    const e = { type: "unsubscribed" as const, mid: r.mid, packetId: p.packetId, reasonCodes: codes };
+    this.emit(p.properties ? { ...e, properties: p.properties } : e);
+  }
+
+  private finishRequest(r: Request): void {
+    this.requests.delete(r.packetId);
+    this.requestSent.delete(r.packetId);
+    this.ids.release(r.packetId);
+  }
+
+  private onDisconnect(p: DisconnectPacket): void {
+    const reason: CloseReason = p.properties
+      ? { kind: "server-disconnect", reasonCode: p.reasonCode, properties: p.properties }
+      : { kind: "server-disconnect", reasonCode: p.reasonCode };
+    this.close(nextState(this.st, "server-disconnect"), reason);
+  }
+
+  private onAuth(p: AuthPacket): void {
+    const method = this.opts.properties?.authenticationMethod;
+    if (method === undefined) throw remote(ErrorCode.AuthInvalid, "AUTH from the server although CONNECT named no authentication method");
+    if (p.properties?.authenticationMethod !== method) {
+      throw remote(ErrorCode.AuthInvalid, "AUTH with another authentication method [MQTT-4.12.0-5]");
+    }
+    if (p.reasonCode === 0x19 || (p.reasonCode === 0 && this.st === "connecting")) {
+      throw remote(ErrorCode.AuthInvalid, `AUTH reason 0x${p.reasonCode.toString(16)} from the server ${this.st === "connecting" ? "before CONNACK" : ""}`);
+    }
+    this.emit(p.properties ? { type: "auth", reasonCode: p.reasonCode, properties: p.properties } : { type: "auth", reasonCode: p.reasonCode });
+  }
+}
+
+export type { MqttError };
