@@ -11,7 +11,7 @@ export type { TheirPacket };
 
 export interface Row {
   /** Short id, used in the targets. */
-  id: "p16" | "p1k" | "p64k" | "v5" | "mixed";
+  id: "p16" | "p16many" | "p1k" | "p64k" | "v5" | "mixed";
   /** Row label for the table. */
   label: string;
   version: OurVersion;
@@ -41,6 +41,23 @@ function publish311(size: number, id: Row["id"], label: string): Row {
     version: 4,
     ours: [{ type: "publish", topic: TOPIC, payload: body, qos: 0, retain: false, dup: false }],
     theirs: [{ cmd: "publish", topic: TOPIC, payload: body, qos: 0, retain: false, dup: false }],
+  };
+}
+
+/**
+ * The 16 B row with 4,096 distinct topics in turn: more than the codec's topic
+ * caches hold (256 each way), so every packet takes the uncached path. The
+ * honest worst case beside the single-topic rows.
+ */
+function publish311ManyTopics(): Row {
+  const body = payload(16, 5);
+  const topics = Array.from({ length: 4096 }, (_, i) => `sensors/building-${i % 97}/floor-${i}/temperature`);
+  return {
+    id: "p16many",
+    label: "3.1.1 QoS0 PUBLISH, 16 B payload, 4,096 distinct topics (caches miss)",
+    version: 4,
+    ours: topics.map((topic) => ({ type: "publish", topic, payload: body, qos: 0, retain: false, dup: false })),
+    theirs: topics.map((topic) => ({ cmd: "publish", topic, payload: body, qos: 0, retain: false, dup: false })),
   };
 }
 
@@ -227,6 +244,7 @@ function mixedV5(): Row {
 export function rows(): Row[] {
   return [
     publish311(16, "p16", "3.1.1 QoS0 PUBLISH, 16 B payload"),
+    publish311ManyTopics(),
     publish311(1024, "p1k", "3.1.1 QoS0 PUBLISH, 1 KiB payload"),
     publish311(64 * 1024, "p64k", "3.1.1 QoS0 PUBLISH, 64 KiB payload"),
     publishV5(),

@@ -6,6 +6,14 @@
 import { codecError, ErrorCode, type Blame } from "../errors.js";
 import { decodeUtf8, writeUtf8 } from "./utf8.js";
 
+/**
+ * A plain Uint8Array view of buf[start, start + n). Not `subarray`: on a Node
+ * Buffer that goes through the species constructor and costs several times more.
+ */
+export function view(buf: Uint8Array, start: number, n: number): Uint8Array {
+  return new Uint8Array(buf.buffer, buf.byteOffset + start, n);
+}
+
 export class Reader {
   constructor(
     readonly buf: Uint8Array,
@@ -76,12 +84,12 @@ export class Reader {
     this.need(n, what);
     const start = this.pos;
     this.pos = start + n;
-    return this.buf.subarray(start, start + n);
+    return view(this.buf, start, n);
   }
 
   /** The rest of the packet; a view, not a copy. */
   rest(): Uint8Array {
-    const v = this.buf.subarray(this.pos, this.end);
+    const v = view(this.buf, this.pos, this.end - this.pos);
     this.pos = this.end;
     return v;
   }
@@ -100,11 +108,34 @@ export function varintSize(v: number): number {
 
 export const VARINT_MAX = 268_435_455;
 
+/*
+ * Small output buffers are carved from a shared slab, as Node's Buffer pool
+ * does: a view of an existing ArrayBuffer is far cheaper to make than a new
+ * ArrayBuffer. Each packet gets its own bytes, never handed out twice; a slab
+ * lives as long as any packet cut from it.
+ */
+const SLAB_SIZE = 16 * 1024;
+const SLAB_MAX_PIECE = 1024;
+let slab = new ArrayBuffer(SLAB_SIZE);
+let slabUsed = 0;
+
+/** A zero-filled Uint8Array of `size` bytes of its own. */
+export function alloc(size: number): Uint8Array {
+  if (size > SLAB_MAX_PIECE) return new Uint8Array(size);
+  if (slabUsed + size > SLAB_SIZE) {
+    slab = new ArrayBuffer(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  const out = new Uint8Array(slab, slabUsed, size);
+  slabUsed += (size + 7) & ~7; // keep pieces 8-byte aligned
+  return out;
+}
+
 export class Writer {
   readonly buf: Uint8Array;
   pos = 0;
   constructor(size: number) {
-    this.buf = new Uint8Array(size);
+    this.buf = alloc(size);
   }
   u8(v: number): void {
     this.buf[this.pos++] = v;
@@ -146,10 +177,31 @@ export class Writer {
   }
 }
 
+/**
+ * A caller's value for an error message. Never throws, whatever the value
+ * (String() throws on a symbol in a template, a null-prototype object, ...).
+ */
+export function show(v: unknown): string {
+  switch (typeof v) {
+    case "string":
+      return JSON.stringify(v);
+    case "bigint":
+      return `${v}n`;
+    case "symbol":
+      return "a symbol";
+    case "function":
+      return "a function";
+    case "object":
+      return v === null ? "null" : Array.isArray(v) ? "an array" : v instanceof Uint8Array ? "a Uint8Array" : "an object";
+    default:
+      return String(v);
+  }
+}
+
 /** Range checks for numbers the caller hands to the encoder. */
 export function checkInt(v: unknown, max: number, what: string, min = 0, blame: Blame = "local"): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    throw codecError(blame, ErrorCode.ValueRange, `${what} must be an integer in ${min}..${max}, got ${String(v)}`);
+    throw codecError(blame, ErrorCode.ValueRange, `${what} must be an integer in ${min}..${max}, got ${show(v)}`);
   }
   return v;
 }

@@ -6,6 +6,7 @@ import { codecError, ErrorCode } from "../errors.js";
 import { isSharedSubscription, isValidTopicFilter, isValidTopicName } from "../topic.js";
 import { Reader } from "./bytes.js";
 import { readProperties } from "./properties.js";
+import { decodeUtf8 } from "./utf8.js";
 import { isValidReasonCode, isValidV4SubackCode } from "./reason-codes.js";
 import type {
   AckPacket,
@@ -190,7 +191,7 @@ function decodeConnack(r: Reader, version: ProtocolVersion): ConnackPacket {
 
 function decodePublish(b0: number, r: Reader, version: ProtocolVersion): PublishPacket {
   const qos = ((b0 >> 1) & 3) as QoS;
-  const topic = r.str("topic name");
+  const topic = readTopicName(r);
   let p: PublishPacket;
   if (qos === 0) {
     p = { type: "publish", topic, payload: EMPTY, qos, retain: (b0 & 1) !== 0, dup: false };
@@ -207,11 +208,60 @@ function decodePublish(b0: number, r: Reader, version: ProtocolVersion): Publish
       return p;
     }
   }
-  if (!isValidTopicName(topic)) {
-    throw codecError("remote", ErrorCode.TopicInvalid, `PUBLISH topic ${JSON.stringify(topic)} is not a valid topic name [MQTT-3.3.2-2]`);
+  if (topic.length === 0) {
+    throw codecError("remote", ErrorCode.TopicInvalid, "PUBLISH with an empty topic name [MQTT-4.7.3-1]");
   }
   p.payload = r.rest();
   return p;
+}
+
+/*
+ * Recently seen topic names, direct-mapped by a cheap hash of their bytes.
+ * Real streams repeat topics (topic aliases exist for that reason), and a hit
+ * skips UTF-8 decoding and topic validation. A hit compares every byte, so it
+ * is exactly a topic decoded and validated before. Bounded: 256 entries of at
+ * most 128 bytes.
+ */
+const TOPIC_SLOTS = 256;
+const TOPIC_MAX_CACHED = 128;
+const cachedBytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(TOPIC_SLOTS).fill(undefined);
+const cachedTopics: string[] = new Array<string>(TOPIC_SLOTS).fill("");
+const slotMisses = new Uint8Array(TOPIC_SLOTS);
+
+/**
+ * Reads a PUBLISH topic name: a valid one [MQTT-3.3.2-1] [MQTT-3.3.2-2], or ""
+ * (which only a topic alias makes valid; the caller checks).
+ */
+function readTopicName(r: Reader): string {
+  const n = r.u16("topic name");
+  r.need(n, "topic name");
+  const buf = r.buf;
+  const start = r.pos;
+  r.pos = start + n;
+  if (n === 0) return "";
+  const cacheable = n <= TOPIC_MAX_CACHED;
+  let slot = 0;
+  if (cacheable) {
+    slot = (n * 31 + buf[start]! * 7 + buf[start + (n >> 1)]! * 3 + buf[start + n - 1]!) & (TOPIC_SLOTS - 1);
+    const c = cachedBytes[slot];
+    if (c !== undefined && c.length === n) {
+      let i = 0;
+      while (i < n && c[i] === buf[start + i]) i++;
+      if (i === n) return cachedTopics[slot]!;
+    }
+  }
+  const topic = decodeUtf8(buf, start, start + n, "remote", "topic name");
+  if (!isValidTopicName(topic)) {
+    throw codecError("remote", ErrorCode.TopicInvalid, `PUBLISH topic ${JSON.stringify(topic)} is not a valid topic name [MQTT-3.3.2-2]`);
+  }
+  // A slot changes hands on its second miss in a row, so topics seen once do
+  // not churn the cache (and cost no copy).
+  if (cacheable && (cachedBytes[slot] === undefined || ++slotMisses[slot]! >= 2)) {
+    cachedBytes[slot] = buf.slice(start, start + n);
+    cachedTopics[slot] = topic;
+    slotMisses[slot] = 0;
+  }
+  return topic;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -246,7 +296,8 @@ function decodeSubscribe(r: Reader, version: ProtocolVersion): SubscribePacket {
     }
     const o = r.u8("subscription options");
     const qos = o & 3;
-    if (qos === 3) throw codecError("remote", ErrorCode.QosInvalid, "subscription with QoS 3");
+    // 3.1.1: a malformed requested QoS [MQTT-3-8.3-4]; 5.0: "a Protocol Error" (3.8.3.1).
+    if (qos === 3) throw codecError("remote", ErrorCode.QosInvalid, "subscription with QoS 3", version === 5 ? 0x82 : undefined);
     if (version !== 5) {
       // [MQTT-3-8.3-4] reserved bits 7-2 are 0.
       if ((o & 0xfc) !== 0) throw codecError("remote", ErrorCode.SubscriptionOptions, "requested QoS byte has reserved bits set");
@@ -362,10 +413,10 @@ function decodeAuth(r: Reader): AuthPacket {
     throw codecError("remote", ErrorCode.ReasonCodeInvalid, `0x${reasonCode.toString(16)} is not an AUTH reason code`);
   }
   const p: AuthPacket = { type: "auth", reasonCode };
-  if (r.remaining > 0) {
-    const props = readProperties(r, "auth");
-    if (props !== undefined) p.properties = props;
-  }
+  // Only the whole variable header may be left out (Remaining Length 0, 3.15.2);
+  // after a reason code the Property Length is always present.
+  const props = readProperties(r, "auth");
+  if (props !== undefined) p.properties = props;
   r.done("AUTH");
   return p;
 }

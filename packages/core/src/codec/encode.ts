@@ -6,7 +6,7 @@
  */
 import { codecError, ErrorCode } from "../errors.js";
 import { isSharedSubscription, isValidTopicFilter, isValidTopicName } from "../topic.js";
-import { checkInt, varintSize, VARINT_MAX, Writer } from "./bytes.js";
+import { alloc, checkInt, show, varintSize, VARINT_MAX, Writer } from "./bytes.js";
 import { type PropertyContext, propertiesSize, writeProperties } from "./properties.js";
 import { isValidReasonCode, isValidV4SubackCode } from "./reason-codes.js";
 import type {
@@ -33,7 +33,10 @@ import { utf8Length } from "./utf8.js";
  */
 export function encodePacket(packet: Packet, version: ProtocolVersion): Uint8Array {
   if (version !== 3 && version !== 4 && version !== 5) {
-    throw codecError("local", ErrorCode.ProtocolInvalid, `unknown protocol version ${String(version)}`);
+    throw codecError("local", ErrorCode.ProtocolInvalid, `unknown protocol version ${show(version)}`);
+  }
+  if (typeof packet !== "object" || packet === null) {
+    throw codecError("local", ErrorCode.PacketTypeInvalid, `a packet must be an object, got ${show(packet)}`);
   }
   switch (packet.type) {
     case "connect":
@@ -64,7 +67,7 @@ export function encodePacket(packet: Packet, version: ProtocolVersion): Uint8Arr
     case "auth":
       return encodeAuth(packet, version);
     default:
-      throw codecError("local", ErrorCode.PacketTypeInvalid, `unknown packet type ${JSON.stringify((packet as { type: unknown }).type)}`);
+      throw codecError("local", ErrorCode.PacketTypeInvalid, `unknown packet type ${show((packet as { type: unknown }).type)}`);
   }
 }
 
@@ -91,13 +94,13 @@ function bin(b: unknown, what: string): number {
 }
 
 function qosOf(q: unknown, what: string): number {
-  if (q !== 0 && q !== 1 && q !== 2) throw codecError("local", ErrorCode.QosInvalid, `${what} must be 0, 1 or 2, got ${String(q)}`);
+  if (q !== 0 && q !== 1 && q !== 2) throw codecError("local", ErrorCode.QosInvalid, `${what} must be 0, 1 or 2, got ${show(q)}`);
   return q;
 }
 
 function pid(id: unknown): number {
   if (typeof id !== "number" || !Number.isInteger(id) || id < 1 || id > 0xffff) {
-    throw codecError("local", ErrorCode.PacketIdInvalid, `packet identifier must be an integer in 1..65535, got ${String(id)}`);
+    throw codecError("local", ErrorCode.PacketIdInvalid, `packet identifier must be an integer in 1..65535, got ${show(id)}`);
   }
   return id;
 }
@@ -108,7 +111,7 @@ function pid(id: unknown): number {
  */
 function props(p: Properties | undefined, context: PropertyContext, version: ProtocolVersion): number {
   if (version !== 5) {
-    if (p !== undefined && Object.values(p).some((v) => v !== undefined)) {
+    if (p !== undefined && (typeof p !== "object" || p === null || Object.values(p).some((v) => v !== undefined))) {
       throw codecError("local", ErrorCode.VersionMismatch, `properties need MQTT 5 (${context})`);
     }
     return 0;
@@ -123,7 +126,7 @@ function withLength(n: number, version: ProtocolVersion): number {
 
 function encodeConnect(p: ConnectPacket): Uint8Array {
   const v = p.protocolVersion;
-  if (v !== 3 && v !== 4 && v !== 5) throw codecError("local", ErrorCode.ProtocolInvalid, `unknown protocol version ${String(v)}`);
+  if (v !== 3 && v !== 4 && v !== 5) throw codecError("local", ErrorCode.ProtocolInvalid, `unknown protocol version ${show(v)}`);
   checkInt(p.keepAlive, 0xffff, "keep alive");
   // [MQTT-3.1.2-1] "MQTT" (3.1: "MQIsdp"), then the level.
   let size = (v === 3 ? 8 : 6) + 1 + 1 + 2;
@@ -136,6 +139,7 @@ function encodeConnect(p: ConnectPacket): Uint8Array {
   let willPropsSize = 0;
   const will = p.will;
   if (will !== undefined) {
+    if (typeof will !== "object" || will === null) throw codecError("local", ErrorCode.ValueRange, "will must be an object");
     if (!isValidTopicName(will.topic)) throw codecError("local", ErrorCode.TopicInvalid, "will topic is not a valid topic name");
     willTopicLen = str(will.topic, "will topic");
     const q = qosOf(will.qos, "will QoS");
@@ -193,11 +197,17 @@ function encodeConnack(p: ConnackPacket, v: ProtocolVersion): Uint8Array {
 function encodePublish(p: PublishPacket, v: ProtocolVersion): Uint8Array {
   const qos = qosOf(p.qos, "QoS");
   const topic = p.topic;
-  const aliased = v === 5 && topic === "" && p.properties?.topicAlias !== undefined;
-  if (!aliased && !isValidTopicName(topic)) {
-    throw codecError("local", ErrorCode.TopicInvalid, `${JSON.stringify(topic)} is not a valid topic name [MQTT-3.3.2-2]`);
+  // Fast path: a topic encoded before (or a plain ASCII one) is valid as it is.
+  const ascii = asciiTopic(topic);
+  const cached = typeof ascii === "number" ? undefined : ascii;
+  let topicLen = typeof ascii === "number" ? ascii : ascii.length;
+  if (topicLen < 0) {
+    const aliased = v === 5 && topic === "" && p.properties?.topicAlias !== undefined;
+    if (!aliased && !isValidTopicName(topic)) {
+      throw codecError("local", ErrorCode.TopicInvalid, `${show(topic)} is not a valid topic name [MQTT-3.3.2-2]`);
+    }
+    topicLen = str(topic, "topic name");
   }
-  const topicLen = str(topic, "topic name");
   let size = 2 + topicLen;
   if (qos === 0) {
     if (p.packetId !== undefined) throw codecError("local", ErrorCode.PacketIdInvalid, "a QoS 0 PUBLISH has no packet identifier [MQTT-2.2.1-2]");
@@ -211,11 +221,54 @@ function encodePublish(p: PublishPacket, v: ProtocolVersion): Uint8Array {
   const ps = props(p.properties, "publish", v);
   size += withLength(ps, v) + payload.length;
   const w = frame(0x30 | (p.dup ? 8 : 0) | (qos << 1) | (p.retain ? 1 : 0), size);
-  w.str(topic, topicLen);
+  if (cached !== undefined) {
+    w.u16(topicLen);
+    w.raw(cached);
+  } else {
+    w.str(topic, topicLen);
+  }
   if (qos !== 0) w.u16(p.packetId!);
   if (v === 5) writeProperties(w, p.properties, ps);
   w.raw(payload);
   return w.buf;
+}
+
+/*
+ * The bytes of recently published ASCII topic names. Publishers repeat topics,
+ * and a hit skips validation and the per-character copy. Bounded: at most 256
+ * topics of at most 256 bytes. A miss costs no allocation while the cache is
+ * full; after 4,096 such misses the working set has moved on and it starts over.
+ */
+const topicBytes = new Map<string, Uint8Array>();
+const TOPIC_CACHE_ENTRIES = 256;
+const TOPIC_CACHE_MAX_LEN = 256;
+let missesWhileFull = 0;
+
+/**
+ * For a non-empty ASCII topic name without wildcards or U+0000 (valid, one
+ * byte per character): its cached bytes, or its length when not cached.
+ * Otherwise -1, and the caller takes the general path.
+ */
+function asciiTopic(topic: unknown): Uint8Array | number {
+  if (typeof topic !== "string") return -1;
+  const hit = topicBytes.get(topic);
+  if (hit !== undefined) return hit;
+  const n = topic.length;
+  if (n === 0 || n > 0xffff) return -1;
+  for (let i = 0; i < n; i++) {
+    const c = topic.charCodeAt(i);
+    if (c === 0 || c >= 0x80 || c === 0x23 /* # */ || c === 0x2b /* + */) return -1;
+  }
+  if (n > TOPIC_CACHE_MAX_LEN) return n;
+  if (topicBytes.size >= TOPIC_CACHE_ENTRIES) {
+    if (++missesWhileFull < 16 * TOPIC_CACHE_ENTRIES) return n;
+    topicBytes.clear();
+    missesWhileFull = 0;
+  }
+  const bytes = alloc(n);
+  for (let i = 0; i < n; i++) bytes[i] = topic.charCodeAt(i);
+  topicBytes.set(topic, bytes);
+  return bytes;
 }
 
 const ACK_B0 = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 } as const;
@@ -251,11 +304,15 @@ function encodeTail(
     throw codecError("local", ErrorCode.ReasonCodeInvalid, `0x${rc.toString(16)} is not a ${context.toUpperCase()} reason code`);
   }
   const inner = propertiesSize(properties, context);
-  const size = inner > 0 ? head + 1 + varintSize(inner) + inner : rc !== 0 ? head + 1 : head;
+  // Acks and DISCONNECT may stop after the reason code (3.4.2.2.1, 3.14.2.2.1); AUTH
+  // may only drop the whole variable header, so after its reason code the
+  // Property Length always follows (3.15.2).
+  const withProps = inner > 0 || (context === "auth" && rc !== 0);
+  const size = withProps ? head + 1 + varintSize(inner) + inner : rc !== 0 ? head + 1 : head;
   const w = frame(b0, size);
   if (id !== undefined) w.u16(id);
   if (size > head) w.u8(rc);
-  if (inner > 0) writeProperties(w, properties, inner);
+  if (withProps) writeProperties(w, properties, inner);
   return w.buf;
 }
 
@@ -273,8 +330,9 @@ function encodeSubscribe(p: SubscribePacket, v: ProtocolVersion): Uint8Array {
   const lens: number[] = [];
   const opts: number[] = [];
   for (const s of subs) {
+    if (typeof s !== "object" || s === null) throw codecError("local", ErrorCode.ValueRange, "a subscription must be an object");
     if (!isValidTopicFilter(s.topicFilter)) {
-      throw codecError("local", ErrorCode.TopicFilterInvalid, `${JSON.stringify(s.topicFilter)} is not a valid topic filter`);
+      throw codecError("local", ErrorCode.TopicFilterInvalid, `${show(s.topicFilter)} is not a valid topic filter`);
     }
     const n = str(s.topicFilter, "topic filter");
     lens.push(n);
@@ -306,7 +364,9 @@ function encodeSubscribe(p: SubscribePacket, v: ProtocolVersion): Uint8Array {
 
 function encodeSuback(p: SubackPacket, v: ProtocolVersion): Uint8Array {
   const id = pid(p.packetId);
-  if (p.reasonCodes.length === 0) throw codecError("local", ErrorCode.Empty, "SUBACK needs a reason code per filter");
+  if (!Array.isArray(p.reasonCodes) || p.reasonCodes.length === 0) {
+    throw codecError("local", ErrorCode.Empty, "SUBACK needs a reason code per filter");
+  }
   for (const c of p.reasonCodes) {
     if (v === 5 ? !isValidReasonCode("suback", c) : !isValidV4SubackCode(c)) {
       throw codecError("local", ErrorCode.ReasonCodeInvalid, `${c} is not a SUBACK reason code`);
@@ -328,7 +388,7 @@ function encodeUnsubscribe(p: UnsubscribePacket, v: ProtocolVersion): Uint8Array
   const ps = props(p.properties, "unsubscribe", v);
   let size = 2 + withLength(ps, v);
   const lens = p.topicFilters.map((f) => {
-    if (!isValidTopicFilter(f)) throw codecError("local", ErrorCode.TopicFilterInvalid, `${JSON.stringify(f)} is not a valid topic filter`);
+    if (!isValidTopicFilter(f)) throw codecError("local", ErrorCode.TopicFilterInvalid, `${show(f)} is not a valid topic filter`);
     const n = str(f, "topic filter");
     size += 2 + n;
     return n;
@@ -342,6 +402,7 @@ function encodeUnsubscribe(p: UnsubscribePacket, v: ProtocolVersion): Uint8Array
 
 function encodeUnsuback(p: UnsubackPacket, v: ProtocolVersion): Uint8Array {
   const id = pid(p.packetId);
+  if (!Array.isArray(p.reasonCodes)) throw codecError("local", ErrorCode.ValueRange, "UNSUBACK reasonCodes must be an array");
   if (v !== 5) {
     if (p.reasonCodes.length !== 0) throw codecError("local", ErrorCode.VersionMismatch, "UNSUBACK reason codes need MQTT 5");
     props(p.properties, "unsuback", v);

@@ -4,7 +4,7 @@
  * validation, so they cannot disagree.
  */
 import { type Blame, codecError, ErrorCode } from "../errors.js";
-import { type Reader, type Writer, varintSize, VARINT_MAX } from "./bytes.js";
+import { type Reader, show, type Writer, varintSize, VARINT_MAX } from "./bytes.js";
 import { isValidTopicName } from "../topic.js";
 import type { Properties, UserProperty } from "./types.js";
 import { utf8Length } from "./utf8.js";
@@ -228,6 +228,7 @@ export function readProperties(r: Reader, context: PropertyContext): Properties 
  */
 export function propertiesSize(props: Properties | undefined, context: PropertyContext): number {
   if (props === undefined) return 0;
+  if (typeof props !== "object" || props === null) throw codecError("local", ErrorCode.PropertyValue, "properties must be an object");
   const bit = CONTEXT_BIT[context];
   let size = 0;
   for (const name in props) {
@@ -296,7 +297,7 @@ function checkedStrLen(s: string, what: string): number {
 
 function checkNumber(e: Entry, v: unknown, max: number, context: PropertyContext): void {
   if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max) {
-    throw codecError("local", ErrorCode.PropertyValue, `${e.name} must be an integer in 0..${max}, got ${String(v)}`);
+    throw codecError("local", ErrorCode.PropertyValue, `${e.name} must be an integer in 0..${max}, got ${show(v)}`);
   }
   checkValue(e, v, "local", context);
 }

@@ -24,26 +24,27 @@ const encoder = new TextEncoder();
 
 /** Decodes buf[start, end) as an MQTT UTF-8 string, or throws the typed error. */
 export function decodeUtf8(buf: Uint8Array, start: number, end: number, blame: Blame, what: string): string {
-  let ascii = true;
-  for (let i = start; i < end; i++) {
-    const b = buf[i]!;
-    if (b === 0) throw codecError(blame, ErrorCode.Utf8Null, `${what} contains U+0000`);
-    if (b >= 0x80) ascii = false;
-  }
-  const n = end - start;
-  if (ascii) {
-    if (n <= 16) {
-      let s = "";
-      for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]!);
-      return s;
+  if (end - start <= 24) {
+    // Short strings: building the string by hand beats a TextDecoder call.
+    let s = "";
+    let i = start;
+    for (; i < end; i++) {
+      const b = buf[i]!;
+      if (b >= 0x80) break;
+      if (b === 0) throw codecError(blame, ErrorCode.Utf8Null, `${what} contains U+0000`);
+      s += String.fromCharCode(b);
     }
-    if (n <= 4096) return String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]);
+    if (i === end) return s;
   }
+  let s: string;
   try {
-    return decoder.decode(buf.subarray(start, end));
+    s = decoder.decode(new Uint8Array(buf.buffer, buf.byteOffset + start, end - start));
   } catch {
     throw codecError(blame, ErrorCode.Utf8Invalid, `${what} is not well-formed UTF-8`);
   }
+  // In well-formed UTF-8 the byte 0x00 only ever encodes U+0000.
+  if (s.indexOf("\0") >= 0) throw codecError(blame, ErrorCode.Utf8Null, `${what} contains U+0000`);
+  return s;
 }
 
 /**
