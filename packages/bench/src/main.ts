@@ -19,6 +19,7 @@ import {
   theirsGenerate,
   theirsParse,
 } from "./contenders.js";
+import { engineRows } from "./engine.js";
 import { rows, type Row } from "./fixtures.js";
 import { runInterleaved, type Contender, type Result, type RunOptions } from "./harness.js";
 import { fmtRate, fmtMB, fmtRatio, markdownTable } from "./report.js";
@@ -128,6 +129,10 @@ function fmtBytesPerPacket(n: number): string {
   return `${Number.isInteger(n) ? n : n.toFixed(1)} B/pkt on the wire`;
 }
 
+// ---- engine ----
+
+for (const r of engineRows()) bench(r.id, `engine · ${r.label}`, r.make);
+
 const elapsed = (performance.now() - t0) / 1000;
 log("done");
 
@@ -208,6 +213,26 @@ out.push(
   ),
 );
 out.push("");
+
+const engineTable: string[][] = [];
+for (const b of benches) {
+  const engine = b.results?.find((r) => r.name === "engine");
+  const codec = b.results?.find((r) => r.name === "codec");
+  if (engine && codec) {
+    engineTable.push([
+      b.label,
+      fmtRate(engine.packetsPerSec),
+      fmtRate(codec.packetsPerSec),
+      fmtRatio(engine.packetsPerSec / codec.packetsPerSec),
+    ]);
+  }
+}
+if (engineTable.length > 0) {
+  out.push("Engine (MqttConnection: codec + session, flow control, acks, events) next to the codec alone doing the same wire work:");
+  out.push("");
+  out.push(markdownTable(["benchmark", "engine msg/s", "codec-only msg/s", "engine / codec"], engineTable, ["l", "r", "r", "r"]));
+  out.push("");
+}
 
 out.push("Spread of the samples ((max − min) / median of pkt/s over the rounds):");
 out.push("");

@@ -20,6 +20,7 @@ function utf8ByteLength(s: string): number {
  * [MQTT-4.7.3-3].
  */
 export function isValidTopicName(topic: string): boolean {
+  if (typeof topic !== "string") return false;
   const n = topic.length;
   if (n === 0) return false;
   for (let i = 0; i < n; i++) {
@@ -36,7 +37,7 @@ export function isValidTopicName(topic: string): boolean {
  * or more characters without '/', '+', '#' + "/" + a filter [MQTT-4.8.2-1] [MQTT-4.8.2-2].
  */
 export function isValidTopicFilter(filter: string): boolean {
-  if (filter.length === 0) return false;
+  if (typeof filter !== "string" || filter.length === 0) return false;
   if (filter.length > 0x3fff && utf8ByteLength(filter) > 0xffff) return false;
   let f = filter;
   if (f.startsWith(SHARE_PREFIX)) {
@@ -62,12 +63,12 @@ export function isValidTopicFilter(filter: string): boolean {
 
 /** Whether `filter` is a shared subscription ("$share/name/filter"). */
 export function isSharedSubscription(filter: string): boolean {
-  return filter.startsWith(SHARE_PREFIX);
+  return typeof filter === "string" && filter.startsWith(SHARE_PREFIX);
 }
 
 /** The filter a shared subscription matches with, and its share name; undefined for a plain filter. */
 export function parseSharedSubscription(filter: string): { shareName: string; topicFilter: string } | undefined {
-  if (!filter.startsWith(SHARE_PREFIX)) return undefined;
+  if (!isSharedSubscription(filter)) return undefined;
   const slash = filter.indexOf("/", SHARE_PREFIX.length);
   if (slash < 0) return undefined;
   return { shareName: filter.slice(SHARE_PREFIX.length, slash), topicFilter: filter.slice(slash + 1) };

@@ -1,0 +1,180 @@
+// Engine rows: messages per second through codec + MqttConnection, next to the
+// codec alone doing the same wire work, so the engine's overhead shows as a
+// ratio. The peer is scripted: its bytes are built once and fed in chunks.
+//
+// - incoming QoS 0 / 1 / 2: a stream of PUBLISH (and, for QoS 2, the PUBREL
+//   that follows each PUBREC) fed to the engine, which delivers every message
+//   and writes its acks; the codec-only contender decodes the same stream and
+//   encodes the same acks.
+// - outgoing QoS 0 / 1: `publish()` N messages and take the bytes (QoS 1: then
+//   feed the N PUBACKs and drain the `published` events); the codec-only
+//   contender encodes the same PUBLISH packets (and decodes the PUBACKs).
+
+import { encodePacket, MqttConnection, PacketDecoder, type Packet } from "@sansmqtt/core";
+import type { Contender } from "./harness.js";
+
+const TOPIC = "sensors/building-7/floor-3/temperature";
+const N = 20_000;
+const CHUNK = 64 * 1024;
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+function chunks(bytes: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let off = 0; off < bytes.length; off += CHUNK) out.push(bytes.subarray(off, Math.min(off + CHUNK, bytes.length)));
+  return out;
+}
+
+const payload = new Uint8Array(16).map((_, i) => i * 7);
+const connack = encodePacket({ type: "connack", sessionPresent: false, reasonCode: 0 }, 4);
+
+/** A connected engine (3.1.1), its CONNECT taken. */
+function connected(opts: { maxInflight?: number } = {}): MqttConnection {
+  const c = new MqttConnection({ protocolVersion: 4, clientId: "bench", keepAlive: 0, maxInflight: opts.maxInflight ?? 20, maxQueued: N });
+  c.connect(0);
+  c.dataToSend(0);
+  c.receiveData(connack, 0);
+  if (c.pollEvent()?.type !== "connected") throw new Error("engine did not connect");
+  return c;
+}
+
+function incomingStream(qos: 0 | 1 | 2): { chunks: Uint8Array[]; bytes: number } {
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < N; i++) {
+    const packetId = (i % 65535) + 1;
+    const p: Packet =
+      qos === 0
+        ? { type: "publish", topic: TOPIC, payload, qos, retain: false, dup: false }
+        : { type: "publish", topic: TOPIC, payload, qos, retain: false, dup: false, packetId };
+    parts.push(encodePacket(p, 4));
+    if (qos === 2) parts.push(encodePacket({ type: "pubrel", packetId, reasonCode: 0 }, 4));
+  }
+  const all = concat(parts);
+  return { chunks: chunks(all), bytes: all.length };
+}
+
+function incoming(qos: 0 | 1 | 2): Contender[] {
+  const s = incomingStream(qos);
+  const ackType = qos === 1 ? "puback" : "pubrec";
+  const engine: Contender = {
+    name: "engine",
+    packetsPerPass: N,
+    bytesPerPass: s.bytes,
+    pass() {
+      const c = connected();
+      let messages = 0;
+      let ackBytes = 0;
+      for (const chunk of s.chunks) {
+        c.receiveData(chunk, 1);
+        for (let e = c.pollEvent(); e !== undefined; e = c.pollEvent()) if (e.type === "message") messages++;
+        for (const b of c.dataToSend(1)) ackBytes += b.length;
+      }
+      const want = qos === 0 ? 0 : qos === 1 ? 4 * N : 8 * N;
+      if (messages !== N || ackBytes !== want) throw new Error(`engine: ${messages} messages, ${ackBytes} ack bytes`);
+    },
+  };
+  const codec: Contender = {
+    name: "codec",
+    packetsPerPass: N,
+    bytesPerPass: s.bytes,
+    pass() {
+      const d = new PacketDecoder({ protocolVersion: 4 });
+      let messages = 0;
+      let ackBytes = 0;
+      for (const chunk of s.chunks) {
+        d.push(chunk);
+        for (let p = d.next(); p !== undefined; p = d.next()) {
+          if (p.type === "publish") {
+            messages++;
+            if (p.qos > 0) ackBytes += encodePacket({ type: ackType, packetId: p.packetId!, reasonCode: 0 }, 4).length;
+          } else if (p.type === "pubrel") {
+            ackBytes += encodePacket({ type: "pubcomp", packetId: p.packetId, reasonCode: 0 }, 4).length;
+          }
+        }
+      }
+      const want = qos === 0 ? 0 : qos === 1 ? 4 * N : 8 * N;
+      if (messages !== N || ackBytes !== want) throw new Error(`codec: ${messages} messages, ${ackBytes} ack bytes`);
+    },
+  };
+  return [engine, codec];
+}
+
+function outgoing(qos: 0 | 1): Contender[] {
+  const published = encodePacket(
+    qos === 0
+      ? { type: "publish", topic: TOPIC, payload, qos, retain: false, dup: false }
+      : { type: "publish", topic: TOPIC, payload, qos, retain: false, dup: false, packetId: 1 },
+    4,
+  ).length;
+  const pubacks = qos === 1 ? chunks(concat(Array.from({ length: N }, (_, i) => encodePacket({ type: "puback", packetId: i + 1, reasonCode: 0 }, 4)))) : [];
+  const engine: Contender = {
+    name: "engine",
+    packetsPerPass: N,
+    bytesPerPass: N * published,
+    pass() {
+      // Window wide enough for the whole batch, so the pass measures the flows, not waiting.
+      const c = connected({ maxInflight: N });
+      let bytes = 0;
+      for (let i = 0; i < N; i++) {
+        c.publish({ topic: TOPIC, payload, qos }, 1);
+        if ((i & 255) === 255) for (const b of c.dataToSend(1)) bytes += b.length;
+      }
+      for (const b of c.dataToSend(1)) bytes += b.length;
+      let done = 0;
+      for (let e = c.pollEvent(); e !== undefined; e = c.pollEvent()) if (e.type === "published") done++;
+      for (const chunk of pubacks) {
+        c.receiveData(chunk, 1);
+        for (let e = c.pollEvent(); e !== undefined; e = c.pollEvent()) if (e.type === "published") done++;
+      }
+      if (bytes !== N * published || done !== N) throw new Error(`engine: ${bytes} bytes, ${done} published`);
+    },
+  };
+  const codec: Contender = {
+    name: "codec",
+    packetsPerPass: N,
+    bytesPerPass: N * published,
+    pass() {
+      let bytes = 0;
+      for (let i = 0; i < N; i++) {
+        const p: Packet =
+          qos === 0
+            ? { type: "publish", topic: TOPIC, payload, qos, retain: false, dup: false }
+            : { type: "publish", topic: TOPIC, payload, qos, retain: false, dup: false, packetId: i + 1 };
+        bytes += encodePacket(p, 4).length;
+      }
+      let done = qos === 0 ? N : 0;
+      const d = new PacketDecoder({ protocolVersion: 4 });
+      for (const chunk of pubacks) {
+        d.push(chunk);
+        for (let p = d.next(); p !== undefined; p = d.next()) if (p.type === "puback") done++;
+      }
+      if (bytes !== N * published || done !== N) throw new Error(`codec: ${bytes} bytes, ${done} acks`);
+    },
+  };
+  return [engine, codec];
+}
+
+export interface EngineRow {
+  id: string;
+  label: string;
+  make: () => Contender[];
+}
+
+export function engineRows(): EngineRow[] {
+  return [
+    { id: "engine:in0", label: "incoming QoS 0 PUBLISH, 16 B (3.1.1), delivered", make: () => incoming(0) },
+    { id: "engine:in1", label: "incoming QoS 1 PUBLISH, 16 B, delivered + PUBACK", make: () => incoming(1) },
+    { id: "engine:in2", label: "incoming QoS 2 PUBLISH, 16 B, delivered once + PUBREC, PUBREL → PUBCOMP", make: () => incoming(2) },
+    { id: "engine:out0", label: "outgoing QoS 0 publish(), bytes taken", make: () => outgoing(0) },
+    { id: "engine:out1", label: "outgoing QoS 1 publish(), bytes taken, PUBACK → published", make: () => outgoing(1) },
+  ];
+}
