@@ -34,13 +34,15 @@ export function isValidTopicName(topic: string): boolean {
  * A topic filter: '#' alone or after '/', and last [MQTT-4.7.1-1]; '+' fills a
  * whole level [MQTT-4.7.1-2]; at least one character, no U+0000, at most 65,535
  * bytes [MQTT-4.7.3-1..3]; a shared subscription is "$share/" + a ShareName of one
- * or more characters without '/', '+', '#' + "/" + a filter [MQTT-4.8.2-1] [MQTT-4.8.2-2].
+ * or more characters without '/', '+', '#' + "/" + a filter [MQTT-4.8.2-1] [MQTT-4.8.2-2]
+ * (MQTT 5; for `version` 3 or 4 "$share/" has no meaning of its own).
  */
-export function isValidTopicFilter(filter: string): boolean {
+export function isValidTopicFilter(filter: string, version: 3 | 4 | 5 = 5): boolean {
   if (typeof filter !== "string" || filter.length === 0) return false;
   if (filter.length > 0x3fff && utf8ByteLength(filter) > 0xffff) return false;
   let f = filter;
-  if (f.startsWith(SHARE_PREFIX)) {
+  // Shared subscriptions are MQTT 5; before it "$share/..." is an ordinary filter.
+  if (version === 5 && f.startsWith(SHARE_PREFIX)) {
     const slash = f.indexOf("/", SHARE_PREFIX.length);
     if (slash < 0) return false;
     const shareName = f.slice(SHARE_PREFIX.length, slash);

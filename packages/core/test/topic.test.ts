@@ -11,7 +11,7 @@
  * standards (not in the client checklists) but is what topicMatchesSub implements.
  */
 import { describe, expect, it } from "vitest";
-import { isSharedSubscription, isValidTopicFilter, isValidTopicName, parseSharedSubscription, topicMatchesSub } from "../src/index.js";
+import { decodePacket, encodePacket, isSharedSubscription, isValidTopicFilter, isValidTopicName, parseSharedSubscription, RemoteProtocolError, topicMatchesSub } from "../src/index.js";
 
 describe("isValidTopicName", () => {
   it.each([
@@ -293,5 +293,15 @@ describe("topicMatchesSub (Paho semantics)", () => {
       }
     }
     expect(checked).toBeGreaterThan(1000);
+  });
+});
+
+describe("shared subscriptions are MQTT 5 only", () => {
+  it("[MQTT-4.7.1-3] before MQTT 5, $share/+/a is an ordinary filter whose '+' fills a level", () => {
+    expect(isValidTopicFilter("$share/+/a", 4)).toBe(true);
+    expect(isValidTopicFilter("$share/+/a", 5)).toBe(false);
+    const bytes = encodePacket({ type: "subscribe", packetId: 1, subscriptions: [{ topicFilter: "$share/+/a", qos: 0 }] }, 4);
+    expect(decodePacket(bytes, 4)).toEqual({ type: "subscribe", packetId: 1, subscriptions: [{ topicFilter: "$share/+/a", qos: 0 }] });
+    expect(() => decodePacket(bytes, 5)).toThrow(RemoteProtocolError);
   });
 });

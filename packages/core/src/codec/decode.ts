@@ -291,7 +291,7 @@ function decodeSubscribe(r: Reader, version: ProtocolVersion): SubscribePacket {
   const subscriptions: Subscription[] = [];
   while (r.remaining > 0) {
     const topicFilter = r.str("topic filter");
-    if (!isValidTopicFilter(topicFilter)) {
+    if (!isValidTopicFilter(topicFilter, version)) {
       throw codecError("remote", ErrorCode.TopicFilterInvalid, `${JSON.stringify(topicFilter)} is not a valid topic filter`);
     }
     const o = r.u8("subscription options");
@@ -356,7 +356,7 @@ function decodeUnsubscribe(r: Reader, version: ProtocolVersion): UnsubscribePack
   const topicFilters: string[] = [];
   while (r.remaining > 0) {
     const f = r.str("topic filter");
-    if (!isValidTopicFilter(f)) {
+    if (!isValidTopicFilter(f, version)) {
       throw codecError("remote", ErrorCode.TopicFilterInvalid, `${JSON.stringify(f)} is not a valid topic filter`);
     }
     topicFilters.push(f);

@@ -331,7 +331,7 @@ function encodeSubscribe(p: SubscribePacket, v: ProtocolVersion): Uint8Array {
   const opts: number[] = [];
   for (const s of subs) {
     if (typeof s !== "object" || s === null) throw codecError("local", ErrorCode.ValueRange, "a subscription must be an object");
-    if (!isValidTopicFilter(s.topicFilter)) {
+    if (!isValidTopicFilter(s.topicFilter, v)) {
       throw codecError("local", ErrorCode.TopicFilterInvalid, `${show(s.topicFilter)} is not a valid topic filter`);
     }
     const n = str(s.topicFilter, "topic filter");
@@ -388,7 +388,7 @@ function encodeUnsubscribe(p: UnsubscribePacket, v: ProtocolVersion): Uint8Array
   const ps = props(p.properties, "unsubscribe", v);
   let size = 2 + withLength(ps, v);
   const lens = p.topicFilters.map((f) => {
-    if (!isValidTopicFilter(f)) throw codecError("local", ErrorCode.TopicFilterInvalid, `${show(f)} is not a valid topic filter`);
+    if (!isValidTopicFilter(f, v)) throw codecError("local", ErrorCode.TopicFilterInvalid, `${show(f)} is not a valid topic filter`);
     const n = str(f, "topic filter");
     size += 2 + n;
     return n;
