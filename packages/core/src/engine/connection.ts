@@ -320,7 +320,7 @@ export class MqttConnection {
       const problem = this.unsendable(qos, retain, size, props);
       if (problem !== undefined) throw problem;
     }
-    if (this.queuedCount >= this.opts.maxQueued) {
+    if (this.queuedCount >= this.opts.maxQueued && this.wouldWait(qos)) {
       throw misuse(ErrorCode.QueueFull, `the outgoing queue holds ${this.opts.maxQueued} messages`, 0x97);
     }
     const m: OutgoingMessage = { mid: this.nextMid++, topic: request.topic, payload: request.payload, qos, retain, state: "queued" };
@@ -375,9 +375,9 @@ export class MqttConnection {
     if (requested !== undefined && requested !== 0 && (this.opts.properties?.sessionExpiryInterval ?? 0) === 0) {
       throw misuse(ErrorCode.PropertyValue, "session expiry cannot be set on DISCONNECT when CONNECT had 0 [MQTT-3.14.2-2]", 0x82);
     }
-    const bytes = encodePacket(p, this.protocolVersion);
+    encodePacket(p, this.protocolVersion); // validates before anything changes
     const next = nextState(this.st, "local-disconnect");
-    this.out.push(bytes);
+    this.sendTrimmed(p); // [MQTT-3.14.2-3] [MQTT-3.14.2-4]
     this.close(next, { kind: "local", reasonCode: rc });
   }
 
@@ -399,7 +399,8 @@ export class MqttConnection {
     const ok = (this.st === "connecting" && rc === 0x18) || (this.st === "connected" && (rc === 0x18 || rc === 0x19));
     if (!ok) throw misuse(ErrorCode.InvalidState, `AUTH 0x${rc.toString(16)} is not allowed while ${this.st}`);
     const p: AuthPacket = { type: "auth", reasonCode: rc, properties: { ...options.properties, authenticationMethod: method } };
-    this.out.push(encodePacket(p, 5));
+    encodePacket(p, 5); // validates before anything changes
+    this.sendTrimmed(p); // [MQTT-3.15.2-2] [MQTT-3.15.2-3]
   }
 
   /**
@@ -633,7 +634,26 @@ export class MqttConnection {
     this.st = next;
     this.timers.stopAll();
     this.pingOutstanding = false;
+    this.dropPendingAcks();
     this.events.push({ type: "closed", reason });
+  }
+
+  /**
+   * The connection is over: no ack may go out on it any more [MQTT-3.14.4-1].
+   * A QoS 1 message not acked yet will be resent by the server. An incoming
+   * QoS 2 message the application already acked (its PUBREC held behind an
+   * earlier message) keeps that ack for the resend: "received" answers it with
+   * PUBREC, a failing ack forgets it so the resend is a new message [MQTT-4.3.3-9].
+   */
+  private dropPendingAcks(): void {
+    for (const a of this.ackOrder) {
+      if (a.qos !== 2 || !a.done) continue;
+      const q2 = this.incomingQos2.get(a.packetId);
+      if (q2 === undefined) continue;
+      if (a.reasonCode >= 0x80) this.incomingQos2.delete(a.packetId);
+      else q2.state = "received";
+    }
+    this.ackOrder = [];
   }
 
   private transition(trigger: Trigger): void {
@@ -763,6 +783,12 @@ export class MqttConnection {
     this.requestSent.add(r.packetId);
   }
 
+  /** Whether a new message of this QoS would wait in the queue rather than go out at once (see `pump`). */
+  private wouldWait(qos: QoS): boolean {
+    if (this.st !== "connected" || this.queuedCount > 0) return true;
+    return qos > 0 && (this.inflight.size >= this.opts.maxInflight || this.quota.size >= this.limits.receiveMaximum);
+  }
+
   /** Why the connected server cannot take this message, if it cannot. */
   private unsendable(qos: QoS, retain: boolean, size: number, props: Properties | undefined): LocalProtocolError | undefined {
     const l = this.limits;
@@ -796,7 +822,9 @@ export class MqttConnection {
           this.relSent.add(id);
         }
       } else if (!this.quota.has(id)) {
-        if (this.quota.size >= quotaMax) break;
+        // Only PUBLISH waits for the window; a PUBREL further on still goes out [MQTT-3.3.4-8].
+        if (this.quota.size >= quotaMax) continue;
+        if (this.resendTooLarge(m)) continue;
         // A resend on a resumed session: same packet id, DUP set [MQTT-3.3.1-1] [MQTT-4.4.0-1].
         this.sendPublish(m, true);
       }
@@ -811,6 +839,28 @@ export class MqttConnection {
       }
       this.startMessage(m);
     }
+  }
+
+  /**
+   * A resend larger than this connection's Maximum Packet Size cannot go out
+   * [MQTT-3.2.2-15]: the engine gives up on it, as on a queued one, and reports
+   * it failed (0x95). Returns whether it did.
+   */
+  private resendTooLarge(m: OutgoingMessage): boolean {
+    let props = m.properties;
+    if (props?.topicAlias !== undefined && props.topicAlias > this.limits.topicAliasMaximum) {
+      const { topicAlias: _a, ...rest } = props;
+      props = rest;
+    }
+    const size = encodePacket(this.publishPacket(m, m.topic, true, m.packetId, props), this.protocolVersion).length;
+    const max = this.limits.maximumPacketSize;
+    if (size <= max) return false;
+    const id = m.packetId!;
+    this.inflight.delete(id);
+    this.ids.release(id);
+    const error = misuse(ErrorCode.PacketTooLarge, `PUBLISH of ${size} bytes exceeds the server's maximum packet size of ${max} [MQTT-3.2.2-15]`, 0x95);
+    this.emit({ type: "published", mid: m.mid, qos: m.qos, reasonCode: 0x95, packetId: id, error });
+    return true;
   }
 
   /** A message leaves the queue: checked against the server's limits, given an id, sent. */
@@ -850,6 +900,13 @@ export class MqttConnection {
     let props = m.properties;
     const max = this.limits.topicAliasMaximum;
     let alias = props?.topicAlias;
+    if (alias !== undefined && alias > max) {
+      // A resend on a new connection whose server allows fewer aliases: the
+      // alias is not part of the message, so it goes with the full topic only [MQTT-3.3.2-9].
+      const { topicAlias: _a, ...rest } = props!;
+      props = Object.keys(rest).length > 0 ? rest : undefined;
+      alias = undefined;
+    }
     if (alias === undefined && this.opts.autoTopicAlias && max > 0) alias = this.autoAlias(topic, max);
     if (alias !== undefined) {
       if (this.aliasOut.get(alias) === topic) {
@@ -976,7 +1033,7 @@ export class MqttConnection {
     if (!p.sessionPresent && !this.connectedClean) this.discardSession();
     if (l.keepAlive > 0) this.timers.set("keepalive", this.lastSent + l.keepAlive * 1000);
     this.emit({ type: "connected", sessionPresent: p.sessionPresent, connack: p });
-    // Resume: PUBLISH (DUP) and PUBREL in order, then pending SUBSCRIBE/UNSUBSCRIBE, then the queue.
+    // Resume: pending SUBSCRIBE/UNSUBSCRIBE, then PUBLISH (DUP) and PUBREL in order, then the queue.
     for (const r of this.requests.values()) if (!this.requestSent.has(r.packetId)) this.sendRequest(r);
     this.pump();
   }

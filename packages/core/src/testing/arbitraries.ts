@@ -103,6 +103,22 @@ function limits(o: ArbitraryOptions = {}): Limits {
   };
 }
 
+/**
+ * Lengths mostly small (fast-check's default size, which caps a length near 10
+ * whatever its maximum) and now and then anywhere up to the maximum.
+ */
+function spread<T>(make: (size: "max" | undefined) => fc.Arbitrary<T>): fc.Arbitrary<T> {
+  return fc.oneof({ weight: 3, arbitrary: make(undefined) }, { weight: 1, arbitrary: make("max") });
+}
+
+function bytes(maxLength: number): fc.Arbitrary<Uint8Array> {
+  return spread((size) => fc.uint8Array({ maxLength, size }));
+}
+
+function arrayOf<T>(item: fc.Arbitrary<T>, minLength: number, maxLength: number): fc.Arbitrary<T[]> {
+  return spread((size) => fc.array(item, { minLength, maxLength, size }));
+}
+
 // ---------------------------------------------------------------------------
 // Strings and topics
 
@@ -142,7 +158,7 @@ export interface MqttStringOptions {
 export function arbMqttString(options: MqttStringOptions = {}): fc.Arbitrary<string> {
   const maxLength = Math.max(0, Math.min(options.maxLength ?? 24, 16_383));
   const minLength = Math.max(0, Math.min(options.minLength ?? 0, maxLength));
-  return fc.string({ unit: mqttCodePoint, minLength, maxLength });
+  return spread((size) => fc.string({ unit: mqttCodePoint, minLength, maxLength, size }));
 }
 
 export interface TopicOptions {
@@ -162,14 +178,13 @@ function topicLimits(o: TopicOptions): Limits {
 /** One topic level without wildcards or separators (may be empty). */
 function topicLevel(l: Limits): fc.Arbitrary<string> {
   return fc.oneof(
-    { weight: 6, arbitrary: fc.string({ unit: codePointsWithout("/+#"), maxLength: l.levelLength }) },
+    { weight: 6, arbitrary: spread((size) => fc.string({ unit: codePointsWithout("/+#"), maxLength: l.levelLength, size })) },
     { weight: 1, arbitrary: fc.constantFrom("", "a", "sensors", "temp", "$SYS", "\u{feff}", "é", "温度", "🏠", " ") },
   );
 }
 
 function topicNameOf(l: Limits): fc.Arbitrary<string> {
-  return fc
-    .array(topicLevel(l), { minLength: 1, maxLength: l.levels })
+  return arrayOf(topicLevel(l), 1, l.levels)
     .map((levels) => levels.join("/"))
     .map((t) => (t.length === 0 ? "/" : t));
 }
@@ -190,7 +205,7 @@ export interface TopicFilterOptions extends TopicOptions {
 function plainFilterOf(l: Limits): fc.Arbitrary<string> {
   const level = fc.oneof({ weight: 3, arbitrary: topicLevel(l) }, { weight: 1, arbitrary: fc.constant("+") });
   return fc
-    .tuple(fc.array(level, { minLength: 0, maxLength: l.levels }), fc.boolean())
+    .tuple(arrayOf(level, 0, l.levels), fc.boolean())
     .map(([levels, hash]) => {
       const f = hash ? [...levels, "#"].join("/") : levels.join("/");
       return f.length === 0 ? "#" : f;
@@ -200,7 +215,7 @@ function plainFilterOf(l: Limits): fc.Arbitrary<string> {
 
 function sharedFilterOf(l: Limits): fc.Arbitrary<string> {
   const shareName = fc.oneof(
-    { weight: 3, arbitrary: fc.string({ unit: codePointsWithout("/+#"), minLength: 1, maxLength: Math.max(1, l.levelLength) }) },
+    { weight: 3, arbitrary: spread((size) => fc.string({ unit: codePointsWithout("/+#"), minLength: 1, maxLength: Math.max(1, l.levelLength), size })) },
     { weight: 1, arbitrary: fc.constantFrom("g", "group", "$share", "ü") },
   );
   return fc.tuple(shareName, plainFilterOf(l)).map(([name, f]) => `$share/${name}/${f}`);
@@ -211,9 +226,7 @@ function sharedFilterOf(l: Limits): fc.Arbitrary<string> {
  * `shared: false`) shared subscriptions "$share/{ShareName}/{filter}".
  */
 export function arbTopicFilter(options: TopicFilterOptions = {}): fc.Arbitrary<string> {
-  const l = topicLimits(options);
-  if (options.shared === false) return plainFilterOf(l);
-  return fc.oneof({ weight: 4, arbitrary: plainFilterOf(l) }, { weight: 1, arbitrary: sharedFilterOf(l) });
+  return arbTopicFilterOf(topicLimits(options), options.shared !== false);
 }
 
 // ---------------------------------------------------------------------------
@@ -238,18 +251,17 @@ function propertyValue(spec: PropertySpec, context: PropertyContext, l: Limits):
     case "varint": {
       // Subscription identifiers: a list; several only on a PUBLISH.
       const n = context === "publish" ? l.subscriptionIdentifiers : 1;
-      return fc.array(fc.integer({ min: Math.max(min, 1), max: VARINT_MAX }), { minLength: 1, maxLength: n });
+      return arrayOf(fc.integer({ min: Math.max(min, 1), max: VARINT_MAX }), 1, n);
     }
     case "str":
       return spec.topic === true ? topicNameOf(l) : arbMqttString({ maxLength: l.string });
     case "bin":
-      return fc.uint8Array({ maxLength: l.binary });
+      return bytes(l.binary);
     case "pair":
-      return fc.array(
-        fc.tuple(arbMqttString({ maxLength: l.string }), arbMqttString({ maxLength: l.string })).map(
-          ([k, v]): UserProperty => [k, v],
-        ),
-        { minLength: 1, maxLength: l.userProperties },
+      return arrayOf(
+        fc.tuple(arbMqttString({ maxLength: l.string }), arbMqttString({ maxLength: l.string })).map(([k, v]): UserProperty => [k, v]),
+        1,
+        l.userProperties,
       );
   }
 }
@@ -268,7 +280,7 @@ export function arbProperties(context: PropertyContext, options: PropertiesOptio
   return fc.shuffledSubarray([...specs], { minLength, maxLength }).chain((chosen) => {
     const model: Record<string, fc.Arbitrary<unknown>> = {};
     for (const s of chosen) model[s.name] = propertyValue(s, context, l);
-    return fc.record(model) as fc.Arbitrary<Properties>;
+    return fc.record(model, { noNullPrototype: true }) as fc.Arbitrary<Properties>;
   });
 }
 
@@ -289,6 +301,11 @@ function propertiesOptions(l: Limits, minProperties: number): PropertiesOptions 
     maxTopicLevels: l.levels,
     maxTopicLevelLength: l.levelLength,
   };
+}
+
+/** fc.record with a plain Object prototype (fast-check 4 also makes null-prototype records by default). */
+function record<T>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }): fc.Arbitrary<T> {
+  return fc.record(model, { noNullPrototype: true });
 }
 
 function withProperties<P extends { properties?: Properties }>(p: P, properties: Properties | undefined): P {
@@ -331,56 +348,50 @@ export function arbReasonCode(packet: ReasonPacket, version: ProtocolVersion): f
 // Packets
 
 function arbWill(version: ProtocolVersion, l: Limits): fc.Arbitrary<Will> {
-  return fc
-    .record({
-      topic: topicNameOf(l),
-      payload: fc.uint8Array({ maxLength: l.payload }),
-      qos: arbQoS(),
-      retain: fc.boolean(),
-      properties: optionalProperties(version, "will", l),
-    })
-    .map(({ properties, ...w }) => withProperties<Will>(w, properties));
+  return record({
+    topic: topicNameOf(l),
+    payload: bytes(l.payload),
+    qos: arbQoS(),
+    retain: fc.boolean(),
+    properties: optionalProperties(version, "will", l),
+  }).map(({ properties, ...w }) => withProperties<Will>(w, properties));
 }
 
 export function arbConnect(version: ProtocolVersion, options: ArbitraryOptions = {}): fc.Arbitrary<ConnectPacket> {
   const l = limits(options);
   // MQTT 3.1: a client identifier of 1 to 23 characters.
   const clientId = version === 3 ? arbMqttString({ minLength: 1, maxLength: 23 }) : arbMqttString({ maxLength: l.string });
-  return fc
-    .record({
-      clean: fc.boolean(),
-      keepAlive: fc.oneof(fc.integer({ min: 0, max: 0xffff }), fc.constantFrom(0, 60, 0xffff)),
-      clientId,
-      will: fc.option(arbWill(version, l), { nil: undefined }),
-      username: fc.option(arbMqttString({ maxLength: l.string }), { nil: undefined }),
-      password: fc.option(fc.uint8Array({ maxLength: l.binary }), { nil: undefined }),
-      properties: optionalProperties(version, "connect", l),
-    })
-    .map((r) => {
-      const p: ConnectPacket = { type: "connect", protocolVersion: version, clean: r.clean, keepAlive: r.keepAlive, clientId: r.clientId };
-      if (r.will !== undefined) p.will = r.will;
-      if (r.username !== undefined) p.username = r.username;
-      // Before MQTT 5 a password needs a user name [MQTT-3.1.2-22].
-      if (r.password !== undefined && (version === 5 || r.username !== undefined)) p.password = r.password;
-      return withProperties(p, r.properties);
-    });
+  return record({
+    clean: fc.boolean(),
+    keepAlive: fc.oneof(fc.integer({ min: 0, max: 0xffff }), fc.constantFrom(0, 60, 0xffff)),
+    clientId,
+    will: fc.option(arbWill(version, l), { nil: undefined }),
+    username: fc.option(arbMqttString({ maxLength: l.string }), { nil: undefined }),
+    password: fc.option(bytes(l.binary), { nil: undefined }),
+    properties: optionalProperties(version, "connect", l),
+  }).map((r) => {
+    const p: ConnectPacket = { type: "connect", protocolVersion: version, clean: r.clean, keepAlive: r.keepAlive, clientId: r.clientId };
+    if (r.will !== undefined) p.will = r.will;
+    if (r.username !== undefined) p.username = r.username;
+    // Before MQTT 5 a password needs a user name [MQTT-3.1.2-22].
+    if (r.password !== undefined && (version === 5 || r.username !== undefined)) p.password = r.password;
+    return withProperties(p, r.properties);
+  });
 }
 
 export function arbConnack(version: ProtocolVersion, options: ArbitraryOptions = {}): fc.Arbitrary<ConnackPacket> {
   const l = limits(options);
-  return fc
-    .record({
-      sessionPresent: fc.boolean(),
-      reasonCode: arbReasonCode("connack", version),
-      properties: optionalProperties(version, "connack", l),
-    })
-    .map((r) =>
-      withProperties<ConnackPacket>(
-        // A refusal has no session [MQTT-3.2.2-6]; MQTT 3.1 has no session present flag.
-        { type: "connack", sessionPresent: r.sessionPresent && r.reasonCode === 0 && version !== 3, reasonCode: r.reasonCode },
-        r.properties,
-      ),
-    );
+  return record({
+    sessionPresent: fc.boolean(),
+    reasonCode: arbReasonCode("connack", version),
+    properties: optionalProperties(version, "connack", l),
+  }).map((r) =>
+    withProperties<ConnackPacket>(
+      // A refusal has no session [MQTT-3.2.2-6]; MQTT 3.1 has no session present flag.
+      { type: "connack", sessionPresent: r.sessionPresent && r.reasonCode === 0 && version !== 3, reasonCode: r.reasonCode },
+      r.properties,
+    ),
+  );
 }
 
 export function arbPublish(version: ProtocolVersion, options: ArbitraryOptions = {}): fc.Arbitrary<PublishPacket> {
@@ -399,22 +410,20 @@ export function arbPublish(version: ProtocolVersion, options: ArbitraryOptions =
           },
         )
       : fc.tuple(topicNameOf(l), props);
-  return fc
-    .record({
-      topicAndProps,
-      payload: fc.uint8Array({ maxLength: l.payload }),
-      qos: arbQoS(),
-      retain: fc.boolean(),
-      dup: fc.boolean(),
-      packetId: arbPacketId(),
-    })
-    .map(({ topicAndProps: [topic, properties], payload, qos, retain, dup, packetId }) => {
-      const p: PublishPacket =
-        qos === 0
-          ? { type: "publish", topic, payload, qos, retain, dup: false }
-          : { type: "publish", topic, payload, qos, retain, dup, packetId };
-      return withProperties(p, properties);
-    });
+  return record({
+    topicAndProps,
+    payload: bytes(l.payload),
+    qos: arbQoS(),
+    retain: fc.boolean(),
+    dup: fc.boolean(),
+    packetId: arbPacketId(),
+  }).map(({ topicAndProps: [topic, properties], payload, qos, retain, dup, packetId }) => {
+    const p: PublishPacket =
+      qos === 0
+        ? { type: "publish", topic, payload, qos, retain, dup: false }
+        : { type: "publish", topic, payload, qos, retain, dup, packetId };
+    return withProperties(p, properties);
+  });
 }
 
 type AckType = "puback" | "pubrec" | "pubrel" | "pubcomp";
@@ -428,8 +437,7 @@ type AckOf<T extends AckType> = T extends "puback"
 
 function arbAck<T extends AckType>(type: T, version: ProtocolVersion, options: ArbitraryOptions): fc.Arbitrary<AckOf<T>> {
   const l = limits(options);
-  return fc
-    .record({ packetId: arbPacketId(), reasonCode: arbReasonCode(type, version), properties: optionalProperties(version, type, l) })
+  return record({ packetId: arbPacketId(), reasonCode: arbReasonCode(type, version), properties: optionalProperties(version, type, l) })
     .map((r) => withProperties({ type, packetId: r.packetId, reasonCode: r.reasonCode } as AckOf<T>, r.properties));
 }
 
@@ -449,17 +457,15 @@ export function arbPubcomp(version: ProtocolVersion, options: ArbitraryOptions =
 /** One subscription: MQTT 5 options always present, absent before; no No Local on a shared subscription [MQTT-3.8.3-4]. */
 export function arbSubscription(version: ProtocolVersion, options: ArbitraryOptions = {}): fc.Arbitrary<Subscription> {
   const l = limits(options);
-  const topicFilter = version === 5 ? arbTopicFilterOf(l, true) : arbTopicFilterOf(l, true);
-  if (version !== 5) return fc.record({ topicFilter, qos: arbQoS() });
-  return fc
-    .record({
-      topicFilter,
-      qos: arbQoS(),
-      noLocal: fc.boolean(),
-      retainAsPublished: fc.boolean(),
-      retainHandling: fc.constantFrom<0 | 1 | 2>(0, 1, 2),
-    })
-    .map((s) => (s.noLocal && s.topicFilter.startsWith("$share/") ? { ...s, noLocal: false } : s));
+  const topicFilter = arbTopicFilterOf(l, true);
+  if (version !== 5) return record({ topicFilter, qos: arbQoS() });
+  return record({
+    topicFilter,
+    qos: arbQoS(),
+    noLocal: fc.boolean(),
+    retainAsPublished: fc.boolean(),
+    retainHandling: fc.constantFrom<0 | 1 | 2>(0, 1, 2),
+  }).map((s) => (s.noLocal && s.topicFilter.startsWith("$share/") ? { ...s, noLocal: false } : s));
 }
 
 function arbTopicFilterOf(l: Limits, shared: boolean): fc.Arbitrary<string> {
@@ -468,50 +474,42 @@ function arbTopicFilterOf(l: Limits, shared: boolean): fc.Arbitrary<string> {
 
 export function arbSubscribe(version: ProtocolVersion, options: ArbitraryOptions = {}): fc.Arbitrary<SubscribePacket> {
   const l = limits(options);
-  return fc
-    .record({
-      packetId: arbPacketId(),
-      subscriptions: fc.array(arbSubscription(version, options), { minLength: 1, maxLength: l.subscriptions }),
-      properties: optionalProperties(version, "subscribe", l),
-    })
-    .map((r) => withProperties<SubscribePacket>({ type: "subscribe", packetId: r.packetId, subscriptions: r.subscriptions }, r.properties));
+  return record({
+    packetId: arbPacketId(),
+    subscriptions: arrayOf(arbSubscription(version, options), 1, l.subscriptions),
+    properties: optionalProperties(version, "subscribe", l),
+  }).map((r) => withProperties<SubscribePacket>({ type: "subscribe", packetId: r.packetId, subscriptions: r.subscriptions }, r.properties));
 }
 
 export function arbSuback(version: ProtocolVersion, options: ArbitraryOptions = {}): fc.Arbitrary<SubackPacket> {
   const l = limits(options);
-  return fc
-    .record({
-      packetId: arbPacketId(),
-      reasonCodes: fc.array(arbReasonCode("suback", version), { minLength: 1, maxLength: l.subscriptions }),
-      properties: optionalProperties(version, "suback", l),
-    })
-    .map((r) => withProperties<SubackPacket>({ type: "suback", packetId: r.packetId, reasonCodes: r.reasonCodes }, r.properties));
+  return record({
+    packetId: arbPacketId(),
+    reasonCodes: arrayOf(arbReasonCode("suback", version), 1, l.subscriptions),
+    properties: optionalProperties(version, "suback", l),
+  }).map((r) => withProperties<SubackPacket>({ type: "suback", packetId: r.packetId, reasonCodes: r.reasonCodes }, r.properties));
 }
 
 export function arbUnsubscribe(version: ProtocolVersion, options: ArbitraryOptions = {}): fc.Arbitrary<UnsubscribePacket> {
   const l = limits(options);
-  return fc
-    .record({
-      packetId: arbPacketId(),
-      topicFilters: fc.array(arbTopicFilterOf(l, true), { minLength: 1, maxLength: l.subscriptions }),
-      properties: optionalProperties(version, "unsubscribe", l),
-    })
-    .map((r) => withProperties<UnsubscribePacket>({ type: "unsubscribe", packetId: r.packetId, topicFilters: r.topicFilters }, r.properties));
+  return record({
+    packetId: arbPacketId(),
+    topicFilters: arrayOf(arbTopicFilterOf(l, true), 1, l.subscriptions),
+    properties: optionalProperties(version, "unsubscribe", l),
+  }).map((r) => withProperties<UnsubscribePacket>({ type: "unsubscribe", packetId: r.packetId, topicFilters: r.topicFilters }, r.properties));
 }
 
 export function arbUnsuback(version: ProtocolVersion, options: ArbitraryOptions = {}): fc.Arbitrary<UnsubackPacket> {
   const l = limits(options);
-  return fc
-    .record({
-      packetId: arbPacketId(),
-      // One reason code per filter in MQTT 5; none on the wire before.
-      reasonCodes:
-        version === 5
-          ? fc.array(arbReasonCode("unsuback", 5), { minLength: 1, maxLength: l.subscriptions })
-          : fc.constant<number[]>([]).map(() => []),
-      properties: optionalProperties(version, "unsuback", l),
-    })
-    .map((r) => withProperties<UnsubackPacket>({ type: "unsuback", packetId: r.packetId, reasonCodes: r.reasonCodes }, r.properties));
+  return record({
+    packetId: arbPacketId(),
+    // One reason code per filter in MQTT 5; none on the wire before.
+    reasonCodes:
+      version === 5
+        ? arrayOf(arbReasonCode("unsuback", 5), 1, l.subscriptions)
+        : fc.constant(null).map((): number[] => []),
+    properties: optionalProperties(version, "unsuback", l),
+  }).map((r) => withProperties<UnsubackPacket>({ type: "unsuback", packetId: r.packetId, reasonCodes: r.reasonCodes }, r.properties));
 }
 
 export function arbPingreq(_version?: ProtocolVersion): fc.Arbitrary<PingreqPacket> {
@@ -524,16 +522,14 @@ export function arbPingresp(_version?: ProtocolVersion): fc.Arbitrary<PingrespPa
 
 export function arbDisconnect(version: ProtocolVersion, options: ArbitraryOptions = {}): fc.Arbitrary<DisconnectPacket> {
   const l = limits(options);
-  return fc
-    .record({ reasonCode: arbReasonCode("disconnect", version), properties: optionalProperties(version, "disconnect", l) })
+  return record({ reasonCode: arbReasonCode("disconnect", version), properties: optionalProperties(version, "disconnect", l) })
     .map((r) => withProperties<DisconnectPacket>({ type: "disconnect", reasonCode: r.reasonCode }, r.properties));
 }
 
 /** AUTH exists only in MQTT 5. */
 export function arbAuth(_version: 5 = 5, options: ArbitraryOptions = {}): fc.Arbitrary<AuthPacket> {
   const l = limits(options);
-  return fc
-    .record({ reasonCode: arbReasonCode("auth", 5), properties: optionalProperties(5, "auth", l) })
+  return record({ reasonCode: arbReasonCode("auth", 5), properties: optionalProperties(5, "auth", l) })
     .map((r) => withProperties<AuthPacket>({ type: "auth", reasonCode: r.reasonCode }, r.properties));
 }
 
@@ -603,7 +599,7 @@ export function arbPacket(version: ProtocolVersion, options: ArbitraryOptions = 
 
 /** A sequence of valid packets for `version` (0 to `maxPackets`, default 8). */
 export function arbPacketStream(version: ProtocolVersion, options: ArbitraryOptions = {}): fc.Arbitrary<Packet[]> {
-  return fc.array(arbPacket(version, options), { maxLength: limits(options).packets });
+  return arrayOf(arbPacket(version, options), 0, limits(options).packets);
 }
 
 // ---------------------------------------------------------------------------
@@ -623,7 +619,7 @@ export function arbChunker(options: { maxCuts?: number } = {}): fc.Arbitrary<Chu
     {
       weight: 6,
       arbitrary: fc
-        .array(fc.nat({ max: 0xffff }), { minLength: 1, maxLength: options.maxCuts ?? 16 })
+        .array(fc.nat(), { minLength: 1, maxLength: options.maxCuts ?? 16 })
         .map((cuts): Chunking => ({ kind: "cuts", cuts })),
     },
   );

@@ -1,0 +1,908 @@
+/**
+ * Property-based tests of the codec (fast-check), for MQTT 3.1, 3.1.1 and 5.0.
+ *
+ * A failure prints the seed, the counterexample path and a "Replay:" line. Replay
+ * it (a path belongs to one property, so select its test with -t) with
+ *   FC_SEED=<seed> FC_PATH=<path> pnpm exec vitest run --config ../../vitest.config.ts test/codec.prop.test.ts -t "<test name>"
+ * FC_SEED alone reruns every property from that seed; FC_NUM_RUNS=<n> overrides
+ * every property's number of runs (e.g. FC_NUM_RUNS=20000 for a soak).
+ */
+import * as fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  decodePacket,
+  encodePacket,
+  ErrorCode,
+  isPropertyAllowed,
+  isValidTopicFilter,
+  isValidTopicName,
+  LocalProtocolError,
+  MQTT_MAX_PACKET_SIZE,
+  PacketDecoder,
+  PROPERTY_TABLE,
+  RemoteProtocolError,
+  type Packet,
+  type PacketType,
+  type Properties,
+  type PropertyContext,
+  type ProtocolVersion,
+} from "../src/index.js";
+import {
+  arbChunker,
+  arbMqttString,
+  arbPacket,
+  arbPacketOfType,
+  arbPacketStream,
+  arbProperties,
+  arbTopicFilter,
+  arbTopicName,
+  chunk,
+  concatBytes,
+  packetTypesOf,
+  splitAt,
+  type Chunking,
+} from "@sansmqtt/core/testing";
+
+// ---------------------------------------------------------------------------
+// Running properties
+
+/** fc parameters for a property, with FC_SEED / FC_PATH / FC_NUM_RUNS from the environment. */
+function fcParams(numRuns: number): fc.Parameters<unknown> {
+  const env = process.env;
+  const params: fc.Parameters<unknown> = { numRuns };
+  if (env.FC_NUM_RUNS !== undefined && env.FC_NUM_RUNS !== "") params.numRuns = Number.parseInt(env.FC_NUM_RUNS, 10);
+  if (env.FC_SEED !== undefined && env.FC_SEED !== "") params.seed = Number.parseInt(env.FC_SEED, 10);
+  if (env.FC_PATH !== undefined && env.FC_PATH !== "") params.path = env.FC_PATH;
+  return params;
+}
+
+/** fc.assert, with a replay line (FC_SEED=... FC_PATH=...) added to the failure. */
+function check<Ts extends [unknown, ...unknown[]]>(property: fc.IProperty<Ts>, numRuns: number): void {
+  const details = fc.check(property, fcParams(numRuns) as fc.Parameters<Ts>);
+  if (details.failed) {
+    const replay = `Replay: FC_SEED=${details.seed} FC_PATH=${JSON.stringify(details.counterexamplePath ?? "")}`;
+    const got = details.errorInstance instanceof Error ? `${details.errorInstance.name}: ${details.errorInstance.message}` : String(details.errorInstance);
+    throw new Error(`${fc.defaultReportMessage(details)}\nGot error: ${got}\n${replay}`, { cause: details.errorInstance });
+  }
+}
+
+// Defaults keep this file under ~20 s on a 2-core machine.
+const RUNS = {
+  roundTripPerType: 200,
+  large: 30,
+  boundaries: 12,
+  mirror: 500,
+  stream: 250,
+  junkBytes: 1000,
+  mutations: 1500,
+  encodeJunk: 1000,
+  sticky: 250,
+  helpers: 300,
+};
+
+const VERSIONS: readonly ProtocolVersion[] = [3, 4, 5];
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+/** The codec's own error codes (ErrorCode also holds the engine's). */
+const CODEC_CODES: ReadonlySet<string> = new Set([
+  ErrorCode.PacketTypeInvalid,
+  ErrorCode.FixedHeaderFlags,
+  ErrorCode.VarintMalformed,
+  ErrorCode.PacketTooLarge,
+  ErrorCode.LengthMismatch,
+  ErrorCode.Utf8Invalid,
+  ErrorCode.Utf8Null,
+  ErrorCode.QosInvalid,
+  ErrorCode.TopicInvalid,
+  ErrorCode.TopicFilterInvalid,
+  ErrorCode.PacketIdInvalid,
+  ErrorCode.PropertyUnknown,
+  ErrorCode.PropertyNotAllowed,
+  ErrorCode.PropertyDuplicate,
+  ErrorCode.PropertyValue,
+  ErrorCode.ReasonCodeInvalid,
+  ErrorCode.ProtocolInvalid,
+  ErrorCode.FlagsInvalid,
+  ErrorCode.Empty,
+  ErrorCode.SubscriptionOptions,
+  ErrorCode.ValueRange,
+  ErrorCode.VersionMismatch,
+]);
+/** Codes the first byte alone can cause (checked before the Remaining Length). */
+const FIRST_BYTE_CODES: ReadonlySet<string> = new Set([ErrorCode.PacketTypeInvalid, ErrorCode.FixedHeaderFlags, ErrorCode.QosInvalid]);
+const DISCONNECT_REASONS: ReadonlySet<number | undefined> = new Set([0x81, 0x82, 0x84, 0x95]);
+
+/** A decode error: RemoteProtocolError, a codec code, a reason code a DISCONNECT can carry. */
+function expectRemoteError(e: unknown): asserts e is RemoteProtocolError {
+  if (!(e instanceof RemoteProtocolError)) throw new Error(`expected a RemoteProtocolError, got ${String(e)}`, { cause: e });
+  expect(CODEC_CODES.has(e.code), `code ${e.code}`).toBe(true);
+  expect(DISCONNECT_REASONS.has(e.reasonCode), `reason code ${String(e.reasonCode)} for ${e.code}`).toBe(true);
+}
+
+/** An encode error: LocalProtocolError with a codec code. */
+function expectLocalError(e: unknown): asserts e is LocalProtocolError {
+  if (!(e instanceof LocalProtocolError)) throw new Error(`expected a LocalProtocolError, got ${String(e)}`, { cause: e });
+  expect(CODEC_CODES.has(e.code), `code ${e.code}`).toBe(true);
+}
+
+function encodeAll(packets: readonly Packet[], version: ProtocolVersion): Uint8Array {
+  return concatBytes(packets.map((p) => encodePacket(p, version)));
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Deep equality as toStrictEqual sees it for packets (same prototypes, same own
+ * keys, absent is not undefined), but quick on large Uint8Arrays.
+ */
+function strictEqual(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false;
+  if (a instanceof Uint8Array) return sameBytes(a, b as Uint8Array);
+  if (Array.isArray(a)) {
+    const bb = b as unknown[];
+    return a.length === bb.length && a.every((x, i) => strictEqual(x, bb[i]));
+  }
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  const ra = a as Record<string, unknown>;
+  const rb = b as Record<string, unknown>;
+  return kb.every((k) => Object.hasOwn(ra, k) && strictEqual(ra[k], rb[k]));
+}
+
+/** expect(actual).toStrictEqual(expected), without its cost unless they differ (then for its diff). */
+function expectEqual(actual: unknown, expected: unknown): void {
+  if (strictEqual(actual, expected)) return;
+  expect(actual).toStrictEqual(expected);
+  throw new Error("values differ (strictEqual) though toStrictEqual finds them equal");
+}
+
+function hex(b: Uint8Array): string {
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(" ");
+}
+
+type Header = { kind: "incomplete" } | { kind: "malformed" } | { kind: "ok"; total: number };
+
+/** Reference parse of a fixed header's Remaining Length in bytes[start, end): the whole packet's size. */
+function parseHeader(bytes: Uint8Array, start: number, end: number): Header {
+  let remaining = 0;
+  let mul = 1;
+  for (let i = 1; i <= 4; i++) {
+    if (start + i >= end) return { kind: "incomplete" };
+    const b = bytes[start + i]!;
+    remaining += (b & 0x7f) * mul;
+    if ((b & 0x80) === 0) return b === 0 && i > 1 ? { kind: "malformed" } : { kind: "ok", total: 1 + i + remaining };
+    mul *= 128;
+  }
+  return { kind: "malformed" };
+}
+
+interface DriveResult {
+  packets: Packet[];
+  error: RemoteProtocolError | undefined;
+}
+
+/**
+ * Feeds `chunks` to a PacketDecoder, draining it after each push, and checks
+ * every step against a reference parse of the fixed headers: a packet has
+ * exactly the size its header declares and at most the maximum; "need more"
+ * only when the header or the body is incomplete; ERR_PACKET_TOO_LARGE exactly
+ * when a complete header declares more than the maximum; bufferedBytes is what
+ * was pushed minus what was consumed; only RemoteProtocolError is thrown, and
+ * then again on every later call.
+ */
+function drive(chunks: readonly Uint8Array[], version: ProtocolVersion, maximumPacketSize?: number): DriveResult {
+  const d = new PacketDecoder(maximumPacketSize === undefined ? { protocolVersion: version } : { protocolVersion: version, maximumPacketSize });
+  const max = maximumPacketSize ?? MQTT_MAX_PACKET_SIZE;
+  const all = concatBytes(chunks);
+  let pushed = 0;
+  let consumed = 0;
+  const packets: Packet[] = [];
+  for (const c of chunks) {
+    d.push(c);
+    pushed += c.length;
+    expect(d.bufferedBytes).toBe(pushed - consumed);
+    // Every packet consumes at least 2 bytes, so this loop ends; the guard turns a hang into a failure.
+    for (let guard = 0; ; guard++) {
+      if (guard > pushed) throw new Error("PacketDecoder.next() keeps returning packets without consuming bytes");
+      const header = parseHeader(all, consumed, pushed);
+      const before = d.bufferedBytes;
+      let p: Packet | undefined;
+      try {
+        p = d.next();
+      } catch (e) {
+        expectRemoteError(e);
+        if (e.code === ErrorCode.PacketTooLarge) {
+          expect(header.kind === "ok" && header.total > max, `too large, header ${JSON.stringify(header)}`).toBe(true);
+        } else if (header.kind === "ok" && header.total > max) {
+          expect(FIRST_BYTE_CODES.has(e.code), `${e.code} instead of ERR_PACKET_TOO_LARGE`).toBe(true);
+        } else if (header.kind === "malformed") {
+          expect(FIRST_BYTE_CODES.has(e.code) || e.code === ErrorCode.VarintMalformed, e.code).toBe(true);
+        }
+        expectSticky(d, e);
+        return { packets, error: e };
+      }
+      if (p === undefined) {
+        const waiting = header.kind === "incomplete" || (header.kind === "ok" && header.total <= max && header.total > pushed - consumed);
+        expect(waiting, `needs more bytes? header ${JSON.stringify(header)}, ${pushed - consumed} buffered`).toBe(true);
+        expect(d.bufferedBytes).toBe(before);
+        break;
+      }
+      const size = before - d.bufferedBytes;
+      expect(header).toEqual({ kind: "ok", total: size });
+      expect(size).toBeLessThanOrEqual(max);
+      consumed += size;
+      packets.push(p);
+    }
+  }
+  expect(d.bufferedBytes).toBe(pushed - consumed);
+  return { packets, error: undefined };
+}
+
+/** After an error the decoder is failed for good: the same error, whatever comes next. */
+function expectSticky(d: PacketDecoder, e: unknown): void {
+  expect(d.error).toBe(e);
+  expect(() => d.next()).toThrow(e as Error);
+  d.push(new Uint8Array([0xc0, 0x00])); // a PINGREQ would be valid on its own
+  let again: unknown;
+  try {
+    d.next();
+  } catch (x) {
+    again = x;
+  }
+  expect(again).toBe(e);
+}
+
+// ---------------------------------------------------------------------------
+// Arbitraries used only here
+
+/** Byte strings mostly short (fast-check's default size) and now and then up to `maxLength`. */
+function anyBytes(maxLength: number): fc.Arbitrary<Uint8Array> {
+  return fc.oneof({ weight: 3, arbitrary: fc.uint8Array({ maxLength }) }, { weight: 1, arbitrary: fc.uint8Array({ maxLength, size: "max" }) });
+}
+
+/** Frames with a valid first byte and a correct Remaining Length around random bodies: reaches the body decoders. */
+function arbRandomFrames(version: ProtocolVersion): fc.Arbitrary<Uint8Array> {
+  const firstBytes = [0x10, 0x20, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x3a, 0x3b, 0x3c, 0x3d, 0x40, 0x50, 0x62, 0x70, 0x82, 0x90, 0xa2, 0xb0, 0xc0, 0xd0, 0xe0];
+  if (version === 5) firstBytes.push(0xf0);
+  const frame = fc
+    .tuple(fc.constantFrom(...firstBytes), anyBytes(200))
+    .map(([b0, body]) => concatBytes([new Uint8Array([b0, ...varintBytes(body.length)]), body]));
+  return fc.array(frame, { minLength: 1, maxLength: 4 }).map(concatBytes);
+}
+
+/** Byte strings to feed the decoder: pure noise, valid packets then noise, random bodies in valid frames. */
+function arbHostileBytes(version: ProtocolVersion): fc.Arbitrary<Uint8Array> {
+  return fc.oneof(
+    anyBytes(4096),
+    fc
+      .tuple(arbPacketStream(version, { maxPackets: 3, maxPayloadLength: 300 }), anyBytes(512))
+      .map(([ps, junk]) => concatBytes([encodeAll(ps, version), junk])),
+    arbRandomFrames(version),
+  );
+}
+
+type Mutation =
+  | { op: "flip"; at: number; bit: number }
+  | { op: "set"; at: number; value: number }
+  | { op: "insert"; at: number; value: number }
+  | { op: "delete"; at: number }
+  | { op: "truncate"; at: number };
+
+const arbMutation: fc.Arbitrary<Mutation> = fc.oneof(
+  fc.record({ op: fc.constant("flip" as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
+  fc.record({ op: fc.constant("set" as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
+  fc.record({ op: fc.constant("insert" as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
+  fc.record({ op: fc.constant("delete" as const), at: fc.nat() }),
+  fc.record({ op: fc.constant("truncate" as const), at: fc.nat() }),
+);
+
+function varintBytes(n: number): number[] {
+  const out: number[] = [];
+  do {
+    out.push((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
+    n = Math.floor(n / 128);
+  } while (n > 0);
+  return out;
+}
+
+/**
+ * Applies `mutations` to a whole frame, or (`reframe`) to its body only and then
+ * rebuilds the Remaining Length, so that the body decoders, not the framing, meet them.
+ */
+function mutateFrame(frame: Uint8Array, mutations: readonly Mutation[], reframe: boolean): Uint8Array {
+  if (!reframe) return mutate(frame, mutations);
+  let h = 1;
+  while ((frame[h]! & 0x80) !== 0) h++;
+  const body = mutate(frame.subarray(h + 1), mutations);
+  return concatBytes([new Uint8Array([frame[0]!, ...varintBytes(body.length)]), body]);
+}
+
+function mutate(bytes: Uint8Array, mutations: readonly Mutation[]): Uint8Array {
+  let b = Array.from(bytes);
+  for (const m of mutations) {
+    if (b.length === 0) break;
+    const at = m.at % b.length;
+    switch (m.op) {
+      case "flip":
+        b[at] = b[at]! ^ (1 << m.bit);
+        break;
+      case "set":
+        b[at] = m.value;
+        break;
+      case "insert":
+        b.splice(m.at % (b.length + 1), 0, m.value);
+        break;
+      case "delete":
+        b.splice(at, 1);
+        break;
+      case "truncate":
+        b = b.slice(0, at);
+        break;
+    }
+  }
+  return new Uint8Array(b);
+}
+
+const PACKET_FIELDS = [
+  "type",
+  "protocolVersion",
+  "clean",
+  "keepAlive",
+  "clientId",
+  "will",
+  "username",
+  "password",
+  "properties",
+  "sessionPresent",
+  "reasonCode",
+  "topic",
+  "payload",
+  "qos",
+  "retain",
+  "dup",
+  "packetId",
+  "subscriptions",
+  "reasonCodes",
+  "topicFilters",
+] as const;
+const PROPERTY_NAMES = PROPERTY_TABLE.map((s) => s.name);
+const ALL_TYPES: PacketType[] = packetTypesOf(5);
+
+/** Values that are wrong in many places: out of range, wrong type, invalid strings and topics. */
+const arbWrongValue: fc.Arbitrary<unknown> = fc.oneof(
+  fc.constantFrom<unknown>(
+    -1,
+    0,
+    1,
+    2,
+    3,
+    4,
+    1.5,
+    Number.NaN,
+    Number.POSITIVE_INFINITY,
+    0xffff,
+    0x10000,
+    0xffff_ffff,
+    0x1_0000_0000,
+    268_435_455,
+    268_435_456,
+    "",
+    "a",
+    "a/+",
+    "a/#/b",
+    "#",
+    "+",
+    "a\u0000b",
+    "\ud800",
+    "a\udc00b",
+    "\udbff\ud800",
+    "\ufeff",
+    "$share/g",
+    "$share//a",
+    "$share/g/",
+    "$share/+/a",
+    true,
+    false,
+    null,
+    undefined,
+    [],
+    [0],
+    [1, 2],
+    [["a", "b"]],
+    [["a"]],
+    [["a", 1]],
+    [null],
+    {},
+    { topicFilter: "a", qos: 0 },
+    { topicFilter: "$share/g/a", qos: 0, noLocal: true },
+    { topicFilter: "a", qos: 1, retainHandling: 3 },
+    { reasonString: "x" },
+    { topicAlias: 0 },
+    { subscriptionIdentifiers: [1, 2] },
+    { userProperties: [["a", "\ud800"]] },
+    new Uint8Array(0),
+    new Uint8Array(3),
+    new Uint16Array(2),
+  ),
+  fc.anything({ maxDepth: 2, withTypedArray: true, withBigInt: true, withNullPrototype: true, withBoxedValues: true, withDate: true }),
+  fc.string({ unit: "binary", maxLength: 8 }),
+  fc.integer({ min: -2, max: 0x1_0000_0001 }),
+  fc.uint8Array({ maxLength: 8 }),
+);
+
+type Corruption =
+  | { where: "packet"; field: string; value: unknown; remove: boolean }
+  | { where: "properties"; field: string; value: unknown; remove: boolean }
+  | { where: "will"; field: string; value: unknown; remove: boolean }
+  | { where: "subscription"; index: number; field: string; value: unknown; remove: boolean };
+
+const arbField = (names: readonly string[]) => fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...names) }, { weight: 1, arbitrary: fc.string({ maxLength: 6 }) });
+const arbCorruption: fc.Arbitrary<Corruption> = fc.oneof(
+  fc.record({ where: fc.constant("packet" as const), field: arbField(PACKET_FIELDS), value: arbWrongValue, remove: fc.boolean() }),
+  fc.record({ where: fc.constant("properties" as const), field: arbField(PROPERTY_NAMES), value: arbWrongValue, remove: fc.boolean() }),
+  fc.record({ where: fc.constant("will" as const), field: arbField(["topic", "payload", "qos", "retain", "properties"]), value: arbWrongValue, remove: fc.boolean() }),
+  fc.record({
+    where: fc.constant("subscription" as const),
+    index: fc.nat({ max: 3 }),
+    field: arbField(["topicFilter", "qos", "noLocal", "retainAsPublished", "retainHandling"]),
+    value: arbWrongValue,
+    remove: fc.boolean(),
+  }),
+);
+
+function setOrRemove(o: Record<string, unknown>, field: string, value: unknown, remove: boolean): Record<string, unknown> {
+  const copy = { ...o };
+  if (remove) delete copy[field];
+  else copy[field] = value;
+  return copy;
+}
+
+/** A copy of `packet` with one field (at the top, in its properties, will or a subscription) replaced or removed. */
+function corrupt(packet: Packet, c: Corruption): unknown {
+  const p = { ...packet } as Record<string, unknown>;
+  switch (c.where) {
+    case "packet":
+      return setOrRemove(p, c.field, c.value, c.remove);
+    case "properties":
+      p.properties = setOrRemove((p.properties ?? {}) as Record<string, unknown>, c.field, c.value, c.remove);
+      return p;
+    case "will":
+      if (p.will === undefined) return setOrRemove(p, "will", c.value, c.remove);
+      p.will = setOrRemove(p.will as Record<string, unknown>, c.field, c.value, c.remove);
+      return p;
+    case "subscription": {
+      const subs = p.subscriptions;
+      if (!Array.isArray(subs) || subs.length === 0) return setOrRemove(p, "subscriptions", c.value, c.remove);
+      const copy = [...(subs as Record<string, unknown>[])];
+      const i = c.index % copy.length;
+      copy[i] = setOrRemove(copy[i]!, c.field, c.value, c.remove);
+      p.subscriptions = copy;
+      return p;
+    }
+  }
+}
+
+/** Packet-shaped junk: a known (or unknown) type and random fields of random values. */
+const arbShapedJunk: fc.Arbitrary<unknown> = fc
+  .tuple(
+    fc.oneof({ weight: 6, arbitrary: fc.constantFrom<unknown>(...ALL_TYPES) }, { weight: 1, arbitrary: arbWrongValue }),
+    fc.dictionary(fc.constantFrom(...PACKET_FIELDS.filter((f) => f !== "type")), arbWrongValue, { maxKeys: 8, noNullPrototype: true }),
+  )
+  .map(([type, fields]) => ({ ...fields, type }));
+
+/** encodePacket on anything: a LocalProtocolError, or bytes that decode. */
+function expectEncodeJunk(packet: unknown, version: ProtocolVersion): void {
+  let bytes: Uint8Array;
+  try {
+    bytes = encodePacket(packet as Packet, version);
+  } catch (e) {
+    expectLocalError(e);
+    return;
+  }
+  let decoded: Packet;
+  try {
+    decoded = decodePacket(bytes, version);
+  } catch (e) {
+    throw new Error(`encodePacket accepted a packet whose bytes do not decode: ${hex(bytes)}`, { cause: e });
+  }
+  // What was accepted re-encodes to the same bytes.
+  const again = encodePacket(decoded, version);
+  expect(sameBytes(again, bytes), `${hex(again)} != ${hex(bytes)}`).toBe(true);
+}
+
+// ---------------------------------------------------------------------------
+// Properties
+
+describe.each(VERSIONS)("codec properties, MQTT level %i", (version) => {
+  describe("a. round trip: decode(encode(p)) deep-equals p", () => {
+    it.each(packetTypesOf(version))("%s", (type) => {
+      check(
+        fc.property(arbPacketOfType(type, version), (p) => {
+          const bytes = encodePacket(p, version);
+          expectEqual(decodePacket(bytes, version), p);
+        }),
+        RUNS.roundTripPerType,
+      );
+    });
+
+    it("larger packets (payloads up to 64 KiB, long strings, many properties)", () => {
+      // Strings past 4,096 bytes leave decodeUtf8's ASCII fast path; payloads past 16 KiB need a 3-byte Remaining Length.
+      const big = { maxPayloadLength: 65_536, maxStringLength: 6000, maxBinaryLength: 5000, maxProperties: 30, maxUserProperties: 20, maxSubscriptions: 40 };
+      check(
+        fc.property(arbPacket(version, big), (p) => {
+          expectEqual(decodePacket(encodePacket(p, version), version), p);
+        }),
+        RUNS.large,
+      );
+    });
+  });
+
+  it("a. Remaining Length at its 1/2/3/4-byte boundaries, in any chunking", () => {
+    // PUBLISH QoS 0 to "t": 3 bytes of topic (+1 property length in v5) before the payload.
+    const overhead = version === 5 ? 4 : 3;
+    const remaining = [0x7f, 0x80, 0x3fff, 0x4000, 0x1f_ffff, 0x20_0000];
+    check(
+      fc.property(fc.constantFrom(...remaining), arbChunker({ maxCuts: 6 }), (n, chunking) => {
+        const p: Packet = { type: "publish", topic: "t", payload: new Uint8Array(n - overhead).fill(0x61), qos: 0, retain: false, dup: false };
+        const bytes = encodePacket(p, version);
+        expect(bytes.length - n).toBe(1 + (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x20_0000 ? 3 : 4));
+        // Cut inside the fixed header too, not only byte by byte (too slow for 2 MiB).
+        const c: Chunking = chunking.kind === "bytes" ? { kind: "cuts", cuts: [1, 2, 3, 4, 5] } : chunking;
+        const { packets, error } = drive(chunk(bytes, c), version);
+        expect(error).toBeUndefined();
+        expectEqual(packets, [p]);
+      }),
+      RUNS.boundaries,
+    );
+  });
+
+  it("b. mirror: encode(decode(encode(p))) is encode(p), byte for byte", () => {
+    check(
+      fc.property(arbPacket(version), (p) => {
+        const bytes = encodePacket(p, version);
+        const again = encodePacket(decodePacket(bytes, version), version);
+        expect(sameBytes(again, bytes), `${hex(again)} != ${hex(bytes)}`).toBe(true);
+      }),
+      RUNS.mirror,
+    );
+  });
+
+  it("c. a packet stream in any chunking decodes to the same packets, 0 bytes left", () => {
+    check(
+      fc.property(arbPacketStream(version), arbChunker(), (packets, chunking) => {
+        const bytes = encodeAll(packets, version);
+        const { packets: out, error } = drive(chunk(bytes, chunking), version);
+        expect(error).toBeUndefined();
+        expectEqual(out, packets);
+      }),
+      RUNS.stream,
+    );
+  });
+
+  it("c. (maximum packet size) packets up to the maximum pass, the first larger one fails", () => {
+    check(
+      fc.property(arbPacketStream(version, { maxPayloadLength: 400 }), arbChunker(), fc.integer({ min: 2, max: 600 }), (packets, chunking, max) => {
+        const frames = packets.map((p) => encodePacket(p, version));
+        const firstTooLarge = frames.findIndex((f) => f.length > max);
+        const { packets: out, error } = drive(chunk(concatBytes(frames), chunking), version, max);
+        if (firstTooLarge < 0) {
+          expect(error).toBeUndefined();
+          expectEqual(out, packets);
+        } else {
+          expect(error?.code).toBe(ErrorCode.PacketTooLarge);
+          expect(error?.reasonCode).toBe(0x95);
+          expectEqual(out, packets.slice(0, firstTooLarge));
+        }
+      }),
+      RUNS.stream,
+    );
+  });
+
+  it("d. arbitrary bytes in any chunking: packets or RemoteProtocolError, never a hang or another error", () => {
+    check(
+      fc.property(arbHostileBytes(version), arbChunker(), fc.option(fc.integer({ min: 2, max: 512 }), { nil: undefined }), (bytes, chunking, max) => {
+        const { packets } = drive(chunk(bytes, chunking), version, max);
+        // Whatever decoded is a valid packet: it encodes again (a CONNECT sets the version of what follows).
+        let v = version;
+        for (const p of packets) {
+          if (p.type === "connect") v = p.protocolVersion;
+          expectEqual(decodePacket(encodePacket(p, v), v), p);
+        }
+      }),
+      RUNS.junkBytes,
+    );
+  });
+
+  it("e. mutated packets: decode to a packet that re-encodes, or a RemoteProtocolError", () => {
+    check(
+      fc.property(arbPacket(version, { maxPayloadLength: 64 }), fc.array(arbMutation, { minLength: 1, maxLength: 4 }), fc.boolean(), arbChunker(), (p, mutations, reframe, chunking) => {
+        const bytes = mutateFrame(encodePacket(p, version), mutations, reframe);
+        // The streaming decoder, in any chunking, agrees with decodePacket.
+        const streamed = drive(chunk(bytes, chunking), version);
+        let decoded: Packet;
+        try {
+          decoded = decodePacket(bytes, version);
+        } catch (e) {
+          expectRemoteError(e);
+          if (streamed.packets.length === 0 && streamed.error !== undefined) {
+            expect(streamed.error.code).toBe(e.code);
+          } else {
+            // Bytes missing (the stream waits) or left over (the stream goes on to the next packet).
+            expect(e.code).toBe(ErrorCode.LengthMismatch);
+          }
+          return;
+        }
+        expect(streamed.error).toBeUndefined();
+        expectEqual(streamed.packets, [decoded]);
+        // The decoder accepts only what the encoder can produce: re-encode and decode again.
+        const again = encodePacket(decoded, version);
+        expectEqual(decodePacket(again, version), decoded);
+      }),
+      RUNS.mutations,
+    );
+  });
+
+  describe("f. encode of junk: LocalProtocolError, or bytes that decode", () => {
+    it("fc.anything()", () => {
+      check(
+        fc.property(fc.anything({ withTypedArray: true, withBigInt: true, withNullPrototype: true, withBoxedValues: true, withDate: true, withMap: true, withSet: true }), (junk) => {
+          expectEncodeJunk(junk, version);
+        }),
+        RUNS.encodeJunk,
+      );
+    });
+
+    it("packet-shaped objects with random fields", () => {
+      check(
+        fc.property(arbShapedJunk, (junk) => expectEncodeJunk(junk, version)),
+        RUNS.encodeJunk,
+      );
+    });
+
+    it("valid packets with one to three fields made wrong", () => {
+      // Valid packets of every version: properties in a v3/v4 packet, v5 options on a v4 subscription, ...
+      const anyVersionPacket = fc.oneof(arbPacket(version, { maxPayloadLength: 32 }), arbPacket(5, { maxPayloadLength: 32 }));
+      check(
+        fc.property(anyVersionPacket, fc.array(arbCorruption, { minLength: 1, maxLength: 3 }), (p, corruptions) => {
+          let junk: unknown = p;
+          for (const c of corruptions) junk = corrupt(junk as Packet, c);
+          expectEncodeJunk(junk, version);
+        }),
+        RUNS.encodeJunk,
+      );
+    });
+  });
+
+  it("f. properties a packet may not carry: ERR_PROPERTY_NOT_ALLOWED (MQTT 5), ERR_VERSION (before)", () => {
+    const contexts = [...new Set(PROPERTY_TABLE.flatMap((s) => s.contexts))] as PropertyContext[];
+    const foreign = fc.constantFrom(...contexts).chain((c) => arbProperties(c, { minProperties: 1 }));
+    const withProps = arbPacket(version).filter((p) => p.type !== "pingreq" && p.type !== "pingresp");
+    check(
+      fc.property(withProps, foreign, fc.boolean(), (p, extra, inWill) => {
+        const target = inWill && p.type === "connect" && p.will !== undefined ? "will" : p.type;
+        const packet: Packet =
+          target === "will" && p.type === "connect" && p.will !== undefined
+            ? { ...p, will: { ...p.will, properties: { ...p.will.properties, ...extra } } }
+            : ({ ...p, properties: { ...(p as { properties?: Properties }).properties, ...extra } } as Packet);
+        const disallowed = Object.keys(extra).filter((k) => !isPropertyAllowed(k as keyof Properties, target as PropertyContext));
+        let bytes: Uint8Array;
+        try {
+          bytes = encodePacket(packet, version);
+        } catch (e) {
+          expectLocalError(e);
+          if (version !== 5) expect(e.code).toBe(ErrorCode.VersionMismatch);
+          else if (disallowed.length > 0) expect([ErrorCode.PropertyNotAllowed, ErrorCode.PropertyDuplicate]).toContain(e.code);
+          return;
+        }
+        expect(version).toBe(5);
+        expectEqual(disallowed, []);
+        decodePacket(bytes, version);
+      }),
+      RUNS.encodeJunk,
+    );
+  });
+
+  it("g. after an error the decoder keeps throwing the same error", () => {
+    const bad = fc.constantFrom(
+      [0x00, 0x00], // reserved packet type
+      [0xc1, 0x00], // PINGREQ with flags
+      [0x36, 0x00], // PUBLISH QoS 3
+      [0x30, 0x80, 0x80, 0x80, 0x80, 0x01], // Remaining Length of 5 bytes
+      [0x30, 0x80, 0x00], // Remaining Length not in its shortest form
+      [0x40, 0x02, 0x00, 0x00], // PUBACK with packet identifier 0
+      [0xe0, 0x01, 0xff], // DISCONNECT with 1 byte too many (v3/v4) or reason 0xff (v5)
+    );
+    check(
+      fc.property(arbPacketStream(version, { maxPackets: 3 }), bad, fc.uint8Array({ maxLength: 64 }), arbChunker(), (packets, badFrame, tail, chunking) => {
+        const bytes = concatBytes([encodeAll(packets, version), new Uint8Array(badFrame), tail]);
+        const { packets: out, error } = drive(chunk(bytes, chunking), version);
+        expect(error).toBeInstanceOf(RemoteProtocolError);
+        expectEqual(out, packets);
+      }),
+      RUNS.sticky,
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Regressions: counterexamples the properties found
+
+describe("regressions", () => {
+  // encodePacket threw TypeError (or a TypeError from String()/JSON.stringify on the
+  // value in its error message) instead of LocalProtocolError on these.
+  const nullProto = Object.create(null) as object;
+  const cases: [string, unknown, ProtocolVersion][] = [
+    ["undefined", undefined, 3],
+    ["null", null, 4],
+    ["type holding a bigint", { type: { "": 0n } }, 5],
+    ["type array holding a bigint", { type: [{ "": 0n }] }, 3],
+    ["packetId a null-prototype object", { type: "unsubscribe", packetId: nullProto }, 4],
+    ["qos a null-prototype object", { type: "publish", topic: "a", payload: new Uint8Array(0), qos: nullProto, retain: false, dup: false }, 4],
+    ["will not an object", { type: "connect", protocolVersion: 3, clean: false, keepAlive: 0, clientId: "\ufeff", will: "" }, 3],
+    ["will null", { type: "connect", protocolVersion: 5, clean: false, keepAlive: 0, clientId: "", will: null }, 5],
+    ["topic null", { type: "publish", topic: null, payload: new Uint8Array(0), qos: 0, retain: false, dup: false }, 4],
+    ["subscription without topicFilter", { type: "subscribe", packetId: 1, subscriptions: [{ qos: 0, noLocal: false, retainAsPublished: false, retainHandling: 0 }] }, 5],
+    ["subscription null", { type: "subscribe", packetId: 1, subscriptions: [null] }, 4],
+    ["unsubscribe filter undefined", { type: "unsubscribe", packetId: 1, topicFilters: [undefined] }, 4],
+    ["suback without reasonCodes", { type: "suback", packetId: 1 }, 4],
+    ["unsuback without reasonCodes (v4)", { type: "unsuback", packetId: 1 }, 4],
+    ["unsuback without reasonCodes (v5)", { type: "unsuback", packetId: 1 }, 5],
+    ["properties null (v4)", { type: "disconnect", reasonCode: 0, properties: null }, 4],
+    // Was silently taken as "no properties" in MQTT 5 while v3/v4 threw TypeError; now both reject it.
+    ["properties null (v5)", { type: "puback", packetId: 1, reasonCode: 0, properties: null }, 5],
+    ["property value a null-prototype object", { type: "connack", sessionPresent: false, reasonCode: 0, properties: { receiveMaximum: nullProto } }, 5],
+  ];
+  it.each(cases)("encodePacket(%s) throws LocalProtocolError", (_name, junk, version) => {
+    let thrown: unknown;
+    try {
+      encodePacket(junk as Packet, version);
+    } catch (e) {
+      thrown = e;
+    }
+    expectLocalError(thrown);
+  });
+
+  it("topic validators answer false, not TypeError, for non-strings", () => {
+    for (const v of [undefined, null, 1, 1n, {}, [], Symbol("s")]) {
+      expect(isValidTopicName(v as string)).toBe(false);
+      expect(isValidTopicFilter(v as string)).toBe(false);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------
+// The arbitraries themselves
+
+function isWellFormedMqttString(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0) return false;
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const n = s.charCodeAt(i + 1);
+      if (!(n >= 0xdc00 && n <= 0xdfff)) return false;
+      i++;
+    } else if (c >= 0xdc00 && c <= 0xdfff) {
+      return false;
+    }
+  }
+  return true;
+}
+
+describe("@sansmqtt/core/testing arbitraries", () => {
+  it("arbMqttString: no U+0000, no lone surrogate; BOM, 2-byte, 3-byte and astral characters all occur", () => {
+    check(
+      fc.property(arbMqttString({ maxLength: 64 }), (s) => {
+        expect(isWellFormedMqttString(s)).toBe(true);
+        expect([...s].length).toBeLessThanOrEqual(64);
+      }),
+      RUNS.helpers,
+    );
+    const sample = fc.sample(arbMqttString({ minLength: 8, maxLength: 32 }), { numRuns: 500, seed: 42 }).join("");
+    expect(sample).toContain("\ufeff");
+    expect(/[\u0080-\u07ff]/.test(sample)).toBe(true);
+    expect(/[\u0800-\uffff]/.test(sample)).toBe(true);
+    expect(/[\u{10000}-\u{10ffff}]/u.test(sample)).toBe(true);
+  });
+
+  it("arbTopicName and arbTopicFilter are valid; shared subscriptions occur, and only when asked", () => {
+    check(
+      fc.property(arbTopicName(), arbTopicFilter(), arbTopicFilter({ shared: false }), (name, filter, plain) => {
+        expect(isValidTopicName(name)).toBe(true);
+        expect(isValidTopicFilter(filter)).toBe(true);
+        expect(isValidTopicFilter(plain)).toBe(true);
+        expect(plain.startsWith("$share/")).toBe(false);
+      }),
+      RUNS.helpers,
+    );
+    expect(fc.sample(arbTopicFilter(), { numRuns: 200, seed: 7 }).some((f) => f.startsWith("$share/"))).toBe(true);
+  });
+
+  it("arbProperties: only properties allowed in the context, with their values in range", () => {
+    const contexts = [...new Set(PROPERTY_TABLE.flatMap((s) => s.contexts))] as PropertyContext[];
+    check(
+      fc.property(
+        fc.constantFrom(...contexts).chain((c) => fc.tuple(fc.constant(c), arbProperties(c))),
+        ([context, props]: [PropertyContext, Properties]) => {
+          for (const name of Object.keys(props) as (keyof Properties)[]) expect(isPropertyAllowed(name, context), `${name} in ${context}`).toBe(true);
+          // A packet of that context carries them; will properties ride in a v5 CONNECT.
+          const packet = packetWith(context, props);
+          if (packet !== undefined) expect(decodePacket(encodePacket(packet, 5), 5).type).toBe(packet.type);
+        },
+      ),
+      RUNS.helpers,
+    );
+  });
+
+  it("arbPacket covers every packet type of the version (AUTH only in MQTT 5)", () => {
+    for (const v of VERSIONS) {
+      const types = new Set(fc.sample(arbPacket(v), { numRuns: 600, seed: 1 }).map((p) => p.type));
+      expectEqual([...types].sort(), [...packetTypesOf(v)].sort());
+    }
+  });
+
+  it("the test's strictEqual is as strict as toStrictEqual", () => {
+    const u = (...b: number[]) => new Uint8Array(b);
+    expect(strictEqual({ a: u(1, 2), b: [["x", "y"]] }, { a: u(1, 2).subarray(0), b: [["x", "y"]] })).toBe(true);
+    expect(strictEqual(new Uint8Array([9, 1, 2]).subarray(1), u(1, 2))).toBe(true);
+    expect(strictEqual({ a: 1, b: undefined }, { a: 1 })).toBe(false);
+    expect(strictEqual({ a: 1 }, { a: 1, b: undefined })).toBe(false);
+    expect(strictEqual(Object.assign(Object.create(null) as object, { a: 1 }), { a: 1 })).toBe(false);
+    expect(strictEqual(u(1, 2), u(1, 3))).toBe(false);
+    expect(strictEqual(u(1, 2), new Uint16Array([1, 2]))).toBe(false);
+    expect(strictEqual([1, 2], [1, 2, 3])).toBe(false);
+    expect(strictEqual({ qos: 1 }, { qos: "1" })).toBe(false);
+  });
+
+  it("chunk and splitAt keep every byte, in order", () => {
+    check(
+      fc.property(fc.uint8Array({ maxLength: 300 }), arbChunker(), fc.array(fc.integer({ min: -5, max: 400 })), (bytes, chunking, offsets) => {
+        const chunks: Chunking = chunking;
+        expectEqual(concatBytes(chunk(bytes, chunks)), bytes);
+        expectEqual(concatBytes(splitAt(bytes, offsets)), bytes);
+        expect(splitAt(bytes, offsets)).toHaveLength(offsets.length + 1);
+      }),
+      RUNS.helpers,
+    );
+  });
+});
+
+/** A minimal valid MQTT 5 packet carrying `props` in `context`, or undefined for a context with no simple packet. */
+function packetWith(context: PropertyContext, props: Properties): Packet | undefined {
+  const properties = Object.keys(props).length > 0 ? { properties: props } : {};
+  switch (context) {
+    case "connect":
+      return { type: "connect", protocolVersion: 5, clean: true, keepAlive: 0, clientId: "", ...properties };
+    case "will":
+      return { type: "connect", protocolVersion: 5, clean: true, keepAlive: 0, clientId: "", will: { topic: "t", payload: new Uint8Array(0), qos: 0, retain: false, ...properties } };
+    case "connack":
+      return { type: "connack", sessionPresent: false, reasonCode: 0, ...properties };
+    case "publish":
+      return { type: "publish", topic: "t", payload: new Uint8Array(0), qos: 0, retain: false, dup: false, ...properties };
+    case "puback":
+    case "pubrec":
+    case "pubrel":
+    case "pubcomp":
+      return { type: context, packetId: 1, reasonCode: 0, ...properties };
+    case "subscribe":
+      return { type: "subscribe", packetId: 1, subscriptions: [{ topicFilter: "a", qos: 0, noLocal: false, retainAsPublished: false, retainHandling: 0 }], ...properties };
+    case "suback":
+      return { type: "suback", packetId: 1, reasonCodes: [0], ...properties };
+    case "unsubscribe":
+      return { type: "unsubscribe", packetId: 1, topicFilters: ["a"], ...properties };
+    case "unsuback":
+      return { type: "unsuback", packetId: 1, reasonCodes: [0], ...properties };
+    case "disconnect":
+      return { type: "disconnect", reasonCode: 0, ...properties };
+    case "auth":
+      return { type: "auth", reasonCode: 0, ...properties };
+  }
+}
