@@ -2,8 +2,10 @@
  * A scripted server for engine tests: a virtual clock, the engine, and a
  * decoder for what the engine sends. No sockets, no sleeps, no fake timers.
  */
+import { expect } from "vitest";
 import {
   encodePacket,
+  LocalProtocolError,
   type Event,
   MqttConnection,
   type ConnectionOptions,
@@ -21,6 +23,8 @@ export class Harness {
   readonly sent: Packet[] = [];
   /** Every event the engine produced, in order. */
   readonly events: Event[] = [];
+  /** Every chunk the client sent, raw, in order (for size checks). */
+  readonly sentBytes: Uint8Array[] = [];
 
   constructor(options: ConnectionOptions = {}) {
     this.conn = new MqttConnection({ clientId: "test-client", ...options });
@@ -49,7 +53,10 @@ export class Harness {
   /** Takes what the engine wants to send, decodes it (it must decode), returns the packets. */
   flush(): Packet[] {
     const out: Packet[] = [];
-    for (const chunk of this.conn.dataToSend(this.now)) this.fromClient.push(chunk);
+    for (const chunk of this.conn.dataToSend(this.now)) {
+      this.sentBytes.push(chunk);
+      this.fromClient.push(chunk);
+    }
     for (let p = this.fromClient.next(); p !== undefined; p = this.fromClient.next()) out.push(p);
     this.sent.push(...out);
     return out;
@@ -81,6 +88,72 @@ export class Harness {
     this.serverSends({ type: "connack", sessionPresent: false, reasonCode: 0, ...connack });
     return this.flush();
   }
+
+  /** The transport dropped: `connectionLost` at the current time. Returns the new events. */
+  lose(cause?: unknown): Event[] {
+    this.conn.connectionLost(this.now, cause);
+    return this.drain();
+  }
+
+  /** Everything observable about the engine without consuming output: for "state unchanged" checks. */
+  snapshot(): unknown {
+    const c = this.conn;
+    return {
+      state: c.state,
+      clientId: c.clientId,
+      session: c.exportSession(),
+      inflight: c.inflightCount,
+      queued: c.queuedCount,
+      wantsWrite: c.wantsWrite(),
+      nextTimeout: c.nextTimeout(),
+      limits: { ...c.serverLimits },
+      granted: c.grantedSubscriptions.map((s) => ({ ...s })),
+    };
+  }
+}
+
+/**
+ * Asserts that `fn` misuses the API: it throws LocalProtocolError with `code`
+ * (and `reasonCode` when given) and changes nothing: same snapshot, no event,
+ * nothing to send. Returns the error.
+ */
+export function expectMisuse(h: Harness, fn: () => unknown, code: string, reasonCode?: number): LocalProtocolError {
+  const before = h.snapshot();
+  const e = thrown(fn);
+  expect(e).toBeInstanceOf(LocalProtocolError);
+  const err = e as LocalProtocolError;
+  expect(err.code).toBe(code);
+  if (reasonCode !== undefined) expect(err.reasonCode).toBe(reasonCode);
+  expect(h.snapshot()).toEqual(before);
+  expect(h.conn.pollEvent()).toBeUndefined();
+  return err;
+}
+
+/** The error `fn` throws, or a failure if it throws nothing. */
+export function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  throw new Error("expected the call to throw");
+}
+
+/** A PUBLISH from the server (defaults: QoS 0, not retained, not DUP). */
+export function serverPublish(
+  topic: string,
+  payload: string | Uint8Array,
+  extra: Partial<Omit<Extract<Packet, { type: "publish" }>, "type" | "topic" | "payload">> = {},
+): Extract<Packet, { type: "publish" }> {
+  return {
+    type: "publish",
+    topic,
+    payload: typeof payload === "string" ? te.encode(payload) : payload,
+    qos: 0,
+    retain: false,
+    dup: false,
+    ...extra,
+  };
 }
 
 export const te = new TextEncoder();
