@@ -120,7 +120,7 @@ describe("outbound topic aliases", () => {
   });
 
   it("[MQTT-3.3.2-7] outbound mappings last one connection: resends after a reconnect carry the full topic", () => {
-    const h = new Harness({ protocolVersion: 5, clean: false, autoTopicAlias: true });
+    const h = new Harness({ protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 }, autoTopicAlias: true });
     h.connect({ properties: { topicAliasMaximum: 4 } });
     h.conn.publish({ topic: "a", payload: x, qos: 1 }, 0);
     h.conn.publish({ topic: "a", payload: x, qos: 1 }, 0);
@@ -148,7 +148,7 @@ describe("outbound topic aliases", () => {
   });
 
   it("[MQTT-3.3.2-9] [MQTT-3.2.2-18] a resend after reconnect never uses an alias the new connection does not allow", () => {
-    const h = new Harness({ protocolVersion: 5, clean: false });
+    const h = new Harness({ protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 } });
     h.connect({ properties: { topicAliasMaximum: 4 } });
     h.conn.publish({ topic: "t", payload: x, qos: 1, properties: { topicAlias: 3, contentType: "c" } }, 0);
     expect(h.flush()).toMatchObject([{ type: "publish", topic: "t", properties: { topicAlias: 3 } }]);

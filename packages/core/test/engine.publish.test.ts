@@ -73,7 +73,7 @@ describe("QoS 1", () => {
 
   for (const rc of [0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99]) {
     it(`[MQTT-4.4.0-2] PUBACK 0x${rc.toString(16)} ends the message; it is never retransmitted`, () => {
-      const h = new Harness({ protocolVersion: 5, clean: false });
+      const h = new Harness({ protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 } });
       h.connect();
       const mid = h.conn.publish({ topic: "t", payload: x, qos: 1 }, 0);
       h.flush();
@@ -118,7 +118,7 @@ describe("QoS 2", () => {
 
   for (const rc of [0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99]) {
     it(`[MQTT-4.4.0-2] PUBREC 0x${rc.toString(16)} ends the message: no PUBREL, never retransmitted`, () => {
-      const h = new Harness({ protocolVersion: 5, clean: false });
+      const h = new Harness({ protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 } });
       h.connect();
       const mid = h.conn.publish({ topic: "t", payload: x, qos: 2 }, 0);
       h.flush();
@@ -213,7 +213,7 @@ describe("packet identifiers", () => {
   });
 
   it("throws ERR_PACKET_IDS_EXHAUSTED for a SUBSCRIBE when all 65,535 ids are in flight", () => {
-    const h = new Harness({ protocolVersion: 5, clean: false, maxInflight: 65535 });
+    const h = new Harness({ protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 }, maxInflight: 65535 });
     const outgoing = Array.from({ length: 65535 }, (_, i) => ({ mid: i + 1, topic: "t", payload: x, qos: 1 as const, retain: false, state: "publish" as const, packetId: i + 1 }));
     h.conn.importSession({ format: 1, clientId: "test-client", nextPacketId: 1, nextMid: 70_000, outgoing, incomingQos2: [], subscriptions: [] });
     // Receive Maximum 1 keeps the resends to one (and the test fast).
@@ -320,7 +320,7 @@ describe("flow control", () => {
   });
 
   it("starts the quota afresh on each connection", () => {
-    const h = new Harness({ protocolVersion: 5, clean: false });
+    const h = new Harness({ protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 } });
     h.connect({ properties: { receiveMaximum: 1 } });
     h.conn.publish({ topic: "a", payload: x, qos: 1 }, 0);
     h.conn.publish({ topic: "b", payload: x, qos: 1 }, 0);

@@ -11,7 +11,7 @@ const x = te.encode("x");
 
 /** Four messages on the wire: 1 QoS 1, 2 QoS 2 (PUBREC'd: PUBREL phase), 3 QoS 2, 4 QoS 1. */
 function withFourInFlight(options: ConstructorParameters<typeof Harness>[0] = {}): { h: Harness; mids: number[] } {
-  const h = new Harness({ protocolVersion: 5, clean: false, ...options });
+  const h = new Harness({ protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 }, ...options });
   h.connect();
   const mids = ([1, 2, 2, 1] as const).map((qos, i) => h.conn.publish({ topic: `t/${i + 1}`, payload: x, qos }, 0));
   h.flush();
@@ -27,7 +27,7 @@ describe("resuming a session (session present)", () => {
     h.lose();
     h.now = 2_000;
     h.conn.connect(h.now);
-    expect(h.flush()).toEqual([{ type: "connect", protocolVersion: 5, clean: false, keepAlive: 60, clientId: "test-client" }]);
+    expect(h.flush()).toEqual([{ type: "connect", protocolVersion: 5, clean: false, keepAlive: 60, clientId: "test-client", properties: { sessionExpiryInterval: 600 } }]);
     // Nothing is resent before CONNACK.
     h.serverSends({ type: "connack", sessionPresent: true, reasonCode: 0 });
     expect(h.flush()).toEqual([
@@ -81,7 +81,7 @@ describe("resuming a session (session present)", () => {
   });
 
   it("[MQTT-3.3.4-8] [MQTT-4.9.0-3] a PUBREL is not held back behind a PUBLISH waiting for the window", () => {
-    const h = new Harness({ protocolVersion: 5, clean: false });
+    const h = new Harness({ protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 } });
     h.connect();
     for (let i = 1; i <= 3; i++) h.conn.publish({ topic: `t/${i}`, payload: x, qos: 2 }, 0);
     h.flush();
@@ -103,7 +103,7 @@ describe("resuming a session (session present)", () => {
   });
 
   it("[MQTT-3.2.2-15] a resend too large for the new connection's Maximum Packet Size fails instead of being sent", () => {
-    const h = new Harness({ protocolVersion: 5, clean: false });
+    const h = new Harness({ protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 } });
     h.connect();
     const big = h.conn.publish({ topic: "big", payload: new Uint8Array(100), qos: 1 }, 0);
     h.conn.publish({ topic: "small", payload: x, qos: 1 }, 0);
@@ -216,7 +216,7 @@ describe("session lost or discarded", () => {
   });
 
   it("resubscribeOnSessionLoss: subscribes again to what the server had granted, with its identifier", () => {
-    const h = new Harness({ protocolVersion: 5, clean: false, resubscribeOnSessionLoss: true });
+    const h = new Harness({ protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 }, resubscribeOnSessionLoss: true });
     h.connect();
     h.conn.subscribe([{ topicFilter: "a", qos: 1, noLocal: true }, { topicFilter: "b", qos: 2 }], 0, { subscriptionIdentifiers: [7] });
     h.flush();
@@ -318,6 +318,7 @@ describe("export / import", () => {
       ],
       incomingQos2: [{ packetId: 9, state: "received" }],
       subscriptions: [{ topicFilter: "s/#", qos: 2, noLocal: false, retainAsPublished: false, retainHandling: 1, subscriptionIdentifier: 3 }],
+      retiredPacketIds: [],
     });
 
     const n = new Harness({ protocolVersion: 5, clientId: "ignored", clean: false, properties: { sessionExpiryInterval: 60 } });
@@ -376,7 +377,7 @@ describe("export / import", () => {
   });
 
   it("[MQTT-4.1.0-1] refuses to import while a connection is open, and an unknown format, changing nothing", () => {
-    const h = new Harness({ protocolVersion: 5, clean: false });
+    const h = new Harness({ protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 } });
     const s = h.conn.exportSession();
     h.conn.connect(0);
     h.flush();

@@ -139,6 +139,15 @@ const DEFAULT_LIMITS: ServerLimits = {
 
 const NO_CHUNKS: Uint8Array[] = [];
 
+/**
+ * An outgoing message as the engine holds it: the session's plain data plus,
+ * until it first goes out, the PUBLISH bytes `publish()` encoded to validate it
+ * (packet id 0 and DUP 0 stand in), so the common path encodes once.
+ */
+interface OutEntry extends OutgoingMessage {
+  wire?: Uint8Array;
+}
+
 type TrimmablePacket = Extract<Packet, { type: "puback" | "pubrec" | "pubrel" | "pubcomp" | "disconnect" | "auth" }>;
 
 function misuse(code: ErrorCode, message: string, reasonCode?: number): LocalProtocolError {
@@ -200,6 +209,19 @@ export class MqttConnection {
   private readonly incomingQos2 = new Map<number, IncomingQos2>();
   private readonly subscriptions = new Map<string, SessionSubscription>();
   private readonly requests = new Map<number, Request>();
+  /**
+   * Packet ids of QoS 2 messages given up after their PUBLISH went out (too
+   * large to resend on a later connection): the server may hold the message,
+   * so the id stays reserved until a PUBREC/PUBCOMP exchange frees it or the
+   * session ends.
+   */
+  private readonly retired = new Set<number>();
+  /** Inflight messages not yet (re)sent on this connection: `pump` walks the inflight list only then. */
+  private resendPending = false;
+  /** The session ends with the network connection (3.x clean session, or MQTT 5 session expiry 0). */
+  private sessionEndsWithConnection = false;
+  /** We sent AUTH 0x19 and the server has not finished the re-authentication. */
+  private reauthenticating = false;
 
   constructor(options: ConnectionOptions = {}) {
     const v = options.protocolVersion ?? 4;
@@ -287,7 +309,12 @@ export class MqttConnection {
     this.st = next;
     this.resetConnection();
     this.connectedClean = clean;
-    if (clean) this.discardSession();
+    // A clean start discards the session [MQTT-3.1.2-4]; so does a session that
+    // ended with the previous connection (3.x clean session, MQTT 5 session
+    // expiry 0 [MQTT-3.1.2-23]): nothing of it may leak into the next one.
+    if (clean || this.sessionEndsWithConnection) this.discardSession();
+    this.sessionEndsWithConnection = v === 5 ? (this.opts.properties?.sessionExpiryInterval ?? 0) === 0 : clean;
+    this.resendPending = this.inflight.size > 0;
     this.out.push(bytes);
     this.timers.set("connack", now + this.opts.connectTimeout);
   }
@@ -313,9 +340,10 @@ export class MqttConnection {
     }
     // Validates the whole packet (QoS, payload, properties, strings) the way the codec will.
     const probe: PublishPacket = { type: "publish", topic: request.topic, payload: request.payload, qos, retain, dup: false };
-    if (qos > 0) probe.packetId = 1;
+    if (qos > 0) probe.packetId = 1; // the real id is written into these bytes when it is known
     if (props !== undefined) probe.properties = props;
-    const size = encodePacket(probe, this.protocolVersion).length;
+    const wire = encodePacket(probe, this.protocolVersion);
+    const size = wire.length;
     if (this.st === "connected") {
       const problem = this.unsendable(qos, retain, size, props);
       if (problem !== undefined) throw problem;
@@ -323,7 +351,7 @@ export class MqttConnection {
     if (this.queuedCount >= this.opts.maxQueued && this.wouldWait(qos)) {
       throw misuse(ErrorCode.QueueFull, `the outgoing queue holds ${this.opts.maxQueued} messages`, 0x97);
     }
-    const m: OutgoingMessage = { mid: this.nextMid++, topic: request.topic, payload: request.payload, qos, retain, state: "queued" };
+    const m: OutEntry = { mid: this.nextMid++, topic: request.topic, payload: request.payload, qos, retain, state: "queued", wire };
     if (props !== undefined) m.properties = props;
     this.queue.push(m);
     this.pump();
@@ -377,6 +405,7 @@ export class MqttConnection {
     }
     encodePacket(p, this.protocolVersion); // validates before anything changes
     const next = nextState(this.st, "local-disconnect");
+    if (requested !== undefined) this.sessionEndsWithConnection = requested === 0;
     this.sendTrimmed(p); // [MQTT-3.14.2-3] [MQTT-3.14.2-4]
     this.close(next, { kind: "local", reasonCode: rc });
   }
@@ -401,6 +430,7 @@ export class MqttConnection {
     const p: AuthPacket = { type: "auth", reasonCode: rc, properties: { ...options.properties, authenticationMethod: method } };
     encodePacket(p, 5); // validates before anything changes
     this.sendTrimmed(p); // [MQTT-3.15.2-2] [MQTT-3.15.2-3]
+    if (rc === 0x19) this.reauthenticating = true;
   }
 
   /**
@@ -546,6 +576,7 @@ export class MqttConnection {
       outgoing,
       incomingQos2: [...this.incomingQos2.values()].map((q) => ({ ...q })),
       subscriptions: [...this.subscriptions.values()].map((s) => ({ ...s })),
+      retiredPacketIds: [...this.retired],
     };
   }
 
@@ -575,6 +606,11 @@ export class MqttConnection {
     }
     for (const q of s.incomingQos2) this.incomingQos2.set(q.packetId, { ...q });
     for (const sub of s.subscriptions) this.subscriptions.set(sub.topicFilter, { ...sub });
+    this.retired.clear();
+    for (const id of s.retiredPacketIds ?? []) {
+      this.retired.add(id);
+      this.ids.claim(id);
+    }
     this.ids.next = s.nextPacketId;
     this.nextMid = s.nextMid;
     this.clientIdentifier = s.clientId;
@@ -628,6 +664,7 @@ export class MqttConnection {
     this.aliasIn.clear();
     this.aliasOut.clear();
     this.topicOut.clear();
+    this.reauthenticating = false;
   }
 
   private close(next: ConnectionState, reason: CloseReason): void {
@@ -724,20 +761,32 @@ export class MqttConnection {
       }
     }
     this.inflight.clear();
+    for (const id of this.retired) this.ids.release(id);
+    this.retired.clear();
     if (requeue.length > 0) {
       this.queue = [...requeue, ...this.queue.slice(this.queueHead)];
       this.queueHead = 0;
     }
     this.incomingQos2.clear();
-    const lost = [...this.subscriptions.values()];
-    this.subscriptions.clear();
     if (this.opts.resubscribeOnSessionLoss) {
-      for (const s of lost) {
-        const { subscriptionIdentifier, ...sub } = s;
-        const props: Properties | undefined =
-          subscriptionIdentifier !== undefined ? { subscriptionIdentifiers: [subscriptionIdentifier] } : undefined;
-        this.request("subscribe", [sub], [], props);
-      }
+      // Kept, marked unconfirmed, until the server grants them again: a restart
+      // in between (through exportSession) still knows to ask.
+      for (const s of this.subscriptions.values()) s.unconfirmed = true;
+    } else {
+      this.subscriptions.clear();
+    }
+  }
+
+  /** Subscribes again to what the server lost, unless a request for it is pending. */
+  private resubscribe(): void {
+    const pending = new Set<string>();
+    for (const r of this.requests.values()) for (const s of r.subscriptions) pending.add(s.topicFilter);
+    for (const s of this.subscriptions.values()) {
+      if (s.unconfirmed !== true || pending.has(s.topicFilter)) continue;
+      const { subscriptionIdentifier, unconfirmed: _u, ...sub } = s;
+      const props: Properties | undefined =
+        subscriptionIdentifier !== undefined ? { subscriptionIdentifiers: [subscriptionIdentifier] } : undefined;
+      this.request("subscribe", [sub], [], props);
     }
   }
 
@@ -775,11 +824,23 @@ export class MqttConnection {
 
   private sendRequest(r: Request): void {
     const props = r.properties ? { properties: r.properties } : {};
-    this.send(
+    const bytes = encodePacket(
       r.kind === "subscribe"
         ? { type: "subscribe", packetId: r.packetId, subscriptions: r.subscriptions, ...props }
         : { type: "unsubscribe", packetId: r.packetId, topicFilters: r.topicFilters, ...props },
+      this.protocolVersion,
     );
+    const max = this.limits.maximumPacketSize;
+    if (bytes.length > max) {
+      // Asked for before this server said its limit [MQTT-3.2.2-15]: fails, is not sent.
+      this.finishRequest(r);
+      const n = r.kind === "subscribe" ? r.subscriptions.length : r.topicFilters.length;
+      const error = misuse(ErrorCode.PacketTooLarge, `${r.kind.toUpperCase()} of ${bytes.length} bytes exceeds the server's maximum packet size of ${max}`, 0x95);
+      const e = { mid: r.mid, packetId: r.packetId, reasonCodes: new Array<number>(n).fill(0x80), error };
+      this.emit(r.kind === "subscribe" ? { type: "subscribed", ...e } : { type: "unsubscribed", ...e });
+      return;
+    }
+    this.out.push(bytes);
     this.requestSent.add(r.packetId);
   }
 
@@ -814,20 +875,27 @@ export class MqttConnection {
   private pump(): void {
     if (this.st !== "connected") return;
     const quotaMax = this.limits.receiveMaximum;
-    for (const m of this.inflight.values()) {
-      const id = m.packetId!;
-      if (m.state === "pubrel") {
-        if (!this.relSent.has(id)) {
-          this.send({ type: "pubrel", packetId: id, reasonCode: 0 });
-          this.relSent.add(id);
+    if (this.resendPending) {
+      let waiting = false;
+      for (const m of this.inflight.values()) {
+        const id = m.packetId!;
+        if (m.state === "pubrel") {
+          if (!this.relSent.has(id)) {
+            this.send({ type: "pubrel", packetId: id, reasonCode: 0 });
+            this.relSent.add(id);
+          }
+        } else if (!this.quota.has(id)) {
+          // Only PUBLISH waits for the window; a PUBREL further on still goes out [MQTT-3.3.4-8].
+          if (this.quota.size >= quotaMax) {
+            waiting = true;
+            continue;
+          }
+          if (this.resendTooLarge(m)) continue;
+          // A resend on a resumed session: same packet id, DUP set [MQTT-3.3.1-1] [MQTT-4.4.0-1].
+          this.sendPublish(m, true);
         }
-      } else if (!this.quota.has(id)) {
-        // Only PUBLISH waits for the window; a PUBREL further on still goes out [MQTT-3.3.4-8].
-        if (this.quota.size >= quotaMax) continue;
-        if (this.resendTooLarge(m)) continue;
-        // A resend on a resumed session: same packet id, DUP set [MQTT-3.3.1-1] [MQTT-4.4.0-1].
-        this.sendPublish(m, true);
       }
+      this.resendPending = waiting;
     }
     while (this.queueHead < this.queue.length) {
       const m = this.queue[this.queueHead]!;
@@ -857,7 +925,10 @@ export class MqttConnection {
     if (size <= max) return false;
     const id = m.packetId!;
     this.inflight.delete(id);
-    this.ids.release(id);
+    // The PUBLISH went out before: a QoS 2 server may hold it and wait for a
+    // PUBREL, so its id stays reserved; a QoS 1 id is free (a late PUBACK is ignored).
+    if (m.qos === 2) this.retired.add(id);
+    else this.ids.release(id);
     const error = misuse(ErrorCode.PacketTooLarge, `PUBLISH of ${size} bytes exceeds the server's maximum packet size of ${max} [MQTT-3.2.2-15]`, 0x95);
     this.emit({ type: "published", mid: m.mid, qos: m.qos, reasonCode: 0x95, packetId: id, error });
     return true;
@@ -865,8 +936,9 @@ export class MqttConnection {
 
   /** A message leaves the queue: checked against the server's limits, given an id, sent. */
   private startMessage(m: OutgoingMessage): void {
-    const probe = this.publishPacket(m, m.topic, false, m.qos > 0 ? 1 : undefined, m.properties);
-    const problem = this.unsendable(m.qos, m.retain, encodePacket(probe, this.protocolVersion).length, m.properties);
+    const wire = (m as OutEntry).wire;
+    const size = wire !== undefined ? wire.length : encodePacket(this.publishPacket(m, m.topic, false, m.qos > 0 ? 1 : undefined, m.properties), this.protocolVersion).length;
+    const problem = this.unsendable(m.qos, m.retain, size, m.properties);
     if (problem !== undefined) {
       this.emit({ type: "published", mid: m.mid, qos: m.qos, reasonCode: problem.reasonCode ?? 0x80, error: problem });
       return;
@@ -895,7 +967,26 @@ export class MqttConnection {
   }
 
   /** Encodes a PUBLISH with this connection's topic alias choice [MQTT-3.3.2-9] [MQTT-3.2.2-18]. */
-  private sendPublish(m: OutgoingMessage, dup: boolean): void {
+  private sendPublish(m: OutEntry, dup: boolean): void {
+    const wire = m.wire;
+    if (wire !== undefined) {
+      // Taken once: a later resend is encoded afresh (DUP, this connection's aliases).
+      delete m.wire;
+      if (!dup && m.properties?.topicAlias === undefined && !(this.opts.autoTopicAlias && this.limits.topicAliasMaximum > 0)) {
+        if (m.qos > 0) {
+          const id = m.packetId!;
+          let at = 1;
+          while ((wire[at]! & 0x80) !== 0) at++;
+          at += 1; // past the Remaining Length
+          at += 2 + ((wire[at]! << 8) | wire[at + 1]!); // past the topic name
+          wire[at] = id >> 8;
+          wire[at + 1] = id & 0xff;
+          this.quota.add(id);
+        }
+        this.out.push(wire);
+        return;
+      }
+    }
     let topic = m.topic;
     let props = m.properties;
     const max = this.limits.topicAliasMaximum;
@@ -1026,6 +1117,8 @@ export class MqttConnection {
       // The server's keep alive replaces ours [MQTT-3.1.2-21] [MQTT-3.2.2-21].
       if (props.serverKeepAlive !== undefined) l.keepAlive = props.serverKeepAlive;
       if (props.assignedClientIdentifier !== undefined) this.clientIdentifier = props.assignedClientIdentifier;
+      // The server may set the session expiry it will use (v5 3.2.2.3.2).
+      if (props.sessionExpiryInterval !== undefined) this.sessionEndsWithConnection = props.sessionExpiryInterval === 0;
     }
     this.limits = l;
     this.transition("connack-accepted");
@@ -1034,7 +1127,8 @@ export class MqttConnection {
     if (l.keepAlive > 0) this.timers.set("keepalive", this.lastSent + l.keepAlive * 1000);
     this.emit({ type: "connected", sessionPresent: p.sessionPresent, connack: p });
     // Resume: pending SUBSCRIBE/UNSUBSCRIBE, then PUBLISH (DUP) and PUBREL in order, then the queue.
-    for (const r of this.requests.values()) if (!this.requestSent.has(r.packetId)) this.sendRequest(r);
+    for (const r of [...this.requests.values()]) if (!this.requestSent.has(r.packetId)) this.sendRequest(r);
+    if (this.opts.resubscribeOnSessionLoss) this.resubscribe();
     this.pump();
   }
 
@@ -1126,6 +1220,12 @@ export class MqttConnection {
 
   private onPubrec(id: number, rc: number, props: Properties | undefined): void {
     const m = this.inflight.get(id);
+    if (m === undefined && this.retired.has(id)) {
+      // The server did hold the message we gave up on: finish the exchange to free the id.
+      if (rc >= 0x80) this.unretire(id);
+      else this.send({ type: "pubrel", packetId: id, reasonCode: 0 });
+      return;
+    }
     if (m === undefined) {
       this.send({ type: "pubrel", packetId: id, reasonCode: this.protocolVersion === 5 ? 0x92 : 0 });
       return;
@@ -1145,9 +1245,19 @@ export class MqttConnection {
 
   private onPubcomp(id: number, rc: number, props: Properties | undefined): void {
     const m = this.inflight.get(id);
-    if (m === undefined) return;
+    if (m === undefined) {
+      if (this.retired.has(id)) this.unretire(id);
+      return;
+    }
     if (m.qos !== 2 || m.state !== "pubrel") throw remote(ErrorCode.AckMismatch, `PUBCOMP for message ${id} before its PUBREL`);
-    this.complete(m, rc, props);
+    // 0x92 answers a PUBREL resent after the server completed: not a failure
+    // during recovery (v5 3.7.2.1); the PUBREC already accepted the message.
+    this.complete(m, rc === 0x92 ? 0 : rc, props);
+  }
+
+  private unretire(id: number): void {
+    this.retired.delete(id);
+    this.ids.release(id);
   }
 
   private onSuback(p: SubackPacket): void {
@@ -1166,6 +1276,8 @@ export class MqttConnection {
         const granted: SessionSubscription = { ...s, qos: rc as QoS };
         if (subId !== undefined) granted.subscriptionIdentifier = subId;
         this.subscriptions.set(s.topicFilter, granted);
+      } else if (this.subscriptions.get(s.topicFilter)?.unconfirmed === true) {
+        this.subscriptions.delete(s.topicFilter); // the server refused it again
       }
     });
     const e = { type: "subscribed" as const, mid: r.mid, packetId: p.packetId, reasonCodes: p.reasonCodes };
@@ -1210,6 +1322,11 @@ export class MqttConnection {
     if (p.reasonCode === 0x19 || (p.reasonCode === 0 && this.st === "connecting")) {
       throw remote(ErrorCode.AuthInvalid, `AUTH reason 0x${p.reasonCode.toString(16)} from the server ${this.st === "connecting" ? "before CONNACK" : ""}`);
     }
+    // Once connected, only the client starts a re-authentication (4.12.1).
+    if (this.st === "connected" && !this.reauthenticating) {
+      throw remote(ErrorCode.AuthInvalid, "AUTH from the server without a re-authentication in progress");
+    }
+    if (p.reasonCode === 0) this.reauthenticating = false;
     this.emit(p.properties ? { type: "auth", reasonCode: p.reasonCode, properties: p.properties } : { type: "auth", reasonCode: p.reasonCode });
   }
 }

@@ -32,6 +32,8 @@ export interface IncomingQos2 {
 /** A subscription the server granted. */
 export interface SessionSubscription extends Subscription {
   subscriptionIdentifier?: number;
+  /** The server lost it and the engine asked again (resubscribeOnSessionLoss); not granted yet. */
+  unconfirmed?: boolean;
 }
 
 /** The complete session as plain data: `exportSession()` / `importSession()`. */
@@ -44,6 +46,11 @@ export interface SessionState {
   outgoing: OutgoingMessage[];
   incomingQos2: IncomingQos2[];
   subscriptions: SessionSubscription[];
+  /**
+   * Ids of QoS 2 messages given up after their PUBLISH went out; reserved until
+   * the server finishes the exchange or the session ends.
+   */
+  retiredPacketIds?: number[];
 }
 
 /**
