@@ -145,10 +145,18 @@ const NO_CHUNKS: Uint8Array[] = [];
  * (packet id 0 and DUP 0 stand in), so the common path encodes once.
  */
 interface OutEntry extends OutgoingMessage {
-  wire?: Uint8Array;
+  wire?: Uint8Array | undefined;
 }
 
 type TrimmablePacket = Extract<Packet, { type: "puback" | "pubrec" | "pubrel" | "pubcomp" | "disconnect" | "auth" }>;
+
+/**
+ * A PUBACK, PUBREC, PUBREL or PUBCOMP with reason 0 and no properties: four
+ * bytes in every version (MQTT 5 leaves out a 0 reason code with no properties).
+ */
+function ack(b0: number, packetId: number): Uint8Array {
+  return Uint8Array.of(b0, 2, packetId >> 8, packetId & 0xff);
+}
 
 function misuse(code: ErrorCode, message: string, reasonCode?: number): LocalProtocolError {
   return new LocalProtocolError(code, message, reasonCode);
@@ -971,7 +979,7 @@ export class MqttConnection {
     const wire = m.wire;
     if (wire !== undefined) {
       // Taken once: a later resend is encoded afresh (DUP, this connection's aliases).
-      delete m.wire;
+      m.wire = undefined;
       if (!dup && m.properties?.topicAlias === undefined && !(this.opts.autoTopicAlias && this.limits.topicAliasMaximum > 0)) {
         if (m.qos > 0) {
           const id = m.packetId!;
@@ -1162,6 +1170,12 @@ export class MqttConnection {
     if (p.qos === 1) {
       // Every QoS 1 PUBLISH is a new message once its PUBACK went out [MQTT-4.3.2-5].
       this.emit({ type: "message", message });
+      if (!manual && this.ackOrder.length === 0) {
+        // Nothing ahead of it: acknowledge at once (the common, automatic case).
+        this.out.push(ack(0x40, id));
+        this.inCount.delete(id);
+        return;
+      }
       this.ackOrder.push({ packetId: id, qos: 1, done: !manual, reasonCode: 0, properties: undefined });
       this.flushAcks();
       return;
@@ -1185,9 +1199,11 @@ export class MqttConnection {
     let i = 0;
     while (i < q.length && q[i]!.done) {
       const a = q[i++]!;
+      const plain = a.reasonCode === 0 && a.properties === undefined;
       const base = { packetId: a.packetId, reasonCode: a.reasonCode, ...(a.properties ? { properties: a.properties } : {}) };
       if (a.qos === 1) {
-        this.sendTrimmed({ type: "puback", ...base });
+        if (plain) this.out.push(ack(0x40, a.packetId));
+        else this.sendTrimmed({ type: "puback", ...base });
         this.inCount.delete(a.packetId);
       } else {
         const q2 = this.incomingQos2.get(a.packetId);
@@ -1198,7 +1214,8 @@ export class MqttConnection {
         } else if (q2 !== undefined) {
           q2.state = "received";
         }
-        this.sendTrimmed({ type: "pubrec", ...base });
+        if (plain) this.out.push(ack(0x50, a.packetId));
+        else this.sendTrimmed({ type: "pubrec", ...base });
       }
     }
     if (i > 0) this.ackOrder = i === q.length ? [] : q.slice(i);
@@ -1208,7 +1225,8 @@ export class MqttConnection {
     const known = this.incomingQos2.delete(id);
     this.inCount.delete(id);
     // [MQTT-4.3.3-11] PUBCOMP with the same id; 0x92 when we hold no such message.
-    this.sendTrimmed({ type: "pubcomp", packetId: id, reasonCode: known || this.protocolVersion !== 5 ? 0 : 0x92 });
+    if (known || this.protocolVersion !== 5) this.out.push(ack(0x70, id));
+    else this.sendTrimmed({ type: "pubcomp", packetId: id, reasonCode: 0x92 });
   }
 
   private onPuback(id: number, rc: number, props: Properties | undefined): void {
