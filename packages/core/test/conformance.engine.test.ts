@@ -19,8 +19,6 @@
  *   packages' job.
  *
  * MQTT 3.1.1
- * - MQTT-4.8.0-2: the engine has no transient processing error: receiveData only
- *   buffers and parsing is pulled by pollEvent (back-pressure, nothing to overflow).
  * - MQTT-6.0.0-1, MQTT-6.0.0-2, MQTT-6.0.0-3: WebSocket transport, as above.
  * - MQTT-7.0.0-2, MQTT-7.1.2-1: as above.
  */

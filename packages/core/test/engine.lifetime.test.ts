@@ -181,3 +181,24 @@ describe("recovery corners", () => {
     expect(h.serverSends({ type: "auth", reasonCode: 0x18, properties: { authenticationMethod: "M" } })).toMatchObject([{ type: "closed" }]);
   });
 });
+
+describe("our maximum packet size", () => {
+  it("[MQTT-4.8.0-2] 3.1.1: a packet over maximumPacketSize closes the connection from its fixed header, no body buffered", () => {
+    const h = new Harness({ protocolVersion: 4, maximumPacketSize: 64 });
+    h.connect();
+    // A PUBLISH header claiming 10 MB; only the header arrives.
+    const evs = h.serverSendsBytes(Uint8Array.of(0x30, 0x80, 0xad, 0xe2, 0x04));
+    expect(evs).toMatchObject([{ type: "closed", reason: { kind: "protocol-error", reasonCode: 0x95, error: { code: ErrorCode.PacketTooLarge } } }]);
+    expect(h.flush()).toEqual([]); // 3.1.1 has no DISCONNECT from the client for this
+  });
+
+  it("MQTT 5: maximumPacketSize is announced in CONNECT and enforced with DISCONNECT 0x95", () => {
+    const h = new Harness({ protocolVersion: 5, maximumPacketSize: 64 });
+    h.conn.connect(0);
+    expect(h.flush()).toMatchObject([{ type: "connect", properties: { maximumPacketSize: 64 } }]);
+    h.serverSends({ type: "connack", sessionPresent: false, reasonCode: 0 });
+    const evs = h.serverSends(serverPublish("t", new Uint8Array(100)));
+    expect(evs).toMatchObject([{ type: "closed", reason: { kind: "protocol-error", reasonCode: 0x95 } }]);
+    expect(h.flush()).toMatchObject([{ type: "disconnect", reasonCode: 0x95 }]);
+  });
+});

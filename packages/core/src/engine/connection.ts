@@ -58,6 +58,14 @@ export interface ConnectionOptions {
    * `topicAliasMaximum` are also enforced on what the server sends.
    */
   properties?: Properties;
+  /**
+   * The largest packet accepted from the server, in bytes; a larger one ends the
+   * connection (0x95) as soon as its fixed header arrives, before its body is
+   * buffered. In MQTT 5 it is also sent as the CONNECT Maximum Packet Size
+   * (unless `properties.maximumPacketSize` says otherwise). Default: the MQTT
+   * maximum (268,435,460), bounded by memory only.
+   */
+  maximumPacketSize?: number;
   /** Milliseconds to wait for CONNACK after `connect()`. Default 30,000. */
   connectTimeout?: number;
   /** Milliseconds to wait for PINGRESP; default the keep alive interval. */
@@ -252,6 +260,7 @@ export class MqttConnection {
     checkCount(this.opts.maxQueued, "maxQueued", 0, Number.MAX_SAFE_INTEGER);
     checkCount(this.opts.connectTimeout, "connectTimeout", 1, Number.MAX_SAFE_INTEGER);
     if (options.pingTimeout !== undefined) checkCount(options.pingTimeout, "pingTimeout", 1, Number.MAX_SAFE_INTEGER);
+    if (options.maximumPacketSize !== undefined) checkCount(options.maximumPacketSize, "maximumPacketSize", 2, MQTT_MAX_PACKET_SIZE);
     if (v !== 5 && options.properties !== undefined) {
       throw misuse(ErrorCode.VersionMismatch, "CONNECT properties need MQTT 5");
     }
@@ -637,7 +646,7 @@ export class MqttConnection {
   }
 
   private newDecoder(): PacketDecoder {
-    const max = this.opts.properties?.maximumPacketSize;
+    const max = this.opts.properties?.maximumPacketSize ?? this.opts.maximumPacketSize;
     return new PacketDecoder({ protocolVersion: this.protocolVersion, maximumPacketSize: max ?? MQTT_MAX_PACKET_SIZE });
   }
 
@@ -654,6 +663,9 @@ export class MqttConnection {
     if (o.username !== undefined) p.username = o.username;
     if (o.password !== undefined) p.password = o.password;
     if (o.properties !== undefined) p.properties = o.properties;
+    if (this.protocolVersion === 5 && o.maximumPacketSize !== undefined && o.properties?.maximumPacketSize === undefined) {
+      p.properties = { ...o.properties, maximumPacketSize: o.maximumPacketSize };
+    }
     return p;
   }
 
