@@ -6,9 +6,10 @@
 //   that follows each PUBREC) fed to the engine, which delivers every message
 //   and writes its acks; the codec-only contender decodes the same stream and
 //   encodes the same acks.
-// - outgoing QoS 0 / 1: `publish()` N messages and take the bytes (QoS 1: then
-//   feed the N PUBACKs and drain the `published` events); the codec-only
-//   contender encodes the same PUBLISH packets (and decodes the PUBACKs).
+// - outgoing QoS 0 / 1: `publish()` N messages, a window of 100 at a time: take
+//   the bytes, feed that window's PUBACKs (QoS 1), drain the `published`
+//   events; the codec-only contender encodes the same PUBLISH packets (and
+//   decodes the PUBACKs).
 
 import { encodePacket, MqttConnection, PacketDecoder, type Packet } from "@sansmqtt/core";
 import type { Contender } from "./harness.js";
@@ -108,6 +109,9 @@ function incoming(qos: 0 | 1 | 2): Contender[] {
   return [engine, codec];
 }
 
+/** Messages per round trip in the outgoing rows: the window a real client would keep. */
+const WINDOW = 100;
+
 function outgoing(qos: 0 | 1): Contender[] {
   const published = encodePacket(
     qos === 0
@@ -115,24 +119,26 @@ function outgoing(qos: 0 | 1): Contender[] {
       : { type: "publish", topic: TOPIC, payload, qos, retain: false, dup: false, packetId: 1 },
     4,
   ).length;
-  const pubacks = qos === 1 ? chunks(concat(Array.from({ length: N }, (_, i) => encodePacket({ type: "puback", packetId: i + 1, reasonCode: 0 }, 4)))) : [];
+  // The server's PUBACKs, one batch per window (ids go 1, 2, 3, ... on a fresh connection).
+  const batches: Uint8Array[] = [];
+  if (qos === 1) {
+    for (let first = 1; first <= N; first += WINDOW) {
+      const n = Math.min(WINDOW, N - first + 1);
+      batches.push(concat(Array.from({ length: n }, (_, i) => encodePacket({ type: "puback", packetId: first + i, reasonCode: 0 }, 4))));
+    }
+  }
   const engine: Contender = {
     name: "engine",
     packetsPerPass: N,
     bytesPerPass: N * published,
     pass() {
-      // Window wide enough for the whole batch, so the pass measures the flows, not waiting.
-      const c = connected({ maxInflight: N });
+      const c = connected({ maxInflight: WINDOW });
       let bytes = 0;
-      for (let i = 0; i < N; i++) {
-        c.publish({ topic: TOPIC, payload, qos }, 1);
-        if ((i & 255) === 255) for (const b of c.dataToSend(1)) bytes += b.length;
-      }
-      for (const b of c.dataToSend(1)) bytes += b.length;
       let done = 0;
-      for (let e = c.pollEvent(); e !== undefined; e = c.pollEvent()) if (e.type === "published") done++;
-      for (const chunk of pubacks) {
-        c.receiveData(chunk, 1);
+      for (let sent = 0, b = 0; sent < N; sent += WINDOW, b++) {
+        for (let i = 0; i < WINDOW && sent + i < N; i++) c.publish({ topic: TOPIC, payload, qos }, 1);
+        for (const chunk of c.dataToSend(1)) bytes += chunk.length;
+        if (qos === 1) c.receiveData(batches[b]!, 1);
         for (let e = c.pollEvent(); e !== undefined; e = c.pollEvent()) if (e.type === "published") done++;
       }
       if (bytes !== N * published || done !== N) throw new Error(`engine: ${bytes} bytes, ${done} published`);
@@ -143,19 +149,22 @@ function outgoing(qos: 0 | 1): Contender[] {
     packetsPerPass: N,
     bytesPerPass: N * published,
     pass() {
-      let bytes = 0;
-      for (let i = 0; i < N; i++) {
-        const p: Packet =
-          qos === 0
-            ? { type: "publish", topic: TOPIC, payload, qos, retain: false, dup: false }
-            : { type: "publish", topic: TOPIC, payload, qos, retain: false, dup: false, packetId: i + 1 };
-        bytes += encodePacket(p, 4).length;
-      }
-      let done = qos === 0 ? N : 0;
       const d = new PacketDecoder({ protocolVersion: 4 });
-      for (const chunk of pubacks) {
-        d.push(chunk);
-        for (let p = d.next(); p !== undefined; p = d.next()) if (p.type === "puback") done++;
+      let bytes = 0;
+      let done = 0;
+      for (let sent = 0, b = 0; sent < N; sent += WINDOW, b++) {
+        for (let i = 0; i < WINDOW && sent + i < N; i++) {
+          const p: Packet =
+            qos === 0
+              ? { type: "publish", topic: TOPIC, payload, qos, retain: false, dup: false }
+              : { type: "publish", topic: TOPIC, payload, qos, retain: false, dup: false, packetId: sent + i + 1 };
+          bytes += encodePacket(p, 4).length;
+          if (qos === 0) done++;
+        }
+        if (qos === 1) {
+          d.push(batches[b]!);
+          for (let p = d.next(); p !== undefined; p = d.next()) if (p.type === "puback") done++;
+        }
       }
       if (bytes !== N * published || done !== N) throw new Error(`codec: ${bytes} bytes, ${done} acks`);
     },
@@ -174,7 +183,7 @@ export function engineRows(): EngineRow[] {
     { id: "engine:in0", label: "incoming QoS 0 PUBLISH, 16 B (3.1.1), delivered", make: () => incoming(0) },
     { id: "engine:in1", label: "incoming QoS 1 PUBLISH, 16 B, delivered + PUBACK", make: () => incoming(1) },
     { id: "engine:in2", label: "incoming QoS 2 PUBLISH, 16 B, delivered once + PUBREC, PUBREL → PUBCOMP", make: () => incoming(2) },
-    { id: "engine:out0", label: "outgoing QoS 0 publish(), bytes taken", make: () => outgoing(0) },
-    { id: "engine:out1", label: "outgoing QoS 1 publish(), bytes taken, PUBACK → published", make: () => outgoing(1) },
+    { id: "engine:out0", label: "outgoing QoS 0 publish(), bytes taken, published", make: () => outgoing(0) },
+    { id: "engine:out1", label: "outgoing QoS 1 publish(), window of 100, PUBACK → published", make: () => outgoing(1) },
   ];
 }
