@@ -319,6 +319,7 @@ describe("export / import", () => {
       incomingQos2: [{ packetId: 9, state: "received" }],
       subscriptions: [{ topicFilter: "s/#", qos: 2, noLocal: false, retainAsPublished: false, retainHandling: 1, subscriptionIdentifier: 3 }],
       retiredPacketIds: [],
+      endsWithConnection: false,
     });
 
     const n = new Harness({ protocolVersion: 5, clientId: "ignored", clean: false, properties: { sessionExpiryInterval: 60 } });

@@ -594,6 +594,7 @@ export class MqttConnection {
       incomingQos2: [...this.incomingQos2.values()].map((q) => ({ ...q })),
       subscriptions: [...this.subscriptions.values()].map((s) => ({ ...s })),
       retiredPacketIds: [...this.retired],
+      endsWithConnection: this.sessionEndsWithConnection,
     };
   }
 
@@ -623,6 +624,7 @@ export class MqttConnection {
     }
     for (const q of s.incomingQos2) this.incomingQos2.set(q.packetId, { ...q });
     for (const sub of s.subscriptions) this.subscriptions.set(sub.topicFilter, { ...sub });
+    this.sessionEndsWithConnection = s.endsWithConnection ?? false;
     this.retired.clear();
     for (const id of s.retiredPacketIds ?? []) {
       this.retired.add(id);
@@ -800,9 +802,18 @@ export class MqttConnection {
   /** Subscribes again to what the server lost, unless a request for it is pending. */
   private resubscribe(): void {
     const pending = new Set<string>();
-    for (const r of this.requests.values()) for (const s of r.subscriptions) pending.add(s.topicFilter);
-    for (const s of this.subscriptions.values()) {
+    const leaving = new Set<string>();
+    for (const r of this.requests.values()) {
+      for (const s of r.subscriptions) pending.add(s.topicFilter);
+      for (const f of r.topicFilters) leaving.add(f);
+    }
+    for (const s of [...this.subscriptions.values()]) {
       if (s.unconfirmed !== true || pending.has(s.topicFilter)) continue;
+      if (leaving.has(s.topicFilter)) {
+        // The application is unsubscribing from it: do not undo that.
+        this.subscriptions.delete(s.topicFilter);
+        continue;
+      }
       const { subscriptionIdentifier, unconfirmed: _u, ...sub } = s;
       const props: Properties | undefined =
         subscriptionIdentifier !== undefined ? { subscriptionIdentifiers: [subscriptionIdentifier] } : undefined;

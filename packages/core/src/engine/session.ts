@@ -51,6 +51,12 @@ export interface SessionState {
    * the server finishes the exchange or the session ends.
    */
   retiredPacketIds?: number[];
+  /**
+   * The session ends with its network connection (3.x clean session, MQTT 5
+   * session expiry 0): once that connection is over, the next `connect()`
+   * starts a new session instead of resuming this one.
+   */
+  endsWithConnection?: boolean;
 }
 
 /**
