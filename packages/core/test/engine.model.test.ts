@@ -16,10 +16,22 @@
  * Some outcomes the protocol cannot prevent are allowed only where they can
  * happen, and counted: a QoS 2 message sent again as a new one after a session
  * loss; a session change the client cannot observe (a lost CONNACK said
- * "session present 0", the next one resumes the broker's new session); PUBCOMP
- * 0x92 when a PUBREL is resent in recovery; state a restart drops (pending
- * SUBSCRIBE / UNSUBSCRIBE are not session state); a QoS 2 resend given up as
- * too large for the new connection. FC_STATS=1 prints the counts.
+ * "session present 0", the next one resumes the broker's new session); state a
+ * restart drops (pending SUBSCRIBE / UNSUBSCRIBE are not session state); a QoS 2
+ * resend given up as too large for the new connection (the broker keeps waiting
+ * for its PUBREL; the engine keeps its packet id reserved). FC_STATS=1 prints
+ * the counts.
+ *
+ * The session's lifetime is the engine's: connect() discards the session when
+ * the connection starts clean or the session ended with the previous network
+ * connection (3.1.1: that connection was clean; MQTT 5: its effective Session
+ * Expiry Interval, from CONNECT, CONNACK or the client's DISCONNECT, was 0), and
+ * a CONNACK with session present 0 after a non-clean start discards it too. The
+ * harness checks the engine's exported session right after each connect() (all
+ * of it gone, or not touched), and with resubscribeOnSessionLoss that the lost
+ * subscriptions are kept as unconfirmed and asked for again after every CONNACK
+ * until granted, and that the application's last subscribe / unsubscribe for a
+ * filter is what holds in the end.
  *
  * Replay a failure: the message shows `seed`, `path` and, after the commands,
  * /*replayPath="..."*\/; run (from packages/core)
@@ -81,6 +93,8 @@ interface Config {
   /** MQTT 5: the broker's Maximum Packet Size on the first connection (and in the final settle). */
   maximumPacketSize: number | undefined;
   resubscribeOnSessionLoss: boolean;
+  /** MQTT 5: the Session Expiry Interval in CONNECT (undefined: absent, which means 0). */
+  sessionExpiry: number | undefined;
 }
 
 function configArb(version: 4 | 5): fc.Arbitrary<Config> {
@@ -102,6 +116,7 @@ function configArb(version: 4 | 5): fc.Arbitrary<Config> {
     topicAliasMaximum: v5 ? fc.constantFrom(0, 1, 2) : fc.constant(0),
     resubscribeOnSessionLoss: fc.boolean(),
     maximumPacketSize: v5 ? fc.constantFrom(undefined, undefined, 80) : fc.constant(undefined),
+    sessionExpiry: v5 ? fc.constantFrom<number | undefined>(3600, 3600, 3600, 3600, 0, undefined) : fc.constant(undefined),
   });
 }
 
@@ -132,6 +147,18 @@ class ModelViolation extends Error {
 
 function fail(message: string): never {
   throw new ModelViolation(message);
+}
+
+/** The protocol state of the engine's exported session, as comparable text (ids, states, subscriptions, counters). */
+function sessionKey(c: MqttConnection): string {
+  const s = c.exportSession();
+  let k = `${s.clientId} ${s.nextPacketId} ${s.nextMid} |`;
+  for (const m of s.outgoing) k += ` ${m.mid}:${m.packetId ?? "-"}:${m.state}:${m.qos}`;
+  k += " |";
+  for (const q of s.incomingQos2) k += ` ${q.packetId}:${q.state}`;
+  k += " |";
+  for (const x of s.subscriptions) k += ` ${x.topicFilter}@${x.qos}${x.unconfirmed === true ? "?" : ""}`;
+  return `${k} | ${(s.retiredPacketIds ?? []).join(" ")}`;
 }
 
 /** A byte stream in one direction: what one side wrote and the other has not read. */
@@ -197,6 +224,14 @@ interface Track {
   pingSince: number | undefined;
   /** Topic aliases the client set on this connection. */
   aliases: Map<number, string>;
+  /** connect() discarded the session for this connection. */
+  discarded: boolean;
+  /** SUBSCRIBE packets written on this connection, by filter. */
+  subscribeCounts: Map<string, number>;
+  /** SUBSCRIBE / UNSUBSCRIBE written on this connection, in order. */
+  requestLog: { id: number; kind: "subscribe" | "unsubscribe"; filters: string[] }[];
+  /** Packet ids of SUBSCRIBE / UNSUBSCRIBE written on this connection. */
+  requestIds: Set<number>;
 }
 
 interface MidObs {
@@ -221,8 +256,31 @@ class Sim {
   // ---- observations ----
   readonly midObs = new Map<number, MidObs>();
   readonly payloadToMid = new Map<string, number>();
-  /** Counts the client's sessions (a new one after each CONNACK with session present 0). */
+  /** Counts the client's sessions (a new one at each discard: connect() or CONNACK with session present 0). */
   clientSession = 0;
+  /**
+   * The client's session ends with this network connection (3.1.1: it started
+   * clean; MQTT 5: the effective Session Expiry Interval is 0), so the next
+   * connect() discards it. The harness's knowledge: it survives a restart.
+   */
+  sessionEnds = false;
+  /** Times the client discarded its session (at connect() or at a CONNACK). */
+  clientDiscards = 0;
+  /** Packet ids the engine must keep reserved: QoS 2 messages given up after their PUBLISH went out. */
+  readonly retired = new Set<number>();
+  /** Mid → reason code of the first PUBCOMP delivered for it (a later one is a duplicate the engine ignores). */
+  private readonly firstPubcomp = new Map<number, number>();
+  /** SUBSCRIBE / UNSUBSCRIBE packet ids written by this process and not answered yet. */
+  private readonly tapReqs = new Map<number, { kind: "subscribe" | "unsubscribe"; filters: string[] }>();
+  /** The engine's next mid as far as the harness has accounted for it (mids above are the engine's own requests). */
+  private midCeil = 1;
+  /** The `connected` event came in this step: check the resubscriptions once its output is written. */
+  private resubCheck = false;
+  /** autoCreated when the last `connected` event came. */
+  private autoMark = 0;
+  /** The engine's own SUBSCRIBE written by this process and not answered: packet id → filter. */
+  private readonly autoSent = new Map<number, string>();
+
   /** "session/mid:packetId" → the connection it was allocated on and its allocation order. */
   readonly allocInfo = new Map<string, { epoch: number; seq: number }>();
   allocSeq = 0;
@@ -246,13 +304,21 @@ class Sim {
   readonly pendingAcks: { packetId: number; payload: string; epoch: number }[] = [];
   /** Server messages the application refused (MQTT 5 ack with 0x80): a QoS 2 one may come again. */
   readonly refusedByApp = new Set<string>();
-  /** Subscribe requests the engine made itself (resubscribeOnSessionLoss): mid → answers. */
-  readonly autoRequests = new Map<number, number>();
-  /** How many it made (one per granted filter at each session loss), and their filters. */
+  /** Subscribe requests the engine made itself (resubscribeOnSessionLoss), answered: mid → filter. */
+  readonly autoRequests = new Map<number, string>();
+  /** ...made by this process and not answered yet. */
+  readonly autoPending = new Set<number>();
+  /** How many it made in all, and how many a restart dropped (the subscription stays unconfirmed and is asked for again). */
   autoCreated = 0;
-  readonly autoFilters = new Set<string>();
-  /** Filters whose state a restart made unknowable (a request pending then is not session state). */
+  autoAbandoned = 0;
+  /** Filters whose state a restart made unknowable (an application request pending then is not session state). */
   readonly untrackedFilters = new Set<string>();
+  /**
+   * The application's subscriptions as its answered requests leave them
+   * (filter → granted QoS); a session discard clears them unless the engine
+   * resubscribes.
+   */
+  readonly intent = new Map<string, QoS>();
   /** The engine's granted filters as of the last step or SUBACK / UNSUBACK (before a session is discarded). */
   private lastGranted: string[] = [];
   /** The broker session generation the client's state belongs to. */
@@ -266,7 +332,7 @@ class Sim {
   /** Mid → connection of its first PUBREL; mids whose PUBREL went again on a later connection. */
   readonly firstPubrel = new Map<number, number>();
   readonly recoveryMids = new Set<number>();
-  /** QoS 2 completions reported with PUBCOMP's 0x92. */
+  /** QoS 2 completions whose PUBCOMP said 0x92 (recovery: reported as published, reason 0). */
   pubcomp92 = 0;
   /** Requests pending when the process restarted: not session state, so never answered. */
   readonly abandonedRequests = new Set<number>();
@@ -280,8 +346,8 @@ class Sim {
   readonly danglingQos2: string[] = [];
   /** Broker QoS 2 messages a stale dedup id swallowed after an unobserved session change. */
   readonly swallowed: string[] = [];
-  /** Resubscriptions the engine made and a restart lost. */
-  autoLost = 0;
+  /** MQTT 5 disconnect() calls refused: a Session Expiry Interval after CONNECT's 0 [MQTT-3.14.2-2]. */
+  disconnectRefusals = 0;
   aliasRefusals = 0;
   pings = 0;
   deliveries = 0;
@@ -307,7 +373,8 @@ class Sim {
       resubscribeOnSessionLoss: cfg.resubscribeOnSessionLoss,
     };
     if (cfg.version === 5) {
-      opts.properties = { sessionExpiryInterval: 3600 };
+      opts.properties = {};
+      if (cfg.sessionExpiry !== undefined) opts.properties.sessionExpiryInterval = cfg.sessionExpiry;
       if (cfg.clientReceiveMaximum !== undefined) opts.properties.receiveMaximum = cfg.clientReceiveMaximum;
       if (cfg.clientTopicAliasMaximum > 0) opts.properties.topicAliasMaximum = cfg.clientTopicAliasMaximum;
       opts.autoTopicAlias = cfg.autoTopicAlias;
@@ -317,6 +384,7 @@ class Sim {
     if (cfg.firstPacketId !== 1) {
       this.conn.importSession({ ...this.conn.exportSession(), nextPacketId: cfg.firstPacketId });
     }
+    this.midCeil = this.conn.exportSession().nextMid;
     this.broker = new BrokerSim({ version: cfg.version, clientMaxInflight: cfg.maxInflight, firstPacketId: cfg.firstPacketId });
   }
 
@@ -360,6 +428,10 @@ class Sim {
           fail(`the engine wrote ${chunks.reduce((n, c) => n + c.length, 0)} bytes with no network connection (state ${this.conn.state})`);
         }
       }
+      if (this.resubCheck) {
+        this.resubCheck = false;
+        this.checkResubscriptions();
+      }
       const st = this.conn.state;
       if (this.socketOpen && (st === "closed" || st === "idle")) this.closeSocket(true);
       const next = this.conn.nextTimeout();
@@ -400,25 +472,129 @@ class Sim {
     this.conn = new MqttConnection(this.options);
     this.conn.importSession(state);
     for (const [mid, r] of this.model.requests) {
-      if (this.requestEvents.has(mid)) continue;
+      if (this.requestEvents.has(mid) || this.abandonedRequests.has(mid)) continue;
       this.abandonedRequests.add(mid);
       for (const f of r.filters) this.untrackedFilters.add(f);
     }
-    if (this.autoCreated > this.autoRequests.size) {
-      // The engine's own resubscriptions are lost with the process, and so is any trace of them.
-      this.autoLost += this.autoCreated - this.autoRequests.size;
-      this.autoCreated = this.autoRequests.size;
-      for (const f of this.autoFilters) this.untrackedFilters.add(f);
-    }
+    // Requests are not session state: the engine's own resubscriptions go too,
+    // but their subscriptions stay in the session, unconfirmed, and are asked
+    // for again after the next CONNACK (checkResubscriptions).
+    this.autoAbandoned += this.autoPending.size;
+    this.autoPending.clear();
+    this.tapReqs.clear();
+    this.autoSent.clear();
     this.restarts++;
   }
 
   private snapshotAllocations(): void {
-    for (const m of this.conn.exportSession().outgoing) {
+    const st = this.conn.exportSession();
+    for (const m of st.outgoing) {
       if (m.packetId === undefined) continue;
       const key = `${this.clientSession}/${m.mid}:${m.packetId}`;
       if (!this.allocInfo.has(key)) this.allocInfo.set(key, { epoch: this.epoch, seq: this.allocSeq++ });
+      if (this.retired.has(m.packetId)) fail(`mid ${m.mid} in flight with packet id ${m.packetId}, still reserved for a QoS 2 message given up`);
     }
+    const retired = st.retiredPacketIds ?? [];
+    if (retired.length !== this.retired.size || retired.some((id) => !this.retired.has(id))) {
+      fail(`the session's reserved packet ids are ${JSON.stringify(retired)}, expected ${JSON.stringify([...this.retired])}`);
+    }
+    this.scanMids(st.nextMid);
+  }
+
+  /** Mids the engine took that no application call returned: its own requests (resubscribeOnSessionLoss). */
+  private scanMids(nextMid: number): void {
+    for (; this.midCeil < nextMid; this.midCeil++) {
+      const mid = this.midCeil;
+      if (this.model.mids.has(mid) || this.model.requests.has(mid)) continue;
+      if (!this.cfg.resubscribeOnSessionLoss) fail(`the engine made request mid ${mid} itself without resubscribeOnSessionLoss`);
+      this.autoPending.add(mid);
+      this.autoCreated++;
+    }
+  }
+
+  /**
+   * Once a CONNACK is accepted: every subscription the engine holds
+   * unconfirmed has a SUBSCRIBE on this connection; the engine's new requests
+   * (the last ones written: pending requests go again first) subscribe to one
+   * unconfirmed filter each, for which no subscribe request is pending.
+   */
+  private checkResubscriptions(): void {
+    const t = this.t;
+    const subs = new Map(this.conn.grantedSubscriptions.map((x) => [x.topicFilter, x]));
+    for (const sub of subs.values()) {
+      if (sub.unconfirmed === true && !t.subscribeCounts.has(sub.topicFilter)) {
+        fail(`connected with ${sub.topicFilter} unconfirmed, but no SUBSCRIBE for it went out`);
+      }
+    }
+    const made = this.autoCreated - this.autoMark;
+    if (made > t.requestLog.length) fail(`the engine made ${made} requests at CONNACK, ${t.requestLog.length} went out`);
+    for (const r of t.requestLog.slice(t.requestLog.length - made)) {
+      const f = r.filters[0]!;
+      if (r.kind !== "subscribe" || r.filters.length !== 1) fail(`the engine's own request ${r.id} is ${r.kind.toUpperCase()} ${JSON.stringify(r.filters)}: one SUBSCRIBE per subscription`);
+      if (subs.get(f)?.unconfirmed !== true) fail(`the engine subscribed to ${f} itself, which it does not hold unconfirmed`);
+      for (const [mid, q] of this.model.requests) {
+        if (q.kind === "subscribe" && q.filters.includes(f) && !this.requestEvents.has(mid) && !this.abandonedRequests.has(mid)) {
+          fail(`the engine subscribed to ${f} again while the application's subscribe mid ${mid} for it is pending`);
+        }
+      }
+      for (const g of this.autoSent.values()) if (g === f) fail(`the engine subscribed to ${f} again while its own earlier resubscription is pending`);
+      this.autoSent.set(r.id, f);
+      for (const [mid, q] of this.model.requests) {
+        if (q.kind === "unsubscribe" && q.filters.includes(f) && !this.requestEvents.has(mid) && !this.abandonedRequests.has(mid)) {
+          // The SUBSCRIBE goes after the UNSUBSCRIBE: the application would stay subscribed after `unsubscribed`.
+          fail(`the engine subscribed to ${f} again while the application's unsubscribe mid ${mid} for it is pending`);
+        }
+      }
+    }
+  }
+
+  /**
+   * The engine's session right after a discard: no message holds a packet id,
+   * no incoming QoS 2 id, no reserved id; the subscriptions gone, or (with
+   * resubscribeOnSessionLoss) all kept and unconfirmed.
+   */
+  private checkDiscarded(where: string, atConnack = false): void {
+    const st = this.conn.exportSession();
+    // At a CONNACK the engine has gone on already: requeued messages sent anew, the broker's new messages taken.
+    const kept = atConnack ? [] : st.outgoing.filter((o) => o.packetId !== undefined || o.state !== "queued");
+    if (kept.length > 0) fail(`${where} kept messages of the discarded session in flight: ${JSON.stringify(kept.map((o) => [o.mid, o.packetId, o.state]))}`);
+    if (!atConnack && st.incomingQos2.length > 0) fail(`${where} kept incoming QoS 2 ids of the discarded session: ${JSON.stringify(st.incomingQos2.map((q) => q.packetId))}`);
+    if ((st.retiredPacketIds ?? []).length > 0) fail(`${where} kept reserved packet ids of the discarded session: ${JSON.stringify(st.retiredPacketIds)}`);
+    const subs = st.subscriptions.map((x) => x.topicFilter).sort();
+    if (this.cfg.resubscribeOnSessionLoss) {
+      // At a CONNACK the engine has also let go of the lost subscriptions the
+      // application is unsubscribing from (and not subscribing to again).
+      const before = this.lastGranted.filter((f) => !atConnack || !this.pendingRequest("unsubscribe", f) || this.pendingRequest("subscribe", f)).sort();
+      if (JSON.stringify(subs) !== JSON.stringify(before)) fail(`${where}: subscriptions ${JSON.stringify(subs)} after the discard, ${JSON.stringify(before)} before`);
+      const confirmed = st.subscriptions.filter((x) => x.unconfirmed !== true);
+      if (confirmed.length > 0) fail(`${where}: ${JSON.stringify(confirmed.map((x) => x.topicFilter))} still confirmed after the discard`);
+    } else if (subs.length > 0) {
+      fail(`${where} kept the discarded session's subscriptions ${JSON.stringify(subs)}`);
+    }
+  }
+
+  /** A request for `filter` is pending: the application's (unanswered, not dropped by a restart), or a resubscription of the engine. */
+  private pendingRequest(kind: "subscribe" | "unsubscribe", filter: string): boolean {
+    for (const [mid, r] of this.model.requests) {
+      if (r.kind === kind && r.filters.includes(filter) && !this.requestEvents.has(mid) && !this.abandonedRequests.has(mid)) return true;
+    }
+    if (kind === "subscribe") for (const f of this.autoSent.values()) if (f === filter) return true;
+    return false;
+  }
+
+  /** The model's side of a session discard. */
+  private clientDiscard(): void {
+    this.clientDiscards++;
+    // What was on the wire and is not complete may be sent again as a new message.
+    for (const mid of this.tappedMids) if ((this.midObs.get(mid)?.events ?? 0) === 0) this.atRisk.add(mid);
+    // A message sent again is a new one, whatever id it gets.
+    this.tapInflight.clear();
+    this.clientSession++;
+    this.pendingAcks.length = 0;
+    this.retired.clear();
+    // A fresh session: whichever session the broker resumes next is the client's.
+    this.clientGen = undefined;
+    if (!this.cfg.resubscribeOnSessionLoss) this.intent.clear();
   }
 
   private onEvent(e: Event): void {
@@ -453,17 +629,17 @@ class Sim {
             this.subscriptionsDesynced = true;
           }
         }
-        this.clientGen = gen;
-        if (!e.sessionPresent) {
-          // The client discarded its session: a message sent again is a new one, whatever id it gets.
-          this.tapInflight.clear();
-          this.clientSession++;
-          this.pendingAcks.length = 0;
-          if (this.cfg.resubscribeOnSessionLoss) {
-            this.autoCreated += this.lastGranted.length;
-            for (const f of this.lastGranted) this.autoFilters.add(f);
-          }
+        if (!e.sessionPresent && !t.discarded) {
+          // [MQTT-3.2.2-5] the server has no session: the client discards its own (after a clean start it did at connect()).
+          this.checkDiscarded("a CONNACK with session present 0", true);
+          this.clientDiscard();
         }
+        this.clientGen = gen;
+        // MQTT 5: the server's Session Expiry Interval replaces CONNECT's.
+        const sei = ack.properties?.sessionExpiryInterval;
+        if (sei !== undefined) this.sessionEnds = sei === 0;
+        this.resubCheck = true;
+        this.autoMark = this.autoCreated;
         return;
       }
       case "message": {
@@ -489,21 +665,30 @@ class Sim {
         if (o.events > 1) fail(`mid ${e.mid} (${want.payload}) completed ${o.events} times`);
         if (e.qos !== want.qos) fail(`mid ${e.mid} completed at QoS ${e.qos}, published at ${want.qos}`);
         o.reasonCode = e.reasonCode;
+        if (this.firstPubcomp.get(e.mid) === 0x92) {
+          // PUBCOMP 0x92 answers a PUBREL sent again in recovery: not an error (MQTT 5 3.7.2.1), the PUBREC accepted it.
+          if (e.reasonCode !== 0 || e.error !== undefined) fail(`mid ${e.mid} (${want.payload}) after PUBCOMP 0x92 reported 0x${e.reasonCode.toString(16)} ${e.error?.message ?? ""}`);
+          if (!this.desyncMids.has(e.mid) && !this.recoveryMids.has(e.mid)) fail(`PUBCOMP 0x92 for mid ${e.mid} (${want.payload}), whose PUBREL was not sent again`);
+          this.pubcomp92++;
+        }
         if (e.error !== undefined || e.reasonCode !== 0) {
           // The one failure the model allows: session lost with republishOnSessionLoss false.
           const allowed =
             (!this.cfg.republishOnSessionLoss && e.reasonCode === 0x80 && e.error !== undefined && want.qos > 0) ||
-            (want.qos === 2 && e.reasonCode === 0x92 && e.error === undefined && (this.desyncMids.has(e.mid) || this.recoveryMids.has(e.mid))) ||
             (want.qos > 0 && e.reasonCode === 0x80 && e.error === undefined && this.broker.rejected.has(want.payload)) ||
             // A queued message larger than this server takes (documented: "published" with the error).
             (e.error?.code === ErrorCode.PacketTooLarge && this.publishSize(want.topic, want.payload, want.qos, want.alias) > this.serverMaxPacket()) ||
             // A queued message whose explicit alias this server does not allow (documented: "published" with the error).
             (e.error?.code === ErrorCode.TopicAliasInvalid && want.alias !== undefined && want.alias > this.serverAliasMax());
-          if (e.reasonCode === 0x92) this.pubcomp92++;
           if (!allowed) fail(`mid ${e.mid} (${want.payload}) failed: 0x${e.reasonCode.toString(16)} ${e.error?.message ?? ""}`);
-          if (e.reasonCode !== 0x92) o.failed = true;
+          o.failed = true;
           // A resend given up as too large for this connection (it has a packet id; a queued one has none).
-          if (e.error?.code === ErrorCode.PacketTooLarge && e.packetId !== undefined) this.resendsGivenUp.add(e.mid);
+          if (e.error?.code === ErrorCode.PacketTooLarge && e.packetId !== undefined) {
+            if (this.tapInflight.get(e.packetId) !== e.mid) fail(`mid ${e.mid} (${want.payload}) given up under packet id ${e.packetId}, which it was not sent with`);
+            this.resendsGivenUp.add(e.mid);
+            // The broker may hold a QoS 2 message and wait for PUBREL: its id stays reserved.
+            if (want.qos === 2) this.retired.add(e.packetId);
+          }
         }
         if (want.qos > 0 && !o.failed && e.packetId === undefined) fail(`QoS ${want.qos} published event without packetId`);
         if (e.packetId !== undefined && this.tapInflight.get(e.packetId) === e.mid) this.tapInflight.delete(e.packetId);
@@ -512,13 +697,24 @@ class Sim {
       case "subscribed":
       case "unsubscribed": {
         const r = this.model.requests.get(e.mid);
-        if (r === undefined && e.type === "subscribed" && this.cfg.resubscribeOnSessionLoss && this.autoCreated > this.autoRequests.size) {
-          const n = (this.autoRequests.get(e.mid) ?? 0) + 1;
-          this.autoRequests.set(e.mid, n);
-          if (n > 1) fail(`resubscribe mid ${e.mid} answered ${n} times`);
+        const sent = this.tapReqs.get(e.packetId);
+        this.tapReqs.delete(e.packetId);
+        if (r === undefined) this.scanMids(this.conn.exportSession().nextMid);
+        if (r === undefined && e.type === "subscribed" && this.autoPending.has(e.mid)) {
+          // The engine's own resubscription: one subscription per SUBSCRIBE, granted.
+          this.autoPending.delete(e.mid);
+          if (sent === undefined || sent.kind !== "subscribe") fail(`resubscribe mid ${e.mid} answered for packet id ${e.packetId}, never sent as SUBSCRIBE`);
+          if (this.autoSent.get(e.packetId) !== sent.filters[0]) fail(`resubscribe mid ${e.mid} answered for packet id ${e.packetId}, not one of the engine's own SUBSCRIBE`);
+          this.autoSent.delete(e.packetId);
+          if (sent.filters.length !== 1 || e.reasonCodes.length !== 1) fail(`resubscribe mid ${e.mid} for ${JSON.stringify(sent.filters)}: one subscription per SUBSCRIBE`);
+          if (e.reasonCodes[0]! >= 0x80) fail(`resubscribe of ${sent.filters[0]} refused: 0x${e.reasonCodes[0]!.toString(16)}`);
+          this.autoRequests.set(e.mid, sent.filters[0]!);
           return;
         }
-        if (r === undefined) fail(`${e.type} for unknown mid ${e.mid}`);
+        if (r === undefined) fail(`${e.type} for unknown mid ${e.mid}${this.autoRequests.has(e.mid) ? " (a resubscription answered twice)" : ""}`);
+        if (sent !== undefined && JSON.stringify(sent.filters) !== JSON.stringify(r.filters)) {
+          fail(`${e.type} mid ${e.mid} for ${JSON.stringify(r.filters)} answered under packet id ${e.packetId}, sent for ${JSON.stringify(sent.filters)}`);
+        }
         if ((r.kind === "subscribe") !== (e.type === "subscribed")) fail(`${e.type} for a ${r.kind} request`);
         const n = (this.requestEvents.get(e.mid) ?? 0) + 1;
         this.requestEvents.set(e.mid, n);
@@ -527,6 +723,11 @@ class Sim {
           fail(`SUBACK codes ${JSON.stringify(e.reasonCodes)} for QoS ${JSON.stringify(r.qos)}`);
         }
         if (e.reasonCodes.length !== r.filters.length) fail(`${e.type} with ${e.reasonCodes.length} codes for ${r.filters.length} filters`);
+        r.filters.forEach((f, i) => {
+          if (e.reasonCodes[i]! >= 0x80) return;
+          if (e.type === "subscribed") this.intent.set(f, e.reasonCodes[i] as QoS);
+          else this.intent.delete(f);
+        });
         return;
       }
       case "closed": {
@@ -604,6 +805,9 @@ class Sim {
         if (a === undefined) fail(`PUBLISH ${payload} with packet id ${id} that the session never held`);
         const other = this.tapInflight.get(id);
         if (other !== undefined && other !== mid) fail(`packet id ${id} reused by mid ${mid} while mid ${other} is in flight [MQTT-2.2.1-3]`);
+        if (this.retired.has(id)) fail(`packet id ${id} reused by mid ${mid}, still reserved for a QoS 2 message given up [MQTT-2.2.1-3]`);
+        const req = this.tapReqs.get(id);
+        if (req !== undefined) fail(`packet id ${id} reused by mid ${mid} while ${req.kind.toUpperCase()} ${JSON.stringify(req.filters)} waits for its ack [MQTT-2.2.1-3]`);
         for (const [oid, omid] of this.tapInflight) {
           if (omid === mid && oid !== id) fail(`mid ${mid} in flight under two packet ids (${oid}, ${id})`);
         }
@@ -638,11 +842,27 @@ class Sim {
       case "disconnect":
         t.sawDisconnect = true;
         return;
+      case "subscribe":
+      case "unsubscribe": {
+        const id = p.packetId;
+        const filters = p.type === "subscribe" ? p.subscriptions.map((x) => x.topicFilter) : p.topicFilters;
+        const mid = this.tapInflight.get(id);
+        if (mid !== undefined) fail(`${p.type.toUpperCase()} with packet id ${id} while mid ${mid} is in flight with it [MQTT-2.2.1-3]`);
+        if (this.retired.has(id)) fail(`${p.type.toUpperCase()} with packet id ${id}, still reserved for a QoS 2 message given up [MQTT-2.2.1-3]`);
+        const req = this.tapReqs.get(id);
+        if (req !== undefined && (req.kind !== p.type || JSON.stringify(req.filters) !== JSON.stringify(filters))) {
+          fail(`${p.type.toUpperCase()} ${JSON.stringify(filters)} with packet id ${id} while ${req.kind.toUpperCase()} ${JSON.stringify(req.filters)} waits for its ack [MQTT-2.2.1-3]`);
+        }
+        if (t.requestIds.has(id)) fail(`${p.type.toUpperCase()} ${id} written twice on one connection`);
+        t.requestIds.add(id);
+        this.tapReqs.set(id, { kind: p.type, filters });
+        t.requestLog.push({ id, kind: p.type, filters });
+        if (p.type === "subscribe") for (const f of filters) t.subscribeCounts.set(f, (t.subscribeCounts.get(f) ?? 0) + 1);
+        return;
+      }
       case "puback":
       case "pubrec":
       case "pubcomp":
-      case "subscribe":
-      case "unsubscribe":
         return;
       default:
         fail(`the client wrote ${p.type.toUpperCase()}`);
@@ -676,8 +896,25 @@ class Sim {
       lastSendAt: this.now,
       pingSince: undefined,
       aliases: new Map(),
+      discarded: false,
+      subscribeCounts: new Map(),
+      requestLog: [],
+      requestIds: new Set(),
     };
+    // A clean start discards the session [MQTT-3.1.2-4], and so does the end of
+    // a session that lasted one connection [MQTT-3.1.2-6] [MQTT-3.1.2-23].
+    const discard = clean || this.sessionEnds;
+    if (this.sessionEnds && this.broker.session(CLIENT_ID) !== undefined) fail("harness: the session ended with the connection, but the broker kept it");
+    const before = discard ? "" : sessionKey(this.conn);
     this.conn.connect(this.now, { clean });
+    if (discard) {
+      this.checkDiscarded(`connect() ${clean ? "with a clean start" : "after a session that ended with its connection"}`);
+      this.clientDiscard();
+      this.t.discarded = true;
+    } else if (sessionKey(this.conn) !== before) {
+      fail(`connect() changed the session although it continues: ${before} → ${sessionKey(this.conn)}`);
+    }
+    this.sessionEnds = this.cfg.version === 5 ? (this.cfg.sessionExpiry ?? 0) === 0 : clean;
     this.step();
   }
 
@@ -730,6 +967,12 @@ class Sim {
         if (p === undefined) break;
         if (p.type === "connack") this.t.connackDelivered = true;
         if (p.type === "pingresp") this.t.pingSince = undefined;
+        if (p.type === "pubcomp") {
+          const mid = this.tapInflight.get(p.packetId);
+          if (mid !== undefined && !this.firstPubcomp.has(mid)) this.firstPubcomp.set(mid, p.reasonCode);
+        }
+        // A reserved id is free once the broker ends its exchange: PUBCOMP, or a PUBREC that refuses it.
+        if ((p.type === "pubcomp" || (p.type === "pubrec" && p.reasonCode >= 0x80)) && this.retired.has(p.packetId)) this.retired.delete(p.packetId);
       }
       this.guard("receiveData", () => this.conn.receiveData(bytes, this.now));
       this.step();
@@ -848,16 +1091,23 @@ class Sim {
       }
       if ((this.requestEvents.get(mid) ?? 0) !== 1) fail(`request mid ${mid} answered ${this.requestEvents.get(mid) ?? 0} times`);
     }
-    if (this.autoRequests.size !== this.autoCreated) fail(`${this.autoCreated} resubscriptions made, ${this.autoRequests.size} answered`);
+    if (this.autoPending.size > 0) fail(`resubscription mids ${JSON.stringify([...this.autoPending])} never answered`);
+    if (this.autoRequests.size + this.autoAbandoned !== this.autoCreated) {
+      fail(`${this.autoCreated} resubscriptions made, ${this.autoRequests.size} answered, ${this.autoAbandoned} dropped by a restart`);
+    }
+    // Every subscription the server lost was granted again (the broker grants all).
+    const unconfirmed = c.grantedSubscriptions.filter((x) => x.unconfirmed === true).map((x) => x.topicFilter);
+    if (unconfirmed.length > 0) fail(`settled with subscriptions still unconfirmed: ${JSON.stringify(unconfirmed)}`);
     const s = this.broker.session(CLIENT_ID);
     if (s === undefined) fail("settled without a broker session");
     if (s.outgoing.size !== 0 || s.queue.length !== 0) fail(`broker still has ${s.outgoing.size} in flight and ${s.queue.length} queued to the client`);
     for (const [id, payload] of s.inboundQos2) {
       // The one leftover the model knows of: the engine gave up on the resend
       // (too large for this connection) after the broker had received it, so no
-      // PUBREL ever comes (a design question, see the report).
+      // PUBREL comes; the engine keeps the id reserved meanwhile.
       const mid = this.payloadToMid.get(payload);
       if (mid !== undefined && this.resendsGivenUp.has(mid)) {
+        if (!this.retired.has(id)) fail(`broker waits for PUBREL of ${id} (${payload}, given up), but the engine freed the id`);
         this.danglingQos2.push(payload);
         continue;
       }
@@ -867,6 +1117,11 @@ class Sim {
     const brokerSubs = [...s.subscriptions].filter(([f]) => !untracked.has(f)).map(([f, q]) => `${f}@${q}`).sort();
     if (!this.subscriptionsDesynced && JSON.stringify(engineSubs) !== JSON.stringify(brokerSubs)) {
       fail(`subscriptions differ: engine ${JSON.stringify(engineSubs)}, broker ${JSON.stringify(brokerSubs)}`);
+    }
+    // What the application asked for last holds (the broker grants everything).
+    const wanted = [...this.intent].filter(([f]) => !untracked.has(f)).map(([f, q]) => `${f}@${q}`).sort();
+    if (!this.subscriptionsDesynced && JSON.stringify(engineSubs) !== JSON.stringify(wanted)) {
+      fail(`subscriptions ${JSON.stringify(engineSubs)}, but the application's answered requests leave ${JSON.stringify(wanted)}`);
     }
   }
 }
@@ -904,6 +1159,13 @@ interface ConnParams {
   tam?: number;
   /** Maximum Packet Size. */
   mps?: number;
+  /**
+   * MQTT 5: a Session Expiry Interval in CONNACK, replacing CONNECT's. The
+   * broker only shortens it: a non-zero one after CONNECT's 0 is not sent (a
+   * client whose CONNECT with 0 may not have arrived cannot tell whether the
+   * session outlived the connection).
+   */
+  sei?: number;
 }
 
 function acceptOptions(cfg: Config, p: ConnParams): AcceptOptions {
@@ -913,6 +1175,7 @@ function acceptOptions(cfg: Config, p: ConnParams): AcceptOptions {
     if (p.rm !== undefined) a.receiveMaximum = p.rm;
     if (p.tam !== undefined) a.topicAliasMaximum = p.tam;
     if (p.mps !== undefined) a.maximumPacketSize = p.mps;
+    if (p.sei !== undefined && (p.sei === 0 || (cfg.sessionExpiry ?? 0) > 0)) a.sessionExpiryInterval = p.sei;
     if (cfg.serverKeepAlive !== undefined) a.serverKeepAlive = cfg.serverKeepAlive;
   }
   return a;
@@ -1029,12 +1292,29 @@ const Restart = (reconnect: ConnParams | null): Cmd =>
     if (reconnect !== null) s.connect(false, acceptOptions(m.cfg, reconnect));
   });
 
-const Disconnect = (): Cmd =>
-  command(`Disconnect()`, (_m, s) => {
+/** disconnect(); MQTT 5 with `sei`, a Session Expiry Interval in DISCONNECT (replacing the connection's). */
+const Disconnect = (sei?: number): Cmd =>
+  command(`Disconnect(${sei ?? ""})`, (m, s) => {
     const st = s.conn.state;
     if (st !== "connecting" && st !== "connected") return;
+    const set = m.cfg.version === 5 ? sei : undefined;
+    if (set !== undefined && set !== 0 && (m.cfg.sessionExpiry ?? 0) === 0) {
+      // Documented refusal, nothing changed: CONNECT had 0 [MQTT-3.14.2-2].
+      const before = sessionKey(s.conn);
+      try {
+        s.conn.disconnect(s.now, { properties: { sessionExpiryInterval: set } });
+      } catch (e) {
+        if (e instanceof LocalProtocolError && e.code === ErrorCode.PropertyValue && s.conn.state === st && sessionKey(s.conn) === before) {
+          s.disconnectRefusals++;
+          return;
+        }
+        fail(`disconnect() with a session expiry after CONNECT's 0 threw: ${(e as Error)?.stack ?? String(e)}`);
+      }
+      fail("disconnect() set a session expiry after CONNECT's 0 [MQTT-3.14.2-2]");
+    }
     s.expectedClose = "local";
-    s.conn.disconnect(s.now);
+    s.conn.disconnect(s.now, set !== undefined ? { properties: { sessionExpiryInterval: set } } : {});
+    if (set !== undefined) s.sessionEnds = set === 0;
     s.step();
   });
 
@@ -1083,11 +1363,13 @@ const connParamsArb: fc.Arbitrary<ConnParams> = fc
     rm: fc.option(fc.constantFrom(1, 2, 3, 5), { nil: undefined }),
     tam: fc.constantFrom(0, 1, 2),
     mps: fc.constantFrom(undefined, undefined, 80),
+    sei: fc.constantFrom(undefined, undefined, undefined, undefined, 0, 60),
   })
-  .map(({ lose, rm, tam, mps }) => {
+  .map(({ lose, rm, tam, mps, sei }) => {
     const p: ConnParams = { lose, tam };
     if (rm !== undefined) p.rm = rm;
     if (mps !== undefined) p.mps = mps;
+    if (sei !== undefined) p.sei = sei;
     return p;
   });
 const keysArb = fc.array(fc.nat(99), { minLength: 1, maxLength: 8 });
@@ -1113,7 +1395,7 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
   fc.option(connParamsArb, { nil: null }).map(Drop),
   connParamsArb.map(Reconnect),
   fc.option(connParamsArb, { nil: null, freq: 3 }).map(Restart),
-  fc.constant(null).map(Disconnect),
+  fc.constantFrom<number | undefined>(undefined, undefined, undefined, 0, 3600).map(Disconnect),
   fc.nat(20).map(DuplicateAck),
   keysArb.map(ReorderAcks),
   fc.boolean().map(DelayAcks),
@@ -1159,7 +1441,10 @@ interface Totals {
   appRefused: number;
   qos2Redelivered: number;
   autoResubscribed: number;
-  autoLost: number;
+  autoAbandoned: number;
+  clientDiscards: number;
+  disconnectRefusals: number;
+  reservedIdsLeft: number;
   restarts: number;
   aliasRefusals: number;
   deliveries: number;
@@ -1190,7 +1475,10 @@ function modelProperty(version: 4 | 5, totals: Totals): fc.IPropertyWithHooks<[C
     totals.appRefused += sim.refusedByApp.size;
     totals.qos2Redelivered += [...sim.delivered].filter(([p, n]) => n > 1 && sim.model.serverMsgs.get(p) === 2).length;
     totals.autoResubscribed += sim.autoRequests.size;
-    totals.autoLost += sim.autoLost;
+    totals.autoAbandoned += sim.autoAbandoned;
+    totals.clientDiscards += sim.clientDiscards;
+    totals.disconnectRefusals += sim.disconnectRefusals;
+    totals.reservedIdsLeft += sim.retired.size;
     totals.restarts += sim.restarts;
     totals.aliasRefusals += sim.aliasRefusals;
     totals.deliveries += sim.deliveries;
@@ -1212,7 +1500,7 @@ function modelProperty(version: 4 | 5, totals: Totals): fc.IPropertyWithHooks<[C
 }
 
 function assertModel(version: 4 | 5): void {
-  const totals: Totals = { runs: 0, resendsGivenUp: 0, danglingQos2: 0, sizeRefusals: 0, brokerRejected: 0, appRefused: 0, qos2Redelivered: 0, autoResubscribed: 0, autoLost: 0, restarts: 0, aliasRefusals: 0, deliveries: 0, resumes: 0, resends: 0, appAcks: 0, commands: 0, mids: 0, serverMsgs: 0, pings: 0, connections: 0, sessionLosses: 0, unobservedSessionChanges: 0, pubcomp92: 0, timeouts: 0, queueFull: 0, duplicates: 0 };
+  const totals: Totals = { runs: 0, resendsGivenUp: 0, danglingQos2: 0, sizeRefusals: 0, brokerRejected: 0, appRefused: 0, qos2Redelivered: 0, autoResubscribed: 0, autoAbandoned: 0, clientDiscards: 0, disconnectRefusals: 0, reservedIdsLeft: 0, restarts: 0, aliasRefusals: 0, deliveries: 0, resumes: 0, resends: 0, appAcks: 0, commands: 0, mids: 0, serverMsgs: 0, pings: 0, connections: 0, sessionLosses: 0, unobservedSessionChanges: 0, pubcomp92: 0, timeouts: 0, queueFull: 0, duplicates: 0 };
   const params: fc.Parameters<[Config, Iterable<Cmd>]> = { numRuns: NUM_RUNS };
   if (SEED !== undefined) params.seed = SEED;
   if (PATH !== undefined) params.path = PATH;
@@ -1244,15 +1532,18 @@ function cfgOf(version: 4 | 5, changes: Partial<Config> = {}): Config {
     topicAliasMaximum: 0,
     resubscribeOnSessionLoss: false,
     maximumPacketSize: undefined,
+    sessionExpiry: version === 5 ? 3600 : undefined,
     ...changes,
   };
 }
 
 describe("engine model: counterexamples kept as fixed scenarios", () => {
-  it("a clean 3.1.1 session ends, the CONNACK of the next one is lost, the one after resumes it: QoS 2 may arrive twice", () => {
-    // The broker made a new session on the connection whose CONNACK never
-    // arrived; the client cannot tell it from its own. The model counts the
-    // message as exposed to a session loss, not as a QoS 2 duplicate.
+  it("3.1.1: a clean session ends with its connection; the next connect() discards it and sends its QoS 2 message again as new", () => {
+    // c1 reached the broker, its PUBREC did not come back. The clean session
+    // ends with the connection on both sides, so the broker's copy is gone and
+    // the engine republishes c1 as a new message: it arrives twice (allowed
+    // after a session loss). The lost CONNACK changes nothing: the client's
+    // fresh session is the one the broker made for that CONNECT.
     const sim = runScenario(cfgOf(4, { firstClean: true }), [
       Publish(2),
       Disconnect(),
@@ -1260,8 +1551,12 @@ describe("engine model: counterexamples kept as fixed scenarios", () => {
       ToBroker(26, [1]),
       Drop(null),
     ]);
-    expect(sim.unobservedSessionChanges).toBe(1);
+    expect(sim.clientDiscards).toBe(2); // the clean start, then the connect() after it
+    expect(sim.unobservedSessionChanges).toBe(0);
+    expect(sim.atRisk).toEqual(new Set([1]));
+    expect(sim.midObs.get(1)).toMatchObject({ events: 1, reasonCode: 0, failed: false });
     expect(sim.broker.received.get("c1")).toBe(2);
+    expect(sim.broker.connacks.map((c) => c.sessionPresent)).toEqual([false, false, true]);
   });
 
   it("MQTT 5: the broker loses the session, that CONNACK is lost, the next connection resumes the new session", () => {
@@ -1270,9 +1565,11 @@ describe("engine model: counterexamples kept as fixed scenarios", () => {
     expect(sim.broker.received.get("c1")).toBe(2);
   });
 
-  it("MQTT 5: PUBCOMP lost with the connection, PUBREL resent, PUBCOMP 0x92 (not an error during recovery)", () => {
+  it("MQTT 5: PUBCOMP lost with the connection, PUBREL resent, PUBCOMP 0x92 is reported as published (0): the PUBREC accepted it", () => {
     // Keep alive 1 s, PINGRESP never delivered: the engine closes with the
-    // PUBREL on the wire; the broker releases the id, its PUBCOMP is lost.
+    // PUBREL on the wire; the broker releases the id, its PUBCOMP is lost. On
+    // the next connection the PUBREL goes again and the broker answers 0x92
+    // (not an error during recovery, MQTT 5 3.7.2.1).
     const sim = runScenario(cfgOf(5, { serverKeepAlive: 1 }), [
       Publish(2),
       ToBroker(12, [1]),
@@ -1282,17 +1579,16 @@ describe("engine model: counterexamples kept as fixed scenarios", () => {
     ]);
     expect(sim.timeouts).toBe(1);
     expect(sim.pubcomp92).toBe(1);
+    expect(sim.recoveryMids).toEqual(new Set([1]));
+    expect(sim.midObs.get(1)).toEqual({ events: 1, reasonCode: 0, failed: false });
     expect(sim.broker.received.get("c1")).toBe(1);
   });
 
-  it("3.1.1: a clean session ends, the next CONNACK is lost, the one after resumes the broker's new session", () => {
-    // s1 is between PUBREC and PUBREL when the clean session ends. The engine
-    // keeps its dedup id 1 [MQTT-3.1.2-6 says it must not] and, as the second
-    // CONNACK is lost, resumes the broker's new session with it; the broker's
-    // next QoS 2 message (s2) gets id 1 and, today, is taken for a resend and
-    // never delivered. The model allows that only after an unobserved session
-    // change (see the report); it passes the same if the engine discards the
-    // clean session's state.
+  it("3.1.1: the QoS 2 ids a clean session was receiving go with it; the next session's message with the same id is delivered [MQTT-3.1.2-6]", () => {
+    // s1 is between PUBREC and PUBREL when the clean session ends. connect()
+    // discards the engine's dedup id 1, so after a lost CONNACK the client
+    // resumes the broker's new session with nothing stale, and s2, which gets
+    // id 1 there, is delivered (it used to be taken for a resend of s1).
     const sim = runScenario(cfgOf(4, { firstClean: true }), [
       ServerPublish(2),
       ToClient(Infinity, [7]),
@@ -1307,11 +1603,102 @@ describe("engine model: counterexamples kept as fixed scenarios", () => {
       ServerPublish(2),
       ToClient(Infinity, [5]),
     ]);
-    expect(sim.unobservedSessionChanges).toBe(1);
+    expect(sim.unobservedSessionChanges).toBe(0);
+    expect(sim.broker.assigned.get("s2")).toMatchObject({ packetId: 1 });
     expect(sim.delivered.get("s1")).toBe(1);
+    expect(sim.delivered.get("s2")).toBe(1);
+    expect(sim.swallowed).toEqual([]);
   });
 
-  it("resubscribeOnSessionLoss: a restart before the SUBACK loses the resubscription (not session state)", () => {
+  it("3.1.1: a restart after a clean session does not resume it: connect() discards what the process imported [MQTT-3.1.2-6]", () => {
+    // The same as above with a process restart while the clean session's
+    // dedup id 1 is held: the exported session says that it ended with its
+    // connection (SessionState.endsWithConnection), so the new process's
+    // connect() discards it too. (Without that, it resumed the ended session
+    // and, behind a lost CONNACK, s2 was swallowed as a resend of s1.)
+    const sim = runScenario(cfgOf(4, { firstClean: true }), [
+      ServerPublish(2),
+      ToClient(Infinity, [7]),
+      ToBroker(Infinity, [7]),
+      Restart(null),
+      Reconnect({ lose: false }),
+      ToBroker(Infinity, [5]),
+      Drop(null),
+      Reconnect({ lose: false }),
+      ToBroker(Infinity, [5]),
+      ToClient(Infinity, [5]),
+      ServerPublish(2),
+      ToClient(Infinity, [5]),
+    ]);
+    expect(sim.restarts).toBe(1);
+    expect(sim.clientDiscards).toBe(2); // the clean start, then the connect() after the restart
+    expect(sim.unobservedSessionChanges).toBe(0);
+    expect(sim.broker.assigned.get("s2")).toMatchObject({ packetId: 1 });
+    expect(sim.delivered.get("s1")).toBe(1);
+    expect(sim.delivered.get("s2")).toBe(1);
+    expect(sim.swallowed).toEqual([]);
+  });
+
+  it("MQTT 5: a DISCONNECT with Session Expiry Interval 0 ends the session; the next connect() discards it", () => {
+    // c1 reached the broker, its PUBACK did not come back; the session ends on
+    // both sides, and c1 goes again as a new message.
+    const sim = runScenario(cfgOf(5), [Subscribe(0, 1), Advance(1, true), Publish(1), ToBroker(Infinity, [64]), Disconnect(0)]);
+    expect(sim.clientDiscards).toBe(2); // the first CONNACK (no session yet), then the connect() after the session ended
+    expect(sim.broker.connacks.map((c) => c.sessionPresent)).toEqual([false, false]);
+    expect(sim.broker.received.get("c1")).toBe(2);
+    expect(sim.midObs.get(2)).toMatchObject({ events: 1, reasonCode: 0 });
+    expect(sim.conn.grantedSubscriptions).toEqual([]);
+  });
+
+  it("MQTT 5: a CONNACK Session Expiry Interval of 0 replaces CONNECT's; the next connect() discards the incoming QoS 2 ids", () => {
+    // s1 arrives and is delivered, its PUBREC is lost with the connection: the
+    // broker's session ends there (s1 is lost with it), and connect() drops
+    // the engine's dedup id 1, so s2, with id 1 in the broker's new session,
+    // is delivered.
+    const sim = runScenario(cfgOf(5), [
+      Drop({ lose: false, tam: 0, sei: 0 }),
+      ToBroker(Infinity, [64]),
+      ToClient(Infinity, [64]),
+      ServerPublish(2),
+      ToClient(Infinity, [64]),
+      Drop({ lose: false, tam: 0 }),
+      Advance(1, true),
+      ServerPublish(2),
+      Advance(1, true),
+    ]);
+    expect(sim.clientDiscards).toBe(2); // the first CONNACK (no session yet), then the connect() after the session ended
+    expect(sim.broker.connacks.map((c) => [c.sessionPresent, c.properties?.sessionExpiryInterval])).toEqual([
+      [false, undefined],
+      [true, 0],
+      [false, undefined],
+    ]);
+    expect(sim.broker.lostServerMessages).toEqual(new Set(["s1"]));
+    expect(sim.broker.assigned.get("s2")).toMatchObject({ packetId: 1 });
+    expect(sim.delivered.get("s1")).toBe(1);
+    expect(sim.delivered.get("s2")).toBe(1);
+  });
+
+  it("MQTT 5: Session Expiry Interval 0 in CONNECT: the session lasts one connection, and DISCONNECT cannot extend it [MQTT-3.14.2-2]", () => {
+    const sim = runScenario(cfgOf(5, { sessionExpiry: 0, resubscribeOnSessionLoss: true }), [
+      Subscribe(0, 1),
+      Advance(1, true),
+      Disconnect(3600),
+      Drop({ lose: false, tam: 0 }),
+      Advance(1, true),
+    ]);
+    expect(sim.disconnectRefusals).toBe(1);
+    expect(sim.clientDiscards).toBe(2); // the first CONNACK (no session yet), then the connect() after the session ended
+    expect(sim.broker.connacks.map((c) => c.sessionPresent)).toEqual([false, false]);
+    // Kept unconfirmed by the discard, asked for again, granted.
+    expect(sim.autoRequests).toEqual(new Map([[2, "s/t"]]));
+    expect(sim.conn.grantedSubscriptions).toEqual([{ topicFilter: "s/t", qos: 1, noLocal: false, retainAsPublished: false, retainHandling: 0 }]);
+  });
+
+  it("resubscribeOnSessionLoss: a restart before the SUBACK keeps the subscription, unconfirmed, in the exported session; the next connection asks again", () => {
+    // The broker loses the session; the engine resubscribes to s/t, the SUBACK
+    // is held, and the process restarts: the request goes, the unconfirmed
+    // subscription stays, and the next CONNACK (session present) brings
+    // another SUBSCRIBE, which is granted.
     const sim = runScenario(cfgOf(4, { resubscribeOnSessionLoss: true }), [
       Subscribe(0, 0),
       ToBroker(Infinity, [1]),
@@ -1322,18 +1709,51 @@ describe("engine model: counterexamples kept as fixed scenarios", () => {
       Restart(null),
       Publish(0, 0),
     ]);
-    expect(sim.autoLost).toBe(1);
-    expect(sim.untrackedFilters).toEqual(new Set(["s/t"]));
+    expect(sim.autoCreated).toBe(2);
+    expect(sim.autoAbandoned).toBe(1);
+    expect([...sim.autoRequests.values()]).toEqual(["s/t"]);
+    expect(sim.untrackedFilters).toEqual(new Set());
+    expect(sim.broker.connacks.map((c) => c.sessionPresent)).toEqual([false, false, true]);
+    expect(sim.conn.grantedSubscriptions).toEqual([{ topicFilter: "s/t", qos: 0 }]);
+    expect([...sim.broker.session(CLIENT_ID)!.subscriptions]).toEqual([["s/t", 0]]);
   });
 
-  it("MQTT 5: a QoS 2 resend too large for the new connection is given up; the broker keeps waiting for its PUBREL", () => {
+  it("resubscribeOnSessionLoss: an UNSUBSCRIBE pending across a session loss is not undone by the resubscription", () => {
+    // The UNSUBSCRIBE is on the wire when the connection drops and the broker
+    // loses the session; the engine keeps s/t unconfirmed. The application
+    // asked last to unsubscribe: after `unsubscribed` it must not be
+    // subscribed. The next CONNACK sends the UNSUBSCRIBE again and lets go of
+    // s/t instead of subscribing to it again (which the model reports).
+    const sim = runScenario(cfgOf(4, { resubscribeOnSessionLoss: true }), [
+      Subscribe(0, 0),
+      Advance(1, true),
+      Unsubscribe(0),
+      Drop({ lose: true, tam: 0 }),
+      ToBroker(1, [1]),
+    ]);
+    expect(sim.requestEvents.get(2)).toBe(1);
+    expect(sim.autoCreated).toBe(0);
+    expect(sim.intent.size).toBe(0);
+    expect(sim.conn.grantedSubscriptions).toEqual([]);
+    expect(sim.broker.session(CLIENT_ID)!.subscriptions.size).toBe(0);
+  });
+
+  it("MQTT 5: a QoS 2 resend too large for the new connection is given up; its packet id stays reserved while the broker waits for its PUBREL", () => {
     // The broker has the PUBLISH (its PUBREC was lost with the connection);
-    // the next connection allows 80 bytes. The engine reports 0x95 and frees
-    // packet id 1, which the broker still holds for this message (see the report).
-    const sim = runScenario(cfgOf(5), [Publish(2, 0, undefined, 100), Disconnect(), Reconnect({ lose: false, tam: 0, mps: 80 })]);
+    // the next connection allows 80 bytes. The engine reports 0x95 and keeps
+    // packet id 1 reserved (exported), which the broker still holds for this
+    // message; the next messages take other ids.
+    const big = `c1${".".repeat(100)}`;
+    const sim = runScenario(cfgOf(5), [Publish(2, 0, undefined, 100), Disconnect(), Reconnect({ lose: false, tam: 0, mps: 80 }), Publish(2), Publish(1)]);
     expect(sim.midObs.get(1)).toMatchObject({ events: 1, reasonCode: 0x95, failed: true });
-    expect(sim.broker.received.get(`c1${".".repeat(100)}`)).toBe(1);
-    expect(sim.danglingQos2).toEqual([`c1${".".repeat(100)}`]);
+    expect(sim.broker.received.get(big)).toBe(1);
+    expect(sim.danglingQos2).toEqual([big]);
+    expect(sim.conn.exportSession().retiredPacketIds).toEqual([1]);
+    expect(sim.broker.publishLog.filter((r) => r.payload !== big).map((r) => [r.payload, r.packetId])).toEqual([
+      ["c2", 2],
+      ["c3", 3],
+    ]);
+    expect(sim.broker.session(CLIENT_ID)!.inboundQos2).toEqual(new Map([[1, big]]));
   });
 
   it("manual ack: a packet id from before a session loss is not acked against the new session's message", () => {

@@ -6,7 +6,8 @@
  * session), and checks what the client sends as it reads it: a rule the client
  * breaks throws BrokerViolation out of `receive()`. It checks that every byte
  * decodes (within its Maximum Packet Size), packet ids are not reused while in
- * flight, no more QoS 1/2 PUBLISH are unacknowledged than its Receive Maximum
+ * flight (across PUBLISH, SUBSCRIBE and UNSUBSCRIBE, and while a QoS 2 message
+ * waits for its PUBREL), no more QoS 1/2 PUBLISH are unacknowledged than its Receive Maximum
  * (or the client's maxInflight), DUP only on resends of a resumed session and
  * resends first and in their original order, topic aliases within its maximum
  * and set before use, and PUBACK / PUBREC in the order of its PUBLISH.
@@ -18,7 +19,10 @@
  * (`duplicateAck`), send them in another order (`reorderAcks`); and
  * `rejectNext` refuses client messages (MQTT 5, 0x80). Per connection
  * (`accept`) it can lose the session and announce a Receive Maximum, Topic
- * Alias Maximum, Maximum Packet Size and Server Keep Alive.
+ * Alias Maximum, Maximum Packet Size, Server Keep Alive and (MQTT 5) a Session
+ * Expiry Interval. The session outlives the connection as the spec says: 3.1.1
+ * unless CONNECT was clean; MQTT 5 with a non-zero Session Expiry Interval (from
+ * CONNECT, replaced by our CONNACK's, replaced by the client's DISCONNECT's).
  *
  * Simplifications, on purpose: one client id; every PUBLISH from the client is
  * logged as "received" (no routing); the broker publishes to the client on one
@@ -69,6 +73,8 @@ export interface AcceptOptions {
   topicAliasMaximum?: number;
   /** MQTT 5: the Maximum Packet Size announced in CONNACK; a larger packet from the client is a violation. */
   maximumPacketSize?: number;
+  /** MQTT 5: a Session Expiry Interval announced in CONNACK (replaces CONNECT's). */
+  sessionExpiryInterval?: number;
 }
 
 /** A message the broker publishes to the client, from its session. */
@@ -146,6 +152,8 @@ class Link {
   disconnected = false;
   clientId = "";
   keepSession = false;
+  /** MQTT 5: CONNECT's Session Expiry Interval (absent: 0). */
+  connectExpiry = 0;
   sessionPresent = false;
   session: BrokerSession | undefined;
   /** Our Topic Alias Maximum on this connection, and the aliases the client set on it. */
@@ -160,6 +168,8 @@ class Link {
   clientReceiveMaximum = Infinity;
   /** Client QoS 1/2 PUBLISH received on this connection whose final ack (PUBACK / PUBCOMP) has not left: id → payload. */
   readonly inUnacked = new Map<number, string>();
+  /** Client SUBSCRIBE / UNSUBSCRIBE received on this connection whose ack has not left. */
+  readonly reqUnacked = new Set<number>();
   /** Our QoS 1/2 PUBLISH sent on this connection, not yet PUBACK / PUBCOMP. */
   readonly outUnacked = new Set<number>();
   /** Ids of our QoS 1/2 PUBLISH on this connection, in send order, waiting for PUBACK / PUBREC. */
@@ -428,26 +438,45 @@ export class BrokerSim {
         return this.onPubrel(l, p.packetId);
       case "subscribe": {
         const s = l.session!;
+        this.checkRequestId(l, p.type, p.packetId);
         for (const sub of p.subscriptions) s.subscriptions.set(sub.topicFilter, sub.qos);
-        this.sendAck({ type: "suback", packetId: p.packetId, reasonCodes: p.subscriptions.map((sub) => sub.qos) });
+        this.sendAck({ type: "suback", packetId: p.packetId, reasonCodes: p.subscriptions.map((sub) => sub.qos) }, () => l.reqUnacked.delete(p.packetId));
         return;
       }
       case "unsubscribe": {
         const s = l.session!;
+        this.checkRequestId(l, p.type, p.packetId);
         const codes = p.topicFilters.map((f) => (s.subscriptions.delete(f) ? 0 : 0x11));
-        this.sendAck({ type: "unsuback", packetId: p.packetId, reasonCodes: this.version === 5 ? codes : [] });
+        this.sendAck({ type: "unsuback", packetId: p.packetId, reasonCodes: this.version === 5 ? codes : [] }, () => l.reqUnacked.delete(p.packetId));
         return;
       }
       case "pingreq":
         this.outbox.push({ type: "pingresp" });
         this.pingsAnswered++;
         return;
-      case "disconnect":
+      case "disconnect": {
         l.disconnected = true;
+        const sei = p.properties?.sessionExpiryInterval;
+        if (sei !== undefined) {
+          if (l.connectExpiry === 0 && sei !== 0) this.violate(`DISCONNECT sets a Session Expiry Interval of ${sei} after CONNECT's 0 [MQTT-3.14.2-2]`);
+          l.keepSession = sei > 0;
+        }
         return;
+      }
       default:
         this.violate(`a client does not send ${p.type.toUpperCase()}`);
     }
+  }
+
+  /** A SUBSCRIBE / UNSUBSCRIBE id must not be in use by the client [MQTT-2.2.1-3]. */
+  private checkRequestId(l: Link, type: string, id: number): void {
+    const what = type.toUpperCase();
+    const pub = l.inUnacked.get(id);
+    if (pub !== undefined) this.violate(`${what} with packet id ${id} while PUBLISH ${pub} is unacknowledged [MQTT-2.2.1-3]`);
+    if (l.reqUnacked.has(id)) this.violate(`${what} with packet id ${id} while another request with it is unacknowledged [MQTT-2.2.1-3]`);
+    const q2 = l.session!.inboundQos2.get(id);
+    if (q2 !== undefined) this.violate(`${what} with packet id ${id} while QoS 2 message ${q2} waits for its PUBREL [MQTT-2.2.1-3]`);
+    l.reqUnacked.add(id);
   }
 
   private onConnect(l: Link, p: Extract<Packet, { type: "connect" }>): void {
@@ -473,8 +502,10 @@ export class BrokerSim {
     }
     l.session = s;
     l.sessionPresent = present;
-    // MQTT 5: the session outlives the connection only with a Session Expiry Interval [MQTT-3.1.2-23].
-    l.keepSession = v5 ? (p.properties?.sessionExpiryInterval ?? 0) > 0 : !p.clean;
+    // MQTT 5: the session outlives the connection only with a Session Expiry Interval [MQTT-3.1.2-23],
+    // ours in CONNACK if we announce one.
+    l.connectExpiry = v5 ? (p.properties?.sessionExpiryInterval ?? 0) : 0;
+    l.keepSession = v5 ? (l.options.sessionExpiryInterval ?? l.connectExpiry) > 0 : !p.clean;
     l.clientReceiveMaximum = v5 ? (p.properties?.receiveMaximum ?? 65535) : Infinity;
     l.receiveMaximum = v5 ? (l.options.receiveMaximum ?? 65535) : Infinity;
     l.topicAliasMaximum = v5 ? (l.options.topicAliasMaximum ?? 0) : 0;
@@ -484,6 +515,7 @@ export class BrokerSim {
       const props: Properties = {};
       if (l.options.receiveMaximum !== undefined) props.receiveMaximum = l.options.receiveMaximum;
       if (l.options.serverKeepAlive !== undefined) props.serverKeepAlive = l.options.serverKeepAlive;
+      if (l.options.sessionExpiryInterval !== undefined) props.sessionExpiryInterval = l.options.sessionExpiryInterval;
       if (l.topicAliasMaximum > 0) props.topicAliasMaximum = l.topicAliasMaximum;
       if (l.options.maximumPacketSize !== undefined) {
         props.maximumPacketSize = l.options.maximumPacketSize;
@@ -572,6 +604,7 @@ export class BrokerSim {
     if (p.dup && !l.sessionPresent) {
       this.violate(`PUBLISH ${payload} (id ${id}) with DUP=1 on a connection that resumed no session: nothing to resend [MQTT-3.3.1-1]`);
     }
+    if (l.reqUnacked.has(id)) this.violate(`PUBLISH ${payload} with packet id ${id} while a SUBSCRIBE / UNSUBSCRIBE with it is unacknowledged [MQTT-2.2.1-3]`);
     const old = l.inUnacked.get(id);
     if (old !== undefined) {
       this.violate(
@@ -600,6 +633,8 @@ export class BrokerSim {
     }
     const s = l.session!;
     const known = p.qos === 2 ? s.inboundQos2.get(id) : undefined;
+    const held = s.inboundQos2.get(id);
+    if (p.qos === 1 && held !== undefined) this.violate(`QoS 1 PUBLISH ${payload} with id ${id}, which still waits for PUBREL of ${held} [MQTT-2.2.1-3]`);
     if (known === undefined && this.rejectNext > 0 && this.version === 5) {
       // Refused: the exchange ends with this ack, the id is free again [MQTT-4.3.3-9].
       this.rejectNext--;
