@@ -4,7 +4,7 @@ import { once } from "node:events";
 import { connect, type Socket } from "node:net";
 import { describe, expect, test } from "vitest";
 import type { ProtocolVersion } from "@sansmqtt/core";
-import { brokerEnv, brokerPort, MqttWire, publishRoundTrip } from "./broker.js";
+import { brokerEnv, brokerPort, MqttWire, publishRoundTrip } from "@sansmqtt/test-support";
 
 async function openTcp(version: ProtocolVersion): Promise<{ socket: Socket; wire: MqttWire }> {
   const host = brokerEnv("MQTT_HOST");

@@ -7,7 +7,7 @@ import net from "node:net";
 import { performance } from "node:perf_hooks";
 import { afterEach, describe, expect, it } from "vitest";
 import { MqttConnection, type ConnectionOptions, type Event, type ProtocolVersion } from "@sansmqtt/core";
-import { brokerEnv, brokerPort, text, uniqueClientId, uniqueTopic, untext } from "./broker.js";
+import { brokerEnv, brokerPort, text, uniqueClientId, uniqueTopic, untext } from "@sansmqtt/test-support";
 
 const now = (): number => performance.now();
 

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { connect, type ConnectionOptions, type TLSSocket } from "node:tls";
 import { describe, expect, test } from "vitest";
 import type { ProtocolVersion } from "@sansmqtt/core";
-import { brokerEnv, brokerPort, MqttWire, publishRoundTrip } from "./broker.js";
+import { brokerEnv, brokerPort, MqttWire, publishRoundTrip } from "@sansmqtt/test-support";
 
 function tlsOptions(extra: ConnectionOptions): ConnectionOptions {
   return { host: brokerEnv("MQTT_HOST"), port: brokerPort("MQTT_TLS_PORT"), rejectUnauthorized: true, ...extra };

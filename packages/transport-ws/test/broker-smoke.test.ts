@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import WebSocket from "ws";
 import type { ProtocolVersion } from "@sansmqtt/core";
-import { brokerEnv, brokerPort, MqttWire, publishRoundTrip } from "./broker.js";
+import { brokerEnv, brokerPort, MqttWire, publishRoundTrip } from "@sansmqtt/test-support";
 
 /** ws passes `servername` on to tls.connect; @types/ws leaves it out. */
 type Options = WebSocket.ClientOptions & { servername?: string };

@@ -8,6 +8,7 @@ import { Reader } from "./bytes.js";
 import { readProperties } from "./properties.js";
 import { decodeUtf8 } from "./utf8.js";
 import { isValidReasonCode, isValidV4SubackCode } from "./reason-codes.js";
+import { PACKET_TYPES } from "./types.js";
 import type {
   AckPacket,
   AuthPacket,
@@ -26,24 +27,6 @@ import type {
   Will,
 } from "./types.js";
 
-const TYPE_NAMES = [
-  "reserved",
-  "connect",
-  "connack",
-  "publish",
-  "puback",
-  "pubrec",
-  "pubrel",
-  "pubcomp",
-  "subscribe",
-  "suback",
-  "unsubscribe",
-  "unsuback",
-  "pingreq",
-  "pingresp",
-  "disconnect",
-  "auth",
-] as const;
 
 /**
  * Checks the first byte of a fixed header: a known packet type for this version,
@@ -65,7 +48,7 @@ export function checkFirstByte(b0: number, version: ProtocolVersion): void {
   }
   const expected = type === 6 || type === 8 || type === 10 ? 2 : 0;
   if (flags !== expected) {
-    throw codecError("remote", ErrorCode.FixedHeaderFlags, `${TYPE_NAMES[type]} with fixed header flags ${flags.toString(2).padStart(4, "0")}`);
+    throw codecError("remote", ErrorCode.FixedHeaderFlags, `${PACKET_TYPES[type - 1]} with fixed header flags ${flags.toString(2).padStart(4, "0")}`);
   }
 }
 

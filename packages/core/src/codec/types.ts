@@ -188,6 +188,25 @@ export type Packet =
 
 export type PacketType = Packet["type"];
 
+/** Every packet type, in the order of their type numbers 1..15. */
+export const PACKET_TYPES: readonly PacketType[] = [
+  "connect",
+  "connack",
+  "publish",
+  "puback",
+  "pubrec",
+  "pubrel",
+  "pubcomp",
+  "subscribe",
+  "suback",
+  "unsubscribe",
+  "unsuback",
+  "pingreq",
+  "pingresp",
+  "disconnect",
+  "auth",
+];
+
 /** Control packet type numbers (the high nibble of the first byte). */
 export const PACKET_TYPE_NUMBER: Readonly<Record<PacketType, number>> = {
   connect: 1,

@@ -22,6 +22,7 @@ import * as fc from "fast-check";
 import { VARINT_MAX } from "../codec/bytes.js";
 import { PROPERTY_TABLE, type PropertyContext } from "../codec/properties.js";
 import { reasonCodesFor } from "../codec/reason-codes.js";
+import { PACKET_TYPES } from "../codec/types.js";
 import type {
   AuthPacket,
   ConnackPacket,
@@ -535,24 +536,7 @@ export function arbAuth(_version: 5 = 5, options: ArbitraryOptions = {}): fc.Arb
 
 /** The packet types of `version`, in type-number order (AUTH only in MQTT 5). */
 export function packetTypesOf(version: ProtocolVersion): PacketType[] {
-  const all: PacketType[] = [
-    "connect",
-    "connack",
-    "publish",
-    "puback",
-    "pubrec",
-    "pubrel",
-    "pubcomp",
-    "subscribe",
-    "suback",
-    "unsubscribe",
-    "unsuback",
-    "pingreq",
-    "pingresp",
-    "disconnect",
-    "auth",
-  ];
-  return version === 5 ? all : all.filter((t) => t !== "auth");
+  return version === 5 ? [...PACKET_TYPES] : PACKET_TYPES.filter((t) => t !== "auth");
 }
 
 /** A valid packet of `type` for `version`. Throws RangeError for AUTH before MQTT 5. */

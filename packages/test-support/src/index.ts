@@ -1,7 +1,6 @@
-// Test helper for the broker smoke tests: the MQTT codec from @sansmqtt/core over
-// any byte pipe, plus the broker's address from the environment.
-// The same file sits in the test/ folder of transport-tcp, transport-tls and
-// transport-ws, so that each package's tests stand alone.
+// Test support for the packages whose tests talk to the throwaway broker
+// (scripts/with-broker.sh): its address from the environment, and the MQTT codec
+// from @sansmqtt/core over any byte pipe. Private; never published.
 import { expect } from "vitest";
 import { encodePacket, PacketDecoder, type Packet, type ProtocolVersion } from "@sansmqtt/core";
 
