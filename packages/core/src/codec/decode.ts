@@ -4,7 +4,7 @@
  */
 import { codecError, ErrorCode } from "../errors.js";
 import { isSharedSubscription, isValidTopicFilter, isValidTopicName } from "../topic.js";
-import { Reader } from "./bytes.js";
+import { Reader, view } from "./bytes.js";
 import { readProperties } from "./properties.js";
 import { decodeUtf8 } from "./utf8.js";
 import { isValidReasonCode, isValidV4SubackCode } from "./reason-codes.js";
@@ -61,6 +61,7 @@ export function versionName(v: ProtocolVersion): string {
  * checked by checkFirstByte). `version` is ignored for CONNECT, which names its own.
  */
 export function decodeBody(b0: number, buf: Uint8Array, start: number, end: number, version: ProtocolVersion): Packet {
+  if (b0 >> 4 === 3 && version !== 5) return decodePublishV3(b0, buf, start, end);
   const r = new Reader(buf, start, end);
   switch (b0 >> 4) {
     case 1:
@@ -218,10 +219,13 @@ const slotMisses = new Uint8Array(TOPIC_SLOTS);
 function readTopicName(r: Reader): string {
   const n = r.u16("topic name");
   r.need(n, "topic name");
-  const buf = r.buf;
   const start = r.pos;
   r.pos = start + n;
-  if (n === 0) return "";
+  return n === 0 ? "" : topicAt(r.buf, start, n);
+}
+
+/** The valid topic name in buf[start, start + n), n > 0, through the cache. */
+function topicAt(buf: Uint8Array, start: number, n: number): string {
   const cacheable = n <= TOPIC_MAX_CACHED;
   let slot = 0;
   if (cacheable) {
@@ -240,7 +244,10 @@ function readTopicName(r: Reader): string {
   // A slot changes hands on its second miss in a row, so topics seen once do
   // not churn the cache (and cost no copy).
   if (cacheable && (cachedBytes[slot] === undefined || ++slotMisses[slot]! >= 2)) {
-    cachedBytes[slot] = buf.slice(start, start + n);
+    // A copy: a view would keep the whole received chunk alive.
+    const copy = new Uint8Array(n);
+    copy.set(buf.subarray(start, start + n));
+    cachedBytes[slot] = copy;
     cachedTopics[slot] = topic;
     slotMisses[slot] = 0;
   }
@@ -248,6 +255,28 @@ function readTopicName(r: Reader): string {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * PUBLISH before MQTT 5, the hottest packet, read straight from the buffer
+ * (same rules as decodePublish, no Reader): topic [MQTT-3.3.2-1]
+ * [MQTT-3.3.2-2], packet id when QoS > 0, the rest is the payload (a view).
+ */
+function decodePublishV3(b0: number, buf: Uint8Array, start: number, end: number): PublishPacket {
+  if (end - start < 2) throw codecError("remote", ErrorCode.LengthMismatch, "topic name runs past the end of the packet");
+  const n = (buf[start]! << 8) | buf[start + 1]!;
+  let pos = start + 2 + n;
+  if (pos > end) throw codecError("remote", ErrorCode.LengthMismatch, "topic name runs past the end of the packet");
+  if (n === 0) throw codecError("remote", ErrorCode.TopicInvalid, "PUBLISH with an empty topic name [MQTT-4.7.3-1]");
+  const topic = topicAt(buf, start + 2, n);
+  const qos = ((b0 >> 1) & 3) as QoS;
+  const retain = (b0 & 1) !== 0;
+  if (qos === 0) return { type: "publish", topic, payload: view(buf, pos, end - pos), qos, retain, dup: false };
+  if (end - pos < 2) throw codecError("remote", ErrorCode.LengthMismatch, "packet identifier runs past the end of the packet");
+  const id = (buf[pos]! << 8) | buf[pos + 1]!;
+  if (id === 0) throw codecError("remote", ErrorCode.PacketIdInvalid, "packet identifier 0 [MQTT-2.2.1-3]");
+  pos += 2;
+  return { type: "publish", topic, payload: view(buf, pos, end - pos), qos, retain, dup: (b0 & 8) !== 0, packetId: id };
+}
 
 function decodeAck<T extends "puback" | "pubrec" | "pubrel" | "pubcomp">(type: T, r: Reader, version: ProtocolVersion): AckPacket<T> {
   const id = packetId(r);
