@@ -196,7 +196,7 @@ for (const b of benches) {
   }
   if (framer && ours) {
     tableRows.push([
-      "parse · framer ceiling (fixed header + subarray only), the 16 B row's stream; figures in the ours columns",
+      "parse · framer ceiling (fixed header + a view per frame, nothing else), the 16 B row's stream; figures in the ours columns",
       fmtRate(framer.packetsPerSec),
       fmtMB(framer.bytesPerSec),
       "—",

@@ -107,7 +107,13 @@ export class PacketDecoder {
     if (first.length - head >= total) {
       // Fast path: the whole packet is in the first chunk; decode it in place.
       packet = decodeBody(b0, first, head + headerLen, head + total, this.protocolVersion);
-      this.consume(total);
+      this.buffered -= total;
+      if (head + total === first.length) {
+        this.chunks.shift();
+        this.head = 0;
+      } else {
+        this.head = head + total;
+      }
     } else {
       const frame = this.take(total);
       packet = decodeBody(b0, frame, headerLen, total, this.protocolVersion);
@@ -124,17 +130,6 @@ export class PacketDecoder {
       off -= c.length;
     }
     throw new Error("byteAt past the buffered bytes");
-  }
-
-  private consume(n: number): void {
-    this.buffered -= n;
-    let head = this.head + n;
-    const chunks = this.chunks;
-    while (chunks.length > 0 && head >= chunks[0]!.length) {
-      head -= chunks[0]!.length;
-      chunks.shift();
-    }
-    this.head = head;
   }
 
   /** Removes the next n bytes, joined into one new buffer. */
