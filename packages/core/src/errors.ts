@@ -78,7 +78,7 @@ export const ErrorCode = {
   // Engine: the caller misused the API (state unchanged).
   /** The command is not allowed in the connection's current state. */
   InvalidState: "ERR_STATE",
-  /** The outgoing queue is full (maxQueuedMessages). */
+  /** The outgoing queue is full (the `maxQueued` option). */
   QueueFull: "ERR_QUEUE_FULL",
   /** The server said it does not support this (QoS above Maximum QoS, retain, wildcards, ...). */
   NotSupported: "ERR_NOT_SUPPORTED",
@@ -86,8 +86,6 @@ export const ErrorCode = {
   PacketIdsExhausted: "ERR_PACKET_IDS_EXHAUSTED",
   /** An option or argument out of its range. */
   InvalidArgument: "ERR_ARGUMENT",
-  /** `ack()` for a message that is not waiting for one. */
-  UnknownMessage: "ERR_UNKNOWN_MESSAGE",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -130,7 +128,6 @@ const DEFAULT_REASON: Record<ErrorCode, number> = {
   ERR_NOT_SUPPORTED: 0x83,
   ERR_PACKET_IDS_EXHAUSTED: 0x83,
   ERR_ARGUMENT: 0x83,
-  ERR_UNKNOWN_MESSAGE: 0x83,
 };
 
 /** Base of every error this package raises on purpose. Anything else is a bug. */
