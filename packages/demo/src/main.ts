@@ -1,10 +1,11 @@
 /// <reference types="node" />
-// sansmqtt demo: the codec from @sansmqtt/core, driven by hand over a plain
-// node:net socket. It connects, subscribes to a topic of its own, publishes one
-// message at each QoS (up to the maximum QoS an MQTT 5 broker announces),
-// completes every acknowledgement flow in both directions, gets its messages
-// back, disconnects and exits 0. Every packet sent and received is printed on
-// one line.
+// sansmqtt demo: the Sans-IO engine (MqttConnection) of @sansmqtt/core over a plain
+// node:net socket. It connects, subscribes to a topic of its own, publishes at QoS
+// 0, 1 and 2 (up to an MQTT 5 broker's maximum QoS), waits until each is `published`
+// and has come back, idles until keep alive (1 s) pings, disconnects and exits 0.
+// The engine makes and answers every packet; the demo moves bytes and time, prints
+// each packet on one line ("->" sent, "<-" received) by decoding a copy of the
+// bytes, and prints the engine's events ("event ...").
 //
 //   node packages/demo/dist/main.js [--v311] [--broker HOST:PORT]
 //
@@ -14,23 +15,16 @@
 // 10 s without finishing, 2 on bad arguments.
 import { randomBytes } from "node:crypto";
 import { connect } from "node:net";
-import { encodePacket, MqttError, PacketDecoder, type Packet, type ProtocolVersion, type QoS } from "@sansmqtt/core";
-
-type PacketOf<T extends Packet["type"]> = Extract<Packet, { type: T }>;
-type Properties = NonNullable<PacketOf<"publish">["properties"]>;
+import { performance } from "node:perf_hooks";
+import { connackReturnCodeName, MqttConnection, MqttError, PacketDecoder, reasonCodeName } from "@sansmqtt/core";
+import type { CloseReason, Event, Packet, Properties, ProtocolVersion, QoS } from "@sansmqtt/core";
 
 const TIMEOUT_MS = 10_000;
+const KEEP_ALIVE_S = 1;
+const PING_WAIT_MS = 1_500; // how long the demo idles, at most, for the keep-alive PINGREQ / PINGRESP
 const USAGE = "usage: node packages/demo/dist/main.js [--v311] [--broker HOST:PORT]";
 
 // ---- options ------------------------------------------------------------------
-
-interface Options {
-  host: string;
-  port: number;
-  version: ProtocolVersion;
-  username: string | undefined;
-  password: string | undefined;
-}
 
 function usageError(message: string): never {
   console.error(`demo: ${message}\n${USAGE}`);
@@ -47,7 +41,7 @@ function parseHostPort(value: string, from: string): { host: string; port: numbe
   return { host: m[1], port };
 }
 
-function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options {
+function parseOptions(argv: string[], env: NodeJS.ProcessEnv) {
   let version: ProtocolVersion = 5;
   let broker: string | undefined;
   for (let i = 0; i < argv.length; i++) {
@@ -73,7 +67,7 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options {
   return { ...address, version, username: env.MQTT_USERNAME || undefined, password: env.MQTT_PASSWORD || undefined };
 }
 
-// ---- one-line packet descriptions ----------------------------------------------
+// ---- one-line descriptions of packets and events ----------------------------------
 
 const decoder = new TextDecoder();
 const hex = (n: number): string => `0x${n.toString(16).padStart(2, "0")}`;
@@ -114,56 +108,71 @@ function describe(p: Packet): string {
       return `${p.type.toUpperCase()} id=${p.packetId} reason=${hex(p.reasonCode)}${describeProperties(p.properties)}`;
     case "subscribe":
       return `SUBSCRIBE id=${p.packetId} ${p.subscriptions.map((s) => `${quote(s.topicFilter)}@qos${s.qos}`).join(" ")}${describeProperties(p.properties)}`;
-    case "suback":
-      return `SUBACK id=${p.packetId} reasons=[${p.reasonCodes.map(hex).join(",")}]${describeProperties(p.properties)}`;
     case "unsubscribe":
       return `UNSUBSCRIBE id=${p.packetId} ${p.topicFilters.map(quote).join(" ")}${describeProperties(p.properties)}`;
+    case "suback":
     case "unsuback":
-      return `UNSUBACK id=${p.packetId} reasons=[${p.reasonCodes.map(hex).join(",")}]${describeProperties(p.properties)}`;
+      return `${p.type.toUpperCase()} id=${p.packetId} reasons=[${p.reasonCodes.map(hex).join(",")}]${describeProperties(p.properties)}`;
     case "pingreq":
     case "pingresp":
       return p.type.toUpperCase();
     case "disconnect":
-      return `DISCONNECT reason=${hex(p.reasonCode)}${describeProperties(p.properties)}`;
     case "auth":
-      return `AUTH reason=${hex(p.reasonCode)}${describeProperties(p.properties)}`;
+      return `${p.type.toUpperCase()} reason=${hex(p.reasonCode)}${describeProperties(p.properties)}`;
   }
 }
 
-// ---- the conversation -----------------------------------------------------------
+function describeEvent(e: Event): string {
+  if (e.type === "connected") return `connected sessionPresent=${e.sessionPresent}`;
+  if (e.type === "message") return `message topic=${quote(e.message.topic)} qos=${e.message.qos} payload=${payloadText(e.message.payload)}`;
+  if (e.type === "published") return `published mid=${e.mid} qos=${e.qos} reason=${hex(e.reasonCode)}${e.error ? ` error=${e.error.code}` : ""}`;
+  if (e.type === "subscribed" || e.type === "unsubscribed") return `${e.type} mid=${e.mid} reasons=[${e.reasonCodes.map(hex).join(",")}]`;
+  if (e.type === "closed") return `closed ${e.reason.kind} reason=${hex(e.reason.reasonCode)}`;
+  return `${e.type} reason=${hex(e.reasonCode)}`;
+}
+
+function describeClose(r: CloseReason, version: ProtocolVersion): string {
+  const code = `reason code ${hex(r.reasonCode)} (${reasonCodeName(r.reasonCode, r.kind === "refused" ? "connack" : "disconnect")})`;
+  if (r.kind === "refused") return `the broker refused the connection: CONNACK ${version === 5 ? code : `return code ${r.reasonCode} (${connackReturnCodeName(r.reasonCode)})`}`;
+  if (r.kind === "protocol-error") return `the broker broke the protocol: ${r.error.code}: ${r.error.message}`;
+  if (r.kind === "timeout") return `no ${r.timer.toUpperCase()} from the broker in time`;
+  if (r.kind === "server-disconnect") return `the broker sent DISCONNECT with ${code}`;
+  return r.kind === "transport" ? "the broker closed the connection" : "the connection was closed";
+}
+
+// ---- the conversation: the engine speaks MQTT, this code moves bytes and time ------
 
 function main(): void {
   const opts = parseOptions(process.argv.slice(2), process.env);
+  const now = (): number => performance.now(); // the engine's clock: monotonic milliseconds
+  const startedAt = now();
   const suffix = randomBytes(4).toString("hex");
   const clientId = `sansmqtt-demo-${suffix}`;
   const topic = `sansmqtt/demo/${suffix}`;
-  const versionName = opts.version === 5 ? "MQTT 5" : "MQTT 3.1.1";
-  const outgoing: { qos: QoS; text: string }[] = [
-    { qos: 0, text: "hello at QoS 0 (at most once)" },
-    { qos: 1, text: "hello at QoS 1 (at least once)" },
-    { qos: 2, text: "hello at QoS 2 (exactly once)" },
-  ];
+  const outgoing = (["at most once", "at least once", "exactly once"] as const).map((how, qos) => ({ qos: qos as QoS, text: `hello at QoS ${qos} (${how})` }));
+  const properties: Properties = { payloadFormatIndicator: 1, contentType: "text/plain", userProperties: [["sent-by", "sansmqtt demo"]] };
+  const password = opts.password !== undefined ? { password: new TextEncoder().encode(opts.password) } : {};
+  const username = opts.username !== undefined ? { username: opts.username } : {};
+  const conn = new MqttConnection({ protocolVersion: opts.version, clientId, keepAlive: KEEP_ALIVE_S, ...username, ...password });
+  // Two decoders only to print what goes over the wire; the engine has its own.
+  const sentTap = new PacketDecoder({ protocolVersion: opts.version });
+  const receivedTap = new PacketDecoder({ protocolVersion: opts.version });
 
-  let nextPacketId = 1;
-  let waitingFor = "the TCP connection";
-  let subscribeId = 0;
-  let published = false;
-  let disconnecting = false;
-  /** Our QoS 1/2 publishes: the acknowledgement each one waits for next. */
-  const awaitingAck = new Map<number, "puback" | "pubrec" | "pubcomp">();
-  /** Incoming QoS 2 publishes we answered with PUBREC, waiting for PUBREL. */
-  const awaitingPubrel = new Set<number>();
-  const receivedBack: { qos: QoS; text: string }[] = [];
-  /** What we publish: all of `outgoing`, unless the broker's maximum QoS is lower. */
-  let toSend = outgoing;
-  /** The QoS the broker granted our subscription; messages come back at most at that QoS. */
-  let granted: QoS = 2;
+  let phase: "tcp" | "connack" | "suback" | "exchange" | "keepalive" | "disconnecting" = "tcp";
+  let toSend = outgoing; // all of them, unless the broker's maximum QoS is lower
+  let granted: QoS = 2; // messages come back at most at the QoS granted to the subscription
+  const unpublished = new Set<number>(); // mids still waiting for their `published` event
+  const cameBack: QoS[] = [];
+  let engineTimer: ReturnType<typeof setTimeout> | undefined;
+  let pingTimer: ReturnType<typeof setTimeout> | undefined;
+  const waitingFor = (): string =>
+    phase === "exchange"
+      ? `${unpublished.size} published event(s) and ${toSend.length - cameBack.length} message(s) to come back`
+      : { tcp: "the TCP connection", connack: "CONNACK", suback: "SUBACK", keepalive: "PINGRESP", disconnecting: "the broker to close the connection" }[phase];
 
-  console.log(`demo: ${versionName} to ${opts.host}:${opts.port} as ${clientId}, topic ${topic}`);
-  const socket = connect({ host: opts.host, port: opts.port });
-  const packets = new PacketDecoder({ protocolVersion: opts.version });
-
-  const timer = setTimeout(() => fail(`timed out after ${TIMEOUT_MS / 1000} s waiting for ${waitingFor}`), TIMEOUT_MS);
+  console.log(`demo: ${opts.version === 5 ? "MQTT 5" : "MQTT 3.1.1"} to ${opts.host}:${opts.port} as ${clientId}, topic ${topic}`);
+  const socket = connect({ host: opts.host, port: opts.port }).setNoDelay(true);
+  const deadline = setTimeout(() => fail(`timed out after ${TIMEOUT_MS / 1000} s waiting for ${waitingFor()}`), TIMEOUT_MS);
 
   function fail(message: string): never {
     console.error(`demo: error: ${message}`);
@@ -171,154 +180,96 @@ function main(): void {
     process.exit(1);
   }
 
-  function send(packet: Packet): void {
-    const bytes = encodePacket(packet, opts.version);
-    console.log(`-> ${describe(packet)}`);
-    socket.write(bytes);
+  /** Prints the packets in a copy of `chunk` (decoded payloads are views of it); returns them. */
+  function tap(packets: PacketDecoder, chunk: Uint8Array, arrow: "->" | "<-"): Packet[] {
+    const out: Packet[] = [];
+    try {
+      packets.push(chunk.slice());
+      for (let p = packets.next(); p !== undefined; p = packets.next()) out.push(p);
+    } catch (err) {
+      fail(`undecodable bytes (${arrow}): ${err instanceof MqttError ? `${err.code}: ` : ""}${err instanceof Error ? err.message : String(err)}`);
+    }
+    for (const p of out) console.log(`${arrow} ${describe(p)}`);
+    return out;
   }
 
-  function finishIfDone(): void {
-    if (!published || awaitingAck.size > 0 || awaitingPubrel.size > 0 || receivedBack.length < toSend.length) {
-      const parts: string[] = [];
-      if (awaitingAck.size > 0) parts.push(`${[...awaitingAck.values()].map((t) => t.toUpperCase()).join(", ")} for our publishes`);
-      if (awaitingPubrel.size > 0) parts.push("PUBREL for an incoming QoS 2 message");
-      if (receivedBack.length < toSend.length) parts.push(`${toSend.length - receivedBack.length} of our messages to come back`);
-      if (published) waitingFor = parts.join(" and ");
-      return;
+  /** The polling order of the core's README, after any input: events, then bytes, then one timer. */
+  function drive(): void {
+    for (let e = conn.pollEvent(); e !== undefined; e = conn.pollEvent()) onEvent(e);
+    for (const chunk of conn.dataToSend(now())) {
+      tap(sentTap, chunk, "->");
+      socket.write(chunk);
     }
-    console.log(`demo: all ${receivedBack.length} messages came back (${receivedBack.map((m) => `QoS ${m.qos}`).join(", ")}), every flow acknowledged`);
-    disconnecting = true;
-    waitingFor = "the broker to close the connection after DISCONNECT";
-    send({ type: "disconnect", reasonCode: 0 });
-    socket.end();
+    clearTimeout(engineTimer);
+    const at = conn.nextTimeout(); // keep alive, or the CONNACK / PINGRESP deadline
+    if (at !== undefined) engineTimer = setTimeout(() => (conn.handleTimeout(now()), drive()), Math.max(0, at - now()));
   }
 
-  function onPacket(p: Packet): void {
-    console.log(`<- ${describe(p)}`);
-    switch (p.type) {
-      case "connack": {
-        if (p.reasonCode !== 0) fail(`the broker refused the connection: CONNACK reason code ${hex(p.reasonCode)}`);
-        const maximumQoS = p.properties?.maximumQoS;
-        if (maximumQoS !== undefined && maximumQoS < 2) {
-          toSend = outgoing.filter((m) => m.qos <= maximumQoS);
-          console.log(`demo: the broker's maximum QoS is ${maximumQoS}; publishing only at QoS ${toSend.map((m) => m.qos).join(" and ")}`);
-        }
-        subscribeId = nextPacketId++;
-        waitingFor = "SUBACK";
-        send({ type: "subscribe", packetId: subscribeId, subscriptions: [{ topicFilter: topic, qos: 2 }] });
-        return;
+  /** Handles one event. What a command issued here queues, drive() sends next. */
+  function onEvent(e: Event): void {
+    console.log(`event ${describeEvent(e)}`);
+    if (e.type === "connected") {
+      const max = conn.serverLimits.maximumQoS;
+      toSend = outgoing.filter((m) => m.qos <= max);
+      if (max < 2) console.log(`demo: the broker's maximum QoS is ${max}; publishing only at QoS ${toSend.map((m) => m.qos).join(" and ")}`);
+      phase = "suback";
+      conn.subscribe({ topicFilter: topic, qos: 2 }, now());
+    } else if (e.type === "subscribed") {
+      const code = e.reasonCodes[0] ?? 0x80;
+      if (code >= 0x80) fail(`the broker refused the subscription: reason code ${hex(code)}`);
+      granted = code as QoS;
+      phase = "exchange";
+      for (const m of toSend) {
+        const request = { topic, payload: new TextEncoder().encode(m.text), qos: m.qos, ...(opts.version === 5 ? { properties } : {}) };
+        unpublished.add(conn.publish(request, now()));
       }
-      case "suback": {
-        if (p.packetId !== subscribeId) fail(`SUBACK for packet ${p.packetId}, expected ${subscribeId}`);
-        const code = p.reasonCodes[0];
-        if (code === undefined || code > 2) fail(`the broker refused the subscription: reason code ${hex(code ?? 0x80)}`);
-        granted = code as QoS;
-        for (const m of toSend) {
-          const properties: Properties | undefined =
-            opts.version === 5 ? { payloadFormatIndicator: 1, contentType: "text/plain", userProperties: [["sent-by", "sansmqtt demo"]] } : undefined;
-          const base = { type: "publish" as const, topic, payload: new TextEncoder().encode(m.text), qos: m.qos, retain: false, dup: false };
-          const packet: PacketOf<"publish"> = {
-            ...base,
-            ...(m.qos > 0 ? { packetId: nextPacketId++ } : {}),
-            ...(properties ? { properties } : {}),
-          };
-          if (packet.packetId !== undefined) awaitingAck.set(packet.packetId, m.qos === 1 ? "puback" : "pubrec");
-          send(packet);
-        }
-        published = true;
-        finishIfDone();
-        return;
-      }
-      case "publish": {
-        if (p.topic !== topic) return; // not ours (cannot happen with this subscription)
-        if (p.qos === 1) send({ type: "puback", packetId: p.packetId!, reasonCode: 0 });
-        if (p.qos === 2) {
-          const again = awaitingPubrel.has(p.packetId!);
-          send({ type: "pubrec", packetId: p.packetId!, reasonCode: 0 });
-          awaitingPubrel.add(p.packetId!);
-          if (again) return; // a redelivery of a message we already have: exactly once
-        }
-        const text = decoder.decode(p.payload);
-        if (!toSend.some((m) => m.text === text && Math.min(m.qos, granted) === p.qos)) fail(`a message came back changed: qos ${p.qos}, ${quote(text)}`);
-        receivedBack.push({ qos: p.qos, text });
-        finishIfDone();
-        return;
-      }
-      case "pubrel": {
-        if (!awaitingPubrel.delete(p.packetId)) fail(`PUBREL for packet ${p.packetId}, which no PUBREC of ours answered`);
-        send({ type: "pubcomp", packetId: p.packetId, reasonCode: 0 });
-        finishIfDone();
-        return;
-      }
-      case "puback":
-      case "pubrec":
-      case "pubcomp": {
-        const expected = awaitingAck.get(p.packetId);
-        if (expected !== p.type) fail(`unexpected ${p.type.toUpperCase()} for packet ${p.packetId}`);
-        if (p.reasonCode >= 0x80) fail(`the broker refused publish ${p.packetId}: ${p.type.toUpperCase()} reason code ${hex(p.reasonCode)}`);
-        if (p.type === "pubrec") {
-          awaitingAck.set(p.packetId, "pubcomp");
-          send({ type: "pubrel", packetId: p.packetId, reasonCode: 0 });
-        } else {
-          awaitingAck.delete(p.packetId);
-        }
-        finishIfDone();
-        return;
-      }
-      case "disconnect":
-        return fail(`the broker sent DISCONNECT with reason code ${hex(p.reasonCode)}`);
-      case "pingresp":
-        return;
-      default:
-        fail(`unexpected ${p.type.toUpperCase()} from the broker`);
+    } else if (e.type === "published") {
+      if (e.reasonCode >= 0x80 || e.error) fail(`message ${e.mid} failed: reason code ${hex(e.reasonCode)}${e.error ? ` (${e.error.message})` : ""}`);
+      unpublished.delete(e.mid);
+    } else if (e.type === "message") {
+      const { topic: t, qos, payload } = e.message;
+      const text = decoder.decode(payload);
+      if (t !== topic || !toSend.some((m) => m.text === text && Math.min(m.qos, granted) === qos)) fail(`a message came back changed: ${describeEvent(e)}`);
+      cameBack.push(qos);
+    } else if (e.type === "closed" && phase !== "disconnecting") {
+      fail(`${describeClose(e.reason, opts.version)}${e.reason.kind === "refused" ? "" : ` while waiting for ${waitingFor()}`}`);
     }
+    if (phase === "exchange" && unpublished.size === 0 && cameBack.length === toSend.length) {
+      console.log(`demo: all ${toSend.length} published and received (QoS ${cameBack.join(", ")}); idle until keep alive (${KEEP_ALIVE_S} s) pings`);
+      phase = "keepalive";
+      pingTimer = setTimeout(() => {
+        console.log(`demo: no PINGRESP within ${PING_WAIT_MS / 1000} s (keep alive in force: ${conn.serverLimits.keepAlive} s); disconnecting anyway`);
+        disconnect();
+      }, PING_WAIT_MS);
+    }
+  }
+
+  function disconnect(): void {
+    clearTimeout(pingTimer);
+    phase = "disconnecting";
+    conn.disconnect(now()); // queues DISCONNECT, reports `closed`
+    drive();
+    socket.end(); // after the DISCONNECT that drive() wrote
   }
 
   socket.on("connect", () => {
-    waitingFor = "CONNACK";
-    send({
-      type: "connect",
-      protocolVersion: opts.version,
-      clean: true,
-      keepAlive: 30,
-      clientId,
-      ...(opts.username !== undefined ? { username: opts.username } : {}),
-      ...(opts.password !== undefined ? { password: new TextEncoder().encode(opts.password) } : {}),
-    });
+    phase = "connack";
+    conn.connect(now()); // queues CONNECT, arms the CONNACK deadline
+    drive();
   });
-
   socket.on("data", (chunk: Buffer) => {
-    const decodeError = (err: unknown): never =>
-      fail(`the broker sent bytes the codec rejects: ${err instanceof MqttError ? `${err.code}: ` : ""}${String((err as Error).message ?? err)}`);
-    try {
-      packets.push(chunk);
-    } catch (err) {
-      decodeError(err);
-    }
-    for (;;) {
-      let p: Packet | undefined;
-      try {
-        p = packets.next();
-      } catch (err) {
-        decodeError(err);
-      }
-      if (p === undefined) return;
-      try {
-        onPacket(p);
-      } catch (err) {
-        fail(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-      }
-    }
+    const packets = tap(receivedTap, chunk, "<-");
+    conn.receiveData(chunk, now());
+    drive();
+    if (phase === "keepalive" && packets.some((p) => p.type === "pingresp")) disconnect();
   });
-
-  socket.on("error", (err: NodeJS.ErrnoException) => {
-    fail(disconnecting ? `after DISCONNECT: ${err.message}` : `cannot talk to ${opts.host}:${opts.port}: ${err.message}`);
-  });
-
+  socket.on("error", (err: Error) => fail(`cannot talk to ${opts.host}:${opts.port}: ${err.message}`));
   socket.on("close", () => {
-    if (!disconnecting) fail(`the broker closed the connection while we were waiting for ${waitingFor}`);
-    clearTimeout(timer);
-    console.log("demo: done");
+    conn.connectionLost(now()); // does nothing if the engine has reported `closed`
+    drive();
+    if (phase !== "disconnecting") fail(`the broker closed the connection while we were waiting for ${waitingFor()}`);
+    clearTimeout(deadline);
+    console.log(`demo: done in ${((now() - startedAt) / 1000).toFixed(2)} s`);
   });
 }
 
