@@ -203,14 +203,35 @@ function decodePublish(b0: number, r: Reader, version: ProtocolVersion): Publish
  * Recently seen topic names, direct-mapped by a cheap hash of their bytes.
  * Real streams repeat topics (topic aliases exist for that reason), and a hit
  * skips UTF-8 decoding and topic validation. A hit compares every byte, so it
- * is exactly a topic decoded and validated before. Bounded: 256 entries of at
- * most 128 bytes.
+ * is exactly a topic decoded and validated before. Bounded and allocation-free:
+ * 256 slots of at most 128 bytes in one 32 KiB table.
  */
 const TOPIC_SLOTS = 256;
 const TOPIC_MAX_CACHED = 128;
-const cachedBytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(TOPIC_SLOTS).fill(undefined);
-const cachedTopics: string[] = new Array<string>(TOPIC_SLOTS).fill("");
+const slotBytes = new Uint8Array(TOPIC_SLOTS * TOPIC_MAX_CACHED);
+const slotView = new DataView(slotBytes.buffer);
+/** Length of the topic in each slot; 0 = empty (topic names are never empty). */
+const slotLength = new Uint8Array(TOPIC_SLOTS);
+const slotTopic: string[] = new Array<string>(TOPIC_SLOTS).fill("");
 const slotMisses = new Uint8Array(TOPIC_SLOTS);
+
+// A DataView of the chunk being decoded, made once per chunk, so topic bytes
+// compare four at a time (it keeps that one chunk reachable until the next).
+let viewedBuf: Uint8Array | undefined;
+let viewedDv: DataView | undefined;
+
+/** Whether buf[start, start + n) holds the bytes cached at table offset `at`. */
+function sameBytes(at: number, buf: Uint8Array, start: number, n: number): boolean {
+  if (buf !== viewedBuf) {
+    viewedBuf = buf;
+    viewedDv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+  const dv = viewedDv!;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) if (slotView.getUint32(at + i) !== dv.getUint32(start + i)) return false;
+  for (; i < n; i++) if (slotBytes[at + i] !== buf[start + i]) return false;
+  return true;
+}
 
 /**
  * Reads a PUBLISH topic name: a valid one [MQTT-3.3.2-1] [MQTT-3.3.2-2], or ""
@@ -230,25 +251,18 @@ function topicAt(buf: Uint8Array, start: number, n: number): string {
   let slot = 0;
   if (cacheable) {
     slot = (n * 31 + buf[start]! * 7 + buf[start + (n >> 1)]! * 3 + buf[start + n - 1]!) & (TOPIC_SLOTS - 1);
-    const c = cachedBytes[slot];
-    if (c !== undefined && c.length === n) {
-      let i = 0;
-      while (i < n && c[i] === buf[start + i]) i++;
-      if (i === n) return cachedTopics[slot]!;
-    }
+    if (slotLength[slot] === n && sameBytes(slot * TOPIC_MAX_CACHED, buf, start, n)) return slotTopic[slot]!;
   }
   const topic = decodeUtf8(buf, start, start + n, "remote", "topic name");
   if (!isValidTopicName(topic)) {
     throw codecError("remote", ErrorCode.TopicInvalid, `PUBLISH topic ${JSON.stringify(topic)} is not a valid topic name [MQTT-3.3.2-2]`);
   }
   // A slot changes hands on its second miss in a row, so topics seen once do
-  // not churn the cache (and cost no copy).
-  if (cacheable && (cachedBytes[slot] === undefined || ++slotMisses[slot]! >= 2)) {
-    // A copy: a view would keep the whole received chunk alive.
-    const copy = new Uint8Array(n);
-    copy.set(buf.subarray(start, start + n));
-    cachedBytes[slot] = copy;
-    cachedTopics[slot] = topic;
+  // not churn the cache.
+  if (cacheable && (slotLength[slot] === 0 || ++slotMisses[slot]! >= 2)) {
+    slotBytes.set(view(buf, start, n), slot * TOPIC_MAX_CACHED); // a copy: no chunk stays reachable
+    slotLength[slot] = n;
+    slotTopic[slot] = topic;
     slotMisses[slot] = 0;
   }
   return topic;
