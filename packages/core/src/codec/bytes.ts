@@ -8,7 +8,7 @@ import { decodeUtf8, writeUtf8 } from "./utf8.js";
 
 /**
  * A plain Uint8Array view of buf[start, start + n). Not `subarray`: on a Node
- * Buffer that goes through the species constructor and costs several times more.
+ * buffer that goes through the species constructor and costs several times more.
  */
 export function view(buf: Uint8Array, start: number, n: number): Uint8Array {
   return new Uint8Array(buf.buffer, buf.byteOffset + start, n);
@@ -109,7 +109,7 @@ export function varintSize(v: number): number {
 export const VARINT_MAX = 268_435_455;
 
 /*
- * Small output buffers are carved from a shared slab, as Node's Buffer pool
+ * Small output buffers are carved from a shared slab, as Node's buffer pool
  * does: a view of an existing ArrayBuffer is far cheaper to make than a new
  * ArrayBuffer. Each packet gets its own bytes, never handed out twice; a slab
  * lives as long as any packet cut from it.
