@@ -177,14 +177,22 @@ export class Writer {
   }
 }
 
+/** How many characters of a string an error message quotes at most. */
+export const SHOW_MAX_CHARS = 40;
+
 /**
- * A caller's value for an error message. Never throws, whatever the value
- * (String() throws on a symbol in a template, a null-prototype object, ...).
+ * A value for an error message, from a caller or from the network. Never
+ * throws, whatever the value (String() throws on a symbol in a template, a
+ * null-prototype object, ...), and quotes at most SHOW_MAX_CHARS characters of
+ * a string (with its length when cut), so a hostile 65,535-byte string never
+ * ends up whole in a message, a log line or a DISCONNECT reason string.
  */
 export function show(v: unknown): string {
   switch (typeof v) {
     case "string":
-      return JSON.stringify(v);
+      return v.length <= SHOW_MAX_CHARS
+        ? JSON.stringify(v)
+        : `${JSON.stringify(v.slice(0, SHOW_MAX_CHARS))}... (${v.length} characters)`;
     case "bigint":
       return `${v}n`;
     case "symbol":

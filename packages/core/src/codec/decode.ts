@@ -4,7 +4,7 @@
  */
 import { codecError, ErrorCode } from "../errors.js";
 import { isSharedSubscription, isValidTopicFilter, isValidTopicName } from "../topic.js";
-import { Reader, view } from "./bytes.js";
+import { Reader, show, view } from "./bytes.js";
 import { readProperties } from "./properties.js";
 import { decodeUtf8 } from "./utf8.js";
 import { isValidReasonCode, isValidV4SubackCode } from "./reason-codes.js";
@@ -110,7 +110,7 @@ function decodeConnect(r: Reader): ConnectPacket {
   const name = r.str("protocol name");
   const level = r.u8("protocol level");
   if (!((name === "MQTT" && (level === 4 || level === 5)) || (name === "MQIsdp" && level === 3))) {
-    throw codecError("remote", ErrorCode.ProtocolInvalid, `unsupported protocol ${JSON.stringify(name)} level ${level}`, 0x84);
+    throw codecError("remote", ErrorCode.ProtocolInvalid, `unsupported protocol ${show(name)} level ${level}`, 0x84);
   }
   const version = level as ProtocolVersion;
   const flags = r.u8("connect flags");
@@ -255,7 +255,7 @@ function topicAt(buf: Uint8Array, start: number, n: number): string {
   }
   const topic = decodeUtf8(buf, start, start + n, "remote", "topic name");
   if (!isValidTopicName(topic)) {
-    throw codecError("remote", ErrorCode.TopicInvalid, `PUBLISH topic ${JSON.stringify(topic)} is not a valid topic name [MQTT-3.3.2-2]`);
+    throw codecError("remote", ErrorCode.TopicInvalid, `PUBLISH topic ${show(topic)} is not a valid topic name [MQTT-3.3.2-2]`);
   }
   // A slot changes hands on its second miss in a row, so topics seen once do
   // not churn the cache.
@@ -318,7 +318,7 @@ function decodeSubscribe(r: Reader, version: ProtocolVersion): SubscribePacket {
   while (r.remaining > 0) {
     const topicFilter = r.str("topic filter");
     if (!isValidTopicFilter(topicFilter, version)) {
-      throw codecError("remote", ErrorCode.TopicFilterInvalid, `${JSON.stringify(topicFilter)} is not a valid topic filter`);
+      throw codecError("remote", ErrorCode.TopicFilterInvalid, `${show(topicFilter)} is not a valid topic filter`);
     }
     const o = r.u8("subscription options");
     const qos = o & 3;
@@ -383,7 +383,7 @@ function decodeUnsubscribe(r: Reader, version: ProtocolVersion): UnsubscribePack
   while (r.remaining > 0) {
     const f = r.str("topic filter");
     if (!isValidTopicFilter(f, version)) {
-      throw codecError("remote", ErrorCode.TopicFilterInvalid, `${JSON.stringify(f)} is not a valid topic filter`);
+      throw codecError("remote", ErrorCode.TopicFilterInvalid, `${show(f)} is not a valid topic filter`);
     }
     topicFilters.push(f);
   }

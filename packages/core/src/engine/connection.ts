@@ -15,6 +15,7 @@
  * receive path: it becomes a final `closed` event, with the MQTT 5 DISCONNECT
  * already queued in `dataToSend`.
  */
+import { show } from "../codec/bytes.js";
 import { encodePacket } from "../codec/encode.js";
 import { isValidReasonCode } from "../codec/reason-codes.js";
 import { PacketDecoder, MQTT_MAX_PACKET_SIZE } from "../codec/decoder.js";
@@ -350,7 +351,7 @@ export class MqttConnection {
     const retain = request.retain ?? false;
     const props = request.properties;
     if (!isValidTopicName(request.topic)) {
-      throw misuse(ErrorCode.TopicInvalid, `${JSON.stringify(request.topic)} is not a valid topic name`, 0x90);
+      throw misuse(ErrorCode.TopicInvalid, `${show(request.topic)} is not a valid topic name`, 0x90);
     }
     if (props?.subscriptionIdentifiers !== undefined) {
       throw misuse(ErrorCode.PropertyNotAllowed, "a client PUBLISH never carries a subscription identifier [MQTT-3.3.4-6]");
