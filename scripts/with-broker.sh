@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # Usage: bash scripts/with-broker.sh CMD [ARGS...]
-# Starts a throwaway mosquitto on loopback with four listeners (MQTT/TCP, MQTT/TLS,
-# WebSockets, secure WebSockets), exports where they are, runs CMD, and stops the
-# broker (by PID) when this script exits, whatever CMD did:
-#   MQTT_HOST MQTT_TCP_PORT MQTT_TLS_PORT MQTT_WS_PORT MQTT_WSS_PORT MQTT_CA_FILE
-# The TLS certificate is for "localhost" and 127.0.0.1, signed by a CA made for
-# this run only (MQTT_CA_FILE); it is deleted with the broker.
-# MQTT_PORT_BASE (default 18831) picks the first port; if one of the four is taken,
+# Starts a throwaway mosquitto on loopback, exports where its listeners are, runs
+# CMD, and stops the broker (by PID) when this script exits, whatever CMD did:
+#   MQTT_HOST                  127.0.0.1
+#   MQTT_TCP_PORT              MQTT over TCP
+#   MQTT_TLS_PORT              MQTT over TLS (certificate for localhost and 127.0.0.1)
+#   MQTT_WS_PORT MQTT_WSS_PORT MQTT over WebSockets, plain and secure
+#   MQTT_CA_FILE               the CA that signed every certificate below
+#   MQTT_UNIX_SOCKET           MQTT over a unix domain socket (a path)
+#   MQTT_TLS_CLIENT_CERT_PORT  TLS listener with require_certificate true
+#   MQTT_CLIENT_CERT MQTT_CLIENT_KEY    a client certificate (CN sansmqtt-test-client) and its key
+#   MQTT_CLIENT_KEY_ENCRYPTED MQTT_CLIENT_KEY_PASSPHRASE  the same key, encrypted (AES-256)
+#   MQTT_TLS_EXPIRED_PORT      TLS listener whose certificate (localhost) expired yesterday
+#   MQTT_TLS_WRONG_HOST_PORT   TLS listener whose certificate is for wrong-host.example only
+# Every certificate is signed by a CA made for this run only (MQTT_CA_FILE); all
+# of it is deleted with the broker.
+# MQTT_PORT_BASE (default 18831) picks the first port; if one of the seven is taken,
 # the next block of ten is tried. MQTT_BROKER_LOG_ON_FAIL=1 prints the broker log
 # when CMD fails.
 set -euo pipefail
@@ -22,9 +31,9 @@ port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 base=${MQTT_PORT_BASE:-18831}
 for _ in $(seq 1 50); do
-  if ! port_busy "$base" && ! port_busy $((base+1)) && ! port_busy $((base+2)) && ! port_busy $((base+3)); then
-    break
-  fi
+  free=1
+  for off in 0 1 2 3 4 5 6; do port_busy $((base+off)) && { free=0; break; }; done
+  [ "$free" = 1 ] && break
   base=$((base+10))
 done
 
@@ -64,6 +73,23 @@ trap 'on_signal 143' TERM
     "extendedKeyUsage=serverAuth" "subjectAltName=DNS:localhost,IP:127.0.0.1" > server.ext
   openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
     -extfile server.ext -out server.crt
+  # The same names, expired: -days -1 puts notAfter a day before notBefore (now).
+  openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days -1 \
+    -extfile server.ext -out expired.crt
+  # A valid certificate for another host name only.
+  printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+    "extendedKeyUsage=serverAuth" "subjectAltName=DNS:wrong-host.example" > wrong.ext
+  openssl req -new -key server.key -subj "/CN=wrong-host.example" -out wrong.csr
+  openssl x509 -req -in wrong.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+    -extfile wrong.ext -out wrong.crt
+  # A client certificate, its key, and the key encrypted with a passphrase.
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -subj "/CN=sansmqtt-test-client" -keyout client.key -out client.csr
+  printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature" \
+    "extendedKeyUsage=clientAuth" > client.ext
+  openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+    -extfile client.ext -out client.crt
+  openssl pkey -in client.key -aes256 -passout pass:sansmqtt-test-passphrase -out client-encrypted.key
 ) >"$dir/openssl.log" 2>&1 || { cat "$dir/openssl.log" >&2; exit 1; }
 chmod 0644 "$dir"/*.key   # throwaway keys; readable if mosquitto drops privileges
 
@@ -99,12 +125,38 @@ protocol websockets
 cafile $dir/ca.crt
 certfile $dir/server.crt
 keyfile $dir/server.key
+
+# Client certificates required (signed by the run's CA).
+listener $((base+4)) 127.0.0.1
+protocol mqtt
+cafile $dir/ca.crt
+certfile $dir/server.crt
+keyfile $dir/server.key
+require_certificate true
+
+# An expired server certificate (mosquitto 2.0.11 loads it without complaint).
+listener $((base+5)) 127.0.0.1
+protocol mqtt
+cafile $dir/ca.crt
+certfile $dir/expired.crt
+keyfile $dir/server.key
+
+# A server certificate for another host name.
+listener $((base+6)) 127.0.0.1
+protocol mqtt
+cafile $dir/ca.crt
+certfile $dir/wrong.crt
+keyfile $dir/server.key
+
+# A unix domain socket (port 0 and a path: supported since mosquitto 2.0).
+listener 0 $dir/mqtt.sock
+protocol mqtt
 CONF
 
 mosquitto -c "$dir/mosquitto.conf" >"$dir/stdout.log" 2>&1 &
 pid=$!
 
-for p in "$base" $((base+1)) $((base+2)) $((base+3)); do
+for p in "$base" $((base+1)) $((base+2)) $((base+3)) $((base+4)) $((base+5)) $((base+6)); do
   for i in $(seq 1 100); do
     port_busy "$p" && break
     if ! kill -0 "$pid" 2>/dev/null || [ "$i" = 100 ]; then
@@ -115,10 +167,24 @@ for p in "$base" $((base+1)) $((base+2)) $((base+3)); do
     sleep 0.1
   done
 done
+for i in $(seq 1 100); do
+  [ -S "$dir/mqtt.sock" ] && break
+  if ! kill -0 "$pid" 2>/dev/null || [ "$i" = 100 ]; then
+    echo "with-broker: mosquitto did not open the unix socket $dir/mqtt.sock" >&2
+    cat "$dir/stdout.log" "$dir/mosquitto.log" >&2 2>/dev/null || true
+    exit 1
+  fi
+  sleep 0.1
+done
 
 export MQTT_HOST=127.0.0.1 MQTT_TCP_PORT=$base MQTT_TLS_PORT=$((base+1)) \
-       MQTT_WS_PORT=$((base+2)) MQTT_WSS_PORT=$((base+3)) MQTT_CA_FILE="$dir/ca.crt"
-echo "with-broker: mosquitto pid $pid on 127.0.0.1 tcp:$MQTT_TCP_PORT tls:$MQTT_TLS_PORT ws:$MQTT_WS_PORT wss:$MQTT_WSS_PORT" >&2
+       MQTT_WS_PORT=$((base+2)) MQTT_WSS_PORT=$((base+3)) MQTT_CA_FILE="$dir/ca.crt" \
+       MQTT_TLS_CLIENT_CERT_PORT=$((base+4)) MQTT_TLS_EXPIRED_PORT=$((base+5)) MQTT_TLS_WRONG_HOST_PORT=$((base+6)) \
+       MQTT_UNIX_SOCKET="$dir/mqtt.sock" \
+       MQTT_CLIENT_CERT="$dir/client.crt" MQTT_CLIENT_KEY="$dir/client.key" \
+       MQTT_CLIENT_KEY_ENCRYPTED="$dir/client-encrypted.key" MQTT_CLIENT_KEY_PASSPHRASE=sansmqtt-test-passphrase
+echo "with-broker: mosquitto pid $pid on 127.0.0.1 tcp:$MQTT_TCP_PORT tls:$MQTT_TLS_PORT ws:$MQTT_WS_PORT wss:$MQTT_WSS_PORT" \
+     "tls+client-cert:$MQTT_TLS_CLIENT_CERT_PORT tls-expired:$MQTT_TLS_EXPIRED_PORT tls-wrong-host:$MQTT_TLS_WRONG_HOST_PORT unix:$MQTT_UNIX_SOCKET" >&2
 
 set +e
 "$@" <&0 &   # the explicit <&0 keeps stdin (a background command would get /dev/null)
