@@ -35,3 +35,4 @@ export type { Event, CloseReason } from "./engine/events.js";
 export type { SessionState, OutgoingMessage, IncomingQos2, SessionSubscription } from "./engine/session.js";
 export { TRANSITIONS, type ConnectionState, type Trigger } from "./engine/state.js";
 export type { TimerName } from "./engine/timers.js";
+export { TransportError, TransportErrorCode, type Transport, type TransportHandlers, type TransportState } from "./transport.js";
