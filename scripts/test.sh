@@ -7,6 +7,9 @@
 # Exits non-zero if the typecheck or any test fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# No colour codes when the output goes to a file or a pipe: turbo and vitest
+# honour NO_COLOR (FORCE_COLOR=0 and turbo --no-color leave vitest's colours in).
+[ -t 1 ] || export NO_COLOR=1
 . scripts/bootstrap.sh
 
 rm -rf .test-results
@@ -22,5 +25,5 @@ set -e
 
 [ "$typecheck_rc" = 0 ] || echo "typecheck failed (exit $typecheck_rc)"
 [ "$test_rc" = 0 ] || echo "tests failed (turbo exit $test_rc)"
-echo "$summary"   # last line: "N passed, N failed"
+echo "$summary"   # a "FAIL <package> <file> > <title>" line per failure, then "N passed, N failed"
 if [ "$typecheck_rc" != 0 ] || [ "$test_rc" != 0 ] || [ "$summary_rc" != 0 ]; then exit 1; fi
