@@ -32,7 +32,17 @@ export {
   type SubscribeRequest,
 } from "./engine/connection.js";
 export type { Event, CloseReason } from "./engine/events.js";
-export type { SessionState, OutgoingMessage, IncomingQos2, SessionSubscription } from "./engine/session.js";
+export type {
+  SessionState,
+  OutgoingMessage,
+  IncomingQos2,
+  SessionSubscription,
+  SessionRequest,
+  SessionJSON,
+  OutgoingMessageJSON,
+  PropertiesJSON,
+} from "./engine/session.js";
+export { sessionToJSON, sessionFromJSON } from "./engine/session.js";
 export { TRANSITIONS, type ConnectionState, type Trigger } from "./engine/state.js";
 export type { TimerName } from "./engine/timers.js";
 export { TransportError, TransportErrorCode, type Transport, type TransportHandlers, type TransportState } from "./transport.js";

@@ -79,14 +79,17 @@ describe("MQTT 5.0", () => {
       { type: "pubrec", packetId: 4, reasonCode: 0 },
       { type: "pubcomp", packetId: 4, reasonCode: 0 },
     ]);
-    expect(h.sentBytes.slice(-6)).toEqual([
-      Uint8Array.of(0x62, 0x02, 0x00, 0x01),
-      Uint8Array.of(0x62, 0x02, 0x00, 0x01),
-      Uint8Array.of(0x62, 0x03, 0x00, 0x09, 0x92),
-      Uint8Array.of(0x70, 0x03, 0x00, 0x03, 0x92),
-      Uint8Array.of(0x50, 0x02, 0x00, 0x04),
-      Uint8Array.of(0x70, 0x02, 0x00, 0x04),
-    ]);
+    // Byte for byte (small acks share chunks, so compare the stream's tail).
+    const tail = [
+      ...[0x62, 0x02, 0x00, 0x01],
+      ...[0x62, 0x02, 0x00, 0x01],
+      ...[0x62, 0x03, 0x00, 0x09, 0x92],
+      ...[0x70, 0x03, 0x00, 0x03, 0x92],
+      ...[0x50, 0x02, 0x00, 0x04],
+      ...[0x70, 0x02, 0x00, 0x04],
+    ];
+    const stream = h.sentBytes.flatMap((c) => [...c]);
+    expect(stream.slice(-tail.length)).toEqual(tail);
   });
 
   it("[MQTT-4.13.2-1] after sending a DISCONNECT with a reason code of 0x80 or above, the connection is closed", () => {

@@ -131,10 +131,11 @@ describe("recovery corners", () => {
     const state = h.conn.exportSession();
     const n = new Harness(options);
     n.conn.importSession(structuredClone(state));
-    // ...and the next connection asks again, whatever the server says about its session.
-    // (The lost request's id is not reused: the allocator moves on.)
-    expect(n.connect({ sessionPresent: true })).toEqual([{ type: "subscribe", packetId: 3, subscriptions: [{ topicFilter: "a/#", qos: 1 }] }]);
-    n.serverSends({ type: "suback", packetId: 3, reasonCodes: [1] });
+    // ...and the next connection asks again, whatever the server says about its
+    // session: the pending SUBSCRIBE is session state, sent again with its own id.
+    expect(state.requests).toEqual([{ mid: 2, packetId: 2, kind: "subscribe", subscriptions: [{ topicFilter: "a/#", qos: 1 }] }]);
+    expect(n.connect({ sessionPresent: true })).toEqual([{ type: "subscribe", packetId: 2, subscriptions: [{ topicFilter: "a/#", qos: 1 }] }]);
+    n.serverSends({ type: "suback", packetId: 2, reasonCodes: [1] });
     expect(n.conn.exportSession().subscriptions).toEqual([{ topicFilter: "a/#", qos: 1 }]);
   });
 

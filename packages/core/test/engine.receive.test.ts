@@ -320,6 +320,7 @@ describe("manual ack", () => {
     expect(h.conn.ack(2)).toBe(true);
     expect(h.flush()).toEqual([]);
     expect(h.conn.exportSession().incomingQos2).toEqual([{ packetId: 2, state: "received" }]);
+    expect(h.drain()).toMatchObject([{ type: "closed" }]);
     h.connect({ sessionPresent: true });
     const evs = h.serverSends(serverPublish("t", "a", { qos: 1, packetId: 1, dup: true }), serverPublish("t", "b", { qos: 2, packetId: 2, dup: true }));
     expect(evs).toMatchObject([{ type: "message", message: { packetId: 1 } }]);

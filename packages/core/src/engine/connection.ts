@@ -37,10 +37,11 @@ import type {
 import { ErrorCode, LocalProtocolError, type MqttError, RemoteProtocolError } from "../errors.js";
 import { isSharedSubscription, isValidTopicFilter, isValidTopicName } from "../topic.js";
 import type { CloseReason, Event } from "./events.js";
-import type { IncomingQos2, OutgoingMessage, SessionState, SessionSubscription } from "./session.js";
-import { PacketIdAllocator } from "./session.js";
+import type { IncomingQos2, OutgoingMessage, SessionRequest, SessionState, SessionSubscription } from "./session.js";
+import { PacketIdAllocator, validateSession } from "./session.js";
 import { type ConnectionState, nextState, type Trigger } from "./state.js";
 import { TimerTable } from "./timers.js";
+import { Outbox } from "./outbox.js";
 
 export interface ConnectionOptions {
   /** 3 = MQTT 3.1, 4 = MQTT 3.1.1 (default, as Paho), 5 = MQTT 5.0. */
@@ -149,6 +150,15 @@ const DEFAULT_LIMITS: ServerLimits = {
 const NO_CHUNKS: Uint8Array[] = [];
 
 /**
+ * The smallest server Maximum Packet Size the engine works with: a PUBACK /
+ * PUBREC / PUBREL / PUBCOMP with a reason code and no properties (5 bytes).
+ */
+const MIN_SERVER_PACKET_SIZE = 5;
+
+/** The longest reason string the engine puts in a DISCONNECT it sends on an error. */
+const REASON_STRING_MAX = 160;
+
+/**
  * An outgoing message as the engine holds it: the session's plain data plus,
  * until it first goes out, the PUBLISH bytes `publish()` encoded to validate it
  * (packet id 0 and DUP 0 stand in), so the common path encodes once.
@@ -159,18 +169,15 @@ interface OutEntry extends OutgoingMessage {
 
 type TrimmablePacket = Extract<Packet, { type: "puback" | "pubrec" | "pubrel" | "pubcomp" | "disconnect" | "auth" }>;
 
-/**
- * A PUBACK, PUBREC, PUBREL or PUBCOMP with reason 0 and no properties: four
- * bytes in every version (MQTT 5 leaves out a 0 reason code with no properties).
- */
-function ack(b0: number, packetId: number): Uint8Array {
-  return Uint8Array.of(b0, 2, packetId >> 8, packetId & 0xff);
-}
-
 function misuse(code: ErrorCode, message: string, reasonCode?: number): LocalProtocolError {
   return new LocalProtocolError(code, message, reasonCode);
 }
 
+/**
+ * The server broke the protocol. Reason code 0x82 (Protocol Error) unless the
+ * code says otherwise: every invalid topic alias (0, above our maximum, never
+ * mapped) is 0x94 Topic Alias invalid, as its name says.
+ */
 function remote(code: ErrorCode, message: string, reasonCode?: number): RemoteProtocolError {
   return new RemoteProtocolError(code, message, reasonCode ?? (code === ErrorCode.TopicAliasInvalid ? 0x94 : 0x82));
 }
@@ -200,7 +207,9 @@ export class MqttConnection {
 
   // ---- per network connection ----
   private decoder: PacketDecoder;
-  private out: Uint8Array[] = [];
+  private readonly out = new Outbox();
+  /** QoS 1/2 messages whose PUBLISH is in `out`, not yet handed out by `dataToSend`. */
+  private unflushed: OutgoingMessage[] = [];
   private events: Event[] = [];
   private eventHead = 0;
   private lastSent = 0;
@@ -299,7 +308,16 @@ export class MqttConnection {
 
   /** Whether `dataToSend` has bytes (Paho's want_write). */
   wantsWrite(): boolean {
-    return this.out.length > 0;
+    return this.out.bytes > 0;
+  }
+
+  /**
+   * Bytes waiting in `dataToSend`. It grows only with the caller's commands
+   * and with input (at most one small answer per received packet), so a loop
+   * that stops reading while this is high bounds it.
+   */
+  get outputBytes(): number {
+    return this.out.bytes;
   }
 
   /** The earliest time `handleTimeout` has work to do, or undefined. */
@@ -315,7 +333,7 @@ export class MqttConnection {
    * clean_start). A clean start discards the session first [MQTT-3.1.2-4].
    */
   connect(now: number, options: { clean?: boolean } = {}): void {
-    this.tick(now);
+    now = this.tick(now);
     const clean = options.clean ?? this.opts.clean;
     const v = this.protocolVersion;
     if (!clean && this.clientIdentifier === "" && v !== 5) {
@@ -323,6 +341,12 @@ export class MqttConnection {
     }
     if (v === 3 && this.clientIdentifier === "") throw misuse(ErrorCode.InvalidArgument, "MQTT 3.1 needs a client id");
     const next = nextState(this.st, "connect");
+    if (this.eventHead < this.events.length) {
+      // The previous connection's events (its `closed` last) belong before this
+      // one's; a caller who had not pulled them would read them as this
+      // connection's. Pull them first.
+      throw misuse(ErrorCode.InvalidState, "pull the previous connection's events (up to its closed event) before connect()");
+    }
     const bytes = encodePacket(this.connectPacket(clean), v);
     this.st = next;
     this.resetConnection();
@@ -346,7 +370,14 @@ export class MqttConnection {
    * than its maximum packet size [MQTT-3.2.2-15]), or a full queue.
    */
   publish(request: PublishRequest, now: number): number {
-    this.tick(now);
+    now = this.tick(now);
+    if (typeof request !== "object" || request === null) {
+      throw misuse(ErrorCode.InvalidArgument, `publish needs a request object, got ${show(request)}`);
+    }
+    if (typeof request.topic !== "string") throw misuse(ErrorCode.InvalidArgument, `topic must be a string, got ${show(request.topic)}`);
+    if (!(request.payload instanceof Uint8Array)) {
+      throw misuse(ErrorCode.InvalidArgument, `payload must be a Uint8Array, got ${show(request.payload)}`);
+    }
     const qos = request.qos ?? 0;
     const retain = request.retain ?? false;
     const props = request.properties;
@@ -378,32 +409,37 @@ export class MqttConnection {
 
   /** Subscribes; returns the mid reported by the `subscribed` event. */
   subscribe(subscriptions: Subscription | Subscription[], now: number, properties?: Properties): number {
-    this.tick(now);
+    now = this.tick(now);
     const subs = Array.isArray(subscriptions) ? subscriptions : [subscriptions];
     if (subs.length === 0) throw misuse(ErrorCode.Empty, "subscribe needs at least one topic filter");
-    if (this.st === "connected") {
-      const l = this.limits;
-      for (const s of subs) {
-        if (!l.wildcardSubscriptionAvailable && /[+#]/.test(s.topicFilter) && isValidTopicFilter(s.topicFilter)) {
-          throw misuse(ErrorCode.NotSupported, "the server does not support wildcard subscriptions", 0xa2);
-        }
-        if (!l.sharedSubscriptionAvailable && isSharedSubscription(s.topicFilter)) {
-          throw misuse(ErrorCode.NotSupported, "the server does not support shared subscriptions", 0x9e);
-        }
-      }
-      if (!l.subscriptionIdentifierAvailable && properties?.subscriptionIdentifiers !== undefined) {
-        throw misuse(ErrorCode.NotSupported, "the server does not support subscription identifiers", 0xa1);
+    for (let i = 0; i < subs.length; i++) {
+      const s = subs[i];
+      if (typeof s !== "object" || s === null || typeof s.topicFilter !== "string") {
+        throw misuse(ErrorCode.InvalidArgument, `subscription ${i} must be an object with a string topicFilter, got ${show(s)}`);
       }
     }
     const list = subs.map((s) => this.normalizeSubscription(s));
+    if (this.st === "connected") {
+      // Checked after the codec's rules (an invalid filter is ERR_TOPIC_FILTER, not this).
+      for (const s of list) {
+        if (!isValidTopicFilter(s.topicFilter, this.protocolVersion)) {
+          throw misuse(ErrorCode.TopicFilterInvalid, `${show(s.topicFilter)} is not a valid topic filter`);
+        }
+      }
+      const refusal = this.subscribeRefusal(list, properties);
+      if (refusal !== undefined) throw refusal.error;
+    }
     return this.request("subscribe", list, [], properties);
   }
 
   /** Unsubscribes; returns the mid reported by the `unsubscribed` event. */
   unsubscribe(topicFilters: string | string[], now: number, properties?: Properties): number {
-    this.tick(now);
+    now = this.tick(now);
     const filters = Array.isArray(topicFilters) ? topicFilters : [topicFilters];
     if (filters.length === 0) throw misuse(ErrorCode.Empty, "unsubscribe needs at least one topic filter");
+    for (const f of filters) {
+      if (typeof f !== "string") throw misuse(ErrorCode.InvalidArgument, `a topic filter must be a string, got ${show(f)}`);
+    }
     return this.request("unsubscribe", [], filters, properties);
   }
 
@@ -413,7 +449,7 @@ export class MqttConnection {
    * one cannot turn a session expiry of 0 into a non-zero one [MQTT-3.14.2-2].
    */
   disconnect(now: number, options: { reasonCode?: number; properties?: Properties } = {}): void {
-    this.tick(now);
+    now = this.tick(now);
     const rc = options.reasonCode ?? 0;
     const p: DisconnectPacket = { type: "disconnect", reasonCode: rc };
     if (options.properties !== undefined) p.properties = options.properties;
@@ -434,7 +470,7 @@ export class MqttConnection {
    * The method is the CONNECT's; it is filled in when left out [MQTT-4.12.0-5].
    */
   auth(now: number, options: { reasonCode: number; properties?: Properties }): void {
-    this.tick(now);
+    now = this.tick(now);
     if (this.protocolVersion !== 5) throw misuse(ErrorCode.VersionMismatch, "AUTH needs MQTT 5");
     const method = this.opts.properties?.authenticationMethod;
     if (method === undefined) throw misuse(ErrorCode.AuthInvalid, "AUTH needs an authentication method in CONNECT [MQTT-4.12.0-7]");
@@ -459,6 +495,7 @@ export class MqttConnection {
    * the server will send it again).
    */
   ack(packetId: number, options: { reasonCode?: number; properties?: Properties } = {}): boolean {
+    checkCount(packetId, "packetId", 1, 0xffff);
     const rc = options.reasonCode ?? 0;
     if (rc !== 0 && this.protocolVersion !== 5) throw misuse(ErrorCode.VersionMismatch, "ack reason codes need MQTT 5");
     for (const a of this.ackOrder) {
@@ -485,22 +522,23 @@ export class MqttConnection {
 
   /** Buffers received bytes; they are parsed as events are pulled. */
   receiveData(bytes: Uint8Array, now: number): void {
-    this.tick(now);
+    if (!(bytes instanceof Uint8Array)) throw misuse(ErrorCode.InvalidArgument, `receiveData needs a Uint8Array, got ${show(bytes)}`);
+    now = this.tick(now);
     if (this.st === "connecting" || this.st === "connected") this.decoder.push(bytes);
   }
 
   /** The transport is gone (EOF or error). Reports `closed` unless already closed. */
   connectionLost(now: number, cause?: unknown): void {
-    this.tick(now);
+    now = this.tick(now);
     if (this.st !== "connecting" && this.st !== "connected") return;
-    this.out = [];
+    this.dropOutput();
     const reason: CloseReason = cause === undefined ? { kind: "transport", reasonCode: 0x80 } : { kind: "transport", reasonCode: 0x80, cause };
     this.close(nextState(this.st, "connection-lost"), reason);
   }
 
   /** Fires what is due at `now`: CONNACK and PINGRESP deadlines, keep-alive pings. Early calls do nothing. */
   handleTimeout(now: number): void {
-    this.tick(now);
+    now = this.tick(now);
     const t = this.timers;
     if (t.due("connack", now) && this.st === "connecting") {
       this.close(nextState(this.st, "timeout"), { kind: "timeout", timer: "connack", reasonCode: 0x80 });
@@ -508,7 +546,7 @@ export class MqttConnection {
     }
     if (t.due("pingresp", now) && this.st === "connected") {
       // No PINGRESP in time: the connection is dead [MQTT-3.1.2-20]; nothing more is sent on it.
-      this.out = [];
+      this.dropOutput();
       this.close(nextState(this.st, "timeout"), { kind: "timeout", timer: "pingresp", reasonCode: 0x8d });
       return;
     }
@@ -546,8 +584,11 @@ export class MqttConnection {
         if (packet === undefined) return undefined;
         this.handlePacket(packet);
       } catch (e) {
-        if (!(e instanceof RemoteProtocolError)) throw e;
-        this.protocolError(e);
+        // Nothing the server sends may make the receive path throw: its
+        // protocol errors end the connection; anything else is our bug, and it
+        // ends the connection too (0x83) instead of wedging the caller's loop.
+        if (e instanceof RemoteProtocolError) this.protocolError(e);
+        else this.internalError(e);
       }
     }
   }
@@ -562,10 +603,14 @@ export class MqttConnection {
    * them counts as sending for keep alive, so pass the current time.
    */
   dataToSend(now: number): Uint8Array[] {
-    this.tick(now);
-    if (this.out.length === 0) return NO_CHUNKS;
-    const chunks = this.out;
-    this.out = [];
+    now = this.tick(now);
+    if (this.out.bytes === 0) return NO_CHUNKS;
+    const chunks = this.out.take();
+    // What was handed out reached the wire as far as the engine can know: a
+    // resend of these messages is a redelivery (DUP) [MQTT-3.3.1-1].
+    const fresh = this.unflushed;
+    for (let i = 0; i < fresh.length; i++) fresh[i]!.sent = true;
+    if (fresh.length > 0) this.unflushed = [];
     this.lastSent = now;
     if (this.st === "connected" && this.limits.keepAlive > 0 && !this.pingOutstanding) {
       this.timers.set("keepalive", now + this.limits.keepAlive * 1000);
@@ -582,6 +627,7 @@ export class MqttConnection {
       const c: OutgoingMessage = { mid: m.mid, topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain, state: m.state };
       if (m.properties !== undefined) c.properties = m.properties;
       if (m.packetId !== undefined) c.packetId = m.packetId;
+      if (m.sent !== undefined) c.sent = m.sent;
       return c;
     };
     for (const m of this.inflight.values()) outgoing.push(copy(m));
@@ -596,15 +642,27 @@ export class MqttConnection {
       subscriptions: [...this.subscriptions.values()].map((s) => ({ ...s })),
       retiredPacketIds: [...this.retired],
       endsWithConnection: this.sessionEndsWithConnection,
+      requests: [...this.requests.values()].map((r) => {
+        const c: SessionRequest = { mid: r.mid, packetId: r.packetId, kind: r.kind };
+        if (r.kind === "subscribe") c.subscriptions = r.subscriptions.map((x) => ({ ...x }));
+        else c.topicFilters = [...r.topicFilters];
+        if (r.properties !== undefined) c.properties = r.properties;
+        return c;
+      }),
     };
   }
 
-  /** Restores a session exported earlier; only before `connect()` or after `closed`. */
-  importSession(s: SessionState): void {
+  /**
+   * Restores a session exported earlier; only before `connect()` or after
+   * `closed`. The whole session is checked first (see `validateSession`): a
+   * bad one is refused with ERR_ARGUMENT naming the field, and the engine is
+   * left as it was. A session read back from JSON goes through `sessionFromJSON`.
+   */
+  importSession(session: SessionState): void {
     if (this.st === "connecting" || this.st === "connected") {
       throw misuse(ErrorCode.InvalidState, "importSession needs a closed connection");
     }
-    if (s.format !== 1) throw misuse(ErrorCode.InvalidArgument, `unknown session format ${String(s.format)}`);
+    const s = validateSession(session, this.protocolVersion, this.opts.maxQueued);
     this.ids.clear();
     this.inflight.clear();
     this.queue = [];
@@ -613,18 +671,25 @@ export class MqttConnection {
     this.subscriptions.clear();
     this.requests.clear();
     for (const m of s.outgoing) {
-      const c: OutgoingMessage = { ...m };
-      if (c.state === "queued" || c.packetId === undefined) {
-        c.state = "queued";
-        delete c.packetId;
-        this.queue.push(c);
-      } else {
-        this.ids.claim(c.packetId);
-        this.inflight.set(c.packetId, c);
+      if (m.state === "queued") this.queue.push(m);
+      else {
+        this.ids.claim(m.packetId!);
+        this.inflight.set(m.packetId!, m);
       }
     }
-    for (const q of s.incomingQos2) this.incomingQos2.set(q.packetId, { ...q });
-    for (const sub of s.subscriptions) this.subscriptions.set(sub.topicFilter, { ...sub });
+    for (const q of s.incomingQos2) this.incomingQos2.set(q.packetId, q);
+    for (const sub of s.subscriptions) this.subscriptions.set(sub.topicFilter, sub);
+    for (const r of s.requests ?? []) {
+      this.ids.claim(r.packetId);
+      this.requests.set(r.packetId, {
+        mid: r.mid,
+        packetId: r.packetId,
+        kind: r.kind,
+        subscriptions: r.subscriptions ?? [],
+        topicFilters: r.topicFilters ?? [],
+        properties: r.properties,
+      });
+    }
     this.sessionEndsWithConnection = s.endsWithConnection ?? false;
     this.retired.clear();
     for (const id of s.retiredPacketIds ?? []) {
@@ -643,9 +708,18 @@ export class MqttConnection {
 
   // ==== internals: time, state, output ====
 
-  private tick(now: number): void {
-    if (typeof now !== "number" || Number.isNaN(now)) throw misuse(ErrorCode.InvalidArgument, "now must be a number");
+  /**
+   * The engine's clock. `now` is milliseconds on the caller's monotonic clock:
+   * a finite number (NaN and infinities are refused, ERR_ARGUMENT, so no
+   * deadline can become infinite). A value earlier than one already seen counts
+   * as the latest one seen: time never runs backwards inside the engine.
+   */
+  private tick(now: number): number {
+    if (typeof now !== "number" || !Number.isFinite(now)) {
+      throw misuse(ErrorCode.InvalidArgument, `now must be a finite number of milliseconds, got ${show(now)}`);
+    }
     if (now > this.now) this.now = now;
+    return this.now;
   }
 
   private newDecoder(): PacketDecoder {
@@ -675,7 +749,7 @@ export class MqttConnection {
   /** Per-connection state starts afresh [MQTT-3.3.2-7]. */
   private resetConnection(): void {
     this.decoder = this.newDecoder();
-    this.out = [];
+    this.dropOutput();
     this.limits = { ...DEFAULT_LIMITS, keepAlive: this.opts.keepAlive };
     this.pingOutstanding = false;
     this.timers.stopAll();
@@ -688,6 +762,12 @@ export class MqttConnection {
     this.aliasOut.clear();
     this.topicOut.clear();
     this.reauthenticating = false;
+  }
+
+  /** Output that can no longer reach the server: dropped, and no message in it counts as sent. */
+  private dropOutput(): void {
+    this.out.clear();
+    this.unflushed = [];
   }
 
   private close(next: ConnectionState, reason: CloseReason): void {
@@ -724,8 +804,27 @@ export class MqttConnection {
   private protocolError(e: RemoteProtocolError): void {
     if (this.st !== "connecting" && this.st !== "connected") return;
     const rc = e.reasonCode !== undefined && isValidReasonCode("disconnect", e.reasonCode) ? e.reasonCode : 0x82;
-    if (this.protocolVersion === 5) this.sendTrimmed({ type: "disconnect", reasonCode: rc, properties: { reasonString: e.message } });
+    this.sendDisconnectFor(rc, e.message);
     this.close(nextState(this.st, "protocol-error"), { kind: "protocol-error", reasonCode: rc, error: e });
+  }
+
+  /** A bug of ours surfaced while handling the server's bytes: end the connection (0x83 Implementation specific error). */
+  private internalError(e: unknown): void {
+    if (this.st !== "connecting" && this.st !== "connected") return;
+    this.sendDisconnectFor(0x83, "client implementation error");
+    this.close(nextState(this.st, "protocol-error"), { kind: "internal-error", reasonCode: 0x83, error: e });
+  }
+
+  /**
+   * The MQTT 5 DISCONNECT that ends a connection on an error, its reason
+   * string a short, clean version of `message` (at most REASON_STRING_MAX
+   * characters, no control characters or surrogates: an emoji becomes "??"), so it always
+   * encodes; sendTrimmed drops the string if the server's limit is smaller.
+   */
+  private sendDisconnectFor(reasonCode: number, message: string): void {
+    if (this.protocolVersion !== 5) return;
+    const reasonString = message.slice(0, REASON_STRING_MAX).replace(/[\u0000-\u001f\u007f\ud800-\udfff]/g, "?");
+    this.sendTrimmed({ type: "disconnect", reasonCode, properties: { reasonString } });
   }
 
   private send(p: Packet): void {
@@ -818,7 +917,7 @@ export class MqttConnection {
       const { subscriptionIdentifier, unconfirmed: _u, ...sub } = s;
       const props: Properties | undefined =
         subscriptionIdentifier !== undefined ? { subscriptionIdentifiers: [subscriptionIdentifier] } : undefined;
-      this.request("subscribe", [sub], [], props);
+      this.addRequest("subscribe", [sub], [], props);
     }
   }
 
@@ -836,6 +935,7 @@ export class MqttConnection {
     return out;
   }
 
+  /** A SUBSCRIBE / UNSUBSCRIBE the caller asked for: checked (throwing, nothing changed), then made. */
   private request(kind: "subscribe" | "unsubscribe", subscriptions: Subscription[], topicFilters: string[], properties: Properties | undefined): number {
     // Validate with the codec first (filters, options, properties); id 1 stands in.
     const probe: Packet =
@@ -846,12 +946,55 @@ export class MqttConnection {
     if (this.st === "connected" && size > this.limits.maximumPacketSize) {
       throw misuse(ErrorCode.PacketTooLarge, `${kind.toUpperCase()} of ${size} bytes exceeds the server's maximum packet size`, 0x95);
     }
+    if (this.ids.inUse >= 0xffff) throw misuse(ErrorCode.PacketIdsExhausted, "all 65,535 packet identifiers are in use");
+    return this.addRequest(kind, subscriptions, topicFilters, properties);
+  }
+
+  /**
+   * Makes a request and sends it when connected. Never throws (the engine's
+   * own resubscriptions come through here from the receive path): what cannot
+   * be sent is reported as a failed `subscribed` / `unsubscribed` event.
+   */
+  private addRequest(kind: "subscribe" | "unsubscribe", subscriptions: Subscription[], topicFilters: string[], properties: Properties | undefined): number {
+    const mid = this.nextMid++;
     const id = this.ids.allocate();
-    if (id === undefined) throw misuse(ErrorCode.PacketIdsExhausted, "all 65,535 packet identifiers are in use");
-    const r: Request = { mid: this.nextMid++, packetId: id, kind, subscriptions, topicFilters, properties };
+    if (id === undefined) {
+      const error = misuse(ErrorCode.PacketIdsExhausted, "all 65,535 packet identifiers are in use");
+      this.failRequest({ mid, packetId: 0, kind, subscriptions, topicFilters, properties }, error, () => 0x80);
+      return mid;
+    }
+    const r: Request = { mid, packetId: id, kind, subscriptions, topicFilters, properties };
     this.requests.set(id, r);
     if (this.st === "connected") this.sendRequest(r);
-    return r.mid;
+    return mid;
+  }
+
+  /** Reports a request that will not be sent: one reason code per filter, from `codeFor`, and the error. */
+  private failRequest(r: Request, error: MqttError, codeFor: (filter: string) => number): void {
+    const filters = r.kind === "subscribe" ? r.subscriptions.map((x) => x.topicFilter) : r.topicFilters;
+    const e = { mid: r.mid, packetId: r.packetId, reasonCodes: filters.map(codeFor), error };
+    this.emit(r.kind === "subscribe" ? { type: "subscribed", ...e } : { type: "unsubscribed", ...e });
+  }
+
+  /**
+   * Why this connection's server cannot take a SUBSCRIBE, if it cannot:
+   * wildcards (0xA2), shared subscriptions (0x9E) or subscription identifiers
+   * (0xA1) it said it does not support [MQTT-3.2.2-17..]. Checked for every
+   * request, also those made before the CONNACK and the engine's resubscriptions.
+   */
+  private subscribeRefusal(subs: readonly Subscription[], properties: Properties | undefined): { error: LocalProtocolError; codeFor: (f: string) => number } | undefined {
+    const l = this.limits;
+    if (!l.subscriptionIdentifierAvailable && properties?.subscriptionIdentifiers !== undefined) {
+      return { error: misuse(ErrorCode.NotSupported, "the server does not support subscription identifiers", 0xa1), codeFor: () => 0xa1 };
+    }
+    const wildcard = (f: string): boolean => !l.wildcardSubscriptionAvailable && /[+#]/.test(f);
+    const shared = (f: string): boolean => !l.sharedSubscriptionAvailable && isSharedSubscription(f);
+    const codeFor = (f: string): number => (shared(f) ? 0x9e : wildcard(f) ? 0xa2 : 0x80);
+    for (const s of subs) {
+      if (shared(s.topicFilter)) return { error: misuse(ErrorCode.NotSupported, "the server does not support shared subscriptions", 0x9e), codeFor };
+      if (wildcard(s.topicFilter)) return { error: misuse(ErrorCode.NotSupported, "the server does not support wildcard subscriptions", 0xa2), codeFor };
+    }
+    return undefined;
   }
 
   private sendRequest(r: Request): void {
@@ -866,10 +1009,13 @@ export class MqttConnection {
     if (bytes.length > max) {
       // Asked for before this server said its limit [MQTT-3.2.2-15]: fails, is not sent.
       this.finishRequest(r);
-      const n = r.kind === "subscribe" ? r.subscriptions.length : r.topicFilters.length;
-      const error = misuse(ErrorCode.PacketTooLarge, `${r.kind.toUpperCase()} of ${bytes.length} bytes exceeds the server's maximum packet size of ${max}`, 0x95);
-      const e = { mid: r.mid, packetId: r.packetId, reasonCodes: new Array<number>(n).fill(0x80), error };
-      this.emit(r.kind === "subscribe" ? { type: "subscribed", ...e } : { type: "unsubscribed", ...e });
+      this.failRequest(r, misuse(ErrorCode.PacketTooLarge, `${r.kind.toUpperCase()} of ${bytes.length} bytes exceeds the server's maximum packet size of ${max}`, 0x95), () => 0x80);
+      return;
+    }
+    const refusal = r.kind === "subscribe" ? this.subscribeRefusal(r.subscriptions, r.properties) : undefined;
+    if (refusal !== undefined) {
+      this.finishRequest(r);
+      this.failRequest(r, refusal.error, refusal.codeFor);
       return;
     }
     this.out.push(bytes);
@@ -922,9 +1068,10 @@ export class MqttConnection {
             waiting = true;
             continue;
           }
-          if (this.resendTooLarge(m)) continue;
-          // A resend on a resumed session: same packet id, DUP set [MQTT-3.3.1-1] [MQTT-4.4.0-1].
-          this.sendPublish(m, true);
+          if (this.resendRefused(m)) continue;
+          // A resend on a resumed session: same packet id [MQTT-4.4.0-1], DUP set
+          // when an earlier PUBLISH of it was handed out [MQTT-3.3.1-1].
+          this.sendPublish(m, m.sent !== false);
         }
       }
       this.resendPending = waiting;
@@ -942,27 +1089,30 @@ export class MqttConnection {
   }
 
   /**
-   * A resend larger than this connection's Maximum Packet Size cannot go out
-   * [MQTT-3.2.2-15]: the engine gives up on it, as on a queued one, and reports
-   * it failed (0x95). Returns whether it did.
+   * A resend is checked against every limit of this connection's CONNACK, as
+   * a new message is: Maximum QoS [MQTT-3.2.2-11], Retain Available
+   * [MQTT-3.2.2-14] and Maximum Packet Size [MQTT-3.2.2-15]. One that breaks a
+   * limit cannot go out: the engine gives up on it and reports it as a failed
+   * `published` event with the limit's reason code (0x9B, 0x9A, 0x95) and the
+   * error. Returns whether it did.
    */
-  private resendTooLarge(m: OutgoingMessage): boolean {
+  private resendRefused(m: OutgoingMessage): boolean {
     let props = m.properties;
     if (props?.topicAlias !== undefined && props.topicAlias > this.limits.topicAliasMaximum) {
       const { topicAlias: _a, ...rest } = props;
       props = rest;
     }
     const size = encodePacket(this.publishPacket(m, m.topic, true, m.packetId, props), this.protocolVersion).length;
-    const max = this.limits.maximumPacketSize;
-    if (size <= max) return false;
+    const problem = this.unsendable(m.qos, m.retain, size, props);
+    if (problem === undefined) return false;
     const id = m.packetId!;
     this.inflight.delete(id);
-    // The PUBLISH went out before: a QoS 2 server may hold it and wait for a
-    // PUBREL, so its id stays reserved; a QoS 1 id is free (a late PUBACK is ignored).
-    if (m.qos === 2) this.retired.add(id);
+    // A QoS 2 PUBLISH that went out before may be held by the server, which
+    // waits for a PUBREL: its id stays reserved. A QoS 1 id is free (a late
+    // PUBACK is ignored), and so is the id of a PUBLISH that never left.
+    if (m.qos === 2 && m.sent !== false) this.retired.add(id);
     else this.ids.release(id);
-    const error = misuse(ErrorCode.PacketTooLarge, `PUBLISH of ${size} bytes exceeds the server's maximum packet size of ${max} [MQTT-3.2.2-15]`, 0x95);
-    this.emit({ type: "published", mid: m.mid, qos: m.qos, reasonCode: 0x95, packetId: id, error });
+    this.emit({ type: "published", mid: m.mid, qos: m.qos, reasonCode: problem.reasonCode ?? 0x80, packetId: id, error: problem });
     return true;
   }
 
@@ -987,6 +1137,7 @@ export class MqttConnection {
     }
     m.packetId = id;
     m.state = "publish";
+    m.sent = false;
     this.inflight.set(id, m);
     this.sendPublish(m, false);
   }
@@ -998,7 +1149,12 @@ export class MqttConnection {
     return p;
   }
 
-  /** Encodes a PUBLISH with this connection's topic alias choice [MQTT-3.3.2-9] [MQTT-3.2.2-18]. */
+  /**
+   * Puts a PUBLISH in the output with this connection's topic alias choice
+   * [MQTT-3.3.2-9] [MQTT-3.2.2-18]. An automatic alias is used only when the
+   * PUBLISH still fits the server's Maximum Packet Size with it: the size
+   * checks ran on the message as the caller gave it [MQTT-3.2.2-15].
+   */
   private sendPublish(m: OutEntry, dup: boolean): void {
     const wire = m.wire;
     if (wire !== undefined) {
@@ -1013,13 +1169,12 @@ export class MqttConnection {
           at += 2 + ((wire[at]! << 8) | wire[at + 1]!); // past the topic name
           wire[at] = id >> 8;
           wire[at + 1] = id & 0xff;
-          this.quota.add(id);
         }
         this.out.push(wire);
+        this.sentPublish(m);
         return;
       }
     }
-    let topic = m.topic;
     let props = m.properties;
     const max = this.limits.topicAliasMaximum;
     let alias = props?.topicAlias;
@@ -1030,22 +1185,36 @@ export class MqttConnection {
       props = Object.keys(rest).length > 0 ? rest : undefined;
       alias = undefined;
     }
-    if (alias === undefined && this.opts.autoTopicAlias && max > 0) alias = this.autoAlias(topic, max);
+    const auto = alias === undefined && this.opts.autoTopicAlias && max > 0;
+    if (auto) alias = this.autoAlias(m.topic, max);
     if (alias !== undefined) {
-      if (this.aliasOut.get(alias) === topic) {
-        topic = "";
-        this.topicOut.delete(m.topic);
-        this.topicOut.set(m.topic, alias); // most recently used last
-      } else {
-        const old = this.aliasOut.get(alias);
-        if (old !== undefined) this.topicOut.delete(old);
-        this.aliasOut.set(alias, topic);
-        this.topicOut.set(topic, alias);
+      const mapped = this.aliasOut.get(alias) === m.topic;
+      const bytes = encodePacket(this.publishPacket(m, mapped ? "" : m.topic, dup, m.packetId, { ...props, topicAlias: alias }), this.protocolVersion);
+      if (!auto || bytes.length <= this.limits.maximumPacketSize) {
+        if (mapped) {
+          this.topicOut.delete(m.topic);
+          this.topicOut.set(m.topic, alias); // most recently used last
+        } else {
+          const old = this.aliasOut.get(alias);
+          if (old !== undefined) this.topicOut.delete(old);
+          this.aliasOut.set(alias, m.topic);
+          this.topicOut.set(m.topic, alias);
+        }
+        this.out.push(bytes);
+        this.sentPublish(m);
+        return;
       }
-      props = { ...props, topicAlias: alias };
+      // The alias property would take it over the server's limit: no alias.
     }
-    this.send(this.publishPacket(m, topic, dup, m.packetId, props));
-    if (m.qos > 0) this.quota.add(m.packetId!);
+    this.send(this.publishPacket(m, m.topic, dup, m.packetId, props));
+    this.sentPublish(m);
+  }
+
+  /** A QoS 1/2 PUBLISH is in the output: it counts against the server's quota, and is sent once `dataToSend` hands it out. */
+  private sentPublish(m: OutgoingMessage): void {
+    if (m.qos === 0) return;
+    this.quota.add(m.packetId!);
+    if (m.sent !== true) this.unflushed.push(m);
   }
 
   /** The alias for `topic`: its own, a free one, or the least recently used one. */
@@ -1136,6 +1305,13 @@ export class MqttConnection {
     if (p.sessionPresent && this.connectedClean) {
       throw remote(ErrorCode.SessionPresentInvalid, "CONNACK reports a session present after a clean start");
     }
+    const maxSize = props?.maximumPacketSize;
+    if (maxSize !== undefined && maxSize < MIN_SERVER_PACKET_SIZE) {
+      // Acks have a fixed size: under this limit the client could not answer
+      // a QoS 1/2 message or report a failure without breaking [MQTT-3.2.2-15].
+      // Such a connection cannot work, so it ends here, visibly.
+      throw remote(ErrorCode.PropertyValue, `a Maximum Packet Size of ${maxSize} is too small for the acks a client must send (${MIN_SERVER_PACKET_SIZE} bytes)`);
+    }
     const l: ServerLimits = { ...DEFAULT_LIMITS, keepAlive: this.opts.keepAlive };
     if (props !== undefined) {
       if (props.receiveMaximum !== undefined) l.receiveMaximum = props.receiveMaximum;
@@ -1173,7 +1349,7 @@ export class MqttConnection {
       if (alias > max) throw remote(ErrorCode.TopicAliasInvalid, `topic alias ${alias} is above our maximum of ${max}`, 0x94);
       if (p.topic === "") {
         const t = this.aliasIn.get(alias);
-        if (t === undefined) throw remote(ErrorCode.TopicAliasInvalid, `topic alias ${alias} was never set on this connection`, 0x82);
+        if (t === undefined) throw remote(ErrorCode.TopicAliasInvalid, `topic alias ${alias} was never set on this connection`);
         message = { ...p, topic: t };
       } else {
         this.aliasIn.set(alias, p.topic);
@@ -1184,7 +1360,8 @@ export class MqttConnection {
       return;
     }
     const id = p.packetId!;
-    if (!this.inCount.has(id)) {
+    const unacked = this.inCount.has(id);
+    if (!unacked) {
       // Our Receive Maximum [MQTT-3.3.4-7] from the server's side: it may not exceed it.
       const max = this.opts.properties?.receiveMaximum ?? 65535;
       if (this.inCount.size >= max) throw remote(ErrorCode.ReceiveMaximumExceeded, `more than ${max} unacknowledged QoS 1/2 messages`, 0x93);
@@ -1192,11 +1369,15 @@ export class MqttConnection {
     }
     const manual = this.opts.manualAck;
     if (p.qos === 1) {
-      // Every QoS 1 PUBLISH is a new message once its PUBACK went out [MQTT-4.3.2-5].
+      // Every QoS 1 PUBLISH is a new message once its PUBACK went out
+      // [MQTT-4.3.2-5]; before that, the same id again is the same message: it
+      // is delivered once and the one pending ack answers both, so a server
+      // repeating an id cannot grow the pending acks.
+      if (unacked && manual) return;
       this.emit({ type: "message", message });
       if (!manual && this.ackOrder.length === 0) {
         // Nothing ahead of it: acknowledge at once (the common, automatic case).
-        this.out.push(ack(0x40, id));
+        this.out.pushAck(0x40, id);
         this.inCount.delete(id);
         return;
       }
@@ -1226,7 +1407,7 @@ export class MqttConnection {
       const plain = a.reasonCode === 0 && a.properties === undefined;
       const base = { packetId: a.packetId, reasonCode: a.reasonCode, ...(a.properties ? { properties: a.properties } : {}) };
       if (a.qos === 1) {
-        if (plain) this.out.push(ack(0x40, a.packetId));
+        if (plain) this.out.pushAck(0x40, a.packetId);
         else this.sendTrimmed({ type: "puback", ...base });
         this.inCount.delete(a.packetId);
       } else {
@@ -1238,7 +1419,7 @@ export class MqttConnection {
         } else if (q2 !== undefined) {
           q2.state = "received";
         }
-        if (plain) this.out.push(ack(0x50, a.packetId));
+        if (plain) this.out.pushAck(0x50, a.packetId);
         else this.sendTrimmed({ type: "pubrec", ...base });
       }
     }
@@ -1249,7 +1430,7 @@ export class MqttConnection {
     const known = this.incomingQos2.delete(id);
     this.inCount.delete(id);
     // [MQTT-4.3.3-11] PUBCOMP with the same id; 0x92 when we hold no such message.
-    if (known || this.protocolVersion !== 5) this.out.push(ack(0x70, id));
+    if (known || this.protocolVersion !== 5) this.out.pushAck(0x70, id);
     else this.sendTrimmed({ type: "pubcomp", packetId: id, reasonCode: 0x92 });
   }
 
@@ -1349,6 +1530,10 @@ export class MqttConnection {
   }
 
   private onDisconnect(p: DisconnectPacket): void {
+    if (p.reasonCode === 0x04) {
+      // 0x04 (Disconnect with Will Message) is the client's to send, never the server's (MQTT 5 3.14.2.1).
+      throw remote(ErrorCode.ReasonCodeInvalid, "a server does not send DISCONNECT 0x04 (Disconnect with Will Message)");
+    }
     const reason: CloseReason = p.properties
       ? { kind: "server-disconnect", reasonCode: p.reasonCode, properties: p.properties }
       : { kind: "server-disconnect", reasonCode: p.reasonCode };

@@ -19,7 +19,13 @@ export type CloseReason =
   /** The caller reported the transport gone (`connectionLost`). */
   | { readonly kind: "transport"; readonly reasonCode: number; readonly cause?: unknown }
   /** The caller disconnected; the DISCONNECT is queued. */
-  | { readonly kind: "local"; readonly reasonCode: number };
+  | { readonly kind: "local"; readonly reasonCode: number }
+  /**
+   * A bug in the engine surfaced while it handled the server's bytes (never a
+   * server's fault, never expected): the connection ends with DISCONNECT 0x83
+   * (MQTT 5) instead of the error escaping `pollEvent`. Please report it.
+   */
+  | { readonly kind: "internal-error"; readonly reasonCode: number; readonly error: unknown };
 
 export type Event =
   | { readonly type: "connected"; readonly sessionPresent: boolean; readonly connack: ConnackPacket }
