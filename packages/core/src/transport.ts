@@ -121,7 +121,9 @@ export interface Transport {
   /**
    * Ends the connection. Without an error: gracefully, after the bytes already
    * written have gone out (TCP FIN, TLS close_notify, WebSocket close 1000);
-   * onClose(undefined) follows. With an error: at once, unsent bytes dropped;
+   * onClose(undefined) follows once the peer has closed its side too. A peer
+   * that never does keeps it waiting (transports set no timer for it): bound
+   * the wait by calling close(error) later. With an error: at once, unsent bytes dropped;
    * onClose gets it (a TransportError as is, anything else wrapped as
    * ERR_TRANSPORT_ABORTED). Safe to call in any state, more than once.
    */

@@ -149,3 +149,15 @@ export async function publishRoundTrip(wire: MqttWire, label: string): Promise<v
 
   wire.send({ type: "disconnect", reasonCode: 0 });
 }
+
+export { EngineDriver, qosRoundTrip } from "./driver.js";
+export {
+  startHttpConnectProxy,
+  startRefusingHttpServer,
+  startSilentServer,
+  startSocks5Proxy,
+  type ProxyMode,
+  type ProxyServer,
+  type ProxyServerOptions,
+  type TestServer,
+} from "./servers.js";

@@ -1,2 +1,59 @@
-// @sansmqtt/transport-tcp: filled by a later issue (the IO layer and the Paho-style client build on @sansmqtt/core).
-export {};
+/**
+ * @sansmqtt/transport-tcp: MQTT's byte stream over node:net, TCP or a unix
+ * domain socket, directly or through a SOCKS5 or HTTP CONNECT proxy. No MQTT,
+ * no retries; the connect timeout is its only timer. See README.md.
+ */
+import net from "node:net";
+import type { TransportError } from "@sansmqtt/core";
+import { checkTcpOptions, connectTcp, DEFAULT_CONNECT_TIMEOUT, describeTarget, type TcpOptions } from "./connect.js";
+import { netError } from "./errors.js";
+import { StreamTransport } from "./stream-transport.js";
+import { TransportError as TE, TransportErrorCode as C } from "@sansmqtt/core";
+
+export type { Transport, TransportHandlers, TransportState, TransportErrorCode } from "@sansmqtt/core";
+export { TransportError } from "@sansmqtt/core";
+export {
+  authority,
+  checkTcpOptions,
+  connectTcp,
+  DEFAULT_CONNECT_TIMEOUT,
+  describeTarget,
+  type Connected,
+  type HttpProxyOptions,
+  type ProxyOptions,
+  type Socks5ProxyOptions,
+  type TcpOptions,
+} from "./connect.js";
+export { errorCode, messageOf, netError } from "./errors.js";
+export { StreamTransport } from "./stream-transport.js";
+
+/** MQTT over TCP (default port 1883) or a unix domain socket. `socket()` is the net.Socket. */
+export class TcpTransport extends StreamTransport<net.Socket> {
+  readonly options: TcpOptions;
+  readonly #where: string;
+
+  /** Throws a TransportError (ERR_TRANSPORT_CONFIG) for options that cannot work. */
+  constructor(options: TcpOptions = {}) {
+    checkTcpOptions(options);
+    super(options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT);
+    this.options = options;
+    this.#where = describeTarget(options, 1883);
+  }
+
+  protected start(): () => void {
+    return connectTcp(this.options, 1883, (err, socket) => {
+      if (err) return this.fail(err);
+      this.attach(socket!);
+      this.opened();
+    });
+  }
+
+  protected mapError(err: unknown): TransportError {
+    return netError(err, this.#where);
+  }
+
+  protected timeoutError(ms: number): TransportError {
+    const via = this.options.proxy ? ` through the ${this.options.proxy.type} proxy` : "";
+    return new TE(C.Timeout, `no connection to ${this.#where}${via} within ${ms} ms`);
+  }
+}

@@ -1,98 +1,18 @@
-// The Sans-IO engine (MqttConnection) against the real mosquitto over node:net,
-// driven exactly as its README says: after any input, drain events, write
-// dataToSend, re-arm one timer at nextTimeout. Proves the engine interoperates
-// with a real broker for MQTT 3.1.1 and 5: QoS 0/1/2 both ways, flow control
-// with topic aliases, and a persistent session resumed across connections.
-import net from "node:net";
-import { performance } from "node:perf_hooks";
+// The Sans-IO engine (MqttConnection) against the real mosquitto over the
+// TcpTransport, driven exactly as its README says (test-support's EngineDriver):
+// after any input, drain events, write dataToSend, re-arm one timer at
+// nextTimeout. Proves the engine interoperates with a real broker for MQTT
+// 3.1.1 and 5: QoS 0/1/2 both ways, flow control with topic aliases, and a
+// persistent session resumed across connections.
 import { afterEach, describe, expect, it } from "vitest";
-import { MqttConnection, type ConnectionOptions, type Event, type ProtocolVersion } from "@sansmqtt/core";
-import { brokerEnv, brokerPort, text, uniqueClientId, uniqueTopic, untext } from "@sansmqtt/test-support";
+import type { ConnectionOptions, ProtocolVersion } from "@sansmqtt/core";
+import { brokerEnv, brokerPort, EngineDriver, text, uniqueClientId, uniqueTopic } from "@sansmqtt/test-support";
+import { TcpTransport } from "../src/index.js";
 
-const now = (): number => performance.now();
-
-/** One engine on one socket, with the polling loop of the core's README. */
-class Driven {
-  readonly conn: MqttConnection;
-  readonly events: Event[] = [];
-  private socket: net.Socket | undefined;
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private waiters: { pred: (e: Event) => boolean; resolve: (e: Event) => void }[] = [];
-
-  constructor(options: ConnectionOptions) {
-    this.conn = new MqttConnection(options);
-  }
-
-  open(clean?: boolean): Promise<Event> {
-    const socket = net.connect({ host: brokerEnv("MQTT_HOST"), port: brokerPort("MQTT_TCP_PORT") });
-    socket.setNoDelay(true);
-    this.socket = socket;
-    socket.on("data", (b: Uint8Array) => {
-      this.conn.receiveData(b, now());
-      this.drive();
-    });
-    socket.on("close", () => {
-      this.conn.connectionLost(now());
-      this.drive();
-    });
-    socket.on("error", () => undefined); // "close" follows
-    socket.on("connect", () => {
-      this.conn.connect(now(), clean === undefined ? {} : { clean });
-      this.drive();
-    });
-    return this.next((e) => e.type === "connected" || e.type === "closed");
-  }
-
-  /** Runs a command, then the loop. */
-  run<T>(command: (c: MqttConnection, t: number) => T): T {
-    const r = command(this.conn, now());
-    this.drive();
-    return r;
-  }
-
-  next(pred: (e: Event) => boolean, timeoutMs = 5000): Promise<Event> {
-    const seen = this.events.find(pred);
-    if (seen !== undefined) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no matching event in ${timeoutMs} ms; got ${this.events.map((e) => e.type).join(",")}`)), timeoutMs);
-      this.waiters.push({ pred, resolve: (e) => (clearTimeout(t), resolve(e)) });
-    });
-  }
-
-  close(): void {
-    clearTimeout(this.timer);
-    this.socket?.destroy();
-  }
-
-  private drive(): void {
-    for (let e = this.conn.pollEvent(); e !== undefined; e = this.conn.pollEvent()) {
-      this.events.push(e);
-      for (const w of [...this.waiters]) {
-        if (w.pred(e)) {
-          this.waiters.splice(this.waiters.indexOf(w), 1);
-          w.resolve(e);
-        }
-      }
-      if (e.type === "closed") {
-        for (const chunk of this.conn.dataToSend(now())) this.socket?.write(chunk);
-        this.socket?.end();
-      }
-    }
-    if (!this.socket?.destroyed) for (const chunk of this.conn.dataToSend(now())) this.socket?.write(chunk);
-    clearTimeout(this.timer);
-    const at = this.conn.nextTimeout();
-    if (at !== undefined) {
-      this.timer = setTimeout(() => {
-        this.conn.handleTimeout(now());
-        this.drive();
-      }, Math.max(0, at - now()));
-    }
-  }
-}
-
-const open: Driven[] = [];
-function client(options: ConnectionOptions): Driven {
-  const d = new Driven(options);
+const open: EngineDriver[] = [];
+/** The engine over a TcpTransport, driven by test-support's one loop. */
+function client(options: ConnectionOptions): EngineDriver {
+  const d = new EngineDriver(new TcpTransport({ host: brokerEnv("MQTT_HOST"), port: brokerPort("MQTT_TCP_PORT") }), options);
   open.push(d);
   return d;
 }
@@ -100,8 +20,7 @@ afterEach(() => {
   for (const d of open.splice(0)) d.close();
 });
 
-const messages = (d: Driven): string[] =>
-  d.events.flatMap((e) => (e.type === "message" ? [untext(e.message.payload)] : []));
+const messages = (d: EngineDriver): string[] => d.messages();
 
 describe.each([4, 5] as ProtocolVersion[])("engine against mosquitto, MQTT %s", (version) => {
   const v = version === 5 ? "5.0" : "3.1.1";
