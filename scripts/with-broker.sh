@@ -13,6 +13,7 @@
 #   MQTT_CLIENT_KEY_ENCRYPTED MQTT_CLIENT_KEY_PASSPHRASE  the same key, encrypted (AES-256)
 #   MQTT_TLS_EXPIRED_PORT      TLS listener whose certificate (localhost) expired yesterday
 #   MQTT_TLS_WRONG_HOST_PORT   TLS listener whose certificate is for wrong-host.example only
+#   MQTT_SERVER_CERT MQTT_SERVER_KEY    the broker's certificate and key, for TLS servers a test starts
 # Every certificate is signed by a CA made for this run only (MQTT_CA_FILE); all
 # of it is deleted with the broker.
 # MQTT_PORT_BASE (default 18831) picks the first port; if one of the seven is taken,
@@ -180,7 +181,7 @@ done
 export MQTT_HOST=127.0.0.1 MQTT_TCP_PORT=$base MQTT_TLS_PORT=$((base+1)) \
        MQTT_WS_PORT=$((base+2)) MQTT_WSS_PORT=$((base+3)) MQTT_CA_FILE="$dir/ca.crt" \
        MQTT_TLS_CLIENT_CERT_PORT=$((base+4)) MQTT_TLS_EXPIRED_PORT=$((base+5)) MQTT_TLS_WRONG_HOST_PORT=$((base+6)) \
-       MQTT_UNIX_SOCKET="$dir/mqtt.sock" \
+       MQTT_UNIX_SOCKET="$dir/mqtt.sock" MQTT_SERVER_CERT="$dir/server.crt" MQTT_SERVER_KEY="$dir/server.key" \
        MQTT_CLIENT_CERT="$dir/client.crt" MQTT_CLIENT_KEY="$dir/client.key" \
        MQTT_CLIENT_KEY_ENCRYPTED="$dir/client-encrypted.key" MQTT_CLIENT_KEY_PASSPHRASE=sansmqtt-test-passphrase
 echo "with-broker: mosquitto pid $pid on 127.0.0.1 tcp:$MQTT_TCP_PORT tls:$MQTT_TLS_PORT ws:$MQTT_WS_PORT wss:$MQTT_WSS_PORT" \
