@@ -78,7 +78,16 @@ const RUNS = {
   encodeJunk: 1000,
   sticky: 250,
   helpers: 300,
+  long: 40,
+  longMutations: 150,
+  longEncodeJunk: 150,
 };
+
+/**
+ * Error messages quote at most a short prefix of any value (show() in
+ * codec/bytes.ts: 40 characters), never a whole hostile 65,535-byte field.
+ */
+const MAX_MESSAGE = 300;
 
 const VERSIONS: readonly ProtocolVersion[] = [3, 4, 5];
 
@@ -109,22 +118,27 @@ const CODEC_CODES: ReadonlySet<string> = new Set([
   ErrorCode.SubscriptionOptions,
   ErrorCode.ValueRange,
   ErrorCode.VersionMismatch,
+  // Authentication Data without an Authentication Method, an AUTH without its method (MQTT 5.0 3.1.2.11.10, 3.15.2.2.2).
+  ErrorCode.AuthInvalid,
 ]);
 /** Codes the first byte alone can cause (checked before the Remaining Length). */
 const FIRST_BYTE_CODES: ReadonlySet<string> = new Set([ErrorCode.PacketTypeInvalid, ErrorCode.FixedHeaderFlags, ErrorCode.QosInvalid]);
-const DISCONNECT_REASONS: ReadonlySet<number | undefined> = new Set([0x81, 0x82, 0x84, 0x95]);
+/** Reason codes a decode error carries: for a DISCONNECT, or (0x84, 0x85) for the CONNACK refusing a CONNECT. */
+const DISCONNECT_REASONS: ReadonlySet<number | undefined> = new Set([0x81, 0x82, 0x84, 0x85, 0x95]);
 
 /** A decode error: RemoteProtocolError, a codec code, a reason code a DISCONNECT can carry. */
 function expectRemoteError(e: unknown): asserts e is RemoteProtocolError {
-  if (!(e instanceof RemoteProtocolError)) throw new Error(`expected a RemoteProtocolError, got ${String(e)}`, { cause: e });
+  if (!(e instanceof RemoteProtocolError)) throw new Error(`expected a RemoteProtocolError, got ${String(e).slice(0, 200)}`, { cause: e });
   expect(CODEC_CODES.has(e.code), `code ${e.code}`).toBe(true);
   expect(DISCONNECT_REASONS.has(e.reasonCode), `reason code ${String(e.reasonCode)} for ${e.code}`).toBe(true);
+  expect(e.message.length, `message of ${e.message.length} characters: ${e.message.slice(0, 100)}`).toBeLessThan(MAX_MESSAGE);
 }
 
 /** An encode error: LocalProtocolError with a codec code. */
 function expectLocalError(e: unknown): asserts e is LocalProtocolError {
-  if (!(e instanceof LocalProtocolError)) throw new Error(`expected a LocalProtocolError, got ${String(e)}`, { cause: e });
+  if (!(e instanceof LocalProtocolError)) throw new Error(`expected a LocalProtocolError, got ${String(e).slice(0, 200)}`, { cause: e });
   expect(CODEC_CODES.has(e.code), `code ${e.code}`).toBe(true);
+  expect(e.message.length, `message of ${e.message.length} characters: ${e.message.slice(0, 100)}`).toBeLessThan(MAX_MESSAGE);
 }
 
 function encodeAll(packets: readonly Packet[], version: ProtocolVersion): Uint8Array {

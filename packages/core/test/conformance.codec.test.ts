@@ -595,7 +595,7 @@ describe("MQTT 5.0", () => {
     expect(enc({ type: "suback", packetId: 1, reasonCodes: [0] }, v)).toBe("90 04 00 01 00 00");
     expect(enc({ type: "unsubscribe", packetId: 1, topicFilters: ["t"] }, v)).toBe("a2 06 00 01 00 00 01 74");
     expect(enc({ type: "unsuback", packetId: 1, reasonCodes: [0] }, v)).toBe("b0 04 00 01 00 00");
-    expect(enc({ type: "auth", reasonCode: 0x18 }, v)).toBe("f0 02 18 00");
+    // (An AUTH with a reason code always has properties: its Authentication Method, 3.15.2.2.2.)
     // The decoder requires it where the packet has no shorter form.
     decodeFails("20 02 00 00", v, ErrorCode.LengthMismatch, MALFORMED);
     decodeFails("30 03 00 01 74", v, ErrorCode.LengthMismatch, MALFORMED);

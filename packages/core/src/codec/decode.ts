@@ -2,7 +2,7 @@
  * Decoding one complete packet body. Each packet type has one function; all
  * errors are RemoteProtocolError (the bytes came from the peer).
  */
-import { codecError, ErrorCode } from "../errors.js";
+import { codecError, ErrorCode, PROTOCOL_ERROR } from "../errors.js";
 import { isSharedSubscription, isValidTopicFilter, isValidTopicName } from "../topic.js";
 import { Reader, show, view } from "./bytes.js";
 import { readProperties } from "./properties.js";
@@ -131,7 +131,10 @@ function decodeConnect(r: Reader): ConnectPacket {
   const properties = version === 5 ? readProperties(r, "connect") : undefined;
   // Payload order [MQTT-3.1.3-1]: client id, will properties, will topic, will payload, user name, password.
   const clientId = r.str("client identifier");
-  const p: ConnectPacket = { type: "connect", protocolVersion: version, clean: (flags & 0x02) !== 0, keepAlive, clientId };
+  const clean = (flags & 0x02) !== 0;
+  const idProblem = clientIdProblem(clientId, clean, version);
+  if (idProblem !== undefined) throw codecError("remote", ErrorCode.ValueRange, idProblem, CLIENT_ID_NOT_VALID);
+  const p: ConnectPacket = { type: "connect", protocolVersion: version, clean, keepAlive, clientId };
   if (willFlag) {
     const willProps = version === 5 ? readProperties(r, "will") : undefined;
     const topic = r.str("will topic");
@@ -150,9 +153,14 @@ function decodeConnect(r: Reader): ConnectPacket {
 
 function decodeConnack(r: Reader, version: ProtocolVersion): ConnackPacket {
   const flags = r.u8("connack flags");
-  if ((flags & 0xfe) !== 0) throw codecError("remote", ErrorCode.FlagsInvalid, "CONNACK reserved flags set [MQTT-3.2.2-1]");
+  // MQTT 3.1 has no session present flag: its first byte is "reserved values,
+  // not used" (MQTT V3.1, 3.2 CONNACK), with no rule on what it holds. So it is ignored (a
+  // 3.1 CONNACK never has a session present) rather than checked: a server
+  // that leaves junk in a byte 3.1 never gave a meaning breaks nothing.
+  // 3.1.1 and 5.0 fix bits 7-1 at 0 [MQTT-3.2.2-1].
+  if (version !== 3 && (flags & 0xfe) !== 0) throw codecError("remote", ErrorCode.FlagsInvalid, "CONNACK reserved flags set [MQTT-3.2.2-1]");
   const reasonCode = r.u8("connack reason code");
-  const sessionPresent = flags === 1;
+  const sessionPresent = version !== 3 && flags === 1;
   if (version === 5) {
     if (!isValidReasonCode("connack", reasonCode)) {
       throw codecError("remote", ErrorCode.ReasonCodeInvalid, `0x${reasonCode.toString(16)} is not a CONNACK reason code`);
@@ -442,7 +450,53 @@ function decodeAuth(r: Reader): AuthPacket {
   // Only the whole variable header may be left out (Remaining Length 0, 3.15.2);
   // after a reason code the Property Length is always present.
   const props = readProperties(r, "auth");
-  if (props !== undefined) p.properties = props;
+  // With a variable header, the Authentication Method is required: "It is a
+  // Protocol Error to omit the Authentication Method" (3.15.2.2.2).
+  if (props?.authenticationMethod === undefined) {
+    throw codecError("remote", ErrorCode.AuthInvalid, "AUTH without an authentication method (3.15.2.2.2)", PROTOCOL_ERROR);
+  }
+  p.properties = props;
   r.done("AUTH");
   return p;
+}
+
+/** The MQTT 5 reason code for a client identifier the server does not accept (3.1 / 3.1.1: return code 2). */
+export const CLIENT_ID_NOT_VALID = 0x85;
+
+/**
+ * Why `clientId` may not be sent in a CONNECT of `version`, or undefined when
+ * it may (the encoder and the decoder apply the same rules):
+ * - 3.1.1: a zero-length ClientId only with CleanSession 1 [MQTT-3.1.3-7]
+ *   (a server answers return code 2, identifier rejected [MQTT-3.1.3-8]);
+ * - 3.1: "between 1 and 23 characters long" (MQTT V3.1, 3.1 CONNECT, Payload);
+ *   3.1 servers reject an empty or a longer one with CONNACK return code 2
+ *   (identifier rejected). Characters are counted as code points.
+ * - 5.0: any (an empty one asks the server to assign one, 3.1.3.1).
+ */
+export function clientIdProblem(clientId: string, clean: boolean, version: ProtocolVersion): string | undefined {
+  if (version === 4) {
+    return clientId === "" && !clean ? "an empty client identifier needs clean session 1 in MQTT 3.1.1 [MQTT-3.1.3-7]" : undefined;
+  }
+  if (version === 3) {
+    if (clientId === "") return "MQTT 3.1 needs a client identifier of 1 to 23 characters, got an empty one";
+    if (clientId.length > 23) {
+      const n = codePoints(clientId);
+      if (n > 23) return `MQTT 3.1 needs a client identifier of 1 to 23 characters, got ${n}`;
+    }
+  }
+  return undefined;
+}
+
+/** Code points in `s` (a low surrogate after a high one is the same code point). */
+function codePoints(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0xdc00 || c > 0xdfff || i === 0) n++;
+    else {
+      const prev = s.charCodeAt(i - 1);
+      if (prev < 0xd800 || prev > 0xdbff) n++;
+    }
+  }
+  return n;
 }

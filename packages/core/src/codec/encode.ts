@@ -4,7 +4,8 @@
  * invalid packet is a LocalProtocolError thrown to the caller; nothing else
  * changes, so it never poisons a connection.
  */
-import { codecError, ErrorCode } from "../errors.js";
+import { codecError, ErrorCode, PROTOCOL_ERROR } from "../errors.js";
+import { CLIENT_ID_NOT_VALID, clientIdProblem } from "./decode.js";
 import { isSharedSubscription, isValidTopicFilter, isValidTopicName } from "../topic.js";
 import { alloc, checkInt, show, varintSize, VARINT_MAX, Writer } from "./bytes.js";
 import { type PropertyContext, propertiesSize, writeProperties } from "./properties.js";
@@ -59,8 +60,10 @@ export function encodePacket(packet: Packet, version: ProtocolVersion): Uint8Arr
     case "unsuback":
       return encodeUnsuback(packet, version);
     case "pingreq":
+      noProperties(packet as { properties?: unknown }, "PINGREQ");
       return new Uint8Array([0xc0, 0]);
     case "pingresp":
+      noProperties(packet as { properties?: unknown }, "PINGRESP");
       return new Uint8Array([0xd0, 0]);
     case "disconnect":
       return encodeDisconnect(packet, version);
@@ -119,6 +122,18 @@ function props(p: Properties | undefined, context: PropertyContext, version: Pro
   return propertiesSize(p, context);
 }
 
+/**
+ * PINGREQ and PINGRESP have no variable header in any version (3.12, 3.13), so
+ * properties on one are the caller's mistake, refused rather than dropped.
+ * An absent or empty `properties` carries nothing and passes, as elsewhere.
+ */
+function noProperties(packet: { properties?: unknown }, name: string): void {
+  const p = packet.properties;
+  if (p !== undefined && (typeof p !== "object" || p === null || Object.values(p).some((v) => v !== undefined))) {
+    throw codecError("local", ErrorCode.PropertyNotAllowed, `${name} carries no properties`);
+  }
+}
+
 /** Bytes a property list of `n` bytes takes with its length prefix in `version`. */
 function withLength(n: number, version: ProtocolVersion): number {
   return version === 5 ? varintSize(n) + n : 0;
@@ -134,6 +149,8 @@ function encodeConnect(p: ConnectPacket): Uint8Array {
   size += withLength(propsSize, v);
   const idLen = str(p.clientId, "client identifier");
   size += 2 + idLen;
+  const idProblem = clientIdProblem(p.clientId, Boolean(p.clean), v);
+  if (idProblem !== undefined) throw codecError("local", ErrorCode.ValueRange, idProblem, CLIENT_ID_NOT_VALID);
   let flags = p.clean ? 0x02 : 0;
   let willTopicLen = 0;
   let willPropsSize = 0;
@@ -186,6 +203,8 @@ function encodeConnack(p: ConnackPacket, v: ProtocolVersion): Uint8Array {
   if (p.sessionPresent && rc !== 0) {
     throw codecError("local", ErrorCode.FlagsInvalid, "a refused CONNACK cannot have session present [MQTT-3.2.2-6]");
   }
+  // MQTT 3.1's CONNACK has no session present flag (its first byte is unused).
+  if (p.sessionPresent && v === 3) throw codecError("local", ErrorCode.VersionMismatch, "session present needs MQTT 3.1.1 or later");
   const ps = props(p.properties, "connack", v);
   const w = frame(0x20, 2 + withLength(ps, v));
   w.u8(p.sessionPresent ? 1 : 0);
@@ -369,7 +388,7 @@ function encodeSuback(p: SubackPacket, v: ProtocolVersion): Uint8Array {
   }
   for (const c of p.reasonCodes) {
     if (v === 5 ? !isValidReasonCode("suback", c) : !isValidV4SubackCode(c)) {
-      throw codecError("local", ErrorCode.ReasonCodeInvalid, `${c} is not a SUBACK reason code`);
+      throw codecError("local", ErrorCode.ReasonCodeInvalid, `${show(c)} is not a SUBACK reason code`);
     }
   }
   const ps = props(p.properties, "suback", v);
@@ -412,7 +431,7 @@ function encodeUnsuback(p: UnsubackPacket, v: ProtocolVersion): Uint8Array {
   }
   if (p.reasonCodes.length === 0) throw codecError("local", ErrorCode.Empty, "UNSUBACK needs a reason code per filter");
   for (const c of p.reasonCodes) {
-    if (!isValidReasonCode("unsuback", c)) throw codecError("local", ErrorCode.ReasonCodeInvalid, `${c} is not an UNSUBACK reason code`);
+    if (!isValidReasonCode("unsuback", c)) throw codecError("local", ErrorCode.ReasonCodeInvalid, `${show(c)} is not an UNSUBACK reason code`);
   }
   const ps = props(p.properties, "unsuback", v);
   const w = frame(0xb0, 2 + withLength(ps, 5) + p.reasonCodes.length);
@@ -428,5 +447,12 @@ function encodeDisconnect(p: DisconnectPacket, v: ProtocolVersion): Uint8Array {
 
 function encodeAuth(p: AuthPacket, v: ProtocolVersion): Uint8Array {
   if (v !== 5) throw codecError("local", ErrorCode.VersionMismatch, "AUTH needs MQTT 5");
-  return encodeTail(0xf0, "auth", undefined, checkInt(p.reasonCode ?? 0, 0xff, "reason code"), p.properties, v);
+  const bytes = encodeTail(0xf0, "auth", undefined, checkInt(p.reasonCode ?? 0, 0xff, "reason code"), p.properties, v);
+  // Only the short form (success, no properties: Remaining Length 0) goes
+  // without the Authentication Method; "It is a Protocol Error to omit the
+  // Authentication Method" otherwise (3.15.2.2.2).
+  if (bytes.length > 2 /* a variable header was written */ && p.properties?.authenticationMethod === undefined) {
+    throw codecError("local", ErrorCode.AuthInvalid, "AUTH without an authentication method (3.15.2.2.2)", PROTOCOL_ERROR);
+  }
+  return bytes;
 }

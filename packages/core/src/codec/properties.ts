@@ -3,7 +3,7 @@
  * that may carry each, and the value rules. One table drives decode, encode and
  * validation, so they cannot disagree.
  */
-import { type Blame, codecError, ErrorCode } from "../errors.js";
+import { type Blame, codecError, ErrorCode, type MqttError, PROTOCOL_ERROR } from "../errors.js";
 import { type Reader, show, type Writer, varintSize, VARINT_MAX } from "./bytes.js";
 import { isValidTopicName } from "../topic.js";
 import type { Properties, UserProperty } from "./types.js";
@@ -218,7 +218,18 @@ export function readProperties(r: Reader, context: PropertyContext): Properties 
     }
   }
   r.end = outerEnd;
+  if (props.authenticationData !== undefined && props.authenticationMethod === undefined) throw dataWithoutMethod("remote");
   return props;
+}
+
+/**
+ * "It is a Protocol Error to include Authentication Data if there is no
+ * Authentication Method" (MQTT 5.0 3.1.2.11.10, CONNECT). CONNACK (3.2.2.3.18)
+ * and AUTH (3.15.2.2.3) define their data by the method just the same, and an
+ * AUTH needs the method anyway (3.15.2.2.2), so the rule holds in all three.
+ */
+function dataWithoutMethod(blame: Blame): MqttError {
+  return codecError(blame, ErrorCode.AuthInvalid, "authentication data without an authentication method", PROTOCOL_ERROR);
 }
 
 /**
@@ -235,7 +246,7 @@ export function propertiesSize(props: Properties | undefined, context: PropertyC
     const v = (props as Record<string, unknown>)[name];
     if (v === undefined) continue;
     const e = BY_NAME.get(name);
-    if (e === undefined) throw codecError("local", ErrorCode.PropertyUnknown, `unknown property ${name}`);
+    if (e === undefined) throw codecError("local", ErrorCode.PropertyUnknown, `unknown property ${show(name)}`);
     if ((e.mask & bit) === 0) throw codecError("local", ErrorCode.PropertyNotAllowed, `${name} is not allowed in ${context}`);
     switch (e.kind) {
       case "byte":
@@ -286,6 +297,8 @@ export function propertiesSize(props: Properties | undefined, context: PropertyC
         break;
     }
   }
+  const named = props as { authenticationData?: unknown; authenticationMethod?: unknown };
+  if (named.authenticationData !== undefined && named.authenticationMethod === undefined) throw dataWithoutMethod("local");
   return size;
 }
 
