@@ -13,10 +13,16 @@
  *   UNSUBACK `reasonCodes` is `[]` before MQTT 5;
  * - a QoS 0 PUBLISH has no packetId and dup false;
  * - reason codes are the ones valid for their packet (`reasonCodesFor`);
- * - CONNACK sessionPresent only with reason code 0 (never in MQTT 3.1, which lacks it).
+ * - CONNACK sessionPresent only with reason code 0 (never in MQTT 3.1, which lacks it);
+ * - a 3.1.1 CONNECT with an empty client id has clean session 1 [MQTT-3.1.3-7];
+ *   a 3.1 one has a client id of 1 to 23 characters;
+ * - Authentication Data only next to an Authentication Method (MQTT 5.0
+ *   3.1.2.11.10), and an AUTH other than the short form (reason 0, nothing
+ *   else) always carries its Authentication Method (3.15.2.2.2).
  *
  * Sizes are modest by default (payloads up to 2 KiB, a few properties); see
- * `ArbitraryOptions` to go larger.
+ * `ArbitraryOptions` to go larger, and its `longFields` for string and binary
+ * fields of any length up to their 65,535-byte limit.
  */
 import * as fc from "fast-check";
 import { VARINT_MAX } from "../codec/bytes.js";
@@ -71,6 +77,18 @@ export interface ArbitraryOptions {
   maxSubscriptions?: number;
   /** Most packets in `arbPacketStream`. Default 8. */
   maxPackets?: number;
+  /**
+   * Share (0 to 1; default 0) of string and binary fields drawn long: any
+   * length up to the field's limit of 65,535 bytes, with lengths at or just
+   * under the limit favoured (see `arbLongMqttString`). It applies to every
+   * string and binary field but the PUBLISH payload (see `maxPayloadLength`):
+   * topic names and filters, client id, user name, password, will topic and
+   * payload, and every property (reason string, user property names and
+   * values, assigned client identifier, response information, server
+   * reference, content type, response topic, correlation data, authentication
+   * method and data). The other options then bound only the short draws.
+   */
+  longFields?: number;
 }
 
 interface Limits {
@@ -84,6 +102,7 @@ interface Limits {
   subscriptionIdentifiers: number;
   subscriptions: number;
   packets: number;
+  long: number;
 }
 
 function limits(o: ArbitraryOptions = {}): Limits {
@@ -101,7 +120,16 @@ function limits(o: ArbitraryOptions = {}): Limits {
     subscriptionIdentifiers: Math.max(1, o.maxSubscriptionIdentifiers ?? 3),
     subscriptions: Math.max(1, o.maxSubscriptions ?? 4),
     packets: Math.max(0, o.maxPackets ?? 8),
+    long: Math.max(0, Math.min(o.longFields ?? 0, 1)),
   };
+}
+
+/** `short`, or now and then (`l.long` of the draws) `long()`; just `short` when long fields are off. */
+function orLong<T>(l: Limits, short: fc.Arbitrary<T>, long: () => fc.Arbitrary<T>): fc.Arbitrary<T> {
+  if (l.long <= 0) return short; // the arbitraries of before, draw for draw
+  if (l.long >= 1) return long();
+  const w = Math.min(999, Math.max(1, Math.round(l.long * 1000)));
+  return fc.oneof({ weight: 1000 - w, arbitrary: short }, { weight: w, arbitrary: long() });
 }
 
 /**
@@ -162,17 +190,143 @@ export function arbMqttString(options: MqttStringOptions = {}): fc.Arbitrary<str
   return spread((size) => fc.string({ unit: mqttCodePoint, minLength, maxLength, size }));
 }
 
+// ---------------------------------------------------------------------------
+// Long fields: any length up to the 65,535-byte limit
+
+/** The most bytes a string or binary field holds: its length is two bytes (1.5.4, 1.5.6). */
+export const FIELD_MAX_BYTES = 0xffff;
+
+export interface LongFieldOptions {
+  /** Fewest bytes. Default 0. */
+  minBytes?: number;
+  /**
+   * Most bytes. Default 65,535, the limit of a field. Past it (up to 16 MiB)
+   * for negative tests: the codec must refuse such a value, not write it.
+   */
+  maxBytes?: number;
+}
+
+/**
+ * A byte length in [min, max], biased to the top: exactly `max` or just under
+ * it as often as anywhere in the range, and the lengths where one length byte
+ * turns into two (255/256) or a Variable Byte Integer grows (16,383/16,384).
+ */
+function longLength(min: number, max: number): fc.Arbitrary<number> {
+  const marks = [255, 256, 16_383, 16_384, 32_767, 32_768, 65_534, 65_535, 65_536].filter((n) => n >= min && n <= max);
+  const arbs: fc.WeightedArbitrary<number>[] = [
+    { weight: 3, arbitrary: fc.constant(max) },
+    { weight: 3, arbitrary: fc.integer({ min: Math.max(min, max - 16), max }) },
+    { weight: 3, arbitrary: fc.integer({ min, max }) },
+  ];
+  if (marks.length > 0) arbs.push({ weight: 1, arbitrary: fc.constantFrom(...marks) });
+  return fc.oneof(...arbs);
+}
+
+function limitsOf(o: LongFieldOptions): [number, number] {
+  const max = Math.max(0, Math.min(Math.trunc(o.maxBytes ?? FIELD_MAX_BYTES), 1 << 24));
+  return [Math.max(0, Math.min(Math.trunc(o.minBytes ?? 0), max)), max];
+}
+
+function utf8Bytes(s: string): number {
+  let n = 0;
+  for (const ch of s) {
+    const cp = ch.codePointAt(0)!;
+    n += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+  }
+  return n;
+}
+
+/**
+ * A string of exactly `bytes` UTF-8 bytes: `seed` repeated, ASCII `pad`, then
+ * `tail` (distinct characters at the very end, where a decoder that stops
+ * early would miss them). Cheap for any length, unlike drawing every character.
+ */
+function fillString(bytes: number, seed: string, tail: string, pad: string): string {
+  const tb = utf8Bytes(tail);
+  if (tb > bytes) return pad.repeat(bytes);
+  let budget = bytes - tb;
+  let body = "";
+  const sb = utf8Bytes(seed);
+  if (sb > 0) {
+    const k = Math.floor(budget / sb);
+    body = seed.repeat(k);
+    budget -= k * sb;
+  }
+  return body + pad.repeat(budget) + tail;
+}
+
+function longStringOf(unit: fc.Arbitrary<string>, min: number, max: number): fc.Arbitrary<string> {
+  return fc
+    .tuple(longLength(min, max), fc.string({ unit, maxLength: 12 }), fc.string({ unit, maxLength: 4 }))
+    .map(([n, seed, tail]) => fillString(n, seed, tail, "a"));
+}
+
+/**
+ * A valid MQTT string [MQTT-1.5.4-1] [MQTT-1.5.4-2] of any byte length up to
+ * 65,535 (or `maxBytes`), near the limit as often as not: exactly 65,535 bytes,
+ * just under, anywhere below. Its characters are as varied as arbMqttString's
+ * (multibyte, astral, U+FEFF), repeated to the length.
+ */
+export function arbLongMqttString(options: LongFieldOptions = {}): fc.Arbitrary<string> {
+  const [min, max] = limitsOf(options);
+  return longStringOf(mqttCodePoint, min, max);
+}
+
+/** Binary data of any length up to 65,535 bytes (or `maxBytes`), biased to the limit as arbLongMqttString. */
+export function arbLongBytes(options: LongFieldOptions = {}): fc.Arbitrary<Uint8Array> {
+  const [min, max] = limitsOf(options);
+  return fc.tuple(longLength(min, max), fc.uint8Array({ minLength: 1, maxLength: 8 }), fc.uint8Array({ maxLength: 4 })).map(([n, seed, tail]) => {
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) out[i] = seed[i % seed.length]!;
+    if (tail.length <= n) out.set(tail, n - tail.length);
+    return out;
+  });
+}
+
+/** A valid topic name of 1 to `max` bytes, biased to `max`; '/' (empty levels too) included. */
+function longTopicName(min: number, max: number): fc.Arbitrary<string> {
+  const unit = fc.oneof({ weight: 6, arbitrary: codePointsWithout("+#") }, { weight: 1, arbitrary: fc.constant("/") });
+  return longStringOf(unit, Math.max(1, min), Math.max(1, max));
+}
+
+/**
+ * A valid topic filter of up to `max` bytes, biased to `max`: a long name,
+ * with '+' as its first level and '#' as its last now and then.
+ */
+function longPlainFilter(max: number): fc.Arbitrary<string> {
+  return fc
+    .tuple(fc.boolean(), fc.boolean())
+    .chain(([plus, hash]) =>
+      longTopicName(1, Math.max(1, max - (plus ? 2 : 0) - (hash ? 2 : 0))).map((b) => `${plus ? "+/" : ""}${b}${hash ? "/#" : ""}`),
+    )
+    .filter((f) => !f.startsWith("$share/"));
+}
+
+/** A shared subscription "$share/{ShareName}/{filter}" of up to 65,535 bytes, one of its parts long. */
+function longSharedFilter(): fc.Arbitrary<string> {
+  const shareUnit = codePointsWithout("/+#");
+  return fc.oneof(
+    // A long ShareName, a short filter.
+    longStringOf(shareUnit, 1, FIELD_MAX_BYTES - 9).map((name) => `$share/${name}/t`),
+    // A short ShareName, a long filter.
+    fc.tuple(fc.constantFrom("g", "group", "ü"), longPlainFilter(FIELD_MAX_BYTES - 14)).map(([name, f]) => `$share/${name}/${f}`),
+  );
+}
+
 export interface TopicOptions {
   /** Most levels. Default 5; at most 64. */
   maxLevels?: number;
   /** Most code points in one level. Default 8. */
   maxLevelLength?: number;
+  /** Share (0 to 1; default 0) of topics drawn long, up to 65,535 bytes (as `ArbitraryOptions.longFields`). */
+  longFields?: number;
 }
 
 function topicLimits(o: TopicOptions): Limits {
   return limits({
     ...(o.maxLevels !== undefined ? { maxTopicLevels: o.maxLevels } : {}),
     ...(o.maxLevelLength !== undefined ? { maxTopicLevelLength: o.maxLevelLength } : {}),
+    ...(o.longFields !== undefined ? { longFields: o.longFields } : {}),
   });
 }
 
@@ -185,9 +339,10 @@ function topicLevel(l: Limits): fc.Arbitrary<string> {
 }
 
 function topicNameOf(l: Limits): fc.Arbitrary<string> {
-  return arrayOf(topicLevel(l), 1, l.levels)
+  const short = arrayOf(topicLevel(l), 1, l.levels)
     .map((levels) => levels.join("/"))
     .map((t) => (t.length === 0 ? "/" : t));
+  return orLong(l, short, () => longTopicName(1, FIELD_MAX_BYTES));
 }
 
 /**
@@ -255,30 +410,58 @@ function propertyValue(spec: PropertySpec, context: PropertyContext, l: Limits):
       return arrayOf(fc.integer({ min: Math.max(min, 1), max: VARINT_MAX }), 1, n);
     }
     case "str":
-      return spec.topic === true ? topicNameOf(l) : arbMqttString({ maxLength: l.string });
+      return spec.topic === true ? topicNameOf(l) : stringOf(l);
     case "bin":
-      return bytes(l.binary);
+      return binaryOf(l, l.binary);
     case "pair":
       return arrayOf(
-        fc.tuple(arbMqttString({ maxLength: l.string }), arbMqttString({ maxLength: l.string })).map(([k, v]): UserProperty => [k, v]),
+        fc.tuple(stringOf(l), stringOf(l)).map(([k, v]): UserProperty => [k, v]),
         1,
         l.userProperties,
       );
   }
 }
 
+/** A free-form string field: up to `l.string` code points, or long (up to 65,535 bytes). */
+function stringOf(l: Limits): fc.Arbitrary<string> {
+  return orLong(l, arbMqttString({ maxLength: l.string }), () => arbLongMqttString());
+}
+
+/** A binary field: up to `max` bytes, or long (up to 65,535 bytes). */
+function binaryOf(l: Limits, max: number): fc.Arbitrary<Uint8Array> {
+  return orLong(l, bytes(Math.min(max, FIELD_MAX_BYTES)), () => arbLongBytes());
+}
+
+/**
+ * Picks the properties of a list: with Authentication Data, the Authentication
+ * Method too (MQTT 5.0 3.1.2.11.10); in an AUTH, always the method
+ * (3.15.2.2.2). Keeps to `maxLength` by swapping the method in when full.
+ */
+function withAuthMethod(picked: PropertySpec[], context: PropertyContext, maxLength: number): PropertySpec[] {
+  const method = PROPERTY_TABLE.find((s) => s.name === "authenticationMethod")!;
+  if (!method.contexts.includes(context) || picked.includes(method)) return picked;
+  const dataAt = picked.findIndex((s) => s.name === "authenticationData");
+  if (context !== "auth" && dataAt < 0) return picked;
+  if (picked.length < maxLength) return [...picked, method];
+  const out = [...picked];
+  out[dataAt >= 0 ? dataAt : 0] = method;
+  return out;
+}
+
 /**
  * Valid MQTT 5 properties for `context`, driven by PROPERTY_TABLE: only the
  * properties allowed there, each at most once (user properties and a PUBLISH's
  * subscription identifiers as non-empty lists), values within their rules, in a
- * random order.
+ * random order. Authentication Data comes with an Authentication Method, and
+ * the properties of an AUTH always hold the method (so never `{}`).
  */
 export function arbProperties(context: PropertyContext, options: PropertiesOptions = {}): fc.Arbitrary<Properties> {
   const l = limits(options);
   const specs = PROPERTY_TABLE.filter((s) => s.contexts.includes(context));
   const maxLength = Math.min(l.properties, specs.length);
   const minLength = Math.max(0, Math.min(options.minProperties ?? 0, maxLength));
-  return fc.shuffledSubarray([...specs], { minLength, maxLength }).chain((chosen) => {
+  return fc.shuffledSubarray([...specs], { minLength, maxLength }).chain((picked) => {
+    const chosen = withAuthMethod(picked, context, Math.max(1, maxLength));
     const model: Record<string, fc.Arbitrary<unknown>> = {};
     for (const s of chosen) model[s.name] = propertyValue(s, context, l);
     return fc.record(model, { noNullPrototype: true }) as fc.Arbitrary<Properties>;
@@ -301,6 +484,7 @@ function propertiesOptions(l: Limits, minProperties: number): PropertiesOptions 
     maxSubscriptionIdentifiers: l.subscriptionIdentifiers,
     maxTopicLevels: l.levels,
     maxTopicLevelLength: l.levelLength,
+    longFields: l.long,
   };
 }
 
@@ -351,7 +535,8 @@ export function arbReasonCode(packet: ReasonPacket, version: ProtocolVersion): f
 function arbWill(version: ProtocolVersion, l: Limits): fc.Arbitrary<Will> {
   return record({
     topic: topicNameOf(l),
-    payload: bytes(l.payload),
+    // A will payload is binary data: 65,535 bytes at most, unlike a PUBLISH payload.
+    payload: binaryOf(l, l.payload),
     qos: arbQoS(),
     retain: fc.boolean(),
     properties: optionalProperties(version, "will", l),
@@ -361,17 +546,19 @@ function arbWill(version: ProtocolVersion, l: Limits): fc.Arbitrary<Will> {
 export function arbConnect(version: ProtocolVersion, options: ArbitraryOptions = {}): fc.Arbitrary<ConnectPacket> {
   const l = limits(options);
   // MQTT 3.1: a client identifier of 1 to 23 characters.
-  const clientId = version === 3 ? arbMqttString({ minLength: 1, maxLength: 23 }) : arbMqttString({ maxLength: l.string });
+  const clientId = version === 3 ? arbMqttString({ minLength: 1, maxLength: 23 }) : stringOf(l);
   return record({
     clean: fc.boolean(),
     keepAlive: fc.oneof(fc.integer({ min: 0, max: 0xffff }), fc.constantFrom(0, 60, 0xffff)),
     clientId,
     will: fc.option(arbWill(version, l), { nil: undefined }),
-    username: fc.option(arbMqttString({ maxLength: l.string }), { nil: undefined }),
-    password: fc.option(bytes(l.binary), { nil: undefined }),
+    username: fc.option(stringOf(l), { nil: undefined }),
+    password: fc.option(binaryOf(l, l.binary), { nil: undefined }),
     properties: optionalProperties(version, "connect", l),
   }).map((r) => {
-    const p: ConnectPacket = { type: "connect", protocolVersion: version, clean: r.clean, keepAlive: r.keepAlive, clientId: r.clientId };
+    // 3.1.1: an empty client id only with clean session 1 [MQTT-3.1.3-7].
+    const clean = r.clean || (version === 4 && r.clientId === "");
+    const p: ConnectPacket = { type: "connect", protocolVersion: version, clean, keepAlive: r.keepAlive, clientId: r.clientId };
     if (r.will !== undefined) p.will = r.will;
     if (r.username !== undefined) p.username = r.username;
     // Before MQTT 5 a password needs a user name [MQTT-3.1.2-22].
@@ -470,7 +657,8 @@ export function arbSubscription(version: ProtocolVersion, options: ArbitraryOpti
 }
 
 function arbTopicFilterOf(l: Limits, shared: boolean): fc.Arbitrary<string> {
-  return shared ? fc.oneof({ weight: 4, arbitrary: plainFilterOf(l) }, { weight: 1, arbitrary: sharedFilterOf(l) }) : plainFilterOf(l);
+  const short = shared ? fc.oneof({ weight: 4, arbitrary: plainFilterOf(l) }, { weight: 1, arbitrary: sharedFilterOf(l) }) : plainFilterOf(l);
+  return orLong(l, short, () => (shared ? fc.oneof({ weight: 3, arbitrary: longPlainFilter(FIELD_MAX_BYTES) }, { weight: 1, arbitrary: longSharedFilter() }) : longPlainFilter(FIELD_MAX_BYTES)));
 }
 
 export function arbSubscribe(version: ProtocolVersion, options: ArbitraryOptions = {}): fc.Arbitrary<SubscribePacket> {
@@ -527,11 +715,21 @@ export function arbDisconnect(version: ProtocolVersion, options: ArbitraryOption
     .map((r) => withProperties<DisconnectPacket>({ type: "disconnect", reasonCode: r.reasonCode }, r.properties));
 }
 
-/** AUTH exists only in MQTT 5. */
+/**
+ * AUTH exists only in MQTT 5. Either the short form (reason 0, no properties)
+ * or a reason code with properties that hold the Authentication Method
+ * (3.15.2.2.2).
+ */
 export function arbAuth(_version: 5 = 5, options: ArbitraryOptions = {}): fc.Arbitrary<AuthPacket> {
   const l = limits(options);
-  return record({ reasonCode: arbReasonCode("auth", 5), properties: optionalProperties(5, "auth", l) })
-    .map((r) => withProperties<AuthPacket>({ type: "auth", reasonCode: r.reasonCode }, r.properties));
+  return fc.oneof(
+    { weight: 1, arbitrary: fc.constant(null).map((): AuthPacket => ({ type: "auth", reasonCode: 0 })) },
+    {
+      weight: 4,
+      arbitrary: record({ reasonCode: arbReasonCode("auth", 5), properties: arbProperties("auth", propertiesOptions(l, 1)) })
+        .map((r): AuthPacket => ({ type: "auth", reasonCode: r.reasonCode, properties: r.properties })),
+    },
+  );
 }
 
 /** The packet types of `version`, in type-number order (AUTH only in MQTT 5). */
