@@ -89,7 +89,7 @@ describe("outbound topic aliases", () => {
   it("[MQTT-3.3.2-8] never sends topic alias 0", () => {
     const h = new Harness({ protocolVersion: 5 });
     h.connect({ properties: { topicAliasMaximum: 2 } });
-    expect(() => h.conn.publish({ topic: "t", payload: x, properties: { topicAlias: 0 } }, 0)).toThrow(expect.objectContaining({ code: ErrorCode.PropertyValue }));
+    expect(() => h.conn.publish({ topic: "t", payload: x, properties: { topicAlias: 0 } }, 0)).toThrow(expect.objectContaining({ code: ErrorCode.TopicAliasInvalid }));
     expect(h.flush()).toEqual([]);
   });
 

@@ -418,3 +418,14 @@ describe("hardening behaviours, as decided", () => {
     expect(h.conn.exportSession().retiredPacketIds).toEqual([]);
   });
 });
+
+describe("hardening: inbound topic alias 0", () => {
+  it("[MQTT-3.3.2-8] a PUBLISH with topic alias 0 closes with 0x94 Topic Alias invalid", () => {
+    const h = new Harness({ protocolVersion: 5, properties: { topicAliasMaximum: 2 } });
+    h.connect();
+    expect(h.serverSendsBytes(hex("30 07 00 01 74 03 23 00 00"))).toMatchObject([
+      { type: "closed", reason: { kind: "protocol-error", reasonCode: 0x94, error: { code: ErrorCode.TopicAliasInvalid } } },
+    ]);
+    expect(h.flush()).toMatchObject([{ type: "disconnect", reasonCode: 0x94 }]);
+  });
+});

@@ -146,6 +146,8 @@ function checkValue(e: Entry, v: number, blame: Blame, context: PropertyContext)
     throw codecError(blame, ErrorCode.PropertyValue, `${e.name} must be one of ${e.values.join(", ")}, got ${v}`);
   }
   if (e.nonZero === true && v === 0) {
+    // Topic alias 0 is a Topic Alias error (0x94), like every other invalid alias [MQTT-3.3.2-8].
+    if (e.id === 0x23) throw codecError(blame, ErrorCode.TopicAliasInvalid, "topicAlias must not be 0 [MQTT-3.3.2-8]", 0x94);
     throw codecError(blame, ErrorCode.PropertyValue, `${e.name} must not be 0`);
   }
   if (e.id === 0x0b && context === "subscribe" && v > VARINT_MAX) {
