@@ -29,16 +29,32 @@ export interface WsOptions extends WsBaseOptions {
   readonly lookup?: import("node:net").LookupFunction;
 }
 
+/**
+ * The ws package's WebSocket as `socket()` types it, so that consumers need no
+ * @types/ws (with it installed, cast to `import("ws").WebSocket` for the rest).
+ */
+export interface NodeWebSocket {
+  readonly url: string;
+  readonly protocol: string;
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  readonly extensions: string;
+  close(code?: number, reason?: string): void;
+  terminate(): void;
+  on(event: string, listener: (...args: never[]) => void): unknown;
+}
+
 /** Node's writable high-water mark: above it, write() asks the caller to wait. */
 const HIGH_WATER_MARK = 16 * 1024;
 
 /** MQTT over WebSockets in Node (the ws package). `socket()` is the ws WebSocket. */
-export class WsTransport extends WsTransportBase<WebSocket> {
+export class WsTransport extends WsTransportBase<NodeWebSocket> {
   readonly options: WsOptions;
   readonly #tls: PreparedTls | undefined;
   readonly #secure: boolean;
+  #raw: WebSocket | undefined;
   readonly #afterSend = (): void => {
-    if (this.ws !== undefined && this.ws.bufferedAmount < HIGH_WATER_MARK) this.socketDrained();
+    if (this.#raw !== undefined && this.#raw.bufferedAmount < HIGH_WATER_MARK) this.socketDrained();
   };
 
   /** Throws a TransportError (ERR_TRANSPORT_CONFIG) for options that cannot work. */
@@ -52,7 +68,7 @@ export class WsTransport extends WsTransportBase<WebSocket> {
     this.options = options;
   }
 
-  protected connectSocket(): WebSocket {
+  protected connectSocket(): NodeWebSocket {
     const h = this.options.headers;
     const headers = typeof h === "function" ? h({ url: this.url }) : h;
     const ws = new WebSocket(this.url, MQTT_SUBPROTOCOL, {
@@ -61,6 +77,7 @@ export class WsTransport extends WsTransportBase<WebSocket> {
       ...(this.options.lookup !== undefined ? { lookup: this.options.lookup } : {}),
       ...(this.#tls ?? {}),
     } as unknown as WebSocket.ClientOptions);
+    this.#raw = ws;
     ws.on("open", () => this.socketOpen(ws.protocol));
     ws.on("message", (data, isBinary) => {
       if (!isBinary) return this.socketText();
@@ -79,17 +96,17 @@ export class WsTransport extends WsTransportBase<WebSocket> {
   }
 
   protected sendBytes(bytes: Uint8Array): boolean {
-    const ws = this.ws!;
+    const ws = this.#raw!;
     ws.send(bytes, { binary: true }, this.#afterSend);
     return ws.bufferedAmount < HIGH_WATER_MARK;
   }
 
   protected closeSocket(code: number): void {
-    this.ws!.close(code);
+    this.#raw!.close(code);
   }
 
   protected abortSocket(): void {
-    const ws = this.ws!;
+    const ws = this.#raw!;
     ws.removeAllListeners();
     ws.on("error", () => undefined);
     ws.terminate();
