@@ -128,9 +128,20 @@ function main() {
   const consumer = join(tmp, "consumer");
   mkdirSync(consumer);
   writeFileSync(join(consumer, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }) + "\n");
+  // Overrides: our packages come from the tarballs; @types/node (which @types/ws
+  // asks for as "*") is the one the repo pins, the one the local store holds.
+  const devVersion = (dep) =>
+    rootManifest.devDependencies?.[dep] ??
+    packages.map((p) => p.manifest.devDependencies?.[dep]).find((v) => v !== undefined) ??
+    "latest";
   writeFileSync(
     join(consumer, "pnpm-workspace.yaml"),
-    ["updateNotifier: false", "overrides:", ...tarballs.map((t) => `  "${t.name}": "file:${t.path}"`)].join("\n") + "\n",
+    [
+      "updateNotifier: false",
+      "overrides:",
+      ...tarballs.map((t) => `  "${t.name}": "file:${t.path}"`),
+      `  "@types/node": "${devVersion("@types/node")}"`,
+    ].join("\n") + "\n",
   );
   const install = (specs) => {
     const r = run("pnpm", ["add", "--offline", "--reporter=append-only", ...specs], consumer);
@@ -179,10 +190,6 @@ function main() {
     }
   }
   // Then with the optional peers and @types/node, at the versions the repo tests with.
-  const devVersion = (dep) =>
-    rootManifest.devDependencies?.[dep] ??
-    packages.map((p) => p.manifest.devDependencies?.[dep]).find((v) => v !== undefined) ??
-    "latest";
   const extras = [...new Set([...specifiers.flatMap((s) => s.optionalPeers), "@types/node"])];
   if (!install(extras.map((d) => `${d}@${devVersion(d)}`))) return;
   const after = importAll();
