@@ -132,15 +132,20 @@ describe("WsTransport (standard WebSocket API entry, ws's WHATWG interface stand
     }
   });
 
-  it("a text frame closes the connection with ERR_WS_TEXT_FRAME", async () => {
-    const peer = await scriptedPeer((p, send) => {
-      if (p.type === "connect") send("not MQTT");
+  for (const entry of ["standard", "node"] as const) {
+    it(`a text frame closes the connection with ERR_WS_TEXT_FRAME (${entry} entry)`, async () => {
+      const peer = await scriptedPeer((p, send) => {
+        if (p.type === "connect") send("not MQTT");
+      });
+      const url = `ws://127.0.0.1:${peer.port}/`;
+      const t =
+        entry === "node" ? new WsTransport({ url }) : new StandardWsTransport({ url, WebSocket: WebSocket as unknown as StandardWebSocketConstructor });
+      const d = new EngineDriver(t, { protocolVersion: 5, clientId: uniqueClientId("text") });
+      void d.open();
+      expect(await d.transportClosed).toMatchObject({ code: "ERR_WS_TEXT_FRAME" });
+      expect(d.transportOpened).toBe(true);
     });
-    const t = new StandardWsTransport({ url: `ws://127.0.0.1:${peer.port}/`, WebSocket: WebSocket as unknown as StandardWebSocketConstructor });
-    const d = new EngineDriver(t, { protocolVersion: 5, clientId: uniqueClientId("text") });
-    void d.open();
-    expect(await d.transportClosed).toMatchObject({ code: "ERR_WS_TEXT_FRAME" });
-  });
+  }
 });
 
 describe("MQTT over WebSocket frames [MQTT-6.0.0-1..3]", () => {
