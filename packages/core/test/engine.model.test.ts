@@ -41,6 +41,7 @@
  * `runScenario(<config>, [<commands>])` to keep it as a fixed scenario (see the
  * end of this file). FC_NUM_RUNS=<n> changes the number of runs per version.
  */
+import { isDeepStrictEqual } from "node:util";
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -52,13 +53,18 @@ import {
   MqttConnection,
   type Packet,
   PacketDecoder,
+  type Properties,
+  type PublishPacket,
   type QoS,
+  sessionFromJSON,
+  sessionToJSON,
 } from "../src/index.js";
 import { type AcceptOptions, BrokerSim, BrokerViolation } from "./helpers/broker-sim.js";
 
 const CLIENT_ID = "model-client";
 const CLIENT_TOPICS = ["c/t", "c/u", "c/v"] as const;
-const FILTERS = ["s/t", "s/#", "c/+", "x/y"] as const;
+/** The last is a shared subscription (MQTT 5; a plain filter in 3.1.1). */
+const FILTERS = ["s/t", "s/#", "c/+", "x/y", "$share/g/s/t"] as const;
 const CONNECT_TIMEOUT = 30_000;
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -91,9 +97,35 @@ interface Config {
   topicAliasMaximum: number;
   /** MQTT 5: the broker's Maximum Packet Size on the first connection (and in the final settle). */
   maximumPacketSize: number | undefined;
+  /** MQTT 5: the broker's other CONNACK limits on the first connection (and in the final settle). */
+  caps: Caps;
   resubscribeOnSessionLoss: boolean;
   /** MQTT 5: the Session Expiry Interval in CONNECT (undefined: absent, which means 0). */
   sessionExpiry: number | undefined;
+}
+
+/** MQTT 5 CONNACK capabilities (absent: available / QoS 2). */
+interface Caps {
+  /** Maximum QoS. */
+  mq?: 0 | 1;
+  /** Retain Available. */
+  ra?: 0 | 1;
+  /** Wildcard Subscription Available. */
+  wsa?: 0 | 1;
+  /** Shared Subscription Available. */
+  ssa?: 0 | 1;
+  /** Subscription Identifier Available. */
+  sia?: 0 | 1;
+}
+
+/** Each capability absent `absent` times in `absent + 2`, else 0 or 1. */
+function capsArb(absent: number): fc.Arbitrary<Caps> {
+  const bit = fc.constantFrom<0 | 1 | undefined>(...Array<undefined>(absent).fill(undefined), 0, 1);
+  return fc.record({ mq: bit, ra: bit, wsa: bit, ssa: bit, sia: bit }).map((c) => {
+    const out: Caps = {};
+    for (const k of ["mq", "ra", "wsa", "ssa", "sia"] as const) if (c[k] !== undefined) out[k] = c[k];
+    return out;
+  });
 }
 
 function configArb(version: 4 | 5): fc.Arbitrary<Config> {
@@ -114,7 +146,8 @@ function configArb(version: 4 | 5): fc.Arbitrary<Config> {
     clientTopicAliasMaximum: v5 ? fc.constantFrom(0, 2) : fc.constant(0),
     topicAliasMaximum: v5 ? fc.constantFrom(0, 1, 2) : fc.constant(0),
     resubscribeOnSessionLoss: fc.boolean(),
-    maximumPacketSize: v5 ? fc.constantFrom(undefined, undefined, 80) : fc.constant(undefined),
+    maximumPacketSize: v5 ? fc.constantFrom(undefined, undefined, undefined, 80, 40, 20) : fc.constant(undefined),
+    caps: v5 ? capsArb(3) : fc.constant({}),
     sessionExpiry: v5 ? fc.constantFrom<number | undefined>(3600, 3600, 3600, 3600, 0, undefined) : fc.constant(undefined),
   });
 }
@@ -123,15 +156,51 @@ function configArb(version: 4 | 5): fc.Arbitrary<Config> {
 // The model: what was asked
 // ============================================================================
 
+interface AppMessage {
+  payload: string;
+  qos: QoS;
+  topic: string;
+  retain: boolean;
+  alias?: number;
+}
+
+/** The limits of a CONNACK as the client must keep them. */
+interface Limits {
+  mps: number;
+  mq: QoS;
+  ra: boolean;
+  tam: number;
+  wsa: boolean;
+  ssa: boolean;
+  sia: boolean;
+}
+
+const LIMIT_ERROR: Record<number, string> = {
+  0x9b: ErrorCode.NotSupported,
+  0x9a: ErrorCode.NotSupported,
+  0x95: ErrorCode.PacketTooLarge,
+  0x94: ErrorCode.TopicAliasInvalid,
+};
+
+const hex = (n: number): string => `0x${n.toString(16).toUpperCase()}`;
+
+/**
+ * The error of a `subscribed` / `unsubscribed` event the engine failed locally
+ * (the engine sets it; events.ts does not declare it on these events yet).
+ */
+function requestError(e: Extract<Event, { type: "subscribed" | "unsubscribed" }>): { code: string; message: string } | undefined {
+  return (e as { error?: { code: string; message: string } }).error;
+}
+
 interface Model {
   readonly cfg: Config;
   /** Application publications that the engine accepted: mid → message. */
-  readonly mids: Map<number, { payload: string; qos: QoS; topic: string; alias?: number }>;
+  readonly mids: Map<number, AppMessage>;
   /** publish() calls refused with ERR_QUEUE_FULL. */
   queueFullRefusals: number;
   /** The broker's publications to the client: payload → QoS. */
   readonly serverMsgs: Map<string, QoS>;
-  readonly requests: Map<number, { kind: "subscribe" | "unsubscribe"; filters: string[]; qos: QoS[] }>;
+  readonly requests: Map<number, { kind: "subscribe" | "unsubscribe"; filters: string[]; qos: QoS[]; subId?: number }>;
   /** Numbers the payloads ("c<n>" from the application, "s<n>" from the broker): each is unique. */
   payloadSeq: number;
 }
@@ -231,6 +300,14 @@ interface Track {
   requestLog: { id: number; kind: "subscribe" | "unsubscribe"; filters: string[] }[];
   /** Packet ids of SUBSCRIBE / UNSUBSCRIBE written on this connection. */
   requestIds: Set<number>;
+  /** Bytes the engine wrote on this connection; the tap's count and where its last packet ended. */
+  written: number;
+  tapLastEnd: number;
+  /** Filters whose request (the application's or a resubscription) failed at this connection's CONNACK. */
+  failedFilters: Set<string>;
+  /** The engine's own resubscriptions that failed at this CONNACK (never written), and their filters. */
+  autoFailed: number;
+  autoFailedClaims: Set<string>;
 }
 
 interface MidObs {
@@ -348,6 +425,11 @@ class Sim {
   /** MQTT 5 disconnect() calls refused: a Session Expiry Interval after CONNECT's 0 [MQTT-3.14.2-2]. */
   disconnectRefusals = 0;
   aliasRefusals = 0;
+  /** The outcomes the model allows, by kind (FC_STATS=1 prints them). */
+  readonly outcomes: Record<string, number> = {};
+  /** The engine's own resubscriptions that failed locally (this CONNACK's limits refuse them). */
+  autoFailed = 0;
+  jsonRestarts = 0;
   pings = 0;
   deliveries = 0;
   resumes = 0;
@@ -389,6 +471,93 @@ class Sim {
 
   get cfg(): Config {
     return this.model.cfg;
+  }
+
+  count(outcome: string): void {
+    this.outcomes[outcome] = (this.outcomes[outcome] ?? 0) + 1;
+  }
+
+  /** The limits of the broker's last CONNACK (the engine's, while it is connected). */
+  limits(): Limits {
+    const p = this.broker.lastConnack?.properties;
+    return {
+      mps: p?.maximumPacketSize ?? Infinity,
+      mq: (p?.maximumQoS ?? 2) as QoS,
+      ra: (p?.retainAvailable ?? 1) === 1,
+      tam: p?.topicAliasMaximum ?? 0,
+      wsa: (p?.wildcardSubscriptionAvailable ?? 1) === 1,
+      ssa: (p?.sharedSubscriptionAvailable ?? 1) === 1,
+      sia: (p?.subscriptionIdentifierAvailable ?? 1) === 1,
+    };
+  }
+
+  /** The engine has read the CONNACK of the connection it is connected on: its limits hold. */
+  get limitsKnown(): boolean {
+    return this.conn.state === "connected" && this.socketOpen && this.t.connackDelivered;
+  }
+
+  /**
+   * The reason codes of the limits this message breaks on this connection: as
+   * a new message (with its explicit alias), or as a resend (an alias above
+   * the server's maximum left out, as the engine does).
+   */
+  brokenLimits(m: AppMessage, resend: boolean): Set<number> {
+    const l = this.limits();
+    const out = new Set<number>();
+    if (m.qos > l.mq) out.add(0x9b);
+    if (m.retain && !l.ra) out.add(0x9a);
+    const alias = m.alias !== undefined && (!resend || m.alias <= l.tam) ? m.alias : undefined;
+    if (this.publishSize(m.topic, m.payload, m.qos, alias) > l.mps) out.add(0x95);
+    if (!resend && m.alias !== undefined && m.alias > l.tam) out.add(0x94);
+    return out;
+  }
+
+  /** The size of a SUBSCRIBE / UNSUBSCRIBE of these filters. */
+  requestSize(kind: "subscribe" | "unsubscribe", filters: readonly string[], subId: number | undefined): number {
+    const props: Properties | undefined = subId !== undefined ? { subscriptionIdentifiers: [subId] } : undefined;
+    const p: Packet =
+      kind === "subscribe"
+        ? { type: "subscribe", packetId: 1, subscriptions: filters.map((f) => ({ topicFilter: f, qos: 0 })), ...(props ? { properties: props } : {}) }
+        : { type: "unsubscribe", packetId: 1, topicFilters: [...filters] };
+    return encodePacket(p, this.cfg.version).length;
+  }
+
+  /** The reason codes of a SUBSCRIBE this connection's server said it does not support (the engine's decided codes), if it did. */
+  refusalCodes(filters: readonly string[], subId: number | undefined): number[] | undefined {
+    if (this.cfg.version !== 5) return undefined;
+    const l = this.limits();
+    if (subId !== undefined && !l.sia) return filters.map(() => 0xa1);
+    const codes = filters.map((f) => (!l.ssa && f.startsWith("$share/") ? 0x9e : !l.wsa && /[+#]/.test(f) ? 0xa2 : 0x80));
+    return codes.some((c) => c !== 0x80) ? codes : undefined;
+  }
+
+  /** Whether this connection's limits make the engine fail a request (size, or a refusal) instead of sending it. */
+  requestFails(kind: "subscribe" | "unsubscribe", filters: readonly string[], subId: number | undefined): boolean {
+    if (this.requestSize(kind, filters, subId) > this.limits().mps) return true;
+    return kind === "subscribe" && this.refusalCodes(filters, subId) !== undefined;
+  }
+
+  /** The subscription identifier the engine holds for a filter (its resubscription carries it). */
+  subIdOf(filter: string): number | undefined {
+    return this.conn.grantedSubscriptions.find((x) => x.topicFilter === filter)?.subscriptionIdentifier;
+  }
+
+  /**
+   * A Maximum Packet Size right at the size of a PUBLISH of the `k`-th message
+   * the engine holds (or the application's last one), plus `delta`: with no
+   * alias (mode 0), with an alias and its topic (1), with an alias for an
+   * empty topic (2). At least 5.
+   */
+  fitSize([k, delta, mode]: readonly [number, number, number]): number | undefined {
+    const cands: { topic: string; payload: Uint8Array; qos: QoS; retain: boolean }[] = [...this.conn.exportSession().outgoing];
+    const last = [...this.model.mids.values()].at(-1);
+    if (last !== undefined) cands.push({ topic: last.topic, payload: te.encode(last.payload), qos: last.qos, retain: last.retain });
+    if (cands.length === 0) return undefined;
+    const c = cands[k % cands.length]!;
+    const p: PublishPacket = { type: "publish", topic: mode === 2 ? "" : c.topic, payload: c.payload, qos: c.qos, retain: c.retain, dup: false };
+    if (c.qos > 0) p.packetId = 1;
+    if (mode > 0) p.properties = { topicAlias: 1 };
+    return Math.max(5, encodePacket(p, 5).length + delta);
   }
 
   // ---------------------------------------------------------------- engine IO
@@ -464,12 +633,27 @@ class Sim {
     return this.broker.lastConnack?.properties?.topicAliasMaximum ?? 0;
   }
 
-  /** The process restarts: the connection dies, the session goes through exportSession / importSession. */
-  restart(): void {
+  /**
+   * The process restarts: the connection dies, the session goes through
+   * exportSession / importSession, as a structured clone or (`json`) as a
+   * store would write it: JSON.stringify(sessionToJSON(...)), then
+   * sessionFromJSON(JSON.parse(...)), which must give the same session.
+   */
+  restart(json = false): void {
     this.drop();
-    const state = structuredClone(this.conn.exportSession());
+    const exported = this.conn.exportSession();
+    let state = structuredClone(exported);
+    if (json) {
+      const text = JSON.stringify(sessionToJSON(exported));
+      const back = sessionFromJSON(JSON.parse(text));
+      if (!isDeepStrictEqual(back, state)) fail(`the session read back from JSON differs from the exported one: ${text}`);
+      state = back;
+      this.jsonRestarts++;
+    }
     this.conn = new MqttConnection(this.options);
     this.conn.importSession(state);
+    const again = this.conn.exportSession();
+    if (!isDeepStrictEqual(again, exported)) fail(`importSession(exportSession()) ${json ? "through JSON " : ""}does not export the same session: ${sessionKey(this.conn)}`);
     // Pending SUBSCRIBE / UNSUBSCRIBE requests (the application's and the
     // engine's own resubscriptions) are session state: they survive the
     // restart and go again on the next connection, as after a drop.
@@ -512,11 +696,11 @@ class Sim {
     const t = this.t;
     const subs = new Map(this.conn.grantedSubscriptions.map((x) => [x.topicFilter, x]));
     for (const sub of subs.values()) {
-      if (sub.unconfirmed === true && !t.subscribeCounts.has(sub.topicFilter)) {
+      if (sub.unconfirmed === true && !t.subscribeCounts.has(sub.topicFilter) && !t.failedFilters.has(sub.topicFilter)) {
         fail(`connected with ${sub.topicFilter} unconfirmed, but no SUBSCRIBE for it went out`);
       }
     }
-    const made = this.autoCreated - this.autoMark;
+    const made = this.autoCreated - this.autoMark - t.autoFailed;
     if (made > t.requestLog.length) fail(`the engine made ${made} requests at CONNACK, ${t.requestLog.length} went out`);
     for (const r of t.requestLog.slice(t.requestLog.length - made)) {
       const f = r.filters[0]!;
@@ -554,7 +738,8 @@ class Sim {
     if (this.cfg.resubscribeOnSessionLoss) {
       // At a CONNACK the engine has also let go of the lost subscriptions the
       // application is unsubscribing from (and not subscribing to again).
-      const before = this.lastGranted.filter((f) => !atConnack || !this.pendingRequest("unsubscribe", f) || this.pendingRequest("subscribe", f)).sort();
+      // (Requests this CONNACK's limits refuse fail before that: they do not count.)
+      const before = this.lastGranted.filter((f) => !atConnack || !this.pendingRequest("unsubscribe", f, true) || this.pendingRequest("subscribe", f, true)).sort();
       if (JSON.stringify(subs) !== JSON.stringify(before)) fail(`${where}: subscriptions ${JSON.stringify(subs)} after the discard, ${JSON.stringify(before)} before`);
       const confirmed = st.subscriptions.filter((x) => x.unconfirmed !== true);
       if (confirmed.length > 0) fail(`${where}: ${JSON.stringify(confirmed.map((x) => x.topicFilter))} still confirmed after the discard`);
@@ -563,12 +748,20 @@ class Sim {
     }
   }
 
-  /** A request for `filter` is pending: the application's (unanswered, not dropped by a restart), or a resubscription of the engine. */
-  private pendingRequest(kind: "subscribe" | "unsubscribe", filter: string): boolean {
+  /**
+   * A request for `filter` is pending: the application's (unanswered, not
+   * dropped by a restart), or a resubscription of the engine; with
+   * `sendable`, only one this connection's limits let the engine send.
+   */
+  private pendingRequest(kind: "subscribe" | "unsubscribe", filter: string, sendable = false): boolean {
     for (const [mid, r] of this.model.requests) {
-      if (r.kind === kind && r.filters.includes(filter) && !this.requestEvents.has(mid) && !this.abandonedRequests.has(mid)) return true;
+      if (r.kind === kind && r.filters.includes(filter) && !this.requestEvents.has(mid) && !this.abandonedRequests.has(mid)) {
+        if (!sendable || !this.requestFails(r.kind, r.filters, r.subId)) return true;
+      }
     }
-    if (kind === "subscribe") for (const f of this.autoSent.values()) if (f === filter) return true;
+    if (kind === "subscribe") {
+      for (const f of this.autoSent.values()) if (f === filter && (!sendable || !this.requestFails("subscribe", [f], this.subIdOf(f)))) return true;
+    }
     return false;
   }
 
@@ -585,6 +778,34 @@ class Sim {
     // A fresh session: whichever session the broker resumes next is the client's.
     this.clientGen = undefined;
     if (!this.cfg.resubscribeOnSessionLoss) this.intent.clear();
+  }
+
+  /**
+   * Why a `published` event that is not a success is allowed, or undefined:
+   * the session was lost with republishOnSessionLoss false; the broker refused
+   * the message; or a limit of this connection's CONNACK refuses it: a queued
+   * message when it leaves the queue (0x9B, 0x9A, 0x95, 0x94), a resend of a
+   * resumed session (0x9B, 0x9A, 0x95: given up; a QoS 2 one whose PUBLISH was
+   * handed out keeps its packet id reserved, the broker may hold it).
+   */
+  private publishFailure(e: Extract<Event, { type: "published" }>, want: AppMessage): string | undefined {
+    if (!this.cfg.republishOnSessionLoss && e.reasonCode === 0x80 && e.error !== undefined && want.qos > 0) return "published 0x80: session lost, not republished";
+    if (want.qos > 0 && e.reasonCode === 0x80 && e.error === undefined && this.broker.rejected.has(want.payload)) return "published 0x80: refused by the broker";
+    const code = e.error?.code;
+    if (code === undefined || LIMIT_ERROR[e.reasonCode] !== code || !this.limitsKnown) return undefined;
+    const resend = e.packetId !== undefined;
+    if (!this.brokenLimits(want, resend).has(e.reasonCode)) return undefined;
+    if (!resend) return `published ${hex(e.reasonCode)}: queued message over this CONNACK's limit`;
+    const id = e.packetId!;
+    const key = `${this.clientSession}/${e.mid}:${id}`;
+    if (!this.allocInfo.has(key)) fail(`mid ${e.mid} (${want.payload}) given up under packet id ${id}, which it never held`);
+    const other = this.tapInflight.get(id);
+    if (other !== undefined && other !== e.mid) fail(`mid ${e.mid} (${want.payload}) given up under packet id ${id}, which mid ${other} was sent with`);
+    this.resendsGivenUp.add(e.mid);
+    // The broker may hold a QoS 2 message whose PUBLISH went out and wait for PUBREL: its id stays reserved.
+    const handedOut = this.everTapped.has(key);
+    if (want.qos === 2 && handedOut) this.retired.add(id);
+    return `published ${hex(e.reasonCode)}: QoS ${want.qos} resend given up${want.qos === 2 ? (handedOut ? ", id reserved" : ", never sent, id freed") : ""}`;
   }
 
   private onEvent(e: Event): void {
@@ -662,23 +883,10 @@ class Sim {
           this.pubcomp92++;
         }
         if (e.error !== undefined || e.reasonCode !== 0) {
-          // The one failure the model allows: session lost with republishOnSessionLoss false.
-          const allowed =
-            (!this.cfg.republishOnSessionLoss && e.reasonCode === 0x80 && e.error !== undefined && want.qos > 0) ||
-            (want.qos > 0 && e.reasonCode === 0x80 && e.error === undefined && this.broker.rejected.has(want.payload)) ||
-            // A queued message larger than this server takes (documented: "published" with the error).
-            (e.error?.code === ErrorCode.PacketTooLarge && this.publishSize(want.topic, want.payload, want.qos, want.alias) > this.serverMaxPacket()) ||
-            // A queued message whose explicit alias this server does not allow (documented: "published" with the error).
-            (e.error?.code === ErrorCode.TopicAliasInvalid && want.alias !== undefined && want.alias > this.serverAliasMax());
-          if (!allowed) fail(`mid ${e.mid} (${want.payload}) failed: 0x${e.reasonCode.toString(16)} ${e.error?.message ?? ""}`);
+          const why = this.publishFailure(e, want);
+          if (why === undefined) fail(`mid ${e.mid} (${want.payload}) failed: 0x${e.reasonCode.toString(16)} ${e.error?.code ?? ""} ${e.error?.message ?? ""}`);
           o.failed = true;
-          // A resend given up as too large for this connection (it has a packet id; a queued one has none).
-          if (e.error?.code === ErrorCode.PacketTooLarge && e.packetId !== undefined) {
-            if (this.tapInflight.get(e.packetId) !== e.mid) fail(`mid ${e.mid} (${want.payload}) given up under packet id ${e.packetId}, which it was not sent with`);
-            this.resendsGivenUp.add(e.mid);
-            // The broker may hold a QoS 2 message and wait for PUBREL: its id stays reserved.
-            if (want.qos === 2) this.retired.add(e.packetId);
-          }
+          this.count(why);
         }
         if (want.qos > 0 && !o.failed && e.packetId === undefined) fail(`QoS ${want.qos} published event without packetId`);
         if (e.packetId !== undefined && this.tapInflight.get(e.packetId) === e.mid) this.tapInflight.delete(e.packetId);
@@ -690,6 +898,10 @@ class Sim {
         const sent = this.tapReqs.get(e.packetId);
         this.tapReqs.delete(e.packetId);
         if (r === undefined) this.scanMids(this.conn.exportSession().nextMid);
+        if (requestError(e) !== undefined) {
+          this.onRequestFailed(e, r, sent);
+          return;
+        }
         if (r === undefined && e.type === "subscribed" && this.autoPending.has(e.mid)) {
           // The engine's own resubscription: one subscription per SUBSCRIBE, granted.
           this.autoPending.delete(e.mid);
@@ -726,6 +938,18 @@ class Sim {
         this.expectedClose = undefined;
         if (r.kind === "transport" && expected === "transport") return;
         if (r.kind === "local" && expected === "local") return;
+        if (
+          r.kind === "protocol-error" &&
+          expected === undefined &&
+          t.connackDelivered &&
+          !t.connected &&
+          this.limits().mps < 5 &&
+          r.error.code === ErrorCode.PropertyValue
+        ) {
+          // Decided: a Maximum Packet Size under 5 leaves no room for the client's acks; the connection ends.
+          this.count("connection ended: CONNACK Maximum Packet Size under 5");
+          return;
+        }
         if (r.kind === "timeout" && expected === undefined) {
           this.timeouts++;
           if (r.timer === "connack") {
@@ -747,10 +971,88 @@ class Sim {
     }
   }
 
+  /**
+   * A request the engine failed locally: allowed only at a CONNACK whose
+   * limits refuse it (larger than its Maximum Packet Size: 0x80 for each
+   * filter; wildcards 0xA2, shared 0x9E, subscription identifiers 0xA1 the
+   * server does not support), and answered once. One written on an earlier
+   * connection may have reached the broker: its filters are not compared at
+   * the end. A resubscription of the engine's own leaves its subscription
+   * unconfirmed (asked for again at the next CONNACK).
+   */
+  private onRequestFailed(
+    e: Extract<Event, { type: "subscribed" | "unsubscribed" }>,
+    r: { kind: "subscribe" | "unsubscribe"; filters: string[]; subId?: number } | undefined,
+    sent: { kind: "subscribe" | "unsubscribe"; filters: string[] } | undefined,
+  ): void {
+    const t = this.t;
+    const kind = e.type === "subscribed" ? "subscribe" : "unsubscribe";
+    const error = requestError(e)!;
+    const what = `${e.type} mid ${e.mid} failed (${e.reasonCodes.map(hex).join(" ")} ${error.code} ${error.message})`;
+    if (!this.limitsKnown) fail(`${what} while not connected`);
+    const l = this.limits();
+    const justified = (filters: readonly string[], subId: number | undefined): string | undefined => {
+      if (e.reasonCodes.length !== filters.length) return undefined;
+      if (error.code === ErrorCode.PacketTooLarge && this.requestSize(kind, filters, subId) > l.mps && e.reasonCodes.every((c) => c === 0x80)) {
+        return `${e.type} failed: ${kind.toUpperCase()} over Maximum Packet Size`;
+      }
+      const codes = kind === "subscribe" ? this.refusalCodes(filters, subId) : undefined;
+      if (error.code === ErrorCode.NotSupported && codes !== undefined && JSON.stringify(codes) === JSON.stringify(e.reasonCodes)) {
+        return `${e.type} failed: ${[...new Set(codes.filter((c) => c !== 0x80))].map(hex).join(" ")} not supported`;
+      }
+      return undefined;
+    };
+    let filters: string[];
+    let why: string | undefined;
+    const auto = r === undefined && kind === "subscribe" && this.autoPending.has(e.mid);
+    if (r !== undefined) {
+      if (r.kind !== kind) fail(`${what} for a ${r.kind} request`);
+      const n = (this.requestEvents.get(e.mid) ?? 0) + 1;
+      this.requestEvents.set(e.mid, n);
+      if (n > 1) fail(`request mid ${e.mid} answered ${n} times`);
+      filters = r.filters;
+      why = justified(filters, r.subId);
+    } else if (auto) {
+      this.autoPending.delete(e.mid);
+      if (sent !== undefined) {
+        if (this.autoSent.get(e.packetId) !== sent.filters[0]) fail(`${what}: packet id ${e.packetId} is not one of the engine's own SUBSCRIBE`);
+        this.autoSent.delete(e.packetId);
+        filters = sent.filters;
+        why = justified(filters, this.subIdOf(filters[0]!));
+      } else {
+        // Made and failed at this CONNACK, never written: one of the unconfirmed subscriptions this CONNACK refuses.
+        const f = this.conn.grantedSubscriptions.find(
+          (x) =>
+            x.unconfirmed === true &&
+            !t.autoFailedClaims.has(x.topicFilter) &&
+            // (one with a request pending that this CONNACK lets through is not asked for again)
+            !this.pendingRequest("subscribe", x.topicFilter, true) &&
+            justified([x.topicFilter], x.subscriptionIdentifier) !== undefined,
+        )?.topicFilter;
+        if (f === undefined) fail(`${what}: no unconfirmed subscription that this CONNACK refuses`);
+        t.autoFailedClaims.add(f);
+        t.autoFailed++;
+        filters = [f];
+        why = justified(filters, this.subIdOf(f));
+      }
+      this.autoFailed++;
+    } else {
+      fail(`${what} for unknown mid`);
+    }
+    if (why === undefined) fail(`${what}: ${JSON.stringify(filters)} breaks no limit of this CONNACK ${JSON.stringify(this.broker.lastConnack?.properties ?? {})}`);
+    this.count(auto ? `${why} (resubscription)` : why);
+    for (const f of filters) t.failedFilters.add(f);
+    if (sent !== undefined) {
+      for (const f of filters) this.untrackedFilters.add(f);
+      this.count(`${kind} failed after an earlier connection wrote it: filter state unknown`);
+    }
+  }
+
   /** Decodes what the engine writes and checks it as the client's own output. */
   private tapSend(chunk: Uint8Array): void {
     const t = this.t;
     t.tap.push(chunk);
+    t.written += chunk.length;
     for (;;) {
       let p: Packet | undefined;
       try {
@@ -759,11 +1061,34 @@ class Sim {
         fail(`engine output does not decode: ${(e as Error).message}`);
       }
       if (p === undefined) return;
-      this.onClientPacket(p);
+      const end = t.written - t.tap.bufferedBytes;
+      const size = end - t.tapLastEnd;
+      t.tapLastEnd = end;
+      this.onClientPacket(p, size);
     }
   }
 
-  private onClientPacket(p: Packet): void {
+  /** What the engine writes once it has read the CONNACK keeps every limit the CONNACK announced. */
+  private checkClientLimits(p: Packet, size: number): void {
+    const l = this.limits();
+    const what = p.type === "publish" ? `PUBLISH ${td.decode(p.payload)}` : p.type.toUpperCase();
+    if (size > l.mps) fail(`${what} of ${size} bytes written, the server's Maximum Packet Size is ${l.mps} [MQTT-3.2.2-15]`);
+    if (p.type === "publish") {
+      if (p.qos > l.mq) fail(`${what} written at QoS ${p.qos}, the server's Maximum QoS is ${l.mq} [MQTT-3.2.2-11]`);
+      if (p.retain && !l.ra) fail(`${what} written with RETAIN, the server has no Retain Available [MQTT-3.2.2-14]`);
+      const alias = p.properties?.topicAlias;
+      if (alias !== undefined && alias > l.tam) fail(`${what} written with alias ${alias}, the server's Topic Alias Maximum is ${l.tam} [MQTT-3.3.2-9]`);
+    }
+    if (p.type === "subscribe") {
+      const codes = this.refusalCodes(
+        p.subscriptions.map((x) => x.topicFilter),
+        p.properties?.subscriptionIdentifiers?.[0],
+      );
+      if (codes !== undefined) fail(`SUBSCRIBE ${JSON.stringify(p.subscriptions.map((x) => x.topicFilter))} written, which the server said it does not support (${codes.map(hex).join(" ")})`);
+    }
+  }
+
+  private onClientPacket(p: Packet, size: number): void {
     const t = this.t;
     if (!t.sawConnect) {
       if (p.type !== "connect") fail(`${p.type} before CONNECT`);
@@ -771,6 +1096,9 @@ class Sim {
       return;
     }
     if (t.sawDisconnect) fail(`${p.type} after DISCONNECT`);
+    // Before the CONNACK only a DISCONNECT may follow the CONNECT (the engine holds the rest until it knows the limits).
+    if (!t.connackDelivered && p.type !== "disconnect") fail(`${p.type.toUpperCase()} written before the CONNACK was read`);
+    if (t.connackDelivered) this.checkClientLimits(p, size);
     switch (p.type) {
       case "publish": {
         const payload = td.decode(p.payload);
@@ -784,6 +1112,7 @@ class Sim {
           else t.aliases.set(alias, topic);
         }
         if (p.qos !== want.qos || topic !== want.topic) fail(`PUBLISH ${payload} at QoS ${p.qos} on ${topic}, published at ${want.qos} on ${want.topic}`);
+        if (p.retain !== want.retain) fail(`PUBLISH ${payload} with RETAIN ${p.retain}, published with ${want.retain}`);
         if (p.qos === 0) {
           if (this.qos0Tapped.has(mid)) fail(`QoS 0 ${payload} written twice`);
           this.qos0Tapped.add(mid);
@@ -890,6 +1219,11 @@ class Sim {
       subscribeCounts: new Map(),
       requestLog: [],
       requestIds: new Set(),
+      written: 0,
+      tapLastEnd: 0,
+      failedFilters: new Set(),
+      autoFailed: 0,
+      autoFailedClaims: new Set(),
     };
     // A clean start discards the session [MQTT-3.1.2-4], and so does the end of
     // a session that lasted one connection [MQTT-3.1.2-6] [MQTT-3.1.2-23].
@@ -955,7 +1289,11 @@ class Sim {
           fail(`broker-sim output does not decode: ${(e as Error).message}`);
         }
         if (p === undefined) break;
-        if (p.type === "connack") this.t.connackDelivered = true;
+        if (p.type === "connack") {
+          this.t.connackDelivered = true;
+          // The broker checks the limits on what the engine writes from here.
+          this.broker.clientReadConnack(this.t.written);
+        }
         if (p.type === "pingresp") this.t.pingSince = undefined;
         if (p.type === "pubcomp") {
           const mid = this.tapInflight.get(p.packetId);
@@ -1082,12 +1420,18 @@ class Sim {
       if ((this.requestEvents.get(mid) ?? 0) !== 1) fail(`request mid ${mid} answered ${this.requestEvents.get(mid) ?? 0} times`);
     }
     if (this.autoPending.size > 0) fail(`resubscription mids ${JSON.stringify([...this.autoPending])} never answered`);
-    if (this.autoRequests.size + this.autoAbandoned !== this.autoCreated) {
-      fail(`${this.autoCreated} resubscriptions made, ${this.autoRequests.size} answered, ${this.autoAbandoned} dropped by a restart`);
+    if (this.autoRequests.size + this.autoAbandoned + this.autoFailed !== this.autoCreated) {
+      fail(`${this.autoCreated} resubscriptions made, ${this.autoRequests.size} answered, ${this.autoFailed} failed, ${this.autoAbandoned} dropped by a restart`);
     }
-    // Every subscription the server lost was granted again (the broker grants all).
-    const unconfirmed = c.grantedSubscriptions.filter((x) => x.unconfirmed === true).map((x) => x.topicFilter);
-    if (unconfirmed.length > 0) fail(`settled with subscriptions still unconfirmed: ${JSON.stringify(unconfirmed)}`);
+    // Every subscription the server lost was granted again (the broker grants all), unless this CONNACK refuses it.
+    for (const x of c.grantedSubscriptions) {
+      if (x.unconfirmed !== true) continue;
+      if (!this.limitsKnown || !this.requestFails("subscribe", [x.topicFilter], x.subscriptionIdentifier)) {
+        fail(`settled with ${x.topicFilter} still unconfirmed`);
+      }
+      untracked.add(x.topicFilter);
+      this.count("settled with a subscription unconfirmed: this CONNACK refuses it");
+    }
     const s = this.broker.session(CLIENT_ID);
     if (s === undefined) fail("settled without a broker session");
     if (s.outgoing.size !== 0 || s.queue.length !== 0) fail(`broker still has ${s.outgoing.size} in flight and ${s.queue.length} queued to the client`);
@@ -1140,7 +1484,7 @@ function command(name: string, apply: (m: Model, s: Sim) => void, check: (m: Rea
 }
 
 /** What the broker announces on a new connection (MQTT 5 fields are ignored for 3.1.1). */
-interface ConnParams {
+interface ConnParams extends Caps {
   /** The broker forgets the session first. */
   lose: boolean;
   /** Receive Maximum. */
@@ -1149,6 +1493,10 @@ interface ConnParams {
   tam?: number;
   /** Maximum Packet Size. */
   mps?: number;
+  /** Maximum Packet Size right at the size of a message the engine holds (see Sim.fitSize); replaces `mps`. */
+  fit?: [number, number, number];
+  /** Server Keep Alive (else the configuration's). */
+  ska?: number;
   /**
    * MQTT 5: a Session Expiry Interval in CONNACK, replacing CONNECT's. The
    * broker only shortens it: a non-zero one after CONNECT's 0 is not sent (a
@@ -1158,21 +1506,28 @@ interface ConnParams {
   sei?: number;
 }
 
-function acceptOptions(cfg: Config, p: ConnParams): AcceptOptions {
+function acceptOptions(cfg: Config, p: ConnParams, s?: Sim): AcceptOptions {
   const a: AcceptOptions = {};
   if (p.lose) a.loseSession = true;
   if (cfg.version === 5) {
     if (p.rm !== undefined) a.receiveMaximum = p.rm;
     if (p.tam !== undefined) a.topicAliasMaximum = p.tam;
-    if (p.mps !== undefined) a.maximumPacketSize = p.mps;
+    const mps = p.fit !== undefined && s !== undefined ? s.fitSize(p.fit) : p.mps;
+    if (mps !== undefined) a.maximumPacketSize = mps;
     if (p.sei !== undefined && (p.sei === 0 || (cfg.sessionExpiry ?? 0) > 0)) a.sessionExpiryInterval = p.sei;
-    if (cfg.serverKeepAlive !== undefined) a.serverKeepAlive = cfg.serverKeepAlive;
+    const ska = p.ska ?? cfg.serverKeepAlive;
+    if (ska !== undefined) a.serverKeepAlive = ska;
+    if (p.mq !== undefined) a.maximumQoS = p.mq;
+    if (p.ra !== undefined) a.retainAvailable = p.ra;
+    if (p.wsa !== undefined) a.wildcardSubscriptionAvailable = p.wsa;
+    if (p.ssa !== undefined) a.sharedSubscriptionAvailable = p.ssa;
+    if (p.sia !== undefined) a.subscriptionIdentifierAvailable = p.sia;
   }
   return a;
 }
 
 function firstAccept(cfg: Config): AcceptOptions {
-  const p: ConnParams = { lose: false, tam: cfg.topicAliasMaximum };
+  const p: ConnParams = { lose: false, tam: cfg.topicAliasMaximum, ...cfg.caps };
   if (cfg.receiveMaximum !== undefined) p.rm = cfg.receiveMaximum;
   if (cfg.maximumPacketSize !== undefined) p.mps = cfg.maximumPacketSize;
   return acceptOptions(cfg, p);
@@ -1182,66 +1537,113 @@ function show(p: ConnParams): string {
   return JSON.stringify(p);
 }
 
-/** Publishes on CLIENT_TOPICS[topic]; MQTT 5 with `alias`, asks for that topic alias; `pad` bytes more payload. */
-const Publish = (qos: QoS, topic = 0, alias?: number, pad = 0): Cmd =>
-  command(`Publish(${qos}, ${topic}, ${String(alias)}, ${pad})`, (m, s) => {
-    const payload = `c${++m.payloadSeq}${".".repeat(pad)}`;
+/**
+ * Publishes on CLIENT_TOPICS[topic]; MQTT 5 with `alias`, asks for that topic
+ * alias; `pad` bytes more payload, or [delta, mode]: as many as make the
+ * PUBLISH `delta` bytes over the last CONNACK's Maximum Packet Size (80 when
+ * there is none) with no alias (mode 0), with an alias and its topic (1), with
+ * an alias for an empty topic (2); with `retain`, RETAIN.
+ */
+const Publish = (qos: QoS, topic = 0, alias?: number, pad: number | [number, number] = 0, retain = false): Cmd =>
+  command(`Publish(${qos}, ${topic}, ${String(alias)}, ${JSON.stringify(pad)}${retain ? ", true" : ""})`, (m, s) => {
+    const base = `c${++m.payloadSeq}`;
     const name = CLIENT_TOPICS[topic % CLIENT_TOPICS.length]!;
     const useAlias = m.cfg.version === 5 ? alias : undefined;
-    const queued = s.conn.queuedCount;
-    const inflight = s.conn.inflightCount;
+    let n = 0;
+    if (Array.isArray(pad)) {
+      const [delta, pmode] = pad;
+      const mode = m.cfg.version === 5 ? pmode : 0;
+      const mps = s.limits().mps;
+      const target = (Number.isFinite(mps) ? mps : (m.cfg.maximumPacketSize ?? 80)) + delta;
+      const p: PublishPacket = { type: "publish", topic: mode === 2 ? "" : name, payload: te.encode(base), qos, retain, dup: false };
+      if (qos > 0) p.packetId = 1;
+      if (mode > 0 || useAlias !== undefined) p.properties = { topicAlias: useAlias ?? 1 };
+      n = Math.max(0, target - encodePacket(p, m.cfg.version).length);
+    } else {
+      n = pad;
+    }
+    const payload = `${base}${".".repeat(n)}`;
+    const want: AppMessage = { payload, qos, topic: name, retain, ...(useAlias !== undefined ? { alias: useAlias } : {}) };
+    const before = sessionKey(s.conn);
     let mid: number;
     try {
-      mid = s.conn.publish({ topic: name, payload: te.encode(payload), qos, ...(useAlias !== undefined ? { properties: { topicAlias: useAlias } } : {}) }, s.now);
+      mid = s.conn.publish({ topic: name, payload: te.encode(payload), qos, retain, ...(useAlias !== undefined ? { properties: { topicAlias: useAlias } } : {}) }, s.now);
     } catch (e) {
-      const unchanged = s.conn.queuedCount === queued && s.conn.inflightCount === inflight;
-      // Documented refusals, nothing changed: a full queue; an alias the connected server does not allow.
-      if (e instanceof LocalProtocolError && unchanged && e.code === ErrorCode.QueueFull && queued >= m.cfg.maxQueued) {
+      const unchanged = sessionKey(s.conn) === before;
+      // Documented refusals, nothing changed: a full queue; what the connected server said it cannot take.
+      if (e instanceof LocalProtocolError && unchanged && e.code === ErrorCode.QueueFull && s.conn.queuedCount >= m.cfg.maxQueued) {
         m.queueFullRefusals++;
         return;
       }
-      if (
-        e instanceof LocalProtocolError &&
-        unchanged &&
-        e.code === ErrorCode.PacketTooLarge &&
-        s.conn.state === "connected" &&
-        s.publishSize(name, payload, qos, useAlias) > s.serverMaxPacket()
-      ) {
-        s.sizeRefusals++;
-        return;
-      }
-      if (
-        e instanceof LocalProtocolError &&
-        unchanged &&
-        e.code === ErrorCode.TopicAliasInvalid &&
-        s.conn.state === "connected" &&
-        useAlias !== undefined &&
-        useAlias > s.serverAliasMax()
-      ) {
-        s.aliasRefusals++;
+      const rc = e instanceof LocalProtocolError ? (e.reasonCode ?? -1) : -1;
+      if (e instanceof LocalProtocolError && unchanged && s.limitsKnown && LIMIT_ERROR[rc] === e.code && s.brokenLimits(want, false).has(rc)) {
+        if (rc === 0x95) s.sizeRefusals++;
+        if (rc === 0x94) s.aliasRefusals++;
+        s.count(`publish() refused ${hex(rc)}`);
         return;
       }
       fail(`publish() threw: ${(e as Error)?.stack ?? String(e)}`);
     }
     if (m.mids.has(mid)) fail(`publish() returned mid ${mid} twice`);
-    m.mids.set(mid, { payload, qos, topic: name, ...(useAlias !== undefined ? { alias: useAlias } : {}) });
+    m.mids.set(mid, want);
     s.payloadToMid.set(payload, mid);
     s.midObs.set(mid, { events: 0, failed: false });
     s.step();
   });
 
-const Subscribe = (f: number, qos: QoS): Cmd =>
-  command(`Subscribe(${f}, ${qos})`, (m, s) => {
-    const filter = FILTERS[f % FILTERS.length]!;
-    const mid = s.conn.subscribe({ topicFilter: filter, qos }, s.now);
-    m.requests.set(mid, { kind: "subscribe", filters: [filter], qos: [qos] });
+/**
+ * A request the connected engine refused at once, as documented (nothing
+ * changed): larger than the server's Maximum Packet Size, or (SUBSCRIBE) what
+ * it said it does not support.
+ */
+function requestRefused(s: Sim, e: unknown, before: string, kind: "subscribe" | "unsubscribe", filters: string[], subId: number | undefined): boolean {
+  if (!(e instanceof LocalProtocolError) || sessionKey(s.conn) !== before || !s.limitsKnown) return false;
+  if (e.code === ErrorCode.PacketTooLarge && s.requestSize(kind, filters, subId) > s.limits().mps) {
+    s.count(`${kind}() refused: over Maximum Packet Size`);
+    return true;
+  }
+  const codes = kind === "subscribe" ? s.refusalCodes(filters, subId) : undefined;
+  if (e.code === ErrorCode.NotSupported && codes !== undefined && codes.includes(e.reasonCode ?? -1)) {
+    s.count(`subscribe() refused ${hex(e.reasonCode!)}`);
+    return true;
+  }
+  return false;
+}
+
+/** Subscribes to FILTERS[f] (and FILTERS[f2] when another); MQTT 5 with `subId`, a Subscription Identifier. */
+const Subscribe = (f: number, qos: QoS, subId?: number, f2?: number): Cmd =>
+  command(`Subscribe(${f}, ${qos}${subId !== undefined || f2 !== undefined ? `, ${String(subId)}` : ""}${f2 !== undefined ? `, ${f2}` : ""})`, (m, s) => {
+    const filters = [FILTERS[f % FILTERS.length]!];
+    const other = f2 !== undefined ? FILTERS[f2 % FILTERS.length]! : undefined;
+    if (other !== undefined && other !== filters[0]) filters.push(other);
+    const id = m.cfg.version === 5 ? subId : undefined;
+    const before = sessionKey(s.conn);
+    let mid: number;
+    try {
+      mid = s.conn.subscribe(
+        filters.map((x) => ({ topicFilter: x, qos })),
+        s.now,
+        id !== undefined ? { subscriptionIdentifiers: [id] } : undefined,
+      );
+    } catch (e) {
+      if (requestRefused(s, e, before, "subscribe", filters, id)) return;
+      fail(`subscribe() threw: ${(e as Error)?.stack ?? String(e)}`);
+    }
+    m.requests.set(mid, { kind: "subscribe", filters, qos: filters.map(() => qos), ...(id !== undefined ? { subId: id } : {}) });
     s.step();
   });
 
 const Unsubscribe = (f: number): Cmd =>
   command(`Unsubscribe(${f})`, (m, s) => {
     const filter = FILTERS[f % FILTERS.length]!;
-    const mid = s.conn.unsubscribe(filter, s.now);
+    const before = sessionKey(s.conn);
+    let mid: number;
+    try {
+      mid = s.conn.unsubscribe(filter, s.now);
+    } catch (e) {
+      if (requestRefused(s, e, before, "unsubscribe", [filter], undefined)) return;
+      fail(`unsubscribe() threw: ${(e as Error)?.stack ?? String(e)}`);
+    }
     m.requests.set(mid, { kind: "unsubscribe", filters: [filter], qos: [] });
     s.step();
   });
@@ -1265,21 +1667,21 @@ const Advance = (ms: number, live: boolean): Cmd => command(`Advance(${ms}, ${li
 const Drop = (reconnect: ConnParams | null): Cmd =>
   command(`Drop(${reconnect === null ? "null" : show(reconnect)})`, (m, s) => {
     s.drop();
-    if (reconnect !== null) s.connect(false, acceptOptions(m.cfg, reconnect));
+    if (reconnect !== null) s.connect(false, acceptOptions(m.cfg, reconnect, s));
   });
 
 /** A new connection (clean = false), if there is none. */
 const Reconnect = (p: ConnParams): Cmd =>
   command(`Reconnect(${show(p)})`, (m, s) => {
     const st = s.conn.state;
-    if (st === "idle" || st === "closed") s.connect(false, acceptOptions(m.cfg, p));
+    if (st === "idle" || st === "closed") s.connect(false, acceptOptions(m.cfg, p, s));
   });
 
-/** The client process restarts with its exported session; optionally connects at once. */
-const Restart = (reconnect: ConnParams | null): Cmd =>
-  command(`Restart(${reconnect === null ? "null" : show(reconnect)})`, (m, s) => {
-    s.restart();
-    if (reconnect !== null) s.connect(false, acceptOptions(m.cfg, reconnect));
+/** The client process restarts with its exported session (with `json`, through sessionToJSON / JSON / sessionFromJSON); optionally connects at once. */
+const Restart = (reconnect: ConnParams | null, json = false): Cmd =>
+  command(`Restart(${reconnect === null ? "null" : show(reconnect)}${json ? ", true" : ""})`, (m, s) => {
+    s.restart(json);
+    if (reconnect !== null) s.connect(false, acceptOptions(m.cfg, reconnect, s));
   });
 
 /** disconnect(); MQTT 5 with `sei`, a Session Expiry Interval in DISCONNECT (replacing the connection's). */
@@ -1301,6 +1703,20 @@ const Disconnect = (sei?: number): Cmd =>
         fail(`disconnect() with a session expiry after CONNECT's 0 threw: ${(e as Error)?.stack ?? String(e)}`);
       }
       fail("disconnect() set a session expiry after CONNECT's 0 [MQTT-3.14.2-2]");
+    }
+    if (set !== undefined && s.limitsKnown && encodePacket({ type: "disconnect", reasonCode: 0, properties: { sessionExpiryInterval: set } }, 5).length > s.limits().mps) {
+      // Documented refusal, nothing changed: the DISCONNECT with its session expiry breaks the server's Maximum Packet Size.
+      const before = sessionKey(s.conn);
+      try {
+        s.conn.disconnect(s.now, { properties: { sessionExpiryInterval: set } });
+      } catch (e) {
+        if (e instanceof LocalProtocolError && e.code === ErrorCode.PacketTooLarge && s.conn.state === st && sessionKey(s.conn) === before) {
+          s.count("disconnect() refused: over Maximum Packet Size");
+          return;
+        }
+        fail(`disconnect() over the Maximum Packet Size threw: ${(e as Error)?.stack ?? String(e)}`);
+      }
+      fail(`disconnect() wrote a DISCONNECT over the server's Maximum Packet Size of ${s.limits().mps}`);
     }
     s.expectedClose = "local";
     s.conn.disconnect(s.now, set !== undefined ? { properties: { sessionExpiryInterval: set } } : {});
@@ -1347,31 +1763,54 @@ const RejectNext = (): Cmd =>
 const qosArb = fc.constantFrom<QoS>(0, 1, 2);
 const sizesArb = fc.array(fc.integer({ min: 1, max: 48 }), { minLength: 1, maxLength: 4 });
 const budgetArb = fc.oneof({ weight: 2, arbitrary: fc.constant(Infinity) }, { weight: 3, arbitrary: fc.integer({ min: 1, max: 300 }) });
+/** Maximum Packet Size per connection: none, 80, anything from 5 to 80, right at a message's size, or under 5 (the connection ends). */
+const mpsArb = fc.oneof(
+  { weight: 10, arbitrary: fc.constant<number | [number, number, number] | undefined>(undefined) },
+  { weight: 2, arbitrary: fc.constant(80) },
+  { weight: 4, arbitrary: fc.integer({ min: 5, max: 80 }) },
+  { weight: 4, arbitrary: fc.tuple(fc.nat(7), fc.constantFrom(-1, 0, 1), fc.constantFrom(0, 1, 2)) },
+  { weight: 1, arbitrary: fc.constant(4) },
+);
 const connParamsArb: fc.Arbitrary<ConnParams> = fc
   .record({
     lose: fc.constantFrom(false, false, false, true), // the broker loses the session on a quarter of them
     rm: fc.option(fc.constantFrom(1, 2, 3, 5), { nil: undefined }),
     tam: fc.constantFrom(0, 1, 2),
-    mps: fc.constantFrom(undefined, undefined, 80),
+    mps: mpsArb,
     sei: fc.constantFrom(undefined, undefined, undefined, undefined, 0, 60),
+    ska: fc.constantFrom(undefined, undefined, undefined, undefined, 0, 1, 5, 30),
+    caps: capsArb(2),
   })
-  .map(({ lose, rm, tam, mps, sei }) => {
-    const p: ConnParams = { lose, tam };
+  .map(({ lose, rm, tam, mps, sei, ska, caps }) => {
+    const p: ConnParams = { lose, tam, ...caps };
     if (rm !== undefined) p.rm = rm;
-    if (mps !== undefined) p.mps = mps;
+    if (Array.isArray(mps)) p.fit = mps;
+    else if (mps !== undefined) p.mps = mps;
     if (sei !== undefined) p.sei = sei;
+    if (ska !== undefined) p.ska = ska;
     return p;
   });
 const keysArb = fc.array(fc.nat(99), { minLength: 1, maxLength: 8 });
+
+/** Payload padding: none, a fixed amount, or right at the last CONNACK's Maximum Packet Size (see Publish). */
+const padArb: fc.Arbitrary<number | [number, number]> = fc.oneof(
+  { weight: 3, arbitrary: fc.constant(0) },
+  { weight: 2, arbitrary: fc.constantFrom(50, 100) },
+  { weight: 1, arbitrary: fc.integer({ min: 1, max: 90 }) },
+  { weight: 3, arbitrary: fc.tuple(fc.constantFrom(-1, 0, 1), fc.constantFrom(0, 1, 2)) },
+);
 
 const commandArbs: fc.Arbitrary<Cmd>[] = [
   qosArb.map((q) => Publish(q)),
   qosArb.map((q) => Publish(q)),
   fc
-    .tuple(qosArb, fc.nat(2), fc.option(fc.constantFrom(1, 2), { nil: undefined }), fc.constantFrom(0, 0, 50, 100))
-    .map(([q, t, a, pad]) => Publish(q, t, a, pad)),
-  fc.tuple(fc.nat(3), qosArb).map(([f, q]) => Subscribe(f, q)),
-  fc.nat(3).map(Unsubscribe),
+    .tuple(qosArb, fc.nat(2), fc.option(fc.constantFrom(1, 2), { nil: undefined, freq: 2 }), padArb, fc.constantFrom(false, false, true))
+    .map(([q, t, a, pad, retain]) => Publish(q, t, a, pad, retain)),
+  fc.tuple(fc.nat(4), qosArb).map(([f, q]) => Subscribe(f, q)),
+  fc
+    .tuple(fc.nat(4), qosArb, fc.option(fc.constantFrom(1, 7, 300), { nil: undefined }), fc.option(fc.nat(4), { nil: undefined }))
+    .map(([f, q, id, f2]) => Subscribe(f, q, id, f2)),
+  fc.nat(4).map(Unsubscribe),
   qosArb.map(ServerPublish),
   qosArb.map(ServerPublish),
   fc.tuple(budgetArb, sizesArb).map(([b, z]) => ToBroker(b, z)),
@@ -1384,7 +1823,7 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
   fc.tuple(fc.integer({ min: 1, max: 40_000 }), fc.boolean()).map(([ms, live]) => Advance(ms, live)),
   fc.option(connParamsArb, { nil: null }).map(Drop),
   connParamsArb.map(Reconnect),
-  fc.option(connParamsArb, { nil: null, freq: 3 }).map(Restart),
+  fc.tuple(fc.option(connParamsArb, { nil: null, freq: 3 }), fc.boolean()).map(([p, json]) => Restart(p, json)),
   fc.constantFrom<number | undefined>(undefined, undefined, undefined, 0, 3600).map(Disconnect),
   fc.nat(20).map(DuplicateAck),
   keysArb.map(ReorderAcks),
@@ -1452,6 +1891,11 @@ interface Totals {
   timeouts: number;
   queueFull: number;
   duplicates: number;
+  jsonRestarts: number;
+  autoFailed: number;
+  limitChecks: number;
+  /** The allowed outcomes, by kind (Sim.outcomes). */
+  outcomes: Record<string, number>;
 }
 
 function modelProperty(version: 4 | 5, totals: Totals): fc.IPropertyWithHooks<[Config, Iterable<Cmd>]> {
@@ -1486,16 +1930,24 @@ function modelProperty(version: 4 | 5, totals: Totals): fc.IPropertyWithHooks<[C
     totals.timeouts += sim.timeouts;
     totals.queueFull += sim.model.queueFullRefusals;
     totals.duplicates += sim.broker.duplicatesSent;
+    totals.jsonRestarts += sim.jsonRestarts;
+    totals.autoFailed += sim.autoFailed;
+    totals.limitChecks += sim.broker.limitChecks;
+    for (const [k, n] of Object.entries(sim.outcomes)) totals.outcomes[k] = (totals.outcomes[k] ?? 0) + n;
   });
 }
 
 function assertModel(version: 4 | 5): void {
-  const totals: Totals = { runs: 0, resendsGivenUp: 0, danglingQos2: 0, sizeRefusals: 0, brokerRejected: 0, appRefused: 0, qos2Redelivered: 0, autoResubscribed: 0, autoAbandoned: 0, clientDiscards: 0, disconnectRefusals: 0, reservedIdsLeft: 0, restarts: 0, aliasRefusals: 0, deliveries: 0, resumes: 0, resends: 0, appAcks: 0, commands: 0, mids: 0, serverMsgs: 0, pings: 0, connections: 0, sessionLosses: 0, unobservedSessionChanges: 0, pubcomp92: 0, timeouts: 0, queueFull: 0, duplicates: 0 };
+  const totals: Totals = { runs: 0, resendsGivenUp: 0, danglingQos2: 0, sizeRefusals: 0, brokerRejected: 0, appRefused: 0, qos2Redelivered: 0, autoResubscribed: 0, autoAbandoned: 0, clientDiscards: 0, disconnectRefusals: 0, reservedIdsLeft: 0, restarts: 0, aliasRefusals: 0, deliveries: 0, resumes: 0, resends: 0, appAcks: 0, commands: 0, mids: 0, serverMsgs: 0, pings: 0, connections: 0, sessionLosses: 0, unobservedSessionChanges: 0, pubcomp92: 0, timeouts: 0, queueFull: 0, duplicates: 0, jsonRestarts: 0, autoFailed: 0, limitChecks: 0, outcomes: {} };
   const params: fc.Parameters<[Config, Iterable<Cmd>]> = { numRuns: NUM_RUNS };
   if (SEED !== undefined) params.seed = SEED;
   if (PATH !== undefined) params.path = PATH;
   fc.assert(modelProperty(version, totals), params);
-  if (process.env.FC_STATS !== undefined) console.log(`MQTT ${version === 5 ? "5" : "3.1.1"} model:`, totals);
+  if (process.env.FC_STATS !== undefined) {
+    const { outcomes, ...counts } = totals;
+    const sorted = Object.fromEntries(Object.entries(outcomes).sort(([a], [b]) => a.localeCompare(b)));
+    console.log(`MQTT ${version === 5 ? "5" : "3.1.1"} model:`, counts, "\nallowed outcomes:", sorted);
+  }
 }
 
 describe("engine model (fast-check commands against a simulated broker)", () => {
@@ -1522,6 +1974,7 @@ function cfgOf(version: 4 | 5, changes: Partial<Config> = {}): Config {
     topicAliasMaximum: 0,
     resubscribeOnSessionLoss: false,
     maximumPacketSize: undefined,
+    caps: {},
     sessionExpiry: version === 5 ? 3600 : undefined,
     ...changes,
   };
@@ -1760,6 +2213,49 @@ describe("engine model: counterexamples kept as fixed scenarios", () => {
     ]);
     expect(sim.refusedByApp).toEqual(new Set(["s2"]));
     expect(sim.delivered.get("s2")).toBe(2);
+  });
+
+  it("MQTT 5: a CONNACK Maximum Packet Size under 5 ends the connection with a DISCONNECT that keeps that limit [MQTT-3.2.2-15]", () => {
+    // The engine refused the CONNACK before taking its limits, so its
+    // DISCONNECT carried the 80-character reason string: 88 bytes to a server
+    // that takes 4. Now the reason string is left out (3 bytes).
+    const sim = runScenario(cfgOf(5), [Restart({ lose: false, tam: 0, mps: 4 }), ToBroker(1, [1])]);
+    expect(sim.outcomes["connection ended: CONNACK Maximum Packet Size under 5"]).toBe(1);
+    expect(sim.broker.connacks.map((c) => c.properties?.maximumPacketSize)).toEqual([undefined, 4, undefined]);
+  });
+
+  it("MQTT 5: disconnect() whose session expiry makes the DISCONNECT larger than the server's Maximum Packet Size is refused, nothing changed [MQTT-3.2.2-15]", () => {
+    // A DISCONNECT with Session Expiry Interval 3600 is 9 bytes; the server
+    // takes 5. sendTrimmed can leave out a reason string, not the expiry, so
+    // disconnect() throws ERR_PACKET_TOO_LARGE (0x95) and stays connected (it
+    // used to write the 9 bytes).
+    const sim = runScenario(cfgOf(5), [Restart({ lose: false, tam: 0, mps: 5 }), Advance(1, true), Disconnect(3600)]);
+    expect(sim.outcomes["disconnect() refused: over Maximum Packet Size"]).toBe(1);
+    expect(sim.broker.connacks).toHaveLength(2);
+    expect(sim.conn.state).toBe("connected");
+  });
+
+  it("3.1.1: importSession(exportSession()) exports the same session: a message requeued by a session discard carries no `sent`", () => {
+    // The clean session ends with its connection; the next connect() requeues
+    // c1 as a new message. Its `sent` flag stayed, exportSession wrote it for a
+    // queued message, and importSession (rightly) dropped it: the second
+    // restart's export differed from the first.
+    const sim = runScenario(cfgOf(4, { firstClean: true }), [Publish(2, 0, undefined, 0), Restart({ lose: false, tam: 0 }), Restart(null)]);
+    expect(sim.restarts).toBe(2);
+    expect(sim.broker.received.get("c1")).toBe(1);
+  });
+
+  it("MQTT 5: a restart through JSON (sessionToJSON, JSON text, sessionFromJSON) imports the same session as a structured clone", () => {
+    const sim = runScenario(cfgOf(5, { resubscribeOnSessionLoss: true }), [
+      Subscribe(1, 1, 7),
+      Publish(2, 0, 1, 30, true),
+      Publish(1, 1),
+      ToBroker(Infinity, [1 << 20]),
+      Restart({ lose: false, tam: 2 }, true),
+      Restart(null, true),
+    ]);
+    expect(sim.jsonRestarts).toBe(2);
+    expect(sim.conn.grantedSubscriptions).toEqual([{ topicFilter: "s/#", qos: 1, noLocal: false, retainAsPublished: false, retainHandling: 0, subscriptionIdentifier: 7 }]);
   });
 
   it("broker-sim: an UNSUBACK does not overtake a held SUBACK", () => {

@@ -458,6 +458,13 @@ export class MqttConnection {
       throw misuse(ErrorCode.PropertyValue, "session expiry cannot be set on DISCONNECT when CONNECT had 0 [MQTT-3.14.2-2]", 0x82);
     }
     encodePacket(p, this.protocolVersion); // validates before anything changes
+    if (this.st === "connected" && p.properties !== undefined) {
+      // What sendTrimmed cannot leave out (a session expiry) must fit the server's limit [MQTT-3.2.2-15].
+      const { reasonString: _r, userProperties: _u, ...kept } = p.properties;
+      const size = encodePacket({ ...p, properties: kept }, this.protocolVersion).length;
+      const max = this.limits.maximumPacketSize;
+      if (size > max) throw misuse(ErrorCode.PacketTooLarge, `DISCONNECT of ${size} bytes exceeds the server's maximum packet size of ${max} [MQTT-3.2.2-15]`, 0x95);
+    }
     const next = nextState(this.st, "local-disconnect");
     if (requested !== undefined) this.sessionEndsWithConnection = requested === 0;
     this.sendTrimmed(p); // [MQTT-3.14.2-3] [MQTT-3.14.2-4]
@@ -871,6 +878,7 @@ export class MqttConnection {
       } else if (this.opts.republishOnSessionLoss) {
         m.state = "queued";
         delete m.packetId;
+        delete m.sent; // a new message again (a queued message has no `sent`: importSession drops it)
         requeue.push(m);
       } else {
         this.emit({
@@ -1310,6 +1318,8 @@ export class MqttConnection {
       // Acks have a fixed size: under this limit the client could not answer
       // a QoS 1/2 message or report a failure without breaking [MQTT-3.2.2-15].
       // Such a connection cannot work, so it ends here, visibly.
+      // The DISCONNECT that ends it keeps this limit too (sendTrimmed leaves its reason string out).
+      this.limits.maximumPacketSize = maxSize;
       throw remote(ErrorCode.PropertyValue, `a Maximum Packet Size of ${maxSize} is too small for the acks a client must send (${MIN_SERVER_PACKET_SIZE} bytes)`);
     }
     const l: ServerLimits = { ...DEFAULT_LIMITS, keepAlive: this.opts.keepAlive };

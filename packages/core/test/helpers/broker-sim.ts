@@ -5,7 +5,11 @@
  * client in flight and queued, subscriptions; a new `generation` for every new
  * session), and checks what the client sends as it reads it: a rule the client
  * breaks throws BrokerViolation out of `receive()`. It checks that every byte
- * decodes (within its Maximum Packet Size), packet ids are not reused while in
+ * decodes, that what the client wrote after it read our CONNACK keeps every
+ * limit the CONNACK announced (Maximum Packet Size, Maximum QoS, Retain
+ * Available, Topic Alias Maximum, Wildcard / Shared Subscription and
+ * Subscription Identifier Available: the test tells us where in the byte
+ * stream the client read it, `clientReadConnack`), packet ids are not reused while in
  * flight (across PUBLISH, SUBSCRIBE and UNSUBSCRIBE, and while a QoS 2 message
  * waits for its PUBREL), no more QoS 1/2 PUBLISH are unacknowledged than its Receive Maximum
  * (or the client's maxInflight), DUP only on resends of a resumed session and
@@ -19,8 +23,9 @@
  * (`duplicateAck`), send them in another order (`reorderAcks`); and
  * `rejectNext` refuses client messages (MQTT 5, 0x80). Per connection
  * (`accept`) it can lose the session and announce a Receive Maximum, Topic
- * Alias Maximum, Maximum Packet Size, Server Keep Alive and (MQTT 5) a Session
- * Expiry Interval. The session outlives the connection as the spec says: 3.1.1
+ * Alias Maximum, Maximum Packet Size, Maximum QoS, Retain Available, Wildcard /
+ * Shared Subscription and Subscription Identifier Available, Server Keep Alive
+ * and (MQTT 5) a Session Expiry Interval. The session outlives the connection as the spec says: 3.1.1
  * unless CONNECT was clean; MQTT 5 with a non-zero Session Expiry Interval (from
  * CONNECT, replaced by our CONNACK's, replaced by the client's DISCONNECT's).
  *
@@ -75,6 +80,16 @@ export interface AcceptOptions {
   maximumPacketSize?: number;
   /** MQTT 5: a Session Expiry Interval announced in CONNACK (replaces CONNECT's). */
   sessionExpiryInterval?: number;
+  /** MQTT 5: Maximum QoS announced in CONNACK (absent: 2). */
+  maximumQoS?: 0 | 1;
+  /** MQTT 5: Retain Available announced in CONNACK (absent: 1). */
+  retainAvailable?: 0 | 1;
+  /** MQTT 5: Wildcard Subscription Available announced in CONNACK (absent: 1). */
+  wildcardSubscriptionAvailable?: 0 | 1;
+  /** MQTT 5: Shared Subscription Available announced in CONNACK (absent: 1). */
+  sharedSubscriptionAvailable?: 0 | 1;
+  /** MQTT 5: Subscription Identifier Available announced in CONNACK (absent: 1). */
+  subscriptionIdentifierAvailable?: 0 | 1;
 }
 
 /** A message the broker publishes to the client, from its session. */
@@ -181,12 +196,20 @@ class Link {
   lastDupId = 0;
   /** DUP PUBLISH received on this connection. */
   dupCount = 0;
+  /** Bytes received on this connection, and where the last decoded packet ended. */
+  rxBytes = 0;
+  lastEnd = 0;
+  /** The client's byte offset from which it had read our CONNACK (its limits apply from there). */
+  limitsFrom: number | undefined;
+  /** The packet being handled: its size, and whether the CONNACK's limits apply to it. */
+  curSize = 0;
+  curChecked = false;
 
   constructor(
     version: 4 | 5,
     readonly options: AcceptOptions,
   ) {
-    // The CONNECT comes before the client knows our limit; the decoder gets it once CONNACK is sent.
+    // Sizes are checked per packet in checkLimits, from where the client read our CONNACK.
     this.decoder = new PacketDecoder({ protocolVersion: version });
   }
 }
@@ -213,7 +236,9 @@ export class BrokerSim {
   /** Application messages received from the client: payload → how many times (QoS 2 counted once per exchange). */
   readonly received = new Map<string, number>();
   /** Every PUBLISH received, in order. */
-  readonly publishLog: { payload: string; topic: string; qos: QoS; dup: boolean; packetId?: number }[] = [];
+  readonly publishLog: { payload: string; topic: string; qos: QoS; dup: boolean; retain: boolean; packetId?: number }[] = [];
+  /** Packets checked against the limits of a CONNACK the client had read. */
+  limitChecks = 0;
   /** Our messages to the client dropped with a session (or published with no session). */
   readonly lostServerMessages = new Set<string>();
   /** Packet id (and session generation) each of our QoS 1/2 messages got, by payload. */
@@ -299,6 +324,7 @@ export class BrokerSim {
     const l = this.link;
     if (l === undefined) throw new Error("broker-sim: receive() with no open connection");
     l.decoder.push(bytes);
+    l.rxBytes += bytes.length;
     for (;;) {
       let p: Packet | undefined;
       try {
@@ -307,8 +333,21 @@ export class BrokerSim {
         this.violate(`client bytes do not decode: ${(e as Error).message}`);
       }
       if (p === undefined) return;
+      const end = l.rxBytes - l.decoder.bufferedBytes;
+      l.curSize = end - l.lastEnd;
+      l.curChecked = l.limitsFrom !== undefined && l.lastEnd >= l.limitsFrom;
+      l.lastEnd = end;
       this.handle(l, p);
     }
+  }
+
+  /**
+   * The client read our CONNACK after it had written `offset` bytes on this
+   * connection: what it writes from there must keep the CONNACK's limits
+   * (before, it could not know them: a DISCONNECT written then may be larger).
+   */
+  clientReadConnack(offset: number): void {
+    if (this.link !== undefined) this.link.limitsFrom = offset;
   }
 
   // ==== output ====
@@ -424,6 +463,7 @@ export class BrokerSim {
   private handle(l: Link, p: Packet): void {
     if (l.disconnected) this.violate(`${p.type.toUpperCase()} after DISCONNECT [MQTT-3.14.4-1]`);
     if (!l.connected && p.type !== "connect") this.violate(`${p.type.toUpperCase()} before CONNECT [MQTT-3.1.0-1]`);
+    if (l.curChecked) this.checkLimits(l, p);
     switch (p.type) {
       case "connect":
         if (l.connected) this.violate("a second CONNECT on one connection [MQTT-3.1.0-2]");
@@ -465,6 +505,32 @@ export class BrokerSim {
       }
       default:
         this.violate(`a client does not send ${p.type.toUpperCase()}`);
+    }
+  }
+
+  /** What the client wrote after it read our CONNACK keeps the CONNACK's limits. */
+  private checkLimits(l: Link, p: Packet): void {
+    const o = l.options;
+    this.limitChecks++;
+    const max = o.maximumPacketSize;
+    if (max !== undefined && l.curSize > max) {
+      this.violate(`${p.type.toUpperCase()} of ${l.curSize} bytes, above our Maximum Packet Size of ${max} [MQTT-3.2.2-15]`);
+    }
+    if (this.version !== 5) return;
+    if (p.type === "publish") {
+      const what = `PUBLISH ${td.decode(p.payload)}`;
+      if (o.maximumQoS !== undefined && p.qos > o.maximumQoS) this.violate(`${what} at QoS ${p.qos}, above our Maximum QoS of ${o.maximumQoS} [MQTT-3.2.2-11]`);
+      if (p.retain && o.retainAvailable === 0) this.violate(`${what} with RETAIN, which we said is not available [MQTT-3.2.2-14]`);
+    }
+    if (p.type === "subscribe") {
+      if (o.subscriptionIdentifierAvailable === 0 && p.properties?.subscriptionIdentifiers !== undefined) {
+        this.violate("SUBSCRIBE with a Subscription Identifier, which we said is not available (0xA1)");
+      }
+      for (const sub of p.subscriptions) {
+        const f = sub.topicFilter;
+        if (o.sharedSubscriptionAvailable === 0 && f.startsWith("$share/")) this.violate(`SUBSCRIBE to shared ${f}, which we said is not available (0x9E)`);
+        if (o.wildcardSubscriptionAvailable === 0 && /[+#]/.test(f)) this.violate(`SUBSCRIBE to wildcard ${f}, which we said is not available (0xA2)`);
+      }
     }
   }
 
@@ -517,10 +583,14 @@ export class BrokerSim {
       if (l.options.serverKeepAlive !== undefined) props.serverKeepAlive = l.options.serverKeepAlive;
       if (l.options.sessionExpiryInterval !== undefined) props.sessionExpiryInterval = l.options.sessionExpiryInterval;
       if (l.topicAliasMaximum > 0) props.topicAliasMaximum = l.topicAliasMaximum;
-      if (l.options.maximumPacketSize !== undefined) {
-        props.maximumPacketSize = l.options.maximumPacketSize;
-        l.decoder.maximumPacketSize = l.options.maximumPacketSize; // [MQTT-3.2.2-15]
-      }
+      // Checked in checkLimits on what the client writes once it has read this [MQTT-3.2.2-15].
+      if (l.options.maximumPacketSize !== undefined) props.maximumPacketSize = l.options.maximumPacketSize;
+      const o = l.options;
+      if (o.maximumQoS !== undefined) props.maximumQoS = o.maximumQoS;
+      if (o.retainAvailable !== undefined) props.retainAvailable = o.retainAvailable;
+      if (o.wildcardSubscriptionAvailable !== undefined) props.wildcardSubscriptionAvailable = o.wildcardSubscriptionAvailable;
+      if (o.sharedSubscriptionAvailable !== undefined) props.sharedSubscriptionAvailable = o.sharedSubscriptionAvailable;
+      if (o.subscriptionIdentifierAvailable !== undefined) props.subscriptionIdentifierAvailable = o.subscriptionIdentifierAvailable;
       if (Object.keys(props).length > 0) connack.properties = props;
     }
     this.outbox.push(connack);
@@ -593,7 +663,7 @@ export class BrokerSim {
     } else if (topic === "") {
       this.violate("PUBLISH with an empty topic and no topic alias [MQTT-3.3.2-1]");
     }
-    const entry: { payload: string; topic: string; qos: QoS; dup: boolean; packetId?: number } = { payload, topic, qos: p.qos, dup: p.dup };
+    const entry: { payload: string; topic: string; qos: QoS; dup: boolean; retain: boolean; packetId?: number } = { payload, topic, qos: p.qos, dup: p.dup, retain: p.retain };
     if (p.packetId !== undefined) entry.packetId = p.packetId;
     this.publishLog.push(entry);
     if (p.qos === 0) {
