@@ -133,7 +133,7 @@ describe("WsTransport (standard WebSocket API entry, ws's WHATWG interface stand
   });
 
   for (const entry of ["standard", "node"] as const) {
-    it(`a text frame closes the connection with ERR_WS_TEXT_FRAME (${entry} entry)`, async () => {
+    it(`[MQTT-6.0.0-1] a text frame closes the connection with ERR_WS_TEXT_FRAME (${entry} entry)`, async () => {
       const peer = await scriptedPeer((p, send) => {
         if (p.type === "connect") send("not MQTT");
       });
@@ -148,8 +148,8 @@ describe("WsTransport (standard WebSocket API entry, ws's WHATWG interface stand
   }
 });
 
-describe("MQTT over WebSocket frames [MQTT-6.0.0-1..3]", () => {
-  it("a packet split across frames, and several packets in one frame, both decode; client frames are binary", async () => {
+describe("MQTT over WebSocket frames", () => {
+  it("[MQTT-6.0.0-2] [MQTT-6.0.0-1] a packet split across frames, and several packets in one frame, both decode; client frames are binary", async () => {
     const peer = await scriptedPeer((p, send) => {
       if (p.type === "connect") {
         const bytes = connack();
@@ -212,7 +212,7 @@ describe("MQTT over WebSocket frames [MQTT-6.0.0-1..3]", () => {
 });
 
 describe("WsTransport options (Paho's ws_set_options)", () => {
-  it("path and extra headers (object or function, called on each open) reach the server", async () => {
+  it("[MQTT-6.0.0-3] path, extra headers (object or function, called on each open) and the mqtt subprotocol reach the server", async () => {
     const seen: { url: string | undefined; auth: string | undefined; proto: string | undefined }[] = [];
     const s = http.createServer();
     s.on("upgrade", (req, socket: net.Socket) => {
