@@ -347,7 +347,7 @@ class Sim {
   /** Mid → reason code of the first PUBCOMP delivered for it (a later one is a duplicate the engine ignores). */
   private readonly firstPubcomp = new Map<number, number>();
   /** SUBSCRIBE / UNSUBSCRIBE packet ids written by this process and not answered yet. */
-  private readonly tapReqs = new Map<number, { kind: "subscribe" | "unsubscribe"; filters: string[] }>();
+  private readonly tapReqs = new Map<number, { kind: "subscribe" | "unsubscribe"; filters: string[]; subId?: number }>();
   /** The engine's next mid as far as the harness has accounted for it (mids above are the engine's own requests). */
   private midCeil = 1;
   /** The `connected` event came in this step: check the resubscriptions once its output is written. */
@@ -983,7 +983,7 @@ class Sim {
   private onRequestFailed(
     e: Extract<Event, { type: "subscribed" | "unsubscribed" }>,
     r: { kind: "subscribe" | "unsubscribe"; filters: string[]; subId?: number } | undefined,
-    sent: { kind: "subscribe" | "unsubscribe"; filters: string[] } | undefined,
+    sent: { kind: "subscribe" | "unsubscribe"; filters: string[]; subId?: number } | undefined,
   ): void {
     const t = this.t;
     const kind = e.type === "subscribed" ? "subscribe" : "unsubscribe";
@@ -1018,7 +1018,7 @@ class Sim {
         if (this.autoSent.get(e.packetId) !== sent.filters[0]) fail(`${what}: packet id ${e.packetId} is not one of the engine's own SUBSCRIBE`);
         this.autoSent.delete(e.packetId);
         filters = sent.filters;
-        why = justified(filters, this.subIdOf(filters[0]!));
+        why = justified(filters, sent.subId);
       } else {
         // Made and failed at this CONNACK, never written: one of the unconfirmed subscriptions this CONNACK refuses.
         const f = this.conn.grantedSubscriptions.find(
@@ -1113,6 +1113,12 @@ class Sim {
         }
         if (p.qos !== want.qos || topic !== want.topic) fail(`PUBLISH ${payload} at QoS ${p.qos} on ${topic}, published at ${want.qos} on ${want.topic}`);
         if (p.retain !== want.retain) fail(`PUBLISH ${payload} with RETAIN ${p.retain}, published with ${want.retain}`);
+        if (alias === undefined && this.cfg.autoTopicAlias && t.connackDelivered && this.limits().tam > 0) {
+          // An automatic alias is left out only when the PUBLISH would not fit with it [MQTT-3.2.2-15].
+          const withAlias = size + 3;
+          if (withAlias <= this.limits().mps) fail(`PUBLISH ${payload} without an automatic alias, though it fits with one (${withAlias} bytes)`);
+          this.count("automatic alias left out: the PUBLISH would not fit with it");
+        }
         if (p.qos === 0) {
           if (this.qos0Tapped.has(mid)) fail(`QoS 0 ${payload} written twice`);
           this.qos0Tapped.add(mid);
@@ -1174,7 +1180,8 @@ class Sim {
         }
         if (t.requestIds.has(id)) fail(`${p.type.toUpperCase()} ${id} written twice on one connection`);
         t.requestIds.add(id);
-        this.tapReqs.set(id, { kind: p.type, filters });
+        const subId = p.type === "subscribe" ? p.properties?.subscriptionIdentifiers?.[0] : undefined;
+        this.tapReqs.set(id, { kind: p.type, filters, ...(subId !== undefined ? { subId } : {}) });
         t.requestLog.push({ id, kind: p.type, filters });
         if (p.type === "subscribe") for (const f of filters) t.subscribeCounts.set(f, (t.subscribeCounts.get(f) ?? 0) + 1);
         return;
@@ -1542,10 +1549,12 @@ function show(p: ConnParams): string {
  * alias; `pad` bytes more payload, or [delta, mode]: as many as make the
  * PUBLISH `delta` bytes over the last CONNACK's Maximum Packet Size (80 when
  * there is none) with no alias (mode 0), with an alias and its topic (1), with
- * an alias for an empty topic (2); with `retain`, RETAIN.
+ * an alias for an empty topic (2); with `retain`, RETAIN; with `lost`, the
+ * transport fails right after the call, before the event loop writes anything
+ * (so a PUBLISH of it may never have been handed out).
  */
-const Publish = (qos: QoS, topic = 0, alias?: number, pad: number | [number, number] = 0, retain = false): Cmd =>
-  command(`Publish(${qos}, ${topic}, ${String(alias)}, ${JSON.stringify(pad)}${retain ? ", true" : ""})`, (m, s) => {
+const Publish = (qos: QoS, topic = 0, alias?: number, pad: number | [number, number] = 0, retain = false, lost = false): Cmd =>
+  command(`Publish(${qos}, ${topic}, ${String(alias)}, ${JSON.stringify(pad)}${retain || lost ? `, ${retain}` : ""}${lost ? ", true" : ""})`, (m, s) => {
     const base = `c${++m.payloadSeq}`;
     const name = CLIENT_TOPICS[topic % CLIENT_TOPICS.length]!;
     const useAlias = m.cfg.version === 5 ? alias : undefined;
@@ -1588,7 +1597,8 @@ const Publish = (qos: QoS, topic = 0, alias?: number, pad: number | [number, num
     m.mids.set(mid, want);
     s.payloadToMid.set(payload, mid);
     s.midObs.set(mid, { events: 0, failed: false });
-    s.step();
+    if (lost) s.drop();
+    else s.step();
   });
 
 /**
@@ -1806,6 +1816,7 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
   fc
     .tuple(qosArb, fc.nat(2), fc.option(fc.constantFrom(1, 2), { nil: undefined, freq: 2 }), padArb, fc.constantFrom(false, false, true))
     .map(([q, t, a, pad, retain]) => Publish(q, t, a, pad, retain)),
+  fc.tuple(fc.constantFrom<QoS>(1, 2, 2), fc.boolean()).map(([q, retain]) => Publish(q, 0, undefined, 0, retain, true)),
   fc.tuple(fc.nat(4), qosArb).map(([f, q]) => Subscribe(f, q)),
   fc
     .tuple(fc.nat(4), qosArb, fc.option(fc.constantFrom(1, 7, 300), { nil: undefined }), fc.option(fc.nat(4), { nil: undefined }))
