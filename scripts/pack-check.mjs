@@ -11,7 +11,8 @@
 //      overrides, never on the registry);
 //   3. imports every export of every package with node; a subpath may fail only
 //      for want of an optional peer dependency (fast-check for
-//      @sansmqtt/core/testing), and must import once that is installed;
+//      @sansmqtt/core/testing), and must import once that is installed; then
+//      require()s them all from CommonJS (require(esm), Node >= 20.19);
 //   4. typechecks a small consumer .ts file against the installed packages with
 //      the repo's TypeScript, for module/moduleResolution nodenext and bundler,
 //      and a CommonJS .cts file that require()s them (require(esm), Node >= 20.19).
@@ -32,8 +33,9 @@ const fail = (msg) => {
 };
 
 // Children get the environment of a plain shell, not of the pnpm script that
-// may have started us (npm_config_* would steer the consumer's pnpm).
-const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(npm|pnpm)_/i.test(k)));
+// may have started us (npm_config_* would steer the consumer's pnpm). PNPM_HOME
+// stays: it says where the store is.
+const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("npm_")));
 function run(cmd, args, cwd) {
   const r = spawnSync(cmd, args, { cwd, env, encoding: "utf8", maxBuffer: 64 << 20 });
   const output = `${r.stdout ?? ""}${r.stderr ?? ""}${r.error ? String(r.error) : ""}`.trim();
@@ -161,7 +163,7 @@ function main() {
     const script = `
       const results = {};
       for (const spec of ${JSON.stringify(specifiers.map((s) => s.spec))}) {
-        try { const m = await import(spec); results[spec] = { ok: true, exports: Object.keys(m) }; }
+        try { const m = await import(spec); results[spec] = { ok: true, exports: Object.fromEntries(Object.keys(m).map((k) => [k, typeof m[k]])) }; }
         catch (e) { results[spec] = { ok: false, code: e.code, message: String(e.message) }; }
       }
       console.log(JSON.stringify(results));`;
@@ -174,7 +176,7 @@ function main() {
   };
   const checkCore = (results) => {
     const core = results["@sansmqtt/core"];
-    if (core?.ok && !core.exports.includes("MqttConnection")) fail("@sansmqtt/core exports no MqttConnection");
+    if (core?.ok && core.exports.MqttConnection !== "function") fail("@sansmqtt/core: MqttConnection is not a function");
   };
   const before = importAll();
   if (!before) return;
@@ -199,6 +201,14 @@ function main() {
     if (!after[spec].ok) fail(`import("${spec}") failed with the optional peers installed: ${after[spec].code} ${after[spec].message}`);
   }
   console.log(`\nimported in a plain ESM project: ${specifiers.map((s) => s.spec).join(", ")}`);
+  // CommonJS code can require() them too (require(esm), Node >= 20.19).
+  const required = run(
+    process.execPath,
+    ["-e", `for (const spec of ${JSON.stringify(specifiers.map((s) => s.spec))}) require(spec);`],
+    consumer,
+  );
+  if (required.ok) console.log("require()d from CommonJS: the same");
+  else fail(`require() from CommonJS failed:\n${required.output}`);
 
   // 4. Typecheck a consumer against the installed types.
   const names = specifiers.map((s, i) => ({ ...s, local: `m${i}` }));
@@ -219,13 +229,13 @@ function main() {
   writeFileSync(
     join(consumer, "consumer.cts"),
     [
+      `import core = require("@sansmqtt/core");`,
       ...names.map((s) => `import ${s.local} = require("${s.spec}");`),
-      `const conn = new m0.MqttConnection({ protocolVersion: 4, clientId: "pack-check" });`,
+      `const conn = new core.MqttConnection({ protocolVersion: 4, clientId: "pack-check" });`,
       `export = [conn, ${names.map((s) => s.local).join(", ")}];`,
       "",
     ].join("\n"),
   );
-  if (names[0]?.spec !== "@sansmqtt/core") fail(`expected @sansmqtt/core first, not ${names[0]?.spec}`);
   const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
   // nodenext checks our .d.ts files too (skipLibCheck false, as tsc defaults);
   // bundler trusts them, to keep this check quick.
