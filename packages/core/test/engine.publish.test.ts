@@ -398,7 +398,7 @@ describe("publish validation", () => {
     expectMisuse(h, () => h.conn.publish({ topic: "", payload: x }, 0), ErrorCode.TopicInvalid, 0x90);
     expectMisuse(h, () => h.conn.publish({ topic: "a\u0000b", payload: x }, 0), ErrorCode.TopicInvalid, 0x90);
     expectMisuse(h, () => h.conn.publish({ topic: "t", payload: x, qos: 3 as 0 }, 0), ErrorCode.QosInvalid);
-    expectMisuse(h, () => h.conn.publish({ topic: "t", payload: x, properties: { topicAlias: 0 } }, 0), ErrorCode.PropertyValue);
+    expectMisuse(h, () => h.conn.publish({ topic: "t", payload: x, properties: { topicAlias: 0 } }, 0), ErrorCode.TopicAliasInvalid, 0x94);
   });
 
   it("refuses MQTT 5 properties on a 3.1.1 publish", () => {

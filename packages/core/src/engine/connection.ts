@@ -3,7 +3,7 @@
  *
  * Inputs: commands (connect, publish, subscribe, unsubscribe, disconnect, auth,
  * ack), bytes (`receiveData`), transport loss (`connectionLost`) and time (`now`,
- * milliseconds on the caller's monotonic clock, never decreasing).
+ * milliseconds on the caller's monotonic clock).
  * Outputs: events (`pollEvent`), bytes (`dataToSend`) and the next deadline
  * (`nextTimeout`, served by `handleTimeout`).
  *
@@ -14,11 +14,19 @@
  * state changes. A server that breaks the protocol never throws out of the
  * receive path: it becomes a final `closed` event, with the MQTT 5 DISCONNECT
  * already queued in `dataToSend`.
+ *
+ * This class validates commands, takes the inputs, dispatches packets and
+ * orchestrates the CONNACK; the state lives in parts that own it:
+ * OutgoingFlow (our messages), IncomingFlow (the server's messages),
+ * Requests (SUBSCRIBE / UNSUBSCRIBE and granted subscriptions), TopicAliases,
+ * KeepAlive, ServerLimits (the CONNACK's), PacketIds and the Outbox. Each
+ * resets itself for a new network connection and for a discarded session,
+ * and exports and imports its own share of `SessionState`.
  */
 import { show } from "../codec/bytes.js";
 import { encodePacket } from "../codec/encode.js";
-import { isValidReasonCode } from "../codec/reason-codes.js";
 import { PacketDecoder, MQTT_MAX_PACKET_SIZE } from "../codec/decoder.js";
+import { isValidReasonCode, ReasonCode } from "../codec/reason-codes.js";
 import type {
   AuthPacket,
   ConnackPacket,
@@ -29,19 +37,26 @@ import type {
   ProtocolVersion,
   PublishPacket,
   QoS,
-  SubackPacket,
   Subscription,
-  UnsubackPacket,
   Will,
 } from "../codec/types.js";
-import { ErrorCode, LocalProtocolError, type MqttError, RemoteProtocolError } from "../errors.js";
-import { isSharedSubscription, isValidTopicFilter, isValidTopicName } from "../topic.js";
+import { ErrorCode, type MqttError, RemoteProtocolError } from "../errors.js";
+import { isValidTopicFilter, isValidTopicName } from "../topic.js";
+import { TopicAliases } from "./aliases.js";
+import { misuse, remote } from "./errors.js";
 import type { CloseReason, Event } from "./events.js";
-import type { IncomingQos2, OutgoingMessage, SessionRequest, SessionState, SessionSubscription } from "./session.js";
-import { PacketIdAllocator, validateSession } from "./session.js";
-import { type ConnectionState, nextState, type Trigger } from "./state.js";
-import { TimerTable } from "./timers.js";
+import { IncomingFlow } from "./incoming.js";
+import { KeepAlive } from "./keepalive.js";
+import { defaultLimits, limitsFromConnack, MIN_SERVER_PACKET_SIZE, publishRefusal, type ServerLimits, subscribeRefusal } from "./limits.js";
+import { type OutEntry, OutgoingFlow } from "./outgoing.js";
 import { Outbox } from "./outbox.js";
+import { PacketIds } from "./packet-ids.js";
+import { Requests } from "./requests.js";
+import { type SessionState, type SessionSubscription, validateSession } from "./session.js";
+import { type ConnectionState, nextState, type Trigger } from "./state.js";
+import { sendTrimmed } from "./wire.js";
+
+export type { ServerLimits } from "./limits.js";
 
 export interface ConnectionOptions {
   /** 3 = MQTT 3.1, 4 = MQTT 3.1.1 (default, as Paho), 5 = MQTT 5.0. */
@@ -94,20 +109,6 @@ export interface ConnectionOptions {
   resubscribeOnSessionLoss?: boolean;
 }
 
-/** What the server announced in CONNACK, with the spec's defaults where it said nothing. */
-export interface ServerLimits {
-  receiveMaximum: number;
-  maximumQoS: QoS;
-  retainAvailable: boolean;
-  maximumPacketSize: number;
-  topicAliasMaximum: number;
-  wildcardSubscriptionAvailable: boolean;
-  subscriptionIdentifierAvailable: boolean;
-  sharedSubscriptionAvailable: boolean;
-  /** The keep alive in force (seconds): the server's if it sent one [MQTT-3.1.2-21], else ours. */
-  keepAlive: number;
-}
-
 export interface PublishRequest {
   topic: string;
   payload: Uint8Array;
@@ -118,136 +119,61 @@ export interface PublishRequest {
 
 export interface SubscribeRequest extends Subscription {}
 
-interface Request {
-  mid: number;
-  packetId: number;
-  kind: "subscribe" | "unsubscribe";
-  subscriptions: Subscription[];
-  topicFilters: string[];
-  properties: Properties | undefined;
-}
-
-interface PendingAck {
-  packetId: number;
-  qos: 1 | 2;
-  done: boolean;
-  reasonCode: number;
-  properties: Properties | undefined;
-}
-
-const DEFAULT_LIMITS: ServerLimits = {
-  receiveMaximum: 65535,
-  maximumQoS: 2,
-  retainAvailable: true,
-  maximumPacketSize: MQTT_MAX_PACKET_SIZE,
-  topicAliasMaximum: 0,
-  wildcardSubscriptionAvailable: true,
-  subscriptionIdentifierAvailable: true,
-  sharedSubscriptionAvailable: true,
-  keepAlive: 0,
-};
-
 const NO_CHUNKS: Uint8Array[] = [];
-
-/**
- * The smallest server Maximum Packet Size the engine works with: a PUBACK /
- * PUBREC / PUBREL / PUBCOMP with a reason code and no properties (5 bytes).
- */
-const MIN_SERVER_PACKET_SIZE = 5;
 
 /** The longest reason string the engine puts in a DISCONNECT it sends on an error. */
 const REASON_STRING_MAX = 160;
 
-/**
- * An outgoing message as the engine holds it: the session's plain data plus,
- * until it first goes out, the PUBLISH bytes `publish()` encoded to validate it
- * (packet id 0 and DUP 0 stand in), so the common path encodes once.
- */
-interface OutEntry extends OutgoingMessage {
-  wire?: Uint8Array | undefined;
-}
-
-type TrimmablePacket = Extract<Packet, { type: "puback" | "pubrec" | "pubrel" | "pubcomp" | "disconnect" | "auth" }>;
-
-function misuse(code: ErrorCode, message: string, reasonCode?: number): LocalProtocolError {
-  return new LocalProtocolError(code, message, reasonCode);
-}
-
-/**
- * The server broke the protocol. Reason code 0x82 (Protocol Error) unless the
- * code says otherwise: every invalid topic alias (0, above our maximum, never
- * mapped) is 0x94 Topic Alias invalid, as its name says.
- */
-function remote(code: ErrorCode, message: string, reasonCode?: number): RemoteProtocolError {
-  return new RemoteProtocolError(code, message, reasonCode ?? (code === ErrorCode.TopicAliasInvalid ? 0x94 : 0x82));
-}
+const PINGREQ = Uint8Array.of(0xc0, 0);
 
 function checkCount(v: unknown, what: string, min: number, max: number): void {
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    throw misuse(ErrorCode.InvalidArgument, `${what} must be an integer in ${min}..${max}, got ${String(v)}`);
+    throw misuse(ErrorCode.InvalidArgument, `${what} must be an integer in ${min}..${max}, got ${show(v)}`);
   }
 }
 
+type Options = Required<
+  Pick<
+    ConnectionOptions,
+    "keepAlive" | "connectTimeout" | "maxInflight" | "maxQueued" | "manualAck" | "autoTopicAlias" | "republishOnSessionLoss" | "resubscribeOnSessionLoss" | "clean"
+  >
+> &
+  ConnectionOptions;
+
 export class MqttConnection {
   readonly protocolVersion: ProtocolVersion;
-  private readonly opts: Required<
-    Pick<
-      ConnectionOptions,
-      "keepAlive" | "connectTimeout" | "maxInflight" | "maxQueued" | "manualAck" | "autoTopicAlias" | "republishOnSessionLoss" | "resubscribeOnSessionLoss" | "clean"
-    >
-  > &
-    ConnectionOptions;
+  private readonly opts: Options;
 
   // ---- lifecycle ----
   private st: ConnectionState = "idle";
   private clientIdentifier: string;
-  private limits: ServerLimits = { ...DEFAULT_LIMITS };
-  private readonly timers = new TimerTable();
-  private now = 0;
+  private limits: ServerLimits;
+  /** The CONNACK deadline (ms), while connecting. */
+  private connackBy: number | undefined;
+  /** The latest `now` seen: the engine's clock never runs backwards. */
+  private clock = Number.NEGATIVE_INFINITY;
+  private events: Event[] = [];
+  private eventHead = 0;
 
   // ---- per network connection ----
   private decoder: PacketDecoder;
   private readonly out = new Outbox();
-  /** QoS 1/2 messages whose PUBLISH is in `out`, not yet handed out by `dataToSend`. */
-  private unflushed: OutgoingMessage[] = [];
-  private events: Event[] = [];
-  private eventHead = 0;
-  private lastSent = 0;
-  private pingOutstanding = false;
   private connectedClean = true;
-  /** Packet ids whose PUBLISH went out on this connection and count against the server's quota. */
-  private readonly quota = new Set<number>();
-  private readonly relSent = new Set<number>();
-  private readonly requestSent = new Set<number>();
-  /** Incoming QoS 1/2 counted against our Receive Maximum on this connection. */
-  private readonly inCount = new Set<number>();
-  private ackOrder: PendingAck[] = [];
-  private readonly aliasIn = new Map<number, string>();
-  private readonly aliasOut = new Map<number, string>();
-  private readonly topicOut = new Map<string, number>();
-
-  // ---- session ----
-  private readonly ids = new PacketIdAllocator();
-  private nextMid = 1;
-  private readonly inflight = new Map<number, OutgoingMessage>();
-  private queue: OutgoingMessage[] = [];
-  private queueHead = 0;
-  private readonly incomingQos2 = new Map<number, IncomingQos2>();
-  private readonly subscriptions = new Map<string, SessionSubscription>();
-  private readonly requests = new Map<number, Request>();
-  /**
-   * Packet ids of QoS 2 messages given up after their PUBLISH went out (too
-   * large to resend on a later connection): the server may hold the message,
-   * so the id stays reserved until a PUBREC/PUBCOMP exchange frees it or the
-   * session ends.
-   */
-  private readonly retired = new Set<number>();
-  /** Inflight messages not yet (re)sent on this connection: `pump` walks the inflight list only then. */
-  private resendPending = false;
-  /** The session ends with the network connection (3.x clean session, or MQTT 5 session expiry 0). */
-  private sessionEndsWithConnection = false;
   /** We sent AUTH 0x19 and the server has not finished the re-authentication. */
   private reauthenticating = false;
+
+  // ---- the parts ----
+  private readonly ids = new PacketIds();
+  private readonly aliases = new TopicAliases();
+  private readonly keepAlive: KeepAlive;
+  private readonly outgoing: OutgoingFlow;
+  private readonly incoming: IncomingFlow;
+  private readonly requests: Requests;
+
+  // ---- session ----
+  private nextMid = 1;
+  /** The session ends with the network connection (3.x clean session, or MQTT 5 session expiry 0). */
+  private sessionEndsWithConnection = false;
 
   constructor(options: ConnectionOptions = {}) {
     const v = options.protocolVersion ?? 4;
@@ -275,9 +201,19 @@ export class MqttConnection {
       throw misuse(ErrorCode.VersionMismatch, "CONNECT properties need MQTT 5");
     }
     this.clientIdentifier = options.clientId ?? "";
+    this.limits = defaultLimits(this.opts.keepAlive);
     this.decoder = this.newDecoder();
+    const emit = (e: Event): void => {
+      this.events.push(e);
+    };
+    this.keepAlive = new KeepAlive(options.pingTimeout);
+    this.outgoing = new OutgoingFlow(v, this.out, this.ids, this.aliases, emit, this.opts, () => (this.st === "connected" ? this.limits : undefined));
+    this.incoming = new IncomingFlow(v, this.out, this.opts.manualAck, this.opts.properties?.receiveMaximum ?? 65535, () => this.limits.maximumPacketSize);
+    this.requests = new Requests(v, this.out, this.ids, emit);
     // Validate everything CONNECT will carry now, so a bad option fails here.
-    encodePacket(this.connectPacket(this.opts.clean), v);
+    // The client id rules wait for connect(): an empty id may still come from importSession.
+    const probe = this.connectPacket(this.opts.clean);
+    encodePacket(probe.clientId === "" ? { ...probe, clientId: "id" } : probe, v);
   }
 
   // ==== getters ====
@@ -298,12 +234,12 @@ export class MqttConnection {
 
   /** Outgoing QoS 1/2 messages sent and not yet complete. */
   get inflightCount(): number {
-    return this.inflight.size;
+    return this.outgoing.inflightCount;
   }
 
   /** Messages waiting to be sent. */
   get queuedCount(): number {
-    return this.queue.length - this.queueHead;
+    return this.outgoing.queuedCount;
   }
 
   /** Whether `dataToSend` has bytes (Paho's want_write). */
@@ -322,7 +258,16 @@ export class MqttConnection {
 
   /** The earliest time `handleTimeout` has work to do, or undefined. */
   nextTimeout(): number | undefined {
-    return this.timers.next();
+    const a = this.connackBy;
+    const b = this.keepAlive.next();
+    if (a === undefined) return b;
+    if (b === undefined) return a;
+    return a < b ? a : b;
+  }
+
+  /** The subscriptions the server granted in this session. */
+  get grantedSubscriptions(): readonly SessionSubscription[] {
+    return this.requests.subscriptions;
   }
 
   // ==== commands ====
@@ -356,9 +301,8 @@ export class MqttConnection {
     // expiry 0 [MQTT-3.1.2-23]): nothing of it may leak into the next one.
     if (clean || this.sessionEndsWithConnection) this.discardSession();
     this.sessionEndsWithConnection = v === 5 ? (this.opts.properties?.sessionExpiryInterval ?? 0) === 0 : clean;
-    this.resendPending = this.inflight.size > 0;
     this.out.push(bytes);
-    this.timers.set("connack", now + this.opts.connectTimeout);
+    this.connackBy = now + this.opts.connectTimeout;
   }
 
   /**
@@ -382,7 +326,7 @@ export class MqttConnection {
     const retain = request.retain ?? false;
     const props = request.properties;
     if (!isValidTopicName(request.topic)) {
-      throw misuse(ErrorCode.TopicInvalid, `${show(request.topic)} is not a valid topic name`, 0x90);
+      throw misuse(ErrorCode.TopicInvalid, `${show(request.topic)} is not a valid topic name`, ReasonCode.TopicNameInvalid);
     }
     if (props?.subscriptionIdentifiers !== undefined) {
       throw misuse(ErrorCode.PropertyNotAllowed, "a client PUBLISH never carries a subscription identifier [MQTT-3.3.4-6]");
@@ -392,18 +336,16 @@ export class MqttConnection {
     if (qos > 0) probe.packetId = 1; // the real id is written into these bytes when it is known
     if (props !== undefined) probe.properties = props;
     const wire = encodePacket(probe, this.protocolVersion);
-    const size = wire.length;
     if (this.st === "connected") {
-      const problem = this.unsendable(qos, retain, size, props);
+      const problem = publishRefusal(this.limits, qos, retain, wire.length, props);
       if (problem !== undefined) throw problem;
     }
-    if (this.queuedCount >= this.opts.maxQueued && this.wouldWait(qos)) {
-      throw misuse(ErrorCode.QueueFull, `the outgoing queue holds ${this.opts.maxQueued} messages`, 0x97);
+    if (this.outgoing.queuedCount >= this.opts.maxQueued && this.outgoing.wouldWait(qos)) {
+      throw misuse(ErrorCode.QueueFull, `the outgoing queue holds ${this.opts.maxQueued} messages`, ReasonCode.QuotaExceeded);
     }
     const m: OutEntry = { mid: this.nextMid++, topic: request.topic, payload: request.payload, qos, retain, state: "queued", wire };
     if (props !== undefined) m.properties = props;
-    this.queue.push(m);
-    this.pump();
+    this.outgoing.enqueue(m);
     return m.mid;
   }
 
@@ -426,7 +368,7 @@ export class MqttConnection {
           throw misuse(ErrorCode.TopicFilterInvalid, `${show(s.topicFilter)} is not a valid topic filter`);
         }
       }
-      const refusal = this.subscribeRefusal(list, properties);
+      const refusal = subscribeRefusal(this.limits, list, properties);
       if (refusal !== undefined) throw refusal.error;
     }
     return this.request("subscribe", list, [], properties);
@@ -450,12 +392,12 @@ export class MqttConnection {
    */
   disconnect(now: number, options: { reasonCode?: number; properties?: Properties } = {}): void {
     now = this.tick(now);
-    const rc = options.reasonCode ?? 0;
+    const rc = options.reasonCode ?? ReasonCode.NormalDisconnection;
     const p: DisconnectPacket = { type: "disconnect", reasonCode: rc };
     if (options.properties !== undefined) p.properties = options.properties;
     const requested = options.properties?.sessionExpiryInterval;
     if (requested !== undefined && requested !== 0 && (this.opts.properties?.sessionExpiryInterval ?? 0) === 0) {
-      throw misuse(ErrorCode.PropertyValue, "session expiry cannot be set on DISCONNECT when CONNECT had 0 [MQTT-3.14.2-2]", 0x82);
+      throw misuse(ErrorCode.PropertyValue, "session expiry cannot be set on DISCONNECT when CONNECT had 0 [MQTT-3.14.2-2]", ReasonCode.ProtocolError);
     }
     encodePacket(p, this.protocolVersion); // validates before anything changes
     if (this.st === "connected" && p.properties !== undefined) {
@@ -463,7 +405,7 @@ export class MqttConnection {
       const { reasonString: _r, userProperties: _u, ...kept } = p.properties;
       const size = encodePacket({ ...p, properties: kept }, this.protocolVersion).length;
       const max = this.limits.maximumPacketSize;
-      if (size > max) throw misuse(ErrorCode.PacketTooLarge, `DISCONNECT of ${size} bytes exceeds the server's maximum packet size of ${max} [MQTT-3.2.2-15]`, 0x95);
+      if (size > max) throw misuse(ErrorCode.PacketTooLarge, `DISCONNECT of ${size} bytes exceeds the server's maximum packet size of ${max} [MQTT-3.2.2-15]`, ReasonCode.PacketTooLarge);
     }
     const next = nextState(this.st, "local-disconnect");
     if (requested !== undefined) this.sessionEndsWithConnection = requested === 0;
@@ -486,12 +428,14 @@ export class MqttConnection {
       throw misuse(ErrorCode.AuthInvalid, "AUTH must use the CONNECT's authentication method [MQTT-4.12.1-1]");
     }
     const rc = options.reasonCode;
-    const ok = (this.st === "connecting" && rc === 0x18) || (this.st === "connected" && (rc === 0x18 || rc === 0x19));
+    const ok =
+      (this.st === "connecting" && rc === ReasonCode.ContinueAuthentication) ||
+      (this.st === "connected" && (rc === ReasonCode.ContinueAuthentication || rc === ReasonCode.ReAuthenticate));
     if (!ok) throw misuse(ErrorCode.InvalidState, `AUTH 0x${rc.toString(16)} is not allowed while ${this.st}`);
     const p: AuthPacket = { type: "auth", reasonCode: rc, properties: { ...options.properties, authenticationMethod: method } };
     encodePacket(p, 5); // validates before anything changes
     this.sendTrimmed(p); // [MQTT-3.15.2-2] [MQTT-3.15.2-3]
-    if (rc === 0x19) this.reauthenticating = true;
+    if (rc === ReasonCode.ReAuthenticate) this.reauthenticating = true;
   }
 
   /**
@@ -503,26 +447,15 @@ export class MqttConnection {
    */
   ack(packetId: number, options: { reasonCode?: number; properties?: Properties } = {}): boolean {
     checkCount(packetId, "packetId", 1, 0xffff);
-    const rc = options.reasonCode ?? 0;
+    const rc = options.reasonCode ?? ReasonCode.Success;
     if (rc !== 0 && this.protocolVersion !== 5) throw misuse(ErrorCode.VersionMismatch, "ack reason codes need MQTT 5");
-    for (const a of this.ackOrder) {
-      if (a.packetId === packetId && !a.done) {
-        // Validate before changing anything.
-        encodePacket({ type: a.qos === 1 ? "puback" : "pubrec", packetId, reasonCode: rc, ...(options.properties ? { properties: options.properties } : {}) }, this.protocolVersion);
-        a.done = true;
-        a.reasonCode = rc;
-        a.properties = options.properties;
-        this.flushAcks();
-        return true;
-      }
+    const qos = this.incoming.pendingQos(packetId);
+    if (qos !== undefined) {
+      // Validate before changing anything.
+      const props = options.properties ? { properties: options.properties } : {};
+      encodePacket({ type: qos === 1 ? "puback" : "pubrec", packetId, reasonCode: rc, ...props }, this.protocolVersion);
     }
-    const q2 = this.incomingQos2.get(packetId);
-    if (q2 !== undefined && q2.state === "delivered") {
-      // Delivered on an earlier connection: PUBREC goes out when the server resends it.
-      q2.state = "received";
-      return true;
-    }
-    return false;
+    return this.incoming.ack(packetId, rc, options.properties);
   }
 
   // ==== IO inputs ====
@@ -546,26 +479,19 @@ export class MqttConnection {
   /** Fires what is due at `now`: CONNACK and PINGRESP deadlines, keep-alive pings. Early calls do nothing. */
   handleTimeout(now: number): void {
     now = this.tick(now);
-    const t = this.timers;
-    if (t.due("connack", now) && this.st === "connecting") {
-      this.close(nextState(this.st, "timeout"), { kind: "timeout", timer: "connack", reasonCode: 0x80 });
+    if (this.st === "connecting" && this.connackBy !== undefined && this.connackBy <= now) {
+      this.close(nextState(this.st, "timeout"), { kind: "timeout", timer: "connack", reasonCode: ReasonCode.UnspecifiedError });
       return;
     }
-    if (t.due("pingresp", now) && this.st === "connected") {
+    if (this.st !== "connected") return;
+    if (this.keepAlive.expired(now)) {
       // No PINGRESP in time: the connection is dead [MQTT-3.1.2-20]; nothing more is sent on it.
       this.dropOutput();
-      this.close(nextState(this.st, "timeout"), { kind: "timeout", timer: "pingresp", reasonCode: 0x8d });
+      this.close(nextState(this.st, "timeout"), { kind: "timeout", timer: "pingresp", reasonCode: ReasonCode.KeepAliveTimeout });
       return;
     }
-    if (t.due("keepalive", now) && this.st === "connected") {
-      t.stop("keepalive");
-      if (!this.pingOutstanding) {
-        // Nothing was sent for a keep alive interval: PINGREQ [MQTT-3.1.2-20].
-        this.out.push(new Uint8Array([0xc0, 0]));
-        this.pingOutstanding = true;
-        t.set("pingresp", now + (this.opts.pingTimeout ?? Math.max(1, this.limits.keepAlive) * 1000));
-      }
-    }
+    // Nothing was sent for a keep alive interval: PINGREQ [MQTT-3.1.2-20].
+    if (this.keepAlive.pingDue(now)) this.out.push(PINGREQ);
   }
 
   // ==== outputs ====
@@ -585,9 +511,8 @@ export class MqttConnection {
         return e;
       }
       if (this.st !== "connecting" && this.st !== "connected") return undefined;
-      let packet: Packet | undefined;
       try {
-        packet = this.decoder.next();
+        const packet = this.decoder.next();
         if (packet === undefined) return undefined;
         this.handlePacket(packet);
       } catch (e) {
@@ -615,13 +540,8 @@ export class MqttConnection {
     const chunks = this.out.take();
     // What was handed out reached the wire as far as the engine can know: a
     // resend of these messages is a redelivery (DUP) [MQTT-3.3.1-1].
-    const fresh = this.unflushed;
-    for (let i = 0; i < fresh.length; i++) fresh[i]!.sent = true;
-    if (fresh.length > 0) this.unflushed = [];
-    this.lastSent = now;
-    if (this.st === "connected" && this.limits.keepAlive > 0 && !this.pingOutstanding) {
-      this.timers.set("keepalive", now + this.limits.keepAlive * 1000);
-    }
+    this.outgoing.flushed();
+    this.keepAlive.sent(now);
     return chunks;
   }
 
@@ -629,33 +549,17 @@ export class MqttConnection {
 
   /** The complete session as plain data (see SessionState), for a store to persist. */
   exportSession(): SessionState {
-    const outgoing: OutgoingMessage[] = [];
-    const copy = (m: OutgoingMessage): OutgoingMessage => {
-      const c: OutgoingMessage = { mid: m.mid, topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain, state: m.state };
-      if (m.properties !== undefined) c.properties = m.properties;
-      if (m.packetId !== undefined) c.packetId = m.packetId;
-      if (m.sent !== undefined) c.sent = m.sent;
-      return c;
-    };
-    for (const m of this.inflight.values()) outgoing.push(copy(m));
-    for (let i = this.queueHead; i < this.queue.length; i++) outgoing.push(copy(this.queue[i]!));
     return {
       format: 1,
       clientId: this.clientIdentifier,
       nextPacketId: this.ids.next,
       nextMid: this.nextMid,
-      outgoing,
-      incomingQos2: [...this.incomingQos2.values()].map((q) => ({ ...q })),
-      subscriptions: [...this.subscriptions.values()].map((s) => ({ ...s })),
-      retiredPacketIds: [...this.retired],
+      outgoing: this.outgoing.exportMessages(),
+      incomingQos2: this.incoming.exportSession(),
+      subscriptions: this.requests.exportSubscriptions(),
+      retiredPacketIds: [...this.outgoing.retiredIds],
       endsWithConnection: this.sessionEndsWithConnection,
-      requests: [...this.requests.values()].map((r) => {
-        const c: SessionRequest = { mid: r.mid, packetId: r.packetId, kind: r.kind };
-        if (r.kind === "subscribe") c.subscriptions = r.subscriptions.map((x) => ({ ...x }));
-        else c.topicFilters = [...r.topicFilters];
-        if (r.properties !== undefined) c.properties = r.properties;
-        return c;
-      }),
+      requests: this.requests.exportRequests(),
     };
   }
 
@@ -671,46 +575,15 @@ export class MqttConnection {
     }
     const s = validateSession(session, this.protocolVersion, this.opts.maxQueued);
     this.ids.clear();
-    this.inflight.clear();
-    this.queue = [];
-    this.queueHead = 0;
-    this.incomingQos2.clear();
-    this.subscriptions.clear();
-    this.requests.clear();
-    for (const m of s.outgoing) {
-      if (m.state === "queued") this.queue.push(m);
-      else {
-        this.ids.claim(m.packetId!);
-        this.inflight.set(m.packetId!, m);
-      }
-    }
-    for (const q of s.incomingQos2) this.incomingQos2.set(q.packetId, q);
-    for (const sub of s.subscriptions) this.subscriptions.set(sub.topicFilter, sub);
-    for (const r of s.requests ?? []) {
-      this.ids.claim(r.packetId);
-      this.requests.set(r.packetId, {
-        mid: r.mid,
-        packetId: r.packetId,
-        kind: r.kind,
-        subscriptions: r.subscriptions ?? [],
-        topicFilters: r.topicFilters ?? [],
-        properties: r.properties,
-      });
-    }
+    this.outgoing.importSession(s.outgoing, s.retiredPacketIds ?? []);
+    this.incoming.importSession(s.incomingQos2);
+    const requests = s.requests ?? [];
+    for (const r of requests) this.ids.claim(r.packetId);
+    this.requests.importSession(requests, s.subscriptions);
     this.sessionEndsWithConnection = s.endsWithConnection ?? false;
-    this.retired.clear();
-    for (const id of s.retiredPacketIds ?? []) {
-      this.retired.add(id);
-      this.ids.claim(id);
-    }
     this.ids.next = s.nextPacketId;
     this.nextMid = s.nextMid;
     this.clientIdentifier = s.clientId;
-  }
-
-  /** The subscriptions the server granted in this session. */
-  get grantedSubscriptions(): readonly SessionSubscription[] {
-    return [...this.subscriptions.values()];
   }
 
   // ==== internals: time, state, output ====
@@ -725,8 +598,8 @@ export class MqttConnection {
     if (typeof now !== "number" || !Number.isFinite(now)) {
       throw misuse(ErrorCode.InvalidArgument, `now must be a finite number of milliseconds, got ${show(now)}`);
     }
-    if (now > this.now) this.now = now;
-    return this.now;
+    if (now > this.clock) this.clock = now;
+    return this.clock;
   }
 
   private newDecoder(): PacketDecoder {
@@ -757,50 +630,35 @@ export class MqttConnection {
   private resetConnection(): void {
     this.decoder = this.newDecoder();
     this.dropOutput();
-    this.limits = { ...DEFAULT_LIMITS, keepAlive: this.opts.keepAlive };
-    this.pingOutstanding = false;
-    this.timers.stopAll();
-    this.quota.clear();
-    this.relSent.clear();
-    this.requestSent.clear();
-    this.inCount.clear();
-    this.ackOrder = [];
-    this.aliasIn.clear();
-    this.aliasOut.clear();
-    this.topicOut.clear();
+    this.limits = defaultLimits(this.opts.keepAlive);
+    this.connackBy = undefined;
+    this.keepAlive.reset();
+    this.outgoing.reset();
+    this.incoming.reset();
+    this.requests.reset();
+    this.aliases.reset();
     this.reauthenticating = false;
+  }
+
+  /** The session is gone: every part lets go of its share. */
+  private discardSession(): void {
+    this.outgoing.discardSession();
+    this.incoming.discardSession();
+    this.requests.discardSession(this.opts.resubscribeOnSessionLoss);
   }
 
   /** Output that can no longer reach the server: dropped, and no message in it counts as sent. */
   private dropOutput(): void {
     this.out.clear();
-    this.unflushed = [];
+    this.outgoing.dropped();
   }
 
   private close(next: ConnectionState, reason: CloseReason): void {
     this.st = next;
-    this.timers.stopAll();
-    this.pingOutstanding = false;
-    this.dropPendingAcks();
+    this.connackBy = undefined;
+    this.keepAlive.stop();
+    this.incoming.endConnection();
     this.events.push({ type: "closed", reason });
-  }
-
-  /**
-   * The connection is over: no ack may go out on it any more [MQTT-3.14.4-1].
-   * A QoS 1 message not acked yet will be resent by the server. An incoming
-   * QoS 2 message the application already acked (its PUBREC held behind an
-   * earlier message) keeps that ack for the resend: "received" answers it with
-   * PUBREC, a failing ack forgets it so the resend is a new message [MQTT-4.3.3-9].
-   */
-  private dropPendingAcks(): void {
-    for (const a of this.ackOrder) {
-      if (a.qos !== 2 || !a.done) continue;
-      const q2 = this.incomingQos2.get(a.packetId);
-      if (q2 === undefined) continue;
-      if (a.reasonCode >= 0x80) this.incomingQos2.delete(a.packetId);
-      else q2.state = "received";
-    }
-    this.ackOrder = [];
   }
 
   private transition(trigger: Trigger): void {
@@ -810,7 +668,7 @@ export class MqttConnection {
   /** The server broke the protocol: queue DISCONNECT with the reason (MQTT 5), then close. */
   private protocolError(e: RemoteProtocolError): void {
     if (this.st !== "connecting" && this.st !== "connected") return;
-    const rc = e.reasonCode !== undefined && isValidReasonCode("disconnect", e.reasonCode) ? e.reasonCode : 0x82;
+    const rc = e.reasonCode !== undefined && isValidReasonCode("disconnect", e.reasonCode) ? e.reasonCode : ReasonCode.ProtocolError;
     this.sendDisconnectFor(rc, e.message);
     this.close(nextState(this.st, "protocol-error"), { kind: "protocol-error", reasonCode: rc, error: e });
   }
@@ -818,15 +676,15 @@ export class MqttConnection {
   /** A bug of ours surfaced while handling the server's bytes: end the connection (0x83 Implementation specific error). */
   private internalError(e: unknown): void {
     if (this.st !== "connecting" && this.st !== "connected") return;
-    this.sendDisconnectFor(0x83, "client implementation error");
-    this.close(nextState(this.st, "protocol-error"), { kind: "internal-error", reasonCode: 0x83, error: e });
+    this.sendDisconnectFor(ReasonCode.ImplementationSpecificError, "client implementation error");
+    this.close(nextState(this.st, "protocol-error"), { kind: "internal-error", reasonCode: ReasonCode.ImplementationSpecificError, error: e });
   }
 
   /**
    * The MQTT 5 DISCONNECT that ends a connection on an error, its reason
    * string a short, clean version of `message` (at most REASON_STRING_MAX
-   * characters, no control characters or surrogates: an emoji becomes "??"), so it always
-   * encodes; sendTrimmed drops the string if the server's limit is smaller.
+   * characters, no control characters or surrogates: an emoji becomes "??"),
+   * so it always encodes; sendTrimmed drops the string if the server's limit is smaller.
    */
   private sendDisconnectFor(reasonCode: number, message: string): void {
     if (this.protocolVersion !== 5) return;
@@ -834,100 +692,15 @@ export class MqttConnection {
     this.sendTrimmed({ type: "disconnect", reasonCode, properties: { reasonString } });
   }
 
-  private send(p: Packet): void {
-    this.out.push(encodePacket(p, this.protocolVersion));
-  }
-
-  /**
-   * Sends an ack, DISCONNECT or AUTH, leaving out the reason string and then
-   * the user properties when they would make it larger than the server's
-   * maximum packet size [MQTT-3.4.2-2] [MQTT-3.4.2-3] [MQTT-3.14.2-3] [MQTT-3.14.2-4].
-   */
-  private sendTrimmed(p: TrimmablePacket): void {
-    let bytes = encodePacket(p, this.protocolVersion);
-    const max = this.limits.maximumPacketSize;
-    if (bytes.length > max && p.properties !== undefined) {
-      const { reasonString: _r, ...rest } = p.properties;
-      bytes = encodePacket({ ...p, properties: rest }, this.protocolVersion);
-      if (bytes.length > max) {
-        const { userProperties: _u, ...bare } = rest;
-        bytes = encodePacket({ ...p, properties: bare }, this.protocolVersion);
-      }
-    }
-    this.out.push(bytes);
+  private sendTrimmed(p: Parameters<typeof sendTrimmed>[3]): void {
+    sendTrimmed(this.out, this.protocolVersion, this.limits.maximumPacketSize, p);
   }
 
   private emit(e: Event): void {
     this.events.push(e);
   }
 
-  // ==== internals: session ====
-
-  /**
-   * Discards the session state (clean start [MQTT-3.1.2-4], or the server lost
-   * it [MQTT-3.2.2-5]). Application messages are not protocol state: by
-   * default unacknowledged ones are published again as new messages; those the
-   * server already received (PUBREL sent) are complete.
-   */
-  private discardSession(): void {
-    const requeue: OutgoingMessage[] = [];
-    for (const m of this.inflight.values()) {
-      this.ids.release(m.packetId!);
-      if (m.state === "pubrel") {
-        this.emit({ type: "published", mid: m.mid, qos: m.qos, reasonCode: 0, packetId: m.packetId! });
-      } else if (this.opts.republishOnSessionLoss) {
-        m.state = "queued";
-        delete m.packetId;
-        delete m.sent; // a new message again (a queued message has no `sent`: importSession drops it)
-        requeue.push(m);
-      } else {
-        this.emit({
-          type: "published",
-          mid: m.mid,
-          qos: m.qos,
-          reasonCode: 0x80,
-          error: misuse(ErrorCode.InvalidState, "the session was discarded before the message was acknowledged", 0x80),
-        });
-      }
-    }
-    this.inflight.clear();
-    for (const id of this.retired) this.ids.release(id);
-    this.retired.clear();
-    if (requeue.length > 0) {
-      this.queue = [...requeue, ...this.queue.slice(this.queueHead)];
-      this.queueHead = 0;
-    }
-    this.incomingQos2.clear();
-    if (this.opts.resubscribeOnSessionLoss) {
-      // Kept, marked unconfirmed, until the server grants them again: a restart
-      // in between (through exportSession) still knows to ask.
-      for (const s of this.subscriptions.values()) s.unconfirmed = true;
-    } else {
-      this.subscriptions.clear();
-    }
-  }
-
-  /** Subscribes again to what the server lost, unless a request for it is pending. */
-  private resubscribe(): void {
-    const pending = new Set<string>();
-    const leaving = new Set<string>();
-    for (const r of this.requests.values()) {
-      for (const s of r.subscriptions) pending.add(s.topicFilter);
-      for (const f of r.topicFilters) leaving.add(f);
-    }
-    for (const s of [...this.subscriptions.values()]) {
-      if (s.unconfirmed !== true || pending.has(s.topicFilter)) continue;
-      if (leaving.has(s.topicFilter)) {
-        // The application is unsubscribing from it: do not undo that.
-        this.subscriptions.delete(s.topicFilter);
-        continue;
-      }
-      const { subscriptionIdentifier, unconfirmed: _u, ...sub } = s;
-      const props: Properties | undefined =
-        subscriptionIdentifier !== undefined ? { subscriptionIdentifiers: [subscriptionIdentifier] } : undefined;
-      this.addRequest("subscribe", [sub], [], props);
-    }
-  }
+  // ==== internals: requests ====
 
   private normalizeSubscription(s: Subscription): Subscription {
     const out: Subscription = { topicFilter: s.topicFilter, qos: s.qos };
@@ -952,306 +725,12 @@ export class MqttConnection {
         : { type: "unsubscribe", packetId: 1, topicFilters, ...(properties ? { properties } : {}) };
     const size = encodePacket(probe, this.protocolVersion).length;
     if (this.st === "connected" && size > this.limits.maximumPacketSize) {
-      throw misuse(ErrorCode.PacketTooLarge, `${kind.toUpperCase()} of ${size} bytes exceeds the server's maximum packet size`, 0x95);
+      throw misuse(ErrorCode.PacketTooLarge, `${kind.toUpperCase()} of ${size} bytes exceeds the server's maximum packet size`, ReasonCode.PacketTooLarge);
     }
     if (this.ids.inUse >= 0xffff) throw misuse(ErrorCode.PacketIdsExhausted, "all 65,535 packet identifiers are in use");
-    return this.addRequest(kind, subscriptions, topicFilters, properties);
-  }
-
-  /**
-   * Makes a request and sends it when connected. Never throws (the engine's
-   * own resubscriptions come through here from the receive path): what cannot
-   * be sent is reported as a failed `subscribed` / `unsubscribed` event.
-   */
-  private addRequest(kind: "subscribe" | "unsubscribe", subscriptions: Subscription[], topicFilters: string[], properties: Properties | undefined): number {
     const mid = this.nextMid++;
-    const id = this.ids.allocate();
-    if (id === undefined) {
-      const error = misuse(ErrorCode.PacketIdsExhausted, "all 65,535 packet identifiers are in use");
-      this.failRequest({ mid, packetId: 0, kind, subscriptions, topicFilters, properties }, error, () => 0x80);
-      return mid;
-    }
-    const r: Request = { mid, packetId: id, kind, subscriptions, topicFilters, properties };
-    this.requests.set(id, r);
-    if (this.st === "connected") this.sendRequest(r);
+    this.requests.add(mid, kind, subscriptions, topicFilters, properties, this.st === "connected" ? this.limits : undefined);
     return mid;
-  }
-
-  /** Reports a request that will not be sent: one reason code per filter, from `codeFor`, and the error. */
-  private failRequest(r: Request, error: MqttError, codeFor: (filter: string) => number): void {
-    const filters = r.kind === "subscribe" ? r.subscriptions.map((x) => x.topicFilter) : r.topicFilters;
-    const e = { mid: r.mid, packetId: r.packetId, reasonCodes: filters.map(codeFor), error };
-    this.emit(r.kind === "subscribe" ? { type: "subscribed", ...e } : { type: "unsubscribed", ...e });
-  }
-
-  /**
-   * Why this connection's server cannot take a SUBSCRIBE, if it cannot:
-   * wildcards (0xA2), shared subscriptions (0x9E) or subscription identifiers
-   * (0xA1) it said it does not support [MQTT-3.2.2-17..]. Checked for every
-   * request, also those made before the CONNACK and the engine's resubscriptions.
-   */
-  private subscribeRefusal(subs: readonly Subscription[], properties: Properties | undefined): { error: LocalProtocolError; codeFor: (f: string) => number } | undefined {
-    const l = this.limits;
-    if (!l.subscriptionIdentifierAvailable && properties?.subscriptionIdentifiers !== undefined) {
-      return { error: misuse(ErrorCode.NotSupported, "the server does not support subscription identifiers", 0xa1), codeFor: () => 0xa1 };
-    }
-    const wildcard = (f: string): boolean => !l.wildcardSubscriptionAvailable && /[+#]/.test(f);
-    const shared = (f: string): boolean => !l.sharedSubscriptionAvailable && isSharedSubscription(f);
-    const codeFor = (f: string): number => (shared(f) ? 0x9e : wildcard(f) ? 0xa2 : 0x80);
-    for (const s of subs) {
-      if (shared(s.topicFilter)) return { error: misuse(ErrorCode.NotSupported, "the server does not support shared subscriptions", 0x9e), codeFor };
-      if (wildcard(s.topicFilter)) return { error: misuse(ErrorCode.NotSupported, "the server does not support wildcard subscriptions", 0xa2), codeFor };
-    }
-    return undefined;
-  }
-
-  private sendRequest(r: Request): void {
-    const props = r.properties ? { properties: r.properties } : {};
-    const bytes = encodePacket(
-      r.kind === "subscribe"
-        ? { type: "subscribe", packetId: r.packetId, subscriptions: r.subscriptions, ...props }
-        : { type: "unsubscribe", packetId: r.packetId, topicFilters: r.topicFilters, ...props },
-      this.protocolVersion,
-    );
-    const max = this.limits.maximumPacketSize;
-    if (bytes.length > max) {
-      // Asked for before this server said its limit [MQTT-3.2.2-15]: fails, is not sent.
-      this.finishRequest(r);
-      this.failRequest(r, misuse(ErrorCode.PacketTooLarge, `${r.kind.toUpperCase()} of ${bytes.length} bytes exceeds the server's maximum packet size of ${max}`, 0x95), () => 0x80);
-      return;
-    }
-    const refusal = r.kind === "subscribe" ? this.subscribeRefusal(r.subscriptions, r.properties) : undefined;
-    if (refusal !== undefined) {
-      this.finishRequest(r);
-      this.failRequest(r, refusal.error, refusal.codeFor);
-      return;
-    }
-    this.out.push(bytes);
-    this.requestSent.add(r.packetId);
-  }
-
-  /** Whether a new message of this QoS would wait in the queue rather than go out at once (see `pump`). */
-  private wouldWait(qos: QoS): boolean {
-    if (this.st !== "connected" || this.queuedCount > 0) return true;
-    return qos > 0 && (this.inflight.size >= this.opts.maxInflight || this.quota.size >= this.limits.receiveMaximum);
-  }
-
-  /** Why the connected server cannot take this message, if it cannot. */
-  private unsendable(qos: QoS, retain: boolean, size: number, props: Properties | undefined): LocalProtocolError | undefined {
-    const l = this.limits;
-    if (qos > l.maximumQoS) return misuse(ErrorCode.NotSupported, `the server's maximum QoS is ${l.maximumQoS} [MQTT-3.2.2-11]`, 0x9b);
-    if (retain && !l.retainAvailable) return misuse(ErrorCode.NotSupported, "the server does not support retained messages [MQTT-3.2.2-14]", 0x9a);
-    if (size > l.maximumPacketSize) {
-      return misuse(ErrorCode.PacketTooLarge, `PUBLISH of ${size} bytes exceeds the server's maximum packet size of ${l.maximumPacketSize} [MQTT-3.2.2-15]`, 0x95);
-    }
-    const alias = props?.topicAlias;
-    if (alias !== undefined && alias > l.topicAliasMaximum) {
-      return misuse(ErrorCode.TopicAliasInvalid, `topic alias ${alias} is above the server's maximum of ${l.topicAliasMaximum} [MQTT-3.2.2-17]`, 0x94);
-    }
-    return undefined;
-  }
-
-  /**
-   * Moves messages onto the wire within the flow-control window: first the
-   * inflight ones not yet sent on this connection, in their original order
-   * [MQTT-4.6.0-1], then the queue. At most min(maxInflight, the server's
-   * Receive Maximum) QoS 1/2 PUBLISH are unacknowledged [MQTT-3.3.4-7]
-   * [MQTT-4.9.0-2]; only PUBLISH waits, everything else goes out [MQTT-3.3.4-8].
-   */
-  private pump(): void {
-    if (this.st !== "connected") return;
-    const quotaMax = this.limits.receiveMaximum;
-    if (this.resendPending) {
-      let waiting = false;
-      for (const m of this.inflight.values()) {
-        const id = m.packetId!;
-        if (m.state === "pubrel") {
-          if (!this.relSent.has(id)) {
-            this.send({ type: "pubrel", packetId: id, reasonCode: 0 });
-            this.relSent.add(id);
-          }
-        } else if (!this.quota.has(id)) {
-          // Only PUBLISH waits for the window; a PUBREL further on still goes out [MQTT-3.3.4-8].
-          if (this.quota.size >= quotaMax) {
-            waiting = true;
-            continue;
-          }
-          if (this.resendRefused(m)) continue;
-          // A resend on a resumed session: same packet id [MQTT-4.4.0-1], DUP set
-          // when an earlier PUBLISH of it was handed out [MQTT-3.3.1-1].
-          this.sendPublish(m, m.sent !== false);
-        }
-      }
-      this.resendPending = waiting;
-    }
-    while (this.queueHead < this.queue.length) {
-      const m = this.queue[this.queueHead]!;
-      if (m.qos > 0 && (this.inflight.size >= this.opts.maxInflight || this.quota.size >= quotaMax)) break;
-      this.queue[this.queueHead++] = undefined as unknown as OutgoingMessage;
-      if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
-        this.queue = this.queue.slice(this.queueHead);
-        this.queueHead = 0;
-      }
-      this.startMessage(m);
-    }
-  }
-
-  /**
-   * A resend is checked against every limit of this connection's CONNACK, as
-   * a new message is: Maximum QoS [MQTT-3.2.2-11], Retain Available
-   * [MQTT-3.2.2-14] and Maximum Packet Size [MQTT-3.2.2-15]. One that breaks a
-   * limit cannot go out: the engine gives up on it and reports it as a failed
-   * `published` event with the limit's reason code (0x9B, 0x9A, 0x95) and the
-   * error. Returns whether it did.
-   */
-  private resendRefused(m: OutgoingMessage): boolean {
-    let props = m.properties;
-    if (props?.topicAlias !== undefined && props.topicAlias > this.limits.topicAliasMaximum) {
-      const { topicAlias: _a, ...rest } = props;
-      props = rest;
-    }
-    const size = encodePacket(this.publishPacket(m, m.topic, true, m.packetId, props), this.protocolVersion).length;
-    const problem = this.unsendable(m.qos, m.retain, size, props);
-    if (problem === undefined) return false;
-    const id = m.packetId!;
-    this.inflight.delete(id);
-    // A QoS 2 PUBLISH that went out before may be held by the server, which
-    // waits for a PUBREL: its id stays reserved. A QoS 1 id is free (a late
-    // PUBACK is ignored), and so is the id of a PUBLISH that never left.
-    if (m.qos === 2 && m.sent !== false) this.retired.add(id);
-    else this.ids.release(id);
-    this.emit({ type: "published", mid: m.mid, qos: m.qos, reasonCode: problem.reasonCode ?? 0x80, packetId: id, error: problem });
-    return true;
-  }
-
-  /** A message leaves the queue: checked against the server's limits, given an id, sent. */
-  private startMessage(m: OutgoingMessage): void {
-    const wire = (m as OutEntry).wire;
-    const size = wire !== undefined ? wire.length : encodePacket(this.publishPacket(m, m.topic, false, m.qos > 0 ? 1 : undefined, m.properties), this.protocolVersion).length;
-    const problem = this.unsendable(m.qos, m.retain, size, m.properties);
-    if (problem !== undefined) {
-      this.emit({ type: "published", mid: m.mid, qos: m.qos, reasonCode: problem.reasonCode ?? 0x80, error: problem });
-      return;
-    }
-    if (m.qos === 0) {
-      this.sendPublish(m, false);
-      this.emit({ type: "published", mid: m.mid, qos: 0, reasonCode: 0 });
-      return;
-    }
-    const id = this.ids.allocate();
-    if (id === undefined) {
-      this.emit({ type: "published", mid: m.mid, qos: m.qos, reasonCode: 0x83, error: misuse(ErrorCode.PacketIdsExhausted, "no free packet identifier") });
-      return;
-    }
-    m.packetId = id;
-    m.state = "publish";
-    m.sent = false;
-    this.inflight.set(id, m);
-    this.sendPublish(m, false);
-  }
-
-  private publishPacket(m: OutgoingMessage, topic: string, dup: boolean, packetId: number | undefined, props: Properties | undefined): PublishPacket {
-    const p: PublishPacket = { type: "publish", topic, payload: m.payload, qos: m.qos, retain: m.retain, dup };
-    if (packetId !== undefined) p.packetId = packetId;
-    if (props !== undefined) p.properties = props;
-    return p;
-  }
-
-  /**
-   * Puts a PUBLISH in the output with this connection's topic alias choice
-   * [MQTT-3.3.2-9] [MQTT-3.2.2-18]. An automatic alias is used only when the
-   * PUBLISH still fits the server's Maximum Packet Size with it: the size
-   * checks ran on the message as the caller gave it [MQTT-3.2.2-15].
-   */
-  private sendPublish(m: OutEntry, dup: boolean): void {
-    const wire = m.wire;
-    if (wire !== undefined) {
-      // Taken once: a later resend is encoded afresh (DUP, this connection's aliases).
-      m.wire = undefined;
-      if (!dup && m.properties?.topicAlias === undefined && !(this.opts.autoTopicAlias && this.limits.topicAliasMaximum > 0)) {
-        if (m.qos > 0) {
-          const id = m.packetId!;
-          let at = 1;
-          while ((wire[at]! & 0x80) !== 0) at++;
-          at += 1; // past the Remaining Length
-          at += 2 + ((wire[at]! << 8) | wire[at + 1]!); // past the topic name
-          wire[at] = id >> 8;
-          wire[at + 1] = id & 0xff;
-        }
-        this.out.push(wire);
-        this.sentPublish(m);
-        return;
-      }
-    }
-    let props = m.properties;
-    const max = this.limits.topicAliasMaximum;
-    let alias = props?.topicAlias;
-    if (alias !== undefined && alias > max) {
-      // A resend on a new connection whose server allows fewer aliases: the
-      // alias is not part of the message, so it goes with the full topic only [MQTT-3.3.2-9].
-      const { topicAlias: _a, ...rest } = props!;
-      props = Object.keys(rest).length > 0 ? rest : undefined;
-      alias = undefined;
-    }
-    const auto = alias === undefined && this.opts.autoTopicAlias && max > 0;
-    if (auto) alias = this.autoAlias(m.topic, max);
-    if (alias !== undefined) {
-      const mapped = this.aliasOut.get(alias) === m.topic;
-      const bytes = encodePacket(this.publishPacket(m, mapped ? "" : m.topic, dup, m.packetId, { ...props, topicAlias: alias }), this.protocolVersion);
-      if (!auto || bytes.length <= this.limits.maximumPacketSize) {
-        if (mapped) {
-          this.topicOut.delete(m.topic);
-          this.topicOut.set(m.topic, alias); // most recently used last
-        } else {
-          const old = this.aliasOut.get(alias);
-          if (old !== undefined) this.topicOut.delete(old);
-          this.aliasOut.set(alias, m.topic);
-          this.topicOut.set(m.topic, alias);
-        }
-        this.out.push(bytes);
-        this.sentPublish(m);
-        return;
-      }
-      // The alias property would take it over the server's limit: no alias.
-    }
-    this.send(this.publishPacket(m, m.topic, dup, m.packetId, props));
-    this.sentPublish(m);
-  }
-
-  /** A QoS 1/2 PUBLISH is in the output: it counts against the server's quota, and is sent once `dataToSend` hands it out. */
-  private sentPublish(m: OutgoingMessage): void {
-    if (m.qos === 0) return;
-    this.quota.add(m.packetId!);
-    if (m.sent !== true) this.unflushed.push(m);
-  }
-
-  /** The alias for `topic`: its own, a free one, or the least recently used one. */
-  private autoAlias(topic: string, max: number): number {
-    const known = this.topicOut.get(topic);
-    if (known !== undefined) return known;
-    if (this.aliasOut.size < max) {
-      for (let a = 1; a <= max; a++) if (!this.aliasOut.has(a)) return a;
-    }
-    // topicOut iterates least recently used first.
-    return this.topicOut.values().next().value ?? 1;
-  }
-
-  private complete(m: OutgoingMessage, reasonCode: number, properties: Properties | undefined): void {
-    const id = m.packetId!;
-    this.inflight.delete(id);
-    this.ids.release(id);
-    this.quota.delete(id);
-    this.relSent.delete(id);
-    const e: { type: "published"; mid: number; qos: QoS; reasonCode: number; packetId: number; properties?: Properties } = {
-      type: "published",
-      mid: m.mid,
-      qos: m.qos,
-      reasonCode,
-      packetId: id,
-    };
-    if (properties !== undefined) e.properties = properties;
-    this.emit(e);
-    this.pump();
   }
 
   // ==== internals: the receive path ====
@@ -1267,24 +746,22 @@ export class MqttConnection {
       case "publish":
         return this.onPublish(p);
       case "puback":
-        return this.onPuback(p.packetId, p.reasonCode, p.properties);
-      case "pubrec":
-        return this.onPubrec(p.packetId, p.reasonCode, p.properties);
-      case "pubrel":
-        return this.onPubrel(p.packetId);
-      case "pubcomp":
-        return this.onPubcomp(p.packetId, p.reasonCode, p.properties);
-      case "suback":
-        return this.onSuback(p);
-      case "unsuback":
-        return this.onUnsuback(p);
-      case "pingresp":
-        this.pingOutstanding = false;
-        this.timers.stop("pingresp");
-        if (this.limits.keepAlive > 0 && this.timers.get("keepalive") === undefined) {
-          this.timers.set("keepalive", this.lastSent + this.limits.keepAlive * 1000);
-        }
+        if (!this.outgoing.onPuback(p.packetId, p.reasonCode, p.properties)) throw remote(ErrorCode.AckMismatch, `PUBACK for QoS 2 message ${p.packetId}`);
         return;
+      case "pubrec":
+        if (!this.outgoing.onPubrec(p.packetId, p.reasonCode, p.properties)) throw remote(ErrorCode.AckMismatch, `PUBREC for QoS 1 message ${p.packetId}`);
+        return;
+      case "pubrel":
+        return this.incoming.onPubrel(p.packetId);
+      case "pubcomp":
+        if (!this.outgoing.onPubcomp(p.packetId, p.reasonCode, p.properties)) throw remote(ErrorCode.AckMismatch, `PUBCOMP for message ${p.packetId} before its PUBREL`);
+        return;
+      case "suback":
+        return this.requests.onSuback(p);
+      case "unsuback":
+        return this.requests.onUnsuback(p);
+      case "pingresp":
+        return this.keepAlive.pingresp();
       case "disconnect":
         if (this.protocolVersion === 5) return this.onDisconnect(p);
         break;
@@ -1297,7 +774,7 @@ export class MqttConnection {
   }
 
   private onConnack(p: ConnackPacket): void {
-    this.timers.stop("connack");
+    this.connackBy = undefined;
     const v5 = this.protocolVersion === 5;
     const props = p.properties;
     if (p.reasonCode !== 0) {
@@ -1320,34 +797,20 @@ export class MqttConnection {
       // Such a connection cannot work, so it ends here, visibly.
       // The DISCONNECT that ends it keeps this limit too (sendTrimmed leaves its reason string out).
       this.limits.maximumPacketSize = maxSize;
-      throw remote(ErrorCode.PropertyValue, `a Maximum Packet Size of ${maxSize} is too small for the acks a client must send (${MIN_SERVER_PACKET_SIZE} bytes)`);
+      throw remote(ErrorCode.PropertyValue, `a Maximum Packet Size of ${maxSize} is too small for the acks a client must send (${MIN_SERVER_PACKET_SIZE} bytes)`, ReasonCode.ProtocolError);
     }
-    const l: ServerLimits = { ...DEFAULT_LIMITS, keepAlive: this.opts.keepAlive };
-    if (props !== undefined) {
-      if (props.receiveMaximum !== undefined) l.receiveMaximum = props.receiveMaximum;
-      if (props.maximumQoS !== undefined) l.maximumQoS = props.maximumQoS as QoS;
-      if (props.retainAvailable !== undefined) l.retainAvailable = props.retainAvailable === 1;
-      if (props.maximumPacketSize !== undefined) l.maximumPacketSize = props.maximumPacketSize;
-      if (props.topicAliasMaximum !== undefined) l.topicAliasMaximum = props.topicAliasMaximum;
-      if (props.wildcardSubscriptionAvailable !== undefined) l.wildcardSubscriptionAvailable = props.wildcardSubscriptionAvailable === 1;
-      if (props.subscriptionIdentifierAvailable !== undefined) l.subscriptionIdentifierAvailable = props.subscriptionIdentifierAvailable === 1;
-      if (props.sharedSubscriptionAvailable !== undefined) l.sharedSubscriptionAvailable = props.sharedSubscriptionAvailable === 1;
-      // The server's keep alive replaces ours [MQTT-3.1.2-21] [MQTT-3.2.2-21].
-      if (props.serverKeepAlive !== undefined) l.keepAlive = props.serverKeepAlive;
-      if (props.assignedClientIdentifier !== undefined) this.clientIdentifier = props.assignedClientIdentifier;
-      // The server may set the session expiry it will use (v5 3.2.2.3.2).
-      if (props.sessionExpiryInterval !== undefined) this.sessionEndsWithConnection = props.sessionExpiryInterval === 0;
-    }
-    this.limits = l;
+    if (props?.assignedClientIdentifier !== undefined) this.clientIdentifier = props.assignedClientIdentifier;
+    // The server may set the session expiry it will use (MQTT 5 3.2.2.3.2).
+    if (props?.sessionExpiryInterval !== undefined) this.sessionEndsWithConnection = props.sessionExpiryInterval === 0;
+    this.limits = limitsFromConnack(props, this.opts.keepAlive);
     this.transition("connack-accepted");
     // [MQTT-3.2.2-5] the server has no session: discard ours.
     if (!p.sessionPresent && !this.connectedClean) this.discardSession();
-    if (l.keepAlive > 0) this.timers.set("keepalive", this.lastSent + l.keepAlive * 1000);
+    this.keepAlive.start(this.limits.keepAlive);
     this.emit({ type: "connected", sessionPresent: p.sessionPresent, connack: p });
-    // Resume: pending SUBSCRIBE/UNSUBSCRIBE, then PUBLISH (DUP) and PUBREL in order, then the queue.
-    for (const r of [...this.requests.values()]) if (!this.requestSent.has(r.packetId)) this.sendRequest(r);
-    if (this.opts.resubscribeOnSessionLoss) this.resubscribe();
-    this.pump();
+    // Resume: pending SUBSCRIBE/UNSUBSCRIBE (then resubscriptions), then PUBLISH (DUP) and PUBREL in order, then the queue.
+    this.requests.resume(this.limits, () => this.nextMid++, this.opts.resubscribeOnSessionLoss);
+    this.outgoing.pump();
   }
 
   private onPublish(p: PublishPacket): void {
@@ -1355,194 +818,16 @@ export class MqttConnection {
     const alias = p.properties?.topicAlias;
     if (alias !== undefined) {
       // [MQTT-3.3.2-10] aliases 1..our Topic Alias Maximum; mappings last one connection [MQTT-3.3.2-7].
-      const max = this.opts.properties?.topicAliasMaximum ?? 0;
-      if (alias > max) throw remote(ErrorCode.TopicAliasInvalid, `topic alias ${alias} is above our maximum of ${max}`, 0x94);
-      if (p.topic === "") {
-        const t = this.aliasIn.get(alias);
-        if (t === undefined) throw remote(ErrorCode.TopicAliasInvalid, `topic alias ${alias} was never set on this connection`);
-        message = { ...p, topic: t };
-      } else {
-        this.aliasIn.set(alias, p.topic);
-      }
+      const topic = this.aliases.resolveInbound(alias, p.topic, this.opts.properties?.topicAliasMaximum ?? 0);
+      if (topic !== p.topic) message = { ...p, topic };
     }
-    if (p.qos === 0) {
-      this.emit({ type: "message", message });
-      return;
-    }
-    const id = p.packetId!;
-    const unacked = this.inCount.has(id);
-    if (!unacked) {
-      // Our Receive Maximum [MQTT-3.3.4-7] from the server's side: it may not exceed it.
-      const max = this.opts.properties?.receiveMaximum ?? 65535;
-      if (this.inCount.size >= max) throw remote(ErrorCode.ReceiveMaximumExceeded, `more than ${max} unacknowledged QoS 1/2 messages`, 0x93);
-      this.inCount.add(id);
-    }
-    const manual = this.opts.manualAck;
-    if (p.qos === 1) {
-      // Every QoS 1 PUBLISH is a new message once its PUBACK went out
-      // [MQTT-4.3.2-5]; before that, the same id again is the same message: it
-      // is delivered once and the one pending ack answers both, so a server
-      // repeating an id cannot grow the pending acks.
-      if (unacked && manual) return;
-      this.emit({ type: "message", message });
-      if (!manual && this.ackOrder.length === 0) {
-        // Nothing ahead of it: acknowledge at once (the common, automatic case).
-        this.out.pushAck(0x40, id);
-        this.inCount.delete(id);
-        return;
-      }
-      this.ackOrder.push({ packetId: id, qos: 1, done: !manual, reasonCode: 0, properties: undefined });
-      this.flushAcks();
-      return;
-    }
-    const known = this.incomingQos2.get(id);
-    if (known === undefined) {
-      this.incomingQos2.set(id, { packetId: id, state: manual ? "delivered" : "received" });
-      this.emit({ type: "message", message });
-      this.ackOrder.push({ packetId: id, qos: 2, done: !manual, reasonCode: 0, properties: undefined });
-    } else {
-      // A resend before PUBREL: deliver once, answer PUBREC again [MQTT-4.3.3-10].
-      const pending = this.ackOrder.some((a) => a.packetId === id && !a.done);
-      if (!pending) this.ackOrder.push({ packetId: id, qos: 2, done: known.state === "received", reasonCode: 0, properties: undefined });
-    }
-    this.flushAcks();
-  }
-
-  /** Sends the acks that are ready, stopping at the first that is not: arrival order on the wire. */
-  private flushAcks(): void {
-    const q = this.ackOrder;
-    let i = 0;
-    while (i < q.length && q[i]!.done) {
-      const a = q[i++]!;
-      const plain = a.reasonCode === 0 && a.properties === undefined;
-      const base = { packetId: a.packetId, reasonCode: a.reasonCode, ...(a.properties ? { properties: a.properties } : {}) };
-      if (a.qos === 1) {
-        if (plain) this.out.pushAck(0x40, a.packetId);
-        else this.sendTrimmed({ type: "puback", ...base });
-        this.inCount.delete(a.packetId);
-      } else {
-        const q2 = this.incomingQos2.get(a.packetId);
-        if (a.reasonCode >= 0x80) {
-          // A failed PUBREC ends the exchange; the id is free again [MQTT-4.3.3-9].
-          this.incomingQos2.delete(a.packetId);
-          this.inCount.delete(a.packetId);
-        } else if (q2 !== undefined) {
-          q2.state = "received";
-        }
-        if (plain) this.out.pushAck(0x50, a.packetId);
-        else this.sendTrimmed({ type: "pubrec", ...base });
-      }
-    }
-    if (i > 0) this.ackOrder = i === q.length ? [] : q.slice(i);
-  }
-
-  private onPubrel(id: number): void {
-    const known = this.incomingQos2.delete(id);
-    this.inCount.delete(id);
-    // [MQTT-4.3.3-11] PUBCOMP with the same id; 0x92 when we hold no such message.
-    if (known || this.protocolVersion !== 5) this.out.pushAck(0x70, id);
-    else this.sendTrimmed({ type: "pubcomp", packetId: id, reasonCode: 0x92 });
-  }
-
-  private onPuback(id: number, rc: number, props: Properties | undefined): void {
-    const m = this.inflight.get(id);
-    if (m === undefined) return; // a late duplicate: nothing is waiting for it
-    if (m.qos !== 1) throw remote(ErrorCode.AckMismatch, `PUBACK for QoS ${m.qos} message ${id}`);
-    this.complete(m, rc, props);
-  }
-
-  private onPubrec(id: number, rc: number, props: Properties | undefined): void {
-    const m = this.inflight.get(id);
-    if (m === undefined && this.retired.has(id)) {
-      // The server did hold the message we gave up on: finish the exchange to free the id.
-      if (rc >= 0x80) this.unretire(id);
-      else this.send({ type: "pubrel", packetId: id, reasonCode: 0 });
-      return;
-    }
-    if (m === undefined) {
-      this.send({ type: "pubrel", packetId: id, reasonCode: this.protocolVersion === 5 ? 0x92 : 0 });
-      return;
-    }
-    if (m.qos !== 2) throw remote(ErrorCode.AckMismatch, `PUBREC for QoS ${m.qos} message ${id}`);
-    if (rc >= 0x80) {
-      // A failing PUBREC ends the message; it is never retransmitted [MQTT-4.4.0-2].
-      this.complete(m, rc, props);
-      return;
-    }
-    // [MQTT-4.3.3-4] PUBREL with the same id, in the order the PUBRECs came [MQTT-4.6.0-4].
-    // A repeated PUBREC is answered again.
-    m.state = "pubrel";
-    this.send({ type: "pubrel", packetId: id, reasonCode: 0 });
-    this.relSent.add(id);
-  }
-
-  private onPubcomp(id: number, rc: number, props: Properties | undefined): void {
-    const m = this.inflight.get(id);
-    if (m === undefined) {
-      if (this.retired.has(id)) this.unretire(id);
-      return;
-    }
-    if (m.qos !== 2 || m.state !== "pubrel") throw remote(ErrorCode.AckMismatch, `PUBCOMP for message ${id} before its PUBREL`);
-    // 0x92 answers a PUBREL resent after the server completed: not a failure
-    // during recovery (v5 3.7.2.1); the PUBREC already accepted the message.
-    this.complete(m, rc === 0x92 ? 0 : rc, props);
-  }
-
-  private unretire(id: number): void {
-    this.retired.delete(id);
-    this.ids.release(id);
-  }
-
-  private onSuback(p: SubackPacket): void {
-    const r = this.requests.get(p.packetId);
-    if (r === undefined || !this.requestSent.has(p.packetId)) return;
-    if (r.kind !== "subscribe") throw remote(ErrorCode.AckMismatch, `SUBACK for UNSUBSCRIBE ${p.packetId}`);
-    // [MQTT-3.8.4-6] one reason code per filter, in order [MQTT-3.9.3-1].
-    if (p.reasonCodes.length !== r.subscriptions.length) {
-      throw remote(ErrorCode.AckMismatch, `SUBACK has ${p.reasonCodes.length} reason codes for ${r.subscriptions.length} filters`);
-    }
-    this.finishRequest(r);
-    const subId = r.properties?.subscriptionIdentifiers?.[0];
-    r.subscriptions.forEach((s, i) => {
-      const rc = p.reasonCodes[i]!;
-      if (rc < 0x80) {
-        const granted: SessionSubscription = { ...s, qos: rc as QoS };
-        if (subId !== undefined) granted.subscriptionIdentifier = subId;
-        this.subscriptions.set(s.topicFilter, granted);
-      } else if (this.subscriptions.get(s.topicFilter)?.unconfirmed === true) {
-        this.subscriptions.delete(s.topicFilter); // the server refused it again
-      }
-    });
-    const e = { type: "subscribed" as const, mid: r.mid, packetId: p.packetId, reasonCodes: p.reasonCodes };
-    this.emit(p.properties ? { ...e, properties: p.properties } : e);
-  }
-
-  private onUnsuback(p: UnsubackPacket): void {
-    const r = this.requests.get(p.packetId);
-    if (r === undefined || !this.requestSent.has(p.packetId)) return;
-    if (r.kind !== "unsubscribe") throw remote(ErrorCode.AckMismatch, `UNSUBACK for SUBSCRIBE ${p.packetId}`);
-    const codes = this.protocolVersion === 5 ? p.reasonCodes : r.topicFilters.map(() => 0);
-    if (codes.length !== r.topicFilters.length) {
-      throw remote(ErrorCode.AckMismatch, `UNSUBACK has ${codes.length} reason codes for ${r.topicFilters.length} filters`);
-    }
-    this.finishRequest(r);
-    r.topicFilters.forEach((f, i) => {
-      if (codes[i]! < 0x80) this.subscriptions.delete(f);
-    });
-    const e = { type: "unsubscribed" as const, mid: r.mid, packetId: p.packetId, reasonCodes: codes };
-    this.emit(p.properties ? { ...e, properties: p.properties } : e);
-  }
-
-  private finishRequest(r: Request): void {
-    this.requests.delete(r.packetId);
-    this.requestSent.delete(r.packetId);
-    this.ids.release(r.packetId);
+    if (p.qos === 0 || this.incoming.onPublish(p)) this.emit({ type: "message", message });
   }
 
   private onDisconnect(p: DisconnectPacket): void {
-    if (p.reasonCode === 0x04) {
+    if (p.reasonCode === ReasonCode.DisconnectWithWillMessage) {
       // 0x04 (Disconnect with Will Message) is the client's to send, never the server's (MQTT 5 3.14.2.1).
-      throw remote(ErrorCode.ReasonCodeInvalid, "a server does not send DISCONNECT 0x04 (Disconnect with Will Message)");
+      throw remote(ErrorCode.ReasonCodeInvalid, "a server does not send DISCONNECT 0x04 (Disconnect with Will Message)", ReasonCode.ProtocolError);
     }
     const reason: CloseReason = p.properties
       ? { kind: "server-disconnect", reasonCode: p.reasonCode, properties: p.properties }
@@ -1556,7 +841,7 @@ export class MqttConnection {
     if (p.properties?.authenticationMethod !== method) {
       throw remote(ErrorCode.AuthInvalid, "AUTH with another authentication method [MQTT-4.12.0-5]");
     }
-    if (p.reasonCode === 0x19 || (p.reasonCode === 0 && this.st === "connecting")) {
+    if (p.reasonCode === ReasonCode.ReAuthenticate || (p.reasonCode === 0 && this.st === "connecting")) {
       throw remote(ErrorCode.AuthInvalid, `AUTH reason 0x${p.reasonCode.toString(16)} from the server ${this.st === "connecting" ? "before CONNACK" : ""}`);
     }
     // Once connected, only the client starts a re-authentication (4.12.1).

@@ -1,0 +1,117 @@
+/**
+ * What the server allows, from its CONNACK [MQTT-3.2.2-*], with the spec's
+ * defaults where it said nothing, and the checks of an outgoing packet
+ * against them. Per network connection: a new CONNACK replaces them all.
+ */
+import { MQTT_MAX_PACKET_SIZE } from "../codec/decoder.js";
+import { ReasonCode } from "../codec/reason-codes.js";
+import type { Properties, QoS, Subscription } from "../codec/types.js";
+import { ErrorCode, type LocalProtocolError } from "../errors.js";
+import { isSharedSubscription } from "../topic.js";
+import { misuse } from "./errors.js";
+
+/** What the server announced in CONNACK, with the spec's defaults where it said nothing. */
+export interface ServerLimits {
+  receiveMaximum: number;
+  maximumQoS: QoS;
+  retainAvailable: boolean;
+  maximumPacketSize: number;
+  topicAliasMaximum: number;
+  wildcardSubscriptionAvailable: boolean;
+  subscriptionIdentifierAvailable: boolean;
+  sharedSubscriptionAvailable: boolean;
+  /** The keep alive in force (seconds): the server's if it sent one [MQTT-3.1.2-21], else ours. */
+  keepAlive: number;
+}
+
+/**
+ * The smallest server Maximum Packet Size the engine works with: a PUBACK /
+ * PUBREC / PUBREL / PUBCOMP with a reason code and no properties (5 bytes).
+ */
+export const MIN_SERVER_PACKET_SIZE = 5;
+
+/** Before any CONNACK: the spec's defaults, and our own keep alive. */
+export function defaultLimits(keepAlive: number): ServerLimits {
+  return {
+    receiveMaximum: 65535,
+    maximumQoS: 2,
+    retainAvailable: true,
+    maximumPacketSize: MQTT_MAX_PACKET_SIZE,
+    topicAliasMaximum: 0,
+    wildcardSubscriptionAvailable: true,
+    subscriptionIdentifierAvailable: true,
+    sharedSubscriptionAvailable: true,
+    keepAlive,
+  };
+}
+
+/** The limits a CONNACK announces; the server's keep alive replaces ours [MQTT-3.1.2-21] [MQTT-3.2.2-21]. */
+export function limitsFromConnack(props: Properties | undefined, keepAlive: number): ServerLimits {
+  const l = defaultLimits(keepAlive);
+  if (props === undefined) return l;
+  if (props.receiveMaximum !== undefined) l.receiveMaximum = props.receiveMaximum;
+  if (props.maximumQoS !== undefined) l.maximumQoS = props.maximumQoS as QoS;
+  if (props.retainAvailable !== undefined) l.retainAvailable = props.retainAvailable === 1;
+  if (props.maximumPacketSize !== undefined) l.maximumPacketSize = props.maximumPacketSize;
+  if (props.topicAliasMaximum !== undefined) l.topicAliasMaximum = props.topicAliasMaximum;
+  if (props.wildcardSubscriptionAvailable !== undefined) l.wildcardSubscriptionAvailable = props.wildcardSubscriptionAvailable === 1;
+  if (props.subscriptionIdentifierAvailable !== undefined) l.subscriptionIdentifierAvailable = props.subscriptionIdentifierAvailable === 1;
+  if (props.sharedSubscriptionAvailable !== undefined) l.sharedSubscriptionAvailable = props.sharedSubscriptionAvailable === 1;
+  if (props.serverKeepAlive !== undefined) l.keepAlive = props.serverKeepAlive;
+  return l;
+}
+
+/** Why the server cannot take this PUBLISH, if it cannot (a new message or a resend alike). */
+export function publishRefusal(l: ServerLimits, qos: QoS, retain: boolean, size: number, props: Properties | undefined): LocalProtocolError | undefined {
+  if (qos > l.maximumQoS) return misuse(ErrorCode.NotSupported, `the server's maximum QoS is ${l.maximumQoS} [MQTT-3.2.2-11]`, ReasonCode.QoSNotSupported);
+  if (retain && !l.retainAvailable) {
+    return misuse(ErrorCode.NotSupported, "the server does not support retained messages [MQTT-3.2.2-14]", ReasonCode.RetainNotSupported);
+  }
+  if (size > l.maximumPacketSize) {
+    return misuse(
+      ErrorCode.PacketTooLarge,
+      `PUBLISH of ${size} bytes exceeds the server's maximum packet size of ${l.maximumPacketSize} [MQTT-3.2.2-15]`,
+      ReasonCode.PacketTooLarge,
+    );
+  }
+  const alias = props?.topicAlias;
+  if (alias !== undefined && alias > l.topicAliasMaximum) {
+    return misuse(
+      ErrorCode.TopicAliasInvalid,
+      `topic alias ${alias} is above the server's maximum of ${l.topicAliasMaximum} [MQTT-3.2.2-17]`,
+      ReasonCode.TopicAliasInvalid,
+    );
+  }
+  return undefined;
+}
+
+/** A refused SUBSCRIBE: the error, and the reason code each filter gets. */
+export interface SubscribeRefusal {
+  error: LocalProtocolError;
+  codeFor: (filter: string) => number;
+}
+
+/**
+ * Why the server cannot take a SUBSCRIBE, if it cannot: wildcards,
+ * shared subscriptions or subscription identifiers it said it does not
+ * support (MQTT 5 3.2.2.3.11 to 3.2.2.3.13).
+ */
+export function subscribeRefusal(l: ServerLimits, subs: readonly Subscription[], properties: Properties | undefined): SubscribeRefusal | undefined {
+  if (!l.subscriptionIdentifierAvailable && properties?.subscriptionIdentifiers !== undefined) {
+    const error = misuse(ErrorCode.NotSupported, "the server does not support subscription identifiers", ReasonCode.SubscriptionIdentifiersNotSupported);
+    return { error, codeFor: () => ReasonCode.SubscriptionIdentifiersNotSupported };
+  }
+  const wildcard = (f: string): boolean => !l.wildcardSubscriptionAvailable && /[+#]/.test(f);
+  const shared = (f: string): boolean => !l.sharedSubscriptionAvailable && isSharedSubscription(f);
+  const codeFor = (f: string): number =>
+    shared(f) ? ReasonCode.SharedSubscriptionsNotSupported : wildcard(f) ? ReasonCode.WildcardSubscriptionsNotSupported : ReasonCode.UnspecifiedError;
+  for (const s of subs) {
+    if (shared(s.topicFilter)) {
+      return { error: misuse(ErrorCode.NotSupported, "the server does not support shared subscriptions", ReasonCode.SharedSubscriptionsNotSupported), codeFor };
+    }
+    if (wildcard(s.topicFilter)) {
+      return { error: misuse(ErrorCode.NotSupported, "the server does not support wildcard subscriptions", ReasonCode.WildcardSubscriptionsNotSupported), codeFor };
+    }
+  }
+  return undefined;
+}

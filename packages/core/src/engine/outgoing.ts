@@ -1,0 +1,440 @@
+/**
+ * The client's own messages: the queue, the messages in flight with their
+ * stage, the server's flow-control quota, resends on a resumed session, and
+ * completion. Session state, except what is per network connection (which
+ * messages count against the quota, which PUBRELs went out on this
+ * connection), which `reset` clears.
+ *
+ * Cost per message is flat in how many are in flight: one Map entry per
+ * message in flight (its order is the send order resends keep
+ * [MQTT-4.6.0-1]), and per-connection flags on the message itself.
+ */
+import { encodePacket } from "../codec/encode.js";
+import { ReasonCode } from "../codec/reason-codes.js";
+import type { Properties, ProtocolVersion, PublishPacket, QoS } from "../codec/types.js";
+import { ErrorCode, type LocalProtocolError } from "../errors.js";
+import type { TopicAliases } from "./aliases.js";
+import { misuse } from "./errors.js";
+import type { Event } from "./events.js";
+import { publishRefusal, type ServerLimits } from "./limits.js";
+import type { Outbox } from "./outbox.js";
+import type { PacketIds } from "./packet-ids.js";
+import type { OutgoingMessage } from "./session.js";
+
+/**
+ * An outgoing message as the engine holds it: the session's plain data plus
+ * per-connection flags and, until it first goes out, the PUBLISH bytes that
+ * `publish()` encoded to validate it (packet id 0 and DUP 0 stand in).
+ */
+export interface OutEntry extends OutgoingMessage {
+  wire?: Uint8Array | undefined;
+  /** Its PUBLISH went out on this connection and counts against the server's Receive Maximum. */
+  inQuota?: boolean;
+  /** Its PUBREL went out on this connection. */
+  relSent?: boolean;
+}
+
+export interface OutgoingOptions {
+  maxInflight: number;
+  autoTopicAlias: boolean;
+  republishOnSessionLoss: boolean;
+}
+
+export class OutgoingFlow {
+  private readonly inflight = new Map<number, OutEntry>();
+  private queue: (OutEntry | undefined)[] = [];
+  private head = 0;
+  /** Messages in flight counted against the server's Receive Maximum on this connection. */
+  private quota = 0;
+  /**
+   * Packet ids of QoS 2 messages given up after their PUBLISH went out: the
+   * server may hold the message, so the id stays reserved until a
+   * PUBREC/PUBCOMP exchange frees it or the session ends.
+   */
+  private readonly retired = new Set<number>();
+  /** Messages in flight not yet (re)sent on this connection: `pump` walks the inflight list only then. */
+  private resendPending = false;
+  /** QoS 1/2 messages whose PUBLISH is in the output, not yet handed out by `dataToSend`. */
+  private unflushed: OutEntry[] = [];
+
+  constructor(
+    private readonly version: ProtocolVersion,
+    private readonly out: Outbox,
+    private readonly ids: PacketIds,
+    private readonly aliases: TopicAliases,
+    private readonly emit: (e: Event) => void,
+    private readonly opts: OutgoingOptions,
+    /** The connection's state: the server's limits when connected, undefined otherwise. */
+    private readonly connected: () => ServerLimits | undefined,
+  ) {}
+
+  get inflightCount(): number {
+    return this.inflight.size;
+  }
+
+  get queuedCount(): number {
+    return this.queue.length - this.head;
+  }
+
+  get retiredIds(): ReadonlySet<number> {
+    return this.retired;
+  }
+
+  /** Whether a new message of this QoS would wait in the queue rather than go out at once (see `pump`). */
+  wouldWait(qos: QoS): boolean {
+    const l = this.connected();
+    if (l === undefined || this.queuedCount > 0) return true;
+    return qos > 0 && (this.inflight.size >= this.opts.maxInflight || this.quota >= l.receiveMaximum);
+  }
+
+  /** Queues a message `publish()` accepted, and sends what the window allows. */
+  enqueue(m: OutEntry): void {
+    this.queue.push(m);
+    this.pump();
+  }
+
+  /**
+   * Moves messages onto the wire within the flow-control window: first the
+   * ones in flight not yet sent on this connection, in their original order
+   * [MQTT-4.6.0-1], then the queue. At most min(maxInflight, the server's
+   * Receive Maximum) QoS 1/2 PUBLISH are unacknowledged [MQTT-3.3.4-7]
+   * [MQTT-4.9.0-2]; only PUBLISH waits, everything else goes out [MQTT-3.3.4-8].
+   */
+  pump(): void {
+    const l = this.connected();
+    if (l === undefined) return;
+    const quotaMax = l.receiveMaximum;
+    if (this.resendPending) {
+      let waiting = false;
+      for (const m of this.inflight.values()) {
+        const id = m.packetId!;
+        if (m.state === "pubrel") {
+          if (m.relSent !== true) {
+            this.out.push(encodePacket({ type: "pubrel", packetId: id, reasonCode: 0 }, this.version));
+            m.relSent = true;
+          }
+        } else if (m.inQuota !== true) {
+          // Only PUBLISH waits for the window; a PUBREL further on still goes out [MQTT-3.3.4-8].
+          if (this.quota >= quotaMax) {
+            waiting = true;
+            continue;
+          }
+          if (this.resendRefused(m, l)) continue;
+          // A resend on a resumed session: same packet id [MQTT-4.4.0-1], DUP set
+          // when an earlier PUBLISH of it was handed out [MQTT-3.3.1-1].
+          this.sendPublish(m, m.sent !== false, l);
+        }
+      }
+      this.resendPending = waiting;
+    }
+    while (this.head < this.queue.length) {
+      const m = this.queue[this.head]!;
+      if (m.qos > 0 && (this.inflight.size >= this.opts.maxInflight || this.quota >= quotaMax)) break;
+      this.queue[this.head++] = undefined;
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
+      this.start(m, l);
+    }
+  }
+
+  /**
+   * A resend is checked against every limit of this connection's CONNACK, as
+   * a new message is: Maximum QoS [MQTT-3.2.2-11], Retain Available
+   * [MQTT-3.2.2-14] and Maximum Packet Size [MQTT-3.2.2-15]. One that breaks a
+   * limit cannot go out: the engine gives up on it and reports it as a failed
+   * `published` event with the limit's reason code (0x9B, 0x9A, 0x95) and the
+   * error. Returns whether it did.
+   */
+  private resendRefused(m: OutEntry, l: ServerLimits): boolean {
+    let props = m.properties;
+    if (props?.topicAlias !== undefined && props.topicAlias > l.topicAliasMaximum) {
+      const { topicAlias: _a, ...rest } = props;
+      props = rest;
+    }
+    const size = encodePacket(publishPacket(m, m.topic, true, m.packetId, props), this.version).length;
+    const problem = publishRefusal(l, m.qos, m.retain, size, props);
+    if (problem === undefined) return false;
+    const id = m.packetId!;
+    this.inflight.delete(id);
+    // A QoS 2 PUBLISH that went out before may be held by the server, which
+    // waits for a PUBREL: its id stays reserved. A QoS 1 id is free (a late
+    // PUBACK is ignored), and so is the id of a PUBLISH that never left.
+    if (m.qos === 2 && m.sent !== false) this.retired.add(id);
+    else this.ids.release(id);
+    this.fail(m, problem, id);
+    return true;
+  }
+
+  /** A message leaves the queue: checked against the server's limits, given an id, sent. */
+  private start(m: OutEntry, l: ServerLimits): void {
+    const wire = m.wire;
+    const size = wire !== undefined ? wire.length : encodePacket(publishPacket(m, m.topic, false, m.qos > 0 ? 1 : undefined, m.properties), this.version).length;
+    const problem = publishRefusal(l, m.qos, m.retain, size, m.properties);
+    if (problem !== undefined) {
+      this.fail(m, problem, undefined);
+      return;
+    }
+    if (m.qos === 0) {
+      this.sendPublish(m, false, l);
+      this.emit({ type: "published", mid: m.mid, qos: 0, reasonCode: ReasonCode.Success });
+      return;
+    }
+    const id = this.ids.allocate();
+    if (id === undefined) {
+      this.fail(m, misuse(ErrorCode.PacketIdsExhausted, "no free packet identifier"), undefined);
+      return;
+    }
+    m.packetId = id;
+    m.state = "publish";
+    m.sent = false;
+    this.inflight.set(id, m);
+    this.sendPublish(m, false, l);
+  }
+
+  private fail(m: OutgoingMessage, error: LocalProtocolError, packetId: number | undefined): void {
+    const e = { type: "published" as const, mid: m.mid, qos: m.qos, reasonCode: error.reasonCode ?? ReasonCode.UnspecifiedError, error };
+    this.emit(packetId === undefined ? e : { ...e, packetId });
+  }
+
+  /**
+   * Puts a PUBLISH in the output with this connection's topic alias choice
+   * [MQTT-3.3.2-9] [MQTT-3.2.2-18]. An automatic alias is used only when the
+   * PUBLISH still fits the server's Maximum Packet Size with it: the size
+   * checks ran on the message as the caller gave it [MQTT-3.2.2-15].
+   */
+  private sendPublish(m: OutEntry, dup: boolean, l: ServerLimits): void {
+    const wire = m.wire;
+    if (wire !== undefined) {
+      // Taken once: a later resend is encoded afresh (DUP, this connection's aliases).
+      m.wire = undefined;
+      if (!dup && m.properties?.topicAlias === undefined && !(this.opts.autoTopicAlias && l.topicAliasMaximum > 0)) {
+        if (m.qos > 0) {
+          const id = m.packetId!;
+          let at = 1;
+          while ((wire[at]! & 0x80) !== 0) at++;
+          at += 1; // past the Remaining Length
+          at += 2 + ((wire[at]! << 8) | wire[at + 1]!); // past the topic name
+          wire[at] = id >> 8;
+          wire[at + 1] = id & 0xff;
+        }
+        this.out.push(wire);
+        this.sent(m);
+        return;
+      }
+    }
+    let props = m.properties;
+    const max = l.topicAliasMaximum;
+    let alias = props?.topicAlias;
+    if (alias !== undefined && alias > max) {
+      // A resend on a new connection whose server allows fewer aliases: the
+      // alias is not part of the message, so it goes with the full topic only [MQTT-3.3.2-9].
+      const { topicAlias: _a, ...rest } = props!;
+      props = Object.keys(rest).length > 0 ? rest : undefined;
+      alias = undefined;
+    }
+    const auto = alias === undefined && this.opts.autoTopicAlias && max > 0;
+    if (auto) alias = this.aliases.choose(m.topic, max);
+    if (alias !== undefined) {
+      const mapped = this.aliases.maps(alias, m.topic);
+      const bytes = encodePacket(publishPacket(m, mapped ? "" : m.topic, dup, m.packetId, { ...props, topicAlias: alias }), this.version);
+      if (!auto || bytes.length <= l.maximumPacketSize) {
+        this.aliases.use(alias, m.topic);
+        this.out.push(bytes);
+        this.sent(m);
+        return;
+      }
+      // The alias property would take it over the server's limit: no alias.
+    }
+    this.out.push(encodePacket(publishPacket(m, m.topic, dup, m.packetId, props), this.version));
+    this.sent(m);
+  }
+
+  /** A QoS 1/2 PUBLISH is in the output: it counts against the server's quota, and is sent once `dataToSend` hands it out. */
+  private sent(m: OutEntry): void {
+    if (m.qos === 0) return;
+    m.inQuota = true;
+    this.quota++;
+    if (m.sent !== true) this.unflushed.push(m);
+  }
+
+  /** The output was handed out: every PUBLISH in it reached the wire as far as the engine can know. */
+  flushed(): void {
+    const fresh = this.unflushed;
+    if (fresh.length === 0) return;
+    for (let i = 0; i < fresh.length; i++) fresh[i]!.sent = true;
+    this.unflushed = [];
+  }
+
+  /** The output was dropped: no PUBLISH in it counts as sent. */
+  dropped(): void {
+    this.unflushed = [];
+  }
+
+  private complete(m: OutEntry, reasonCode: number, properties: Properties | undefined): void {
+    const id = m.packetId!;
+    this.inflight.delete(id);
+    this.ids.release(id);
+    if (m.inQuota === true) {
+      m.inQuota = false;
+      this.quota--;
+    }
+    m.relSent = false;
+    const e: Extract<Event, { type: "published" }> = { type: "published", mid: m.mid, qos: m.qos, reasonCode, packetId: id };
+    this.emit(properties !== undefined ? { ...e, properties } : e);
+    this.pump();
+  }
+
+  // ==== acknowledgements from the server (the connection checks the state) ====
+
+  /** PUBACK: a QoS 1 message is done. Returns false for an ack that matches a QoS 2 message (the server broke the protocol). */
+  onPuback(id: number, rc: number, props: Properties | undefined): boolean {
+    const m = this.inflight.get(id);
+    if (m === undefined) return true; // a late duplicate: nothing is waiting for it
+    if (m.qos !== 1) return false;
+    this.complete(m, rc, props);
+    return true;
+  }
+
+  /**
+   * PUBREC: PUBREL with the same id [MQTT-4.3.3-4], in the order the PUBRECs
+   * came [MQTT-4.6.0-4]; a failing PUBREC ends the message, never
+   * retransmitted [MQTT-4.4.0-2]. Returns false when it matches a QoS 1 message.
+   */
+  onPubrec(id: number, rc: number, props: Properties | undefined): boolean {
+    const m = this.inflight.get(id);
+    if (m === undefined) {
+      if (this.retired.has(id)) {
+        // The server did hold the message we gave up on: finish the exchange to free the id.
+        if (rc >= 0x80) this.unretire(id);
+        else this.out.push(encodePacket({ type: "pubrel", packetId: id, reasonCode: 0 }, this.version));
+      } else {
+        const reasonCode = this.version === 5 ? ReasonCode.PacketIdentifierNotFound : 0;
+        this.out.push(encodePacket({ type: "pubrel", packetId: id, reasonCode }, this.version));
+      }
+      return true;
+    }
+    if (m.qos !== 2) return false;
+    if (rc >= 0x80) {
+      this.complete(m, rc, props);
+      return true;
+    }
+    // A repeated PUBREC is answered again.
+    m.state = "pubrel";
+    this.out.push(encodePacket({ type: "pubrel", packetId: id, reasonCode: 0 }, this.version));
+    m.relSent = true;
+    return true;
+  }
+
+  /**
+   * PUBCOMP: a QoS 2 message is done. 0x92 answers a PUBREL resent after the
+   * server completed: not a failure during recovery (MQTT 5 3.7.2.1); the
+   * PUBREC already accepted the message. Returns false before its PUBREL.
+   */
+  onPubcomp(id: number, rc: number, props: Properties | undefined): boolean {
+    const m = this.inflight.get(id);
+    if (m === undefined) {
+      if (this.retired.has(id)) this.unretire(id);
+      return true;
+    }
+    if (m.qos !== 2 || m.state !== "pubrel") return false;
+    this.complete(m, rc === ReasonCode.PacketIdentifierNotFound ? 0 : rc, props);
+    return true;
+  }
+
+  private unretire(id: number): void {
+    this.retired.delete(id);
+    this.ids.release(id);
+  }
+
+  // ==== lifecycle ====
+
+  /** A new network connection: nothing counts against its quota yet; what is in flight goes again. */
+  reset(): void {
+    for (const m of this.inflight.values()) {
+      m.inQuota = false;
+      m.relSent = false;
+    }
+    this.quota = 0;
+    this.unflushed = [];
+    this.resendPending = this.inflight.size > 0;
+  }
+
+  /**
+   * The session is gone (clean start [MQTT-3.1.2-4], or the server lost it
+   * [MQTT-3.2.2-5]). Application messages are not protocol state: by default
+   * unacknowledged ones are published again as new messages; those the server
+   * already received (PUBREL sent) are complete.
+   */
+  discardSession(): void {
+    const requeue: OutEntry[] = [];
+    for (const m of this.inflight.values()) {
+      this.ids.release(m.packetId!);
+      if (m.state === "pubrel") {
+        this.emit({ type: "published", mid: m.mid, qos: m.qos, reasonCode: ReasonCode.Success, packetId: m.packetId! });
+      } else if (this.opts.republishOnSessionLoss) {
+        m.state = "queued";
+        delete m.packetId;
+        delete m.sent;
+        m.inQuota = false;
+        requeue.push(m);
+      } else {
+        const error = misuse(ErrorCode.InvalidState, "the session was discarded before the message was acknowledged", ReasonCode.UnspecifiedError);
+        this.emit({ type: "published", mid: m.mid, qos: m.qos, reasonCode: ReasonCode.UnspecifiedError, error });
+      }
+    }
+    this.inflight.clear();
+    this.quota = 0;
+    this.resendPending = false;
+    for (const id of this.retired) this.ids.release(id);
+    this.retired.clear();
+    if (requeue.length > 0) {
+      this.queue = [...requeue, ...this.queue.slice(this.head)];
+      this.head = 0;
+    }
+  }
+
+  /** In send order: in flight first (in the order first sent), then the queue. */
+  exportMessages(): OutgoingMessage[] {
+    const out: OutgoingMessage[] = [];
+    const copy = (m: OutgoingMessage): OutgoingMessage => {
+      const c: OutgoingMessage = { mid: m.mid, topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain, state: m.state };
+      if (m.properties !== undefined) c.properties = m.properties;
+      if (m.packetId !== undefined) c.packetId = m.packetId;
+      if (m.sent !== undefined) c.sent = m.sent;
+      return c;
+    };
+    for (const m of this.inflight.values()) out.push(copy(m));
+    for (let i = this.head; i < this.queue.length; i++) out.push(copy(this.queue[i]!));
+    return out;
+  }
+
+  /** Restores a validated session's messages and reserved ids, claiming their packet ids. */
+  importSession(messages: readonly OutgoingMessage[], retired: readonly number[]): void {
+    this.inflight.clear();
+    this.queue = [];
+    this.head = 0;
+    this.quota = 0;
+    this.unflushed = [];
+    for (const m of messages) {
+      if (m.state === "queued") this.queue.push({ ...m });
+      else {
+        this.ids.claim(m.packetId!);
+        this.inflight.set(m.packetId!, { ...m });
+      }
+    }
+    this.retired.clear();
+    for (const id of retired) {
+      this.retired.add(id);
+      this.ids.claim(id);
+    }
+  }
+}
+
+function publishPacket(m: OutgoingMessage, topic: string, dup: boolean, packetId: number | undefined, props: Properties | undefined): PublishPacket {
+  const p: PublishPacket = { type: "publish", topic, payload: m.payload, qos: m.qos, retain: m.retain, dup };
+  if (packetId !== undefined) p.packetId = packetId;
+  if (props !== undefined) p.properties = props;
+  return p;
+}

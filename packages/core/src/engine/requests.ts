@@ -1,0 +1,211 @@
+/**
+ * SUBSCRIBE / UNSUBSCRIBE requests and the subscriptions the server granted.
+ * Pending requests are session state: they go (again) on every new network
+ * connection until answered. With resubscribeOnSessionLoss, subscriptions the
+ * server lost are kept, marked unconfirmed, and asked for again.
+ */
+import { encodePacket } from "../codec/encode.js";
+import { ReasonCode } from "../codec/reason-codes.js";
+import type { Properties, ProtocolVersion, QoS, SubackPacket, Subscription, UnsubackPacket } from "../codec/types.js";
+import { ErrorCode, type MqttError } from "../errors.js";
+import type { Event } from "./events.js";
+import { misuse, remote } from "./errors.js";
+import { type ServerLimits, subscribeRefusal } from "./limits.js";
+import type { Outbox } from "./outbox.js";
+import type { PacketIds } from "./packet-ids.js";
+import type { SessionRequest, SessionSubscription } from "./session.js";
+
+interface Request {
+  mid: number;
+  packetId: number;
+  kind: "subscribe" | "unsubscribe";
+  subscriptions: Subscription[];
+  topicFilters: string[];
+  properties: Properties | undefined;
+  /** Sent on this network connection (an answer is expected). */
+  sent: boolean;
+}
+
+export class Requests {
+  private readonly pending = new Map<number, Request>();
+  private readonly granted = new Map<string, SessionSubscription>();
+
+  constructor(
+    private readonly version: ProtocolVersion,
+    private readonly out: Outbox,
+    private readonly ids: PacketIds,
+    private readonly emit: (e: Event) => void,
+  ) {}
+
+  get subscriptions(): readonly SessionSubscription[] {
+    return [...this.granted.values()];
+  }
+
+  /**
+   * Makes a request and sends it when `limits` is given (connected). Never
+   * throws (the engine's own resubscriptions come through here from the
+   * receive path): what cannot be sent is reported as a failed event.
+   */
+  add(mid: number, kind: "subscribe" | "unsubscribe", subscriptions: Subscription[], topicFilters: string[], properties: Properties | undefined, limits: ServerLimits | undefined): void {
+    const id = this.ids.allocate();
+    const r: Request = { mid, packetId: id ?? 0, kind, subscriptions, topicFilters, properties, sent: false };
+    if (id === undefined) {
+      this.fail(r, misuse(ErrorCode.PacketIdsExhausted, "all 65,535 packet identifiers are in use"), () => ReasonCode.UnspecifiedError);
+      return;
+    }
+    this.pending.set(id, r);
+    if (limits !== undefined) this.send(r, limits);
+  }
+
+  /** A new connection was accepted: every pending request goes (again), then the resubscriptions. */
+  resume(limits: ServerLimits, nextMid: () => number, resubscribe: boolean): void {
+    for (const r of [...this.pending.values()]) if (!r.sent) this.send(r, limits);
+    if (resubscribe) this.resubscribe(limits, nextMid);
+  }
+
+  private send(r: Request, limits: ServerLimits): void {
+    const props = r.properties ? { properties: r.properties } : {};
+    const bytes = encodePacket(
+      r.kind === "subscribe"
+        ? { type: "subscribe", packetId: r.packetId, subscriptions: r.subscriptions, ...props }
+        : { type: "unsubscribe", packetId: r.packetId, topicFilters: r.topicFilters, ...props },
+      this.version,
+    );
+    const max = limits.maximumPacketSize;
+    if (bytes.length > max) {
+      // Asked for before this server said its limit [MQTT-3.2.2-15]: fails, is not sent.
+      this.finish(r);
+      const error = misuse(ErrorCode.PacketTooLarge, `${r.kind.toUpperCase()} of ${bytes.length} bytes exceeds the server's maximum packet size of ${max}`, ReasonCode.PacketTooLarge);
+      this.fail(r, error, () => ReasonCode.UnspecifiedError);
+      return;
+    }
+    const refusal = r.kind === "subscribe" ? subscribeRefusal(limits, r.subscriptions, r.properties) : undefined;
+    if (refusal !== undefined) {
+      this.finish(r);
+      this.fail(r, refusal.error, refusal.codeFor);
+      return;
+    }
+    this.out.push(bytes);
+    r.sent = true;
+  }
+
+  /** Reports a request that will not be sent: one reason code per filter, from `codeFor`, and the error. */
+  private fail(r: Request, error: MqttError, codeFor: (filter: string) => number): void {
+    const filters = r.kind === "subscribe" ? r.subscriptions.map((x) => x.topicFilter) : r.topicFilters;
+    const e = { mid: r.mid, packetId: r.packetId, reasonCodes: filters.map(codeFor), error };
+    this.emit(r.kind === "subscribe" ? { type: "subscribed", ...e } : { type: "unsubscribed", ...e });
+  }
+
+  private finish(r: Request): void {
+    this.pending.delete(r.packetId);
+    this.ids.release(r.packetId);
+  }
+
+  /** Subscribes again to what the server lost, unless a request for it is pending. */
+  private resubscribe(limits: ServerLimits, nextMid: () => number): void {
+    const subscribing = new Set<string>();
+    const leaving = new Set<string>();
+    for (const r of this.pending.values()) {
+      for (const s of r.subscriptions) subscribing.add(s.topicFilter);
+      for (const f of r.topicFilters) leaving.add(f);
+    }
+    for (const s of [...this.granted.values()]) {
+      if (s.unconfirmed !== true || subscribing.has(s.topicFilter)) continue;
+      if (leaving.has(s.topicFilter)) {
+        // The application is unsubscribing from it: do not undo that.
+        this.granted.delete(s.topicFilter);
+        continue;
+      }
+      const { subscriptionIdentifier, unconfirmed: _u, ...sub } = s;
+      const props: Properties | undefined = subscriptionIdentifier !== undefined ? { subscriptionIdentifiers: [subscriptionIdentifier] } : undefined;
+      this.add(nextMid(), "subscribe", [sub], [], props, limits);
+    }
+  }
+
+  onSuback(p: SubackPacket): void {
+    const r = this.pending.get(p.packetId);
+    if (r === undefined || !r.sent) return;
+    if (r.kind !== "subscribe") throw remote(ErrorCode.AckMismatch, `SUBACK for UNSUBSCRIBE ${p.packetId}`);
+    // [MQTT-3.8.4-6] one reason code per filter, in order [MQTT-3.9.3-1].
+    if (p.reasonCodes.length !== r.subscriptions.length) {
+      throw remote(ErrorCode.AckMismatch, `SUBACK has ${p.reasonCodes.length} reason codes for ${r.subscriptions.length} filters`);
+    }
+    this.finish(r);
+    const subId = r.properties?.subscriptionIdentifiers?.[0];
+    r.subscriptions.forEach((s, i) => {
+      const rc = p.reasonCodes[i]!;
+      if (rc < 0x80) {
+        const granted: SessionSubscription = { ...s, qos: rc as QoS };
+        if (subId !== undefined) granted.subscriptionIdentifier = subId;
+        this.granted.set(s.topicFilter, granted);
+      } else if (this.granted.get(s.topicFilter)?.unconfirmed === true) {
+        this.granted.delete(s.topicFilter); // the server refused it again
+      }
+    });
+    const e = { type: "subscribed" as const, mid: r.mid, packetId: p.packetId, reasonCodes: p.reasonCodes };
+    this.emit(p.properties ? { ...e, properties: p.properties } : e);
+  }
+
+  onUnsuback(p: UnsubackPacket): void {
+    const r = this.pending.get(p.packetId);
+    if (r === undefined || !r.sent) return;
+    if (r.kind !== "unsubscribe") throw remote(ErrorCode.AckMismatch, `UNSUBACK for SUBSCRIBE ${p.packetId}`);
+    const codes = this.version === 5 ? p.reasonCodes : r.topicFilters.map(() => 0);
+    if (codes.length !== r.topicFilters.length) {
+      throw remote(ErrorCode.AckMismatch, `UNSUBACK has ${codes.length} reason codes for ${r.topicFilters.length} filters`);
+    }
+    this.finish(r);
+    r.topicFilters.forEach((f, i) => {
+      if (codes[i]! < 0x80) this.granted.delete(f);
+    });
+    const e = { type: "unsubscribed" as const, mid: r.mid, packetId: p.packetId, reasonCodes: codes };
+    this.emit(p.properties ? { ...e, properties: p.properties } : e);
+  }
+
+  /** A new network connection: nothing has been sent on it yet. */
+  reset(): void {
+    for (const r of this.pending.values()) r.sent = false;
+  }
+
+  /**
+   * The session is gone [MQTT-3.1.2-4] [MQTT-3.2.2-5]: its subscriptions go,
+   * or with `keep` stay, unconfirmed, until the server grants them again (a
+   * restart in between, through exportSession, still knows to ask).
+   */
+  discardSession(keep: boolean): void {
+    if (keep) for (const s of this.granted.values()) s.unconfirmed = true;
+    else this.granted.clear();
+  }
+
+  exportRequests(): SessionRequest[] {
+    return [...this.pending.values()].map((r) => {
+      const c: SessionRequest = { mid: r.mid, packetId: r.packetId, kind: r.kind };
+      if (r.kind === "subscribe") c.subscriptions = r.subscriptions.map((x) => ({ ...x }));
+      else c.topicFilters = [...r.topicFilters];
+      if (r.properties !== undefined) c.properties = r.properties;
+      return c;
+    });
+  }
+
+  exportSubscriptions(): SessionSubscription[] {
+    return [...this.granted.values()].map((s) => ({ ...s }));
+  }
+
+  /** Restores a validated session's share (ids already claimed by the caller). */
+  importSession(requests: readonly SessionRequest[], subscriptions: readonly SessionSubscription[]): void {
+    this.pending.clear();
+    this.granted.clear();
+    for (const r of requests) {
+      this.pending.set(r.packetId, {
+        mid: r.mid,
+        packetId: r.packetId,
+        kind: r.kind,
+        subscriptions: r.subscriptions ?? [],
+        topicFilters: r.topicFilters ?? [],
+        properties: r.properties,
+        sent: false,
+      });
+    }
+    for (const s of subscriptions) this.granted.set(s.topicFilter, { ...s });
+  }
+}
