@@ -268,6 +268,18 @@ describe("TcpTransport faults: typed errors, not hangs", () => {
     expect(err.code).toBe("ERR_TRANSPORT_REFUSED");
   });
 
+  it("a connection reset after it opened: ERR_TRANSPORT_RESET", async () => {
+    const rst = net.createServer((s) => setTimeout(() => s.resetAndDestroy(), 20));
+    rst.listen(0, "127.0.0.1");
+    await once(rst, "listening");
+    servers.push({ port: 0, accepted: 0, close: () => new Promise((r) => rst.close(() => r())) });
+    const r = record();
+    new TcpTransport({ host: "127.0.0.1", port: (rst.address() as net.AddressInfo).port }).open(r.handlers);
+    const err = await r.closed;
+    expect(r.log).toEqual(["open", "close:ERR_TRANSPORT_RESET"]);
+    expect((err!.cause as NodeJS.ErrnoException).code).toBe("ECONNRESET");
+  });
+
   it("DNS failure: ERR_TRANSPORT_DNS (lookup answers ENOTFOUND, as getaddrinfo does for an unknown name)", async () => {
     const lookup: net.LookupFunction = (hostname, _o, cb) => {
       const e = Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND", hostname });

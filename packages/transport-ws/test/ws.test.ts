@@ -211,6 +211,50 @@ describe("MQTT over WebSocket frames", () => {
   });
 });
 
+describe("WsTransport flow control and abrupt ends (Node entry)", () => {
+  it("write returns false while the peer does not read, then onDrain", async () => {
+    let peerSocket: net.Socket | undefined;
+    const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, handleProtocols: () => "mqtt" });
+    await once(wss, "listening");
+    wss.on("connection", (_ws, req) => {
+      peerSocket = req.socket;
+      peerSocket.pause();
+    });
+    servers.push({ port: 0, accepted: 0, close: () => new Promise<void>((r) => (wss.clients.forEach((c) => c.terminate()), wss.close(() => r()))) });
+    const t = new WsTransport({ url: `ws://127.0.0.1:${(wss.address() as net.AddressInfo).port}/` });
+    const r = record();
+    let drained!: () => void;
+    const drain = new Promise<void>((res) => (drained = res));
+    const onDrain = r.handlers.onDrain;
+    r.handlers.onDrain = () => (onDrain(), drained());
+    t.open(r.handlers);
+    await r.opened;
+    while (peerSocket === undefined) await new Promise((res) => setTimeout(res, 5));
+    const block = new Uint8Array(256 * 1024);
+    let writes = 0;
+    while (t.write([block])) if (++writes > 1024) throw new Error("write never asked to wait");
+    expect(r.log).toEqual(["open"]);
+    peerSocket.resume();
+    await drain;
+    expect(r.log).toEqual(["open", "drain"]);
+    t.close(new Error("done"));
+    expect(await r.closed).toMatchObject({ code: "ERR_TRANSPORT_ABORTED" });
+  });
+
+  it("a connection dropped without a close frame (1006): ERR_TRANSPORT_RESET", async () => {
+    const peer = await scriptedPeer((p, send, socket) => {
+      if (p.type === "connect") {
+        send(connack());
+        setTimeout(() => socket.terminate(), 20);
+      }
+    });
+    const t = new WsTransport({ url: `ws://127.0.0.1:${peer.port}/` });
+    const d = new EngineDriver(t, { protocolVersion: 5, clientId: uniqueClientId("drop") });
+    expect(await d.open()).toMatchObject({ type: "connected" });
+    expect(await d.transportClosed).toMatchObject({ code: "ERR_TRANSPORT_RESET" });
+  });
+});
+
 describe("WsTransport options (Paho's ws_set_options)", () => {
   it("[MQTT-6.0.0-3] path, extra headers (object or function, called on each open) and the mqtt subprotocol reach the server", async () => {
     const seen: { url: string | undefined; auth: string | undefined; proto: string | undefined }[] = [];
