@@ -85,7 +85,8 @@ export interface TransportHandlers {
    * Ownership of `chunk` passes to the receiver: the transport never reads,
    * reuses or modifies it again, so it may be kept without copying. It may be
    * a view into a larger buffer (a Node Buffer is a Uint8Array), so mind
-   * `byteOffset` when taking its `.buffer`. Only between onOpen and onClose.
+   * `byteOffset` when taking its `.buffer`. Only between onOpen and onClose,
+   * and not after `close()`.
    */
   onData(chunk: Uint8Array): void;
   /** After `write` returned false: the buffered bytes have gone out; write again. */
