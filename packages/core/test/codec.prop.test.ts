@@ -29,6 +29,8 @@ import {
 } from "../src/index.js";
 import {
   arbChunker,
+  arbLongBytes,
+  arbLongMqttString,
   arbMqttString,
   arbPacket,
   arbPacketOfType,
@@ -38,6 +40,7 @@ import {
   arbTopicName,
   chunk,
   concatBytes,
+  FIELD_MAX_BYTES,
   packetTypesOf,
   splitAt,
   type Chunking,
@@ -79,7 +82,8 @@ const RUNS = {
   sticky: 250,
   helpers: 300,
   long: 40,
-  longMutations: 150,
+  longHostile: 150,
+  longMutations: 60,
   longEncodeJunk: 150,
 };
 
@@ -505,6 +509,137 @@ function corrupt(packet: Packet, c: Corruption): unknown {
   }
 }
 
+// ---------------------------------------------------------------------------
+// Long fields: hostile bytes inside 65,535-byte strings, long junk for the encoder
+
+/** The character a long string field is made of in the hostile-byte tests; no other field holds it. */
+const MARK = "Q";
+
+/**
+ * Byte sequences put into a long string (replacing as many bytes, so the frame
+ * stays well formed): U+0000, wildcards, a separator, bytes UTF-8 never has, an
+ * overlong NUL, an encoded surrogate, a cut sequence, a BOM, a code point past
+ * U+10FFFF.
+ */
+const HOSTILE_BYTES: readonly (readonly number[])[] = [
+  [0x00],
+  [0x23],
+  [0x2b],
+  [0x2f],
+  [0xff],
+  [0xc0, 0x80],
+  [0xed, 0xa0, 0x80],
+  [0xc3],
+  [0xef, 0xbb, 0xbf],
+  [0xf4, 0x90, 0x80, 0x80],
+];
+
+/** `frame` with `hostile` written over the run of `n` MARK bytes, at `where` (0..1) along it. */
+function withHostileBytes(frame: Uint8Array, n: number, where: number, hostile: readonly number[]): Uint8Array {
+  const mark = MARK.charCodeAt(0);
+  let start = -1;
+  for (let i = 0, run = 0; i < frame.length; i++) {
+    run = frame[i] === mark ? run + 1 : 0;
+    if (run === n) {
+      start = i - n + 1;
+      break;
+    }
+  }
+  if (start < 0) throw new Error(`no run of ${n} ${MARK} in the frame`);
+  const out = frame.slice();
+  const at = start + Math.min(n - hostile.length, Math.floor(where * (n - hostile.length + 1)));
+  out.set(hostile, at);
+  return out;
+}
+
+interface StringSlot {
+  name: string;
+  packet: (s: string) => Packet;
+  /** Bytes the slot adds around the string in the same field. */
+  room?: number;
+}
+
+/** Every string field of `version`'s packets, as a packet carrying `s` there (and only short lowercase strings elsewhere). */
+function longStringSlots(version: ProtocolVersion): StringSlot[] {
+  const E = new Uint8Array([1, 2]);
+  const conn = (o: object): Packet => ({ type: "connect", protocolVersion: version, clean: true, keepAlive: 10, clientId: "c", ...o }) as Packet;
+  const sub = (f: string): Packet => ({
+    type: "subscribe",
+    packetId: 1,
+    subscriptions: [version === 5 ? { topicFilter: f, qos: 1, noLocal: false, retainAsPublished: false, retainHandling: 0 } : { topicFilter: f, qos: 1 }],
+  });
+  const slots: StringSlot[] = [
+    { name: "PUBLISH topic", packet: (s) => ({ type: "publish", topic: s, payload: E, qos: 1, retain: false, dup: false, packetId: 7 }) },
+    { name: "will topic", packet: (s) => conn({ will: { topic: s, payload: E, qos: 0, retain: false } }) },
+    { name: "user name", packet: (s) => conn({ username: s }) },
+    { name: "SUBSCRIBE topic filter", packet: (s) => sub(s) },
+    { name: "SUBSCRIBE topic filter ending in /#", packet: (s) => sub(`a/${s}/#`), room: 4 },
+    { name: "UNSUBSCRIBE topic filter", packet: (s) => ({ type: "unsubscribe", packetId: 1, topicFilters: ["a", s] }) },
+  ];
+  if (version !== 3) slots.push({ name: "client identifier", packet: (s) => conn({ clientId: s }) });
+  if (version !== 5) return slots;
+  const withProps = (p: object, properties: Properties): Packet => ({ ...p, properties }) as Packet;
+  const puback = { type: "puback", packetId: 1, reasonCode: 0x10 };
+  const connack = { type: "connack", sessionPresent: false, reasonCode: 0 };
+  const pub = { type: "publish", topic: "t", payload: E, qos: 0, retain: false, dup: false };
+  const auth = { type: "auth", reasonCode: 0x18 };
+  slots.push(
+    { name: "PUBACK reason string", packet: (s) => withProps(puback, { reasonString: s }) },
+    { name: "CONNACK reason string", packet: (s) => withProps(connack, { reasonString: s }) },
+    { name: "SUBACK reason string", packet: (s) => withProps({ type: "suback", packetId: 1, reasonCodes: [0] }, { reasonString: s }) },
+    { name: "UNSUBACK reason string", packet: (s) => withProps({ type: "unsuback", packetId: 1, reasonCodes: [0] }, { reasonString: s }) },
+    { name: "DISCONNECT reason string", packet: (s) => withProps({ type: "disconnect", reasonCode: 0x80 }, { reasonString: s }) },
+    { name: "AUTH reason string", packet: (s) => withProps(auth, { authenticationMethod: "m", reasonString: s }) },
+    { name: "user property name", packet: (s) => withProps(pub, { userProperties: [["k", "v"], [s, "v"]] }) },
+    { name: "user property value", packet: (s) => withProps(connack, { userProperties: [["k", s]] }) },
+    { name: "assigned client identifier", packet: (s) => withProps(connack, { assignedClientIdentifier: s }) },
+    { name: "response information", packet: (s) => withProps(connack, { responseInformation: s }) },
+    { name: "CONNACK server reference", packet: (s) => withProps(connack, { serverReference: s }) },
+    { name: "DISCONNECT server reference", packet: (s) => withProps({ type: "disconnect", reasonCode: 0x9c }, { serverReference: s }) },
+    { name: "content type", packet: (s) => withProps(pub, { contentType: s }) },
+    { name: "response topic", packet: (s) => withProps(pub, { responseTopic: s }) },
+    { name: "will response topic", packet: (s) => conn({ will: { topic: "w", payload: E, qos: 0, retain: false, properties: { responseTopic: s } } }) },
+    { name: "CONNACK authentication method", packet: (s) => withProps(connack, { authenticationMethod: s, authenticationData: E }) },
+    { name: "AUTH authentication method", packet: (s) => withProps(auth, { authenticationMethod: s }) },
+  );
+  return slots;
+}
+
+/** A long string: over the 65,535-byte limit, long and valid, or long with a character no MQTT string may hold. */
+const arbLongJunkString: fc.Arbitrary<string> = fc.oneof(
+  arbLongMqttString({ minBytes: FIELD_MAX_BYTES + 1, maxBytes: FIELD_MAX_BYTES + 5000 }),
+  arbLongMqttString({ minBytes: FIELD_MAX_BYTES - 5000 }),
+  fc
+    .tuple(arbLongMqttString({ minBytes: 1000 }), fc.constantFrom("\u0000", "\ud800", "\udc00", "#", "+", "a/#/b"), fc.double({ min: 0, max: 1, noNaN: true }))
+    .map(([s, bad, at]) => {
+      const i = Math.floor(at * s.length);
+      return s.slice(0, i) + bad + s.slice(i);
+    }),
+);
+/** Binary data over the limit, or at most at it. */
+const arbLongJunkBinary: fc.Arbitrary<Uint8Array> = fc.oneof(arbLongBytes({ minBytes: FIELD_MAX_BYTES + 1, maxBytes: FIELD_MAX_BYTES + 5000 }), arbLongBytes());
+
+const STRING_PROPERTIES = PROPERTY_TABLE.filter((s) => s.kind === "str").map((s) => s.name);
+const BINARY_PROPERTIES = PROPERTY_TABLE.filter((s) => s.kind === "bin").map((s) => s.name);
+
+/** A field of a valid packet (at the top, in its properties, will or a subscription) replaced by a long value of its type. */
+const arbLongCorruption: fc.Arbitrary<Corruption> = fc.oneof(
+  fc.record({ where: fc.constant("packet" as const), field: fc.constantFrom("topic", "clientId", "username"), value: arbLongJunkString, remove: fc.constant(false) }),
+  fc.record({ where: fc.constant("packet" as const), field: fc.constantFrom("password", "payload"), value: arbLongJunkBinary, remove: fc.constant(false) }),
+  fc.record({ where: fc.constant("packet" as const), field: fc.constant("topicFilters"), value: arbLongJunkString.map((s) => ["a", s]), remove: fc.constant(false) }),
+  fc.record({ where: fc.constant("properties" as const), field: fc.constantFrom(...STRING_PROPERTIES), value: arbLongJunkString, remove: fc.constant(false) }),
+  fc.record({ where: fc.constant("properties" as const), field: fc.constantFrom(...BINARY_PROPERTIES), value: arbLongJunkBinary, remove: fc.constant(false) }),
+  fc.record({
+    where: fc.constant("properties" as const),
+    field: fc.constant("userProperties"),
+    value: fc.tuple(arbLongJunkString, fc.boolean()).map(([s, asName]) => (asName ? [[s, "v"]] : [["k", s]])),
+    remove: fc.constant(false),
+  }),
+  fc.record({ where: fc.constant("will" as const), field: fc.constant("topic"), value: arbLongJunkString, remove: fc.constant(false) }),
+  fc.record({ where: fc.constant("will" as const), field: fc.constant("payload"), value: arbLongJunkBinary, remove: fc.constant(false) }),
+  fc.record({ where: fc.constant("subscription" as const), index: fc.nat({ max: 3 }), field: fc.constant("topicFilter"), value: arbLongJunkString, remove: fc.constant(false) }),
+);
+
 /** Packet-shaped junk: a known (or unknown) type and random fields of random values. */
 const arbShapedJunk: fc.Arbitrary<unknown> = fc
   .tuple(
@@ -725,6 +860,89 @@ describe.each(VERSIONS)("codec properties, MQTT level %i", (version) => {
     );
   });
 
+  describe("h. long fields: every string and binary field up to its 65,535-byte limit", () => {
+    it("round trip and any chunking hold with long fields", () => {
+      const long = { longFields: 0.5, maxPayloadLength: 256, maxProperties: 6, maxUserProperties: 3, maxSubscriptions: 3 };
+      check(
+        fc.property(arbPacket(version, long), arbChunker({ maxCuts: 8 }), (p, chunking) => {
+          const bytes = encodePacket(p, version);
+          expectEqual(decodePacket(bytes, version), p);
+          // One byte per push has its own test (codec.decoder.test.ts); here, cuts anywhere.
+          const c: Chunking = chunking.kind === "bytes" ? { kind: "cuts", cuts: [1, 2, 3, 100, 65_537, 70_001] } : chunking;
+          const { packets, error } = drive(chunk(bytes, c), version);
+          expect(error).toBeUndefined();
+          expectEqual(packets, [p]);
+        }),
+        RUNS.long,
+      );
+    });
+
+    it("a hostile byte in a long string field: a packet that re-encodes, or RemoteProtocolError with a short message", () => {
+      const slots = longStringSlots(version);
+      check(
+        fc.property(
+          fc.constantFrom(...slots),
+          fc.oneof({ weight: 3, arbitrary: fc.constant(FIELD_MAX_BYTES) }, { weight: 2, arbitrary: fc.integer({ min: 300, max: FIELD_MAX_BYTES }) }),
+          fc.double({ min: 0, max: 1, noNaN: true }),
+          fc.constantFrom(...HOSTILE_BYTES),
+          arbChunker({ maxCuts: 4 }),
+          (slot, len, where, hostile, chunking) => {
+            const n = Math.min(len, FIELD_MAX_BYTES - (slot.room ?? 0));
+            const bytes = withHostileBytes(encodePacket(slot.packet(MARK.repeat(n)), version), n, where, hostile);
+            let decoded: Packet;
+            try {
+              decoded = decodePacket(bytes, version);
+            } catch (e) {
+              expectRemoteError(e);
+              expect(e.message.includes(MARK.repeat(41)), `the message quotes the string whole: ${e.message.slice(0, 80)}`).toBe(false);
+              const streamed = drive(chunk(bytes, chunking.kind === "bytes" ? { kind: "whole" } : chunking), version);
+              expect(streamed.error?.code).toBe(e.code);
+              return;
+            }
+            // Some bytes are fine where they land ('#' in a reason string, ...): then it is a packet like any other.
+            expectEqual(decodePacket(encodePacket(decoded, version), version), decoded);
+          },
+        ),
+        RUNS.longHostile,
+      );
+    });
+
+    it("mutated packets with long fields: decode to a packet that re-encodes, or RemoteProtocolError with a short message", () => {
+      const long = { longFields: 1, maxPayloadLength: 16, maxProperties: 3, maxUserProperties: 2, maxSubscriptions: 2 };
+      // Mostly bytes that break a string somewhere in it: U+0000, wildcards, bytes UTF-8 never has.
+      const mutation = fc.oneof(
+        { weight: 3, arbitrary: fc.record({ op: fc.constant("set" as const), at: fc.nat(), value: fc.constantFrom(...HOSTILE_BYTES.map((h) => h[0]!)) }) },
+        { weight: 1, arbitrary: arbMutation },
+      );
+      check(
+        fc.property(arbPacket(version, long), fc.array(mutation, { minLength: 1, maxLength: 3 }), fc.boolean(), (p, mutations, reframe) => {
+          const bytes = mutateFrame(encodePacket(p, version), mutations, reframe);
+          let decoded: Packet;
+          try {
+            decoded = decodePacket(bytes, version);
+          } catch (e) {
+            expectRemoteError(e);
+            return;
+          }
+          expectEqual(decodePacket(encodePacket(decoded, version), version), decoded);
+        }),
+        RUNS.longMutations,
+      );
+    });
+
+    it("encode of long junk (over 65,535 bytes, or long and invalid) in any field: LocalProtocolError with a short message, or bytes that decode", () => {
+      const anyVersionPacket = fc.oneof(arbPacket(version, { maxPayloadLength: 16 }), arbPacket(5, { maxPayloadLength: 16 }));
+      check(
+        fc.property(anyVersionPacket, fc.array(arbLongCorruption, { minLength: 1, maxLength: 2 }), (p, corruptions) => {
+          let junk: unknown = p;
+          for (const c of corruptions) junk = corrupt(junk as Packet, c);
+          expectEncodeJunk(junk, version);
+        }),
+        RUNS.longEncodeJunk,
+      );
+    });
+  });
+
   it("g. after an error the decoder keeps throwing the same error", () => {
     const bad = fc.constantFrom(
       [0x00, 0x00], // reserved packet type
@@ -854,6 +1072,73 @@ describe("@sansmqtt/core/testing arbitraries", () => {
       ),
       RUNS.helpers,
     );
+  });
+
+  it("longFields: every string and binary field reaches its 65,535-byte limit, and values over it occur for negative tests", () => {
+    const longest = new Map<string, number>();
+    const note = (key: string, n: number): void => {
+      longest.set(key, Math.max(longest.get(key) ?? 0, n));
+    };
+    const walk = (v: unknown, key: string): void => {
+      if (typeof v === "string") note(key, Buffer.byteLength(v, "utf8"));
+      else if (v instanceof Uint8Array) note(key, v.length);
+      else if (key.endsWith("userProperties")) for (const [k, x] of v as [string, string][]) (walk(k, `${key}.name`), walk(x, `${key}.value`));
+      else if (Array.isArray(v)) for (const x of v) walk(x, key);
+      else if (typeof v === "object" && v !== null) for (const [k, x] of Object.entries(v)) walk(x, `${key}.${k}`);
+    };
+    // Packets for the fields outside properties; every property of every context, all at once, for the rest.
+    const options = { longFields: 1, maxProperties: 1, maxUserProperties: 2, maxSubscriptions: 2, maxPayloadLength: 8 };
+    for (const v of [4, 5] as const) {
+      for (const type of ["connect", "publish", "subscribe", "unsubscribe"] as const) {
+        for (const p of fc.sample(arbPacketOfType(type, v, options), { numRuns: 60, seed: 11 })) {
+          walk({ ...p, properties: undefined }, p.type);
+          if (p.type === "publish" && p.topic !== "") expect(isValidTopicName(p.topic)).toBe(true);
+        }
+      }
+    }
+    const contexts = [...new Set(PROPERTY_TABLE.flatMap((x) => x.contexts))] as PropertyContext[];
+    for (const c of contexts) {
+      const all = { longFields: 1, minProperties: 40, maxProperties: 40, maxUserProperties: 2 };
+      for (const props of fc.sample(arbProperties(c, all), { numRuns: 40, seed: 12 })) walk(props, `${c === "will" ? "connect.will" : c}.properties`);
+    }
+    const wanted = [
+      "publish.topic",
+      "connect.clientId",
+      "connect.username",
+      "connect.password",
+      "connect.will.topic",
+      "connect.will.payload",
+      "subscribe.subscriptions.topicFilter",
+      "unsubscribe.topicFilters",
+      "connect.properties.authenticationMethod",
+      "connect.properties.authenticationData",
+      "connect.will.properties.contentType",
+      "connect.will.properties.responseTopic",
+      "connect.will.properties.correlationData",
+      "connack.properties.reasonString",
+      "connack.properties.assignedClientIdentifier",
+      "connack.properties.responseInformation",
+      "connack.properties.serverReference",
+      "connack.properties.authenticationMethod",
+      "connack.properties.authenticationData",
+      "connack.properties.userProperties.name",
+      "connack.properties.userProperties.value",
+      "publish.properties.contentType",
+      "publish.properties.responseTopic",
+      "publish.properties.correlationData",
+      "publish.properties.userProperties.name",
+      "puback.properties.reasonString",
+      "disconnect.properties.reasonString",
+      "disconnect.properties.serverReference",
+      "auth.properties.authenticationMethod",
+      "auth.properties.authenticationData",
+      "auth.properties.reasonString",
+    ];
+    const short = wanted.filter((k) => longest.get(k) !== FIELD_MAX_BYTES).map((k) => `${k}: ${longest.get(k) ?? "never"}`);
+    expect(short, "fields that never reached 65,535 bytes").toEqual([]);
+    // And past the limit, for the tests that expect a refusal.
+    const over = fc.sample(arbLongMqttString({ minBytes: FIELD_MAX_BYTES + 1, maxBytes: FIELD_MAX_BYTES + 10 }), { numRuns: 20, seed: 3 });
+    for (const x of over) expect(Buffer.byteLength(x, "utf8")).toBeGreaterThan(FIELD_MAX_BYTES);
   });
 
   it("arbPacket covers every packet type of the version (AUTH only in MQTT 5)", () => {
