@@ -86,6 +86,8 @@ export const ErrorCode = {
   PacketIdsExhausted: "ERR_PACKET_IDS_EXHAUSTED",
   /** An option or argument out of its range. */
   InvalidArgument: "ERR_ARGUMENT",
+  /** An outgoing message's Message Expiry Interval passed before it could be sent (MQTT 5). */
+  MessageExpired: "ERR_MESSAGE_EXPIRED",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -128,6 +130,7 @@ const DEFAULT_REASON: Record<ErrorCode, number> = {
   ERR_NOT_SUPPORTED: 0x83,
   ERR_PACKET_IDS_EXHAUSTED: 0x83,
   ERR_ARGUMENT: 0x83,
+  ERR_MESSAGE_EXPIRED: 0x80,
 };
 
 /** Base of every error this package raises on purpose. Anything else is a bug. */

@@ -207,7 +207,16 @@ export class MqttConnection {
       this.events.push(e);
     };
     this.keepAlive = new KeepAlive(options.pingTimeout);
-    this.outgoing = new OutgoingFlow(v, this.out, this.ids, this.aliases, emit, this.opts, () => (this.st === "connected" ? this.limits : undefined));
+    this.outgoing = new OutgoingFlow(
+      v,
+      this.out,
+      this.ids,
+      this.aliases,
+      emit,
+      this.opts,
+      () => (this.st === "connected" ? this.limits : undefined),
+      () => this.clock,
+    );
     this.incoming = new IncomingFlow(v, this.out, this.opts.manualAck, this.opts.properties?.receiveMaximum ?? 65535, () => this.limits.maximumPacketSize);
     this.requests = new Requests(v, this.out, this.ids, emit);
     // Validate everything CONNECT will carry now, so a bad option fails here.

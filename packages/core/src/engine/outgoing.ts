@@ -32,6 +32,8 @@ export interface OutEntry extends OutgoingMessage {
   inQuota?: boolean;
   /** Its PUBREL went out on this connection. */
   relSent?: boolean;
+  /** MQTT 5 Message Expiry: when it expires, on the engine's clock (ms); set when it is first seen. */
+  expiresAt?: number;
 }
 
 export interface OutgoingOptions {
@@ -66,7 +68,39 @@ export class OutgoingFlow {
     private readonly opts: OutgoingOptions,
     /** The connection's state: the server's limits when connected, undefined otherwise. */
     private readonly connected: () => ServerLimits | undefined,
+    /** The engine's clock: the latest `now` it was given (ms). */
+    private readonly clock: () => number,
   ) {}
+
+  /**
+   * MQTT 5 Message Expiry for the client's own messages: the seconds of life
+   * `m` has left at `now` (0 or less: expired), or undefined when it never
+   * expires. The clock starts when the engine first holds the message
+   * (`publish`, or `importSession` for a restored one); an interval of 0 has
+   * no life left. A message whose interval passes before it is sent is
+   * dropped with a failed `published` event (ERR_MESSAGE_EXPIRED); one still
+   * alive goes with the interval reduced by the time it waited, as a server
+   * forwards one [MQTT-3.3.2-6].
+   */
+  private lifeLeft(m: OutEntry, now: number): number | undefined {
+    const interval = m.properties?.messageExpiryInterval;
+    if (interval === undefined) return undefined;
+    if (m.expiresAt === undefined) m.expiresAt = now + interval * 1000;
+    return Math.ceil((m.expiresAt - now) / 1000);
+  }
+
+  /** The properties to send `m` with at `now`: the expiry reduced by its wait; undefined when it has expired. */
+  private liveProperties(m: OutEntry, now: number): { props: Properties | undefined } | undefined {
+    const left = this.lifeLeft(m, now);
+    if (left === undefined) return { props: m.properties };
+    if (left <= 0) return undefined;
+    if (left === m.properties!.messageExpiryInterval) return { props: m.properties };
+    return { props: { ...m.properties, messageExpiryInterval: left } };
+  }
+
+  private expired(m: OutgoingMessage, packetId: number | undefined): void {
+    this.fail(m, misuse(ErrorCode.MessageExpired, `message ${m.mid} expired before it could be sent (Message Expiry Interval ${m.properties?.messageExpiryInterval} s)`), packetId);
+  }
 
   get inflightCount(): number {
     return this.inflight.size;
@@ -87,8 +121,9 @@ export class OutgoingFlow {
     return qos > 0 && (this.inflight.size >= this.opts.maxInflight || this.quota >= l.receiveMaximum);
   }
 
-  /** Queues a message `publish()` accepted, and sends what the window allows. */
+  /** Queues a message `publish()` accepted (its expiry clock starts now), and sends what the window allows. */
   enqueue(m: OutEntry): void {
+    this.lifeLeft(m, this.clock());
     this.queue.push(m);
     this.pump();
   }
@@ -119,10 +154,16 @@ export class OutgoingFlow {
             waiting = true;
             continue;
           }
-          if (this.resendRefused(m, l)) continue;
+          const live = this.liveProperties(m, this.clock());
+          if (live === undefined) {
+            this.giveUp(m);
+            this.expired(m, id);
+            continue;
+          }
+          if (this.resendRefused(m, l, live.props)) continue;
           // A resend on a resumed session: same packet id [MQTT-4.4.0-1], DUP set
           // when an earlier PUBLISH of it was handed out [MQTT-3.3.1-1].
-          this.sendPublish(m, m.sent !== false, l);
+          this.sendPublish(m, m.sent !== false, l, live.props);
         }
       }
       this.resendPending = waiting;
@@ -147,8 +188,8 @@ export class OutgoingFlow {
    * `published` event with the limit's reason code (0x9B, 0x9A, 0x95) and the
    * error. Returns whether it did.
    */
-  private resendRefused(m: OutEntry, l: ServerLimits): boolean {
-    let props = m.properties;
+  private resendRefused(m: OutEntry, l: ServerLimits, live: Properties | undefined): boolean {
+    let props = live;
     if (props?.topicAlias !== undefined && props.topicAlias > l.topicAliasMaximum) {
       const { topicAlias: _a, ...rest } = props;
       props = rest;
@@ -156,28 +197,42 @@ export class OutgoingFlow {
     const size = encodePacket(publishPacket(m, m.topic, true, m.packetId, props), this.version).length;
     const problem = publishRefusal(l, m.qos, m.retain, size, props);
     if (problem === undefined) return false;
+    this.giveUp(m);
+    this.fail(m, problem, m.packetId);
+    return true;
+  }
+
+  /**
+   * Stops trying a message in flight. A QoS 2 PUBLISH that went out before
+   * may be held by the server, which waits for a PUBREL: its id stays
+   * reserved. A QoS 1 id is free (a late PUBACK is ignored), and so is the id
+   * of a PUBLISH that never left.
+   */
+  private giveUp(m: OutEntry): void {
     const id = m.packetId!;
     this.inflight.delete(id);
-    // A QoS 2 PUBLISH that went out before may be held by the server, which
-    // waits for a PUBREL: its id stays reserved. A QoS 1 id is free (a late
-    // PUBACK is ignored), and so is the id of a PUBLISH that never left.
     if (m.qos === 2 && m.sent !== false) this.retired.add(id);
     else this.ids.release(id);
-    this.fail(m, problem, id);
-    return true;
   }
 
   /** A message leaves the queue: checked against the server's limits, given an id, sent. */
   private start(m: OutEntry, l: ServerLimits): void {
+    const live = this.liveProperties(m, this.clock());
+    if (live === undefined) {
+      this.expired(m, undefined);
+      return;
+    }
+    // A reduced expiry changes the bytes (not their size): encode afresh.
+    if (live.props !== m.properties) m.wire = undefined;
     const wire = m.wire;
-    const size = wire !== undefined ? wire.length : encodePacket(publishPacket(m, m.topic, false, m.qos > 0 ? 1 : undefined, m.properties), this.version).length;
-    const problem = publishRefusal(l, m.qos, m.retain, size, m.properties);
+    const size = wire !== undefined ? wire.length : encodePacket(publishPacket(m, m.topic, false, m.qos > 0 ? 1 : undefined, live.props), this.version).length;
+    const problem = publishRefusal(l, m.qos, m.retain, size, live.props);
     if (problem !== undefined) {
       this.fail(m, problem, undefined);
       return;
     }
     if (m.qos === 0) {
-      this.sendPublish(m, false, l);
+      this.sendPublish(m, false, l, live.props);
       this.emit({ type: "published", mid: m.mid, qos: 0, reasonCode: ReasonCode.Success });
       return;
     }
@@ -190,7 +245,7 @@ export class OutgoingFlow {
     m.state = "publish";
     m.sent = false;
     this.inflight.set(id, m);
-    this.sendPublish(m, false, l);
+    this.sendPublish(m, false, l, live.props);
   }
 
   private fail(m: OutgoingMessage, error: LocalProtocolError, packetId: number | undefined): void {
@@ -204,7 +259,7 @@ export class OutgoingFlow {
    * PUBLISH still fits the server's Maximum Packet Size with it: the size
    * checks ran on the message as the caller gave it [MQTT-3.2.2-15].
    */
-  private sendPublish(m: OutEntry, dup: boolean, l: ServerLimits): void {
+  private sendPublish(m: OutEntry, dup: boolean, l: ServerLimits, properties: Properties | undefined): void {
     const wire = m.wire;
     if (wire !== undefined) {
       // Taken once: a later resend is encoded afresh (DUP, this connection's aliases).
@@ -224,7 +279,7 @@ export class OutgoingFlow {
         return;
       }
     }
-    let props = m.properties;
+    let props = properties;
     const max = l.topicAliasMaximum;
     let alias = props?.topicAlias;
     if (alias !== undefined && alias > max) {
@@ -398,9 +453,13 @@ export class OutgoingFlow {
   /** In send order: in flight first (in the order first sent), then the queue. */
   exportMessages(): OutgoingMessage[] {
     const out: OutgoingMessage[] = [];
-    const copy = (m: OutgoingMessage): OutgoingMessage => {
+    const now = this.clock();
+    const copy = (m: OutEntry): OutgoingMessage => {
       const c: OutgoingMessage = { mid: m.mid, topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain, state: m.state };
       if (m.properties !== undefined) c.properties = m.properties;
+      // The life it has left, so a restored session does not extend it (0: expired).
+      const left = Number.isFinite(now) ? this.lifeLeft(m, now) : undefined;
+      if (left !== undefined && left !== m.properties!.messageExpiryInterval) c.properties = { ...m.properties, messageExpiryInterval: Math.max(0, left) };
       if (m.packetId !== undefined) c.packetId = m.packetId;
       if (m.sent !== undefined) c.sent = m.sent;
       return c;
@@ -428,6 +487,12 @@ export class OutgoingFlow {
     for (const id of retired) {
       this.retired.add(id);
       this.ids.claim(id);
+    }
+    // Expiry clocks start now, or when the engine is first given a time.
+    const now = this.clock();
+    if (Number.isFinite(now)) {
+      for (const m of this.inflight.values()) this.lifeLeft(m, now);
+      for (let i = this.head; i < this.queue.length; i++) this.lifeLeft(this.queue[i]!, now);
     }
   }
 }
