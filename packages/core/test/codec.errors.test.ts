@@ -36,6 +36,7 @@ const MALFORMED = 0x81;
 const PROTOCOL = 0x82;
 const UNSUPPORTED_VERSION = 0x84;
 const TOO_LARGE = 0x95;
+const CLIENT_ID_NOT_VALID = 0x85;
 
 interface DecodeCase {
   name: string;
@@ -246,6 +247,19 @@ const DECODE_CASES: DecodeCase[] = [
   { name: "subscription options reserved bit 7", version: 5, hex: "82 07 00 01 00 00 01 74 81", code: ErrorCode.SubscriptionOptions, reasonCode: MALFORMED },
   { name: "retain handling 3", version: 5, hex: "82 07 00 01 00 00 01 74 30", code: ErrorCode.SubscriptionOptions, reasonCode: PROTOCOL },
   { name: "No Local on a shared subscription", version: 5, hex: `82 10 00 01 00 00 0a ${hexOf("$share/g/t")} 04`, code: ErrorCode.SubscriptionOptions, reasonCode: PROTOCOL },
+
+  // ── enhanced authentication (MQTT 5.0 3.1.2.11.10, 3.15.2.2.2) ──
+  { name: "CONNECT authentication data without a method", version: 5, hex: `10 12 ${MQTT} 05 02 00 3c 04 16 00 01 aa 00 01 63`, code: ErrorCode.AuthInvalid, reasonCode: PROTOCOL },
+  { name: "CONNACK authentication data without a method", version: 5, hex: "20 07 00 00 04 16 00 01 aa", code: ErrorCode.AuthInvalid, reasonCode: PROTOCOL },
+  { name: "AUTH authentication data without a method", version: 5, hex: "f0 06 18 04 16 00 01 aa", code: ErrorCode.AuthInvalid, reasonCode: PROTOCOL },
+  { name: "AUTH continue authentication without properties", version: 5, hex: "f0 02 18 00", code: ErrorCode.AuthInvalid, reasonCode: PROTOCOL },
+  { name: "AUTH success with a property length of 0", version: 5, hex: "f0 02 00 00", code: ErrorCode.AuthInvalid, reasonCode: PROTOCOL },
+  { name: "AUTH re-authenticate with a reason string and no method", version: 5, hex: "f0 06 19 04 1f 00 01 78", code: ErrorCode.AuthInvalid, reasonCode: PROTOCOL },
+
+  // ── client identifier [MQTT-3.1.3-7]; MQTT 3.1: 1 to 23 characters ──
+  { name: "CONNECT empty client identifier with clean session 0 (3.1.1)", version: 4, hex: `10 0c ${MQTT} 04 00 00 3c 00 00`, code: ErrorCode.ValueRange, reasonCode: CLIENT_ID_NOT_VALID },
+  { name: "CONNECT empty client identifier (3.1)", version: 3, hex: `10 0e ${MQISDP} 03 02 00 3c 00 00`, code: ErrorCode.ValueRange, reasonCode: CLIENT_ID_NOT_VALID },
+  { name: "CONNECT client identifier of 24 characters (3.1)", version: 3, hex: `10 26 ${MQISDP} 03 02 00 3c 00 18 ${"61 ".repeat(24)}`, code: ErrorCode.ValueRange, reasonCode: CLIENT_ID_NOT_VALID },
 ];
 
 function decodeError(bytes: Uint8Array, version: ProtocolVersion, maximumPacketSize?: number): unknown {
@@ -471,6 +485,30 @@ const ENCODE_CASES: EncodeCase[] = [
   { name: "AUTH in 3.1", version: 3, packet: { type: "auth", reasonCode: 0x18 }, code: ErrorCode.VersionMismatch },
   { name: "AUTH reason code 0x01", version: 5, packet: { type: "auth", reasonCode: 0x01 }, code: ErrorCode.ReasonCodeInvalid },
   { name: "AUTH session expiry property", version: 5, packet: { type: "auth", reasonCode: 0x18, properties: { sessionExpiryInterval: 1 } }, code: ErrorCode.PropertyNotAllowed },
+
+  // Enhanced authentication (MQTT 5.0 3.1.2.11.10, 3.15.2.2.2)
+  { name: "CONNECT authentication data without a method", version: 5, packet: conn(5, { properties: { authenticationData: new Uint8Array([1]) } }), code: ErrorCode.AuthInvalid },
+  { name: "CONNACK authentication data without a method", version: 5, packet: { type: "connack", sessionPresent: false, reasonCode: 0, properties: { authenticationData: new Uint8Array([1]) } }, code: ErrorCode.AuthInvalid },
+  { name: "AUTH authentication data without a method", version: 5, packet: { type: "auth", reasonCode: 0x18, properties: { authenticationData: new Uint8Array([1]) } }, code: ErrorCode.AuthInvalid },
+  { name: "AUTH continue authentication without properties", version: 5, packet: { type: "auth", reasonCode: 0x18 }, code: ErrorCode.AuthInvalid },
+  { name: "AUTH re-authenticate with a reason string and no method", version: 5, packet: { type: "auth", reasonCode: 0x19, properties: { reasonString: "x" } }, code: ErrorCode.AuthInvalid },
+  { name: "AUTH success with a user property and no method", version: 5, packet: { type: "auth", reasonCode: 0, properties: { userProperties: [["a", "b"]] } }, code: ErrorCode.AuthInvalid },
+
+  // Client identifier [MQTT-3.1.3-7]; MQTT 3.1: 1 to 23 characters
+  { name: "CONNECT empty client identifier with clean session 0 (3.1.1)", version: 4, packet: conn(4, { clientId: "", clean: false }), code: ErrorCode.ValueRange },
+  { name: "CONNECT empty client identifier (3.1)", version: 3, packet: conn(3, { clientId: "" }), code: ErrorCode.ValueRange },
+  { name: "CONNECT client identifier of 24 characters (3.1)", version: 3, packet: conn(3, { clientId: "a".repeat(24) }), code: ErrorCode.ValueRange },
+  { name: "CONNECT client identifier of 24 astral characters (3.1)", version: 3, packet: conn(3, { clientId: "\u{1F600}".repeat(24) }), code: ErrorCode.ValueRange },
+
+  // MQTT 3.1 CONNACK has no session present flag
+  { name: "CONNACK session present (3.1)", version: 3, packet: { type: "connack", sessionPresent: true, reasonCode: 0 }, code: ErrorCode.VersionMismatch },
+
+  // PINGREQ and PINGRESP carry no properties, in any version
+  ...([3, 4, 5] as const).flatMap((v): EncodeCase[] => [
+    { name: `PINGREQ with properties (level ${v})`, version: v, packet: { type: "pingreq", properties: { reasonString: "x" } }, code: ErrorCode.PropertyNotAllowed },
+    { name: `PINGRESP with properties (level ${v})`, version: v, packet: { type: "pingresp", properties: { userProperties: [["a", "b"]] } }, code: ErrorCode.PropertyNotAllowed },
+    { name: `PINGREQ with properties null (level ${v})`, version: v, packet: { type: "pingreq", properties: null }, code: ErrorCode.PropertyNotAllowed },
+  ]),
 ];
 
 describe("encoding invalid packets", () => {
@@ -655,3 +693,133 @@ describe("non-shortest variable byte integers are rejected [MQTT-1.5.5-1]", () =
     }
   });
 });
+
+// ───────────────────── client identifier, authentication, version rules ─────────────────────
+
+function thrown(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (e) {
+    return e;
+  }
+  return new Error("did not throw");
+}
+
+const hexBytes = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(" ");
+
+describe("client identifier, enhanced authentication and version rules, both ways", () => {
+  it("[MQTT-3.1.3-7] [MQTT-3.1.3-8] a 3.1.1 CONNECT with an empty client id needs clean session 1: refused both ways with clean 0", () => {
+    const bytes = "10 0c 00 04 4d 51 54 54 04 00 00 3c 00 00";
+    expect(thrown(() => encodePacket(conn(4, { clientId: "", clean: false }) as Packet, 4))).toMatchObject({
+      name: "LocalProtocolError",
+      code: ErrorCode.ValueRange,
+      reasonCode: CLIENT_ID_NOT_VALID,
+    });
+    // A server decoding it answers return code 2, identifier rejected [MQTT-3.1.3-8]: 0x85 in MQTT 5 terms.
+    expect(decodeError(h(bytes), 4)).toMatchObject({ name: "RemoteProtocolError", code: ErrorCode.ValueRange, reasonCode: CLIENT_ID_NOT_VALID });
+    // With clean session 1 it is fine, and MQTT 5 allows it with Clean Start 0 too (3.1.3.1).
+    const clean = encodePacket(conn(4, { clientId: "" }) as Packet, 4);
+    expect(hexBytes(clean)).toBe("10 0c 00 04 4d 51 54 54 04 02 00 3c 00 00");
+    expect(decodePacket(clean, 4)).toMatchObject({ clientId: "", clean: true });
+    const v5 = conn(5, { clientId: "", clean: false }) as Packet;
+    expect(decodePacket(encodePacket(v5, 5), 5)).toStrictEqual(v5);
+  });
+
+  it("MQTT 3.1: a client identifier of 1 to 23 characters (code points), refused otherwise both ways", () => {
+    for (const id of ["a", "a".repeat(23), "é".repeat(23), "\u{1F600}".repeat(23), "\uFEFF".repeat(23)]) {
+      const p = conn(3, { clientId: id }) as Packet;
+      expect(decodePacket(encodePacket(p, 3), 3)).toStrictEqual(p);
+    }
+    for (const id of ["", "a".repeat(24), "é".repeat(24), "\u{1F600}".repeat(24), "a".repeat(65_535)]) {
+      const err = thrown(() => encodePacket(conn(3, { clientId: id }) as Packet, 3));
+      expect(err).toMatchObject({ name: "LocalProtocolError", code: ErrorCode.ValueRange, reasonCode: CLIENT_ID_NOT_VALID });
+      expect((err as Error).message.length).toBeLessThan(300);
+      // The same client id in a 3.1 CONNECT's bytes does not decode.
+      const idBytes = new TextEncoder().encode(id);
+      const frame = encodeV3Connect(new Uint8Array([idBytes.length >> 8, idBytes.length & 0xff, ...idBytes]));
+      expect(decodeError(frame, 3)).toMatchObject({ name: "RemoteProtocolError", code: ErrorCode.ValueRange, reasonCode: CLIENT_ID_NOT_VALID });
+    }
+  });
+
+  it("MQTT 3.1 CONNACK has no session present flag: its first byte is ignored on decode, session present refused on encode", () => {
+    for (const b of ["00", "01", "fe", "ff"]) {
+      expect(decodePacket(h(`20 02 ${b} 00`), 3)).toStrictEqual({ type: "connack", sessionPresent: false, reasonCode: 0 });
+    }
+    expect(decodePacket(h("20 02 01 05"), 3)).toStrictEqual({ type: "connack", sessionPresent: false, reasonCode: 5 });
+    // 3.1.1 reads the flag (and checks the reserved bits, [MQTT-3.2.2-1]).
+    expect(decodePacket(h("20 02 01 00"), 4)).toStrictEqual({ type: "connack", sessionPresent: true, reasonCode: 0 });
+    expect(thrown(() => encodePacket({ type: "connack", sessionPresent: true, reasonCode: 0 }, 3))).toMatchObject({ code: ErrorCode.VersionMismatch });
+    expect(hexBytes(encodePacket({ type: "connack", sessionPresent: false, reasonCode: 0 }, 3))).toBe("20 02 00 00");
+  });
+
+  it("MQTT 5.0 3.1.2.11.10, 3.15.2.2.2: Authentication Data only with an Authentication Method; an AUTH with a variable header names its method", () => {
+    const data = new Uint8Array([0xaa]);
+    const ok: Packet[] = [
+      conn(5, { properties: { authenticationMethod: "M", authenticationData: data } }) as Packet,
+      { type: "connack", sessionPresent: false, reasonCode: 0, properties: { authenticationMethod: "M", authenticationData: data } },
+      { type: "auth", reasonCode: 0x18, properties: { authenticationMethod: "M", authenticationData: data } },
+      { type: "auth", reasonCode: 0x18, properties: { authenticationMethod: "M" } },
+      { type: "auth", reasonCode: 0 },
+    ];
+    for (const p of ok) expect(decodePacket(encodePacket(p, 5), 5)).toStrictEqual(p);
+    expect(hexBytes(encodePacket({ type: "auth", reasonCode: 0 }, 5))).toBe("f0 00");
+    // The refusals, both ways, are in the tables above; here the reason code a DISCONNECT would carry.
+    expect(decodeError(h("f0 02 18 00"), 5)).toMatchObject({ code: ErrorCode.AuthInvalid, reasonCode: PROTOCOL });
+    expect(thrown(() => encodePacket({ type: "auth", reasonCode: 0x18 }, 5))).toMatchObject({ name: "LocalProtocolError", code: ErrorCode.AuthInvalid });
+  });
+
+  it("PINGREQ and PINGRESP take an absent or empty properties field, and refuse one that carries anything", () => {
+    for (const v of [3, 4, 5] as const) {
+      expect(hexBytes(encodePacket({ type: "pingreq" }, v))).toBe("c0 00");
+      expect(hexBytes(encodePacket({ type: "pingreq", properties: {} } as Packet, v))).toBe("c0 00");
+      expect(hexBytes(encodePacket({ type: "pingresp", properties: { reasonString: undefined } } as Packet, v))).toBe("d0 00");
+      expect(thrown(() => encodePacket({ type: "pingresp", properties: { reasonString: "x" } } as Packet, v))).toMatchObject({
+        name: "LocalProtocolError",
+        code: ErrorCode.PropertyNotAllowed,
+      });
+    }
+  });
+
+  it("error messages quote at most 40 characters of a hostile string, never the whole field", () => {
+    const long = "a".repeat(65_530);
+    // A 65,535-byte topic with '#' at its end: refused, and the message stays short.
+    const topic = new TextEncoder().encode(`${long}/#`);
+    const body = new Uint8Array([topic.length >> 8, topic.length & 0xff, ...topic]);
+    const frame = new Uint8Array([0x30, ...remainingLength(body.length), ...body]);
+    const e = decodeError(frame, 4) as Error;
+    expect(e).toMatchObject({ code: ErrorCode.TopicInvalid });
+    expect(e.message.length).toBeLessThan(300);
+    expect(e.message).not.toContain("a".repeat(41));
+    // The encoder quotes a caller's values just as briefly.
+    const junk: unknown[] = [
+      { type: "publish", topic: `${long}#`, payload: new Uint8Array(0), qos: 0, retain: false, dup: false },
+      { type: "subscribe", packetId: 1, subscriptions: [{ topicFilter: `${long}#x`, qos: 0 }] },
+      { type: "suback", packetId: 1, reasonCodes: [long] },
+      { type: "unsuback", packetId: 1, reasonCodes: [long] },
+      { type: "connack", sessionPresent: false, reasonCode: 0, properties: { [long]: 1 } },
+      { type: long },
+      conn(3, { clientId: long }),
+    ];
+    for (const p of junk) {
+      const err = thrown(() => encodePacket(p as Packet, 5)) as Error;
+      expect(err).toBeInstanceOf(LocalProtocolError);
+      expect(err.message.length).toBeLessThan(300);
+      expect(err.message).not.toContain("a".repeat(41));
+    }
+  });
+});
+
+function remainingLength(n: number): number[] {
+  const out: number[] = [];
+  do {
+    out.push((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
+    n = Math.floor(n / 128);
+  } while (n > 0);
+  return out;
+}
+
+/** A 3.1 CONNECT (clean session 1, keep alive 60) whose payload is `payload` (the client id with its length). */
+function encodeV3Connect(payload: Uint8Array): Uint8Array {
+  const body = new Uint8Array([...h(`${MQISDP} 03 02 00 3c`), ...payload]);
+  return new Uint8Array([0x10, ...remainingLength(body.length), ...body]);
+}
