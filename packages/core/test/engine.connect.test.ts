@@ -93,8 +93,8 @@ describe("CONNECT contents", () => {
       { keepAlive: 65536 },
       { keepAlive: -1 },
       { maxInflight: 0 },
-      { connectTimeout: 0 },
-      { pingTimeout: 0 },
+      { connectTimeoutMs: 0 },
+      { pingTimeoutMs: 0 },
       { protocolVersion: 4 as const, properties: { sessionExpiryInterval: 1 } },
     ];
     for (const o of bad) {
@@ -105,6 +105,25 @@ describe("CONNECT contents", () => {
     const e = thrown(() => new MqttConnection({ clientId: "c", will: { topic: "a/#", payload: new Uint8Array(), qos: 0, retain: false } }));
     expect(e).toBeInstanceOf(LocalProtocolError);
     expect((e as LocalProtocolError).code).toBe(ErrorCode.TopicInvalid);
+  });
+
+  it("refuses an option it does not know, naming it, and values of the wrong type, saying what was expected", () => {
+    const cases: [object, RegExp][] = [
+      [{ version: 5 }, /unknown option "version"/],
+      [{ connectTimeout: 5000 }, /unknown option "connectTimeout"/],
+      [{ password: "secret" }, /password must be a Uint8Array/],
+      [{ clientId: 7 }, /clientId must be a string/],
+      [{ clean: "yes" }, /clean must be a boolean/],
+      [{ will: { topic: "t", payload: "gone", qos: 0, retain: false } }, /will must be an object with a Uint8Array payload/],
+    ];
+    for (const [o, message] of cases) {
+      const e = thrown(() => new MqttConnection(o as never));
+      expect(e).toBeInstanceOf(LocalProtocolError);
+      expect((e as LocalProtocolError).code).toBe(ErrorCode.InvalidArgument);
+      expect((e as Error).message).toMatch(message);
+      // The secret itself is never quoted.
+      expect((e as Error).message).not.toContain("secret");
+    }
   });
 
   it("cannot connect twice", () => {
@@ -388,8 +407,8 @@ describe("CONNACK accepted", () => {
 });
 
 describe("CONNACK timeout", () => {
-  it("closes with a connack timeout when CONNACK does not come within connectTimeout", () => {
-    const h = new Harness({ protocolVersion: 4, connectTimeout: 5_000 });
+  it("closes with a connack timeout when CONNACK does not come within connectTimeoutMs", () => {
+    const h = new Harness({ protocolVersion: 4, connectTimeoutMs: 5_000 });
     h.now = 1_000;
     h.conn.connect(h.now);
     h.flush();
@@ -408,7 +427,7 @@ describe("CONNACK timeout", () => {
   });
 
   it("CONNACK in time stops the connack timer (keep alive 0: no timer left)", () => {
-    const h = new Harness({ protocolVersion: 5, keepAlive: 0, connectTimeout: 5_000 });
+    const h = new Harness({ protocolVersion: 5, keepAlive: 0, connectTimeoutMs: 5_000 });
     h.conn.connect(0);
     h.flush();
     h.now = 4_999;

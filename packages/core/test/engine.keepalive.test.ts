@@ -91,7 +91,7 @@ describe("keep alive", () => {
   });
 
   it("ping timeout: no PINGRESP in time closes with reason 0x8D and sends nothing more", () => {
-    const h = new Harness({ protocolVersion: 5, keepAlive: 10, pingTimeout: 3_000 });
+    const h = new Harness({ protocolVersion: 5, keepAlive: 10, pingTimeoutMs: 3_000 });
     h.connect();
     h.advanceTo(10_000);
     expect(h.flush()).toEqual([{ type: "pingreq" }]);
@@ -147,7 +147,7 @@ describe("keep alive", () => {
   });
 
   it("nextTimeout is the earliest deadline: connack while connecting, then keep alive", () => {
-    const h = new Harness({ protocolVersion: 4, keepAlive: 60, connectTimeout: 10_000 });
+    const h = new Harness({ protocolVersion: 4, keepAlive: 60, connectTimeoutMs: 10_000 });
     expect(h.conn.nextTimeout()).toBeUndefined();
     h.conn.connect(0);
     expect(h.conn.nextTimeout()).toBe(10_000);
@@ -158,7 +158,7 @@ describe("keep alive", () => {
   });
 
   it("no PINGREQ before CONNACK, even past the keep alive interval", () => {
-    const h = new Harness({ protocolVersion: 4, keepAlive: 1, connectTimeout: 5_000 });
+    const h = new Harness({ protocolVersion: 4, keepAlive: 1, connectTimeoutMs: 5_000 });
     h.conn.connect(0);
     h.flush();
     h.advanceTo(4_000);

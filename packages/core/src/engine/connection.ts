@@ -55,59 +55,10 @@ import { Requests } from "./requests.js";
 import { type SessionState, type SessionSubscription, validateSession } from "./session.js";
 import { type ConnectionState, nextState, type Trigger } from "./state.js";
 import { sendTrimmed } from "./wire.js";
+import { checkCount, type ConnectionOptions, connectPacket, normalizeOptions, type Options } from "./options.js";
 
 export type { ServerLimits } from "./limits.js";
-
-export interface ConnectionOptions {
-  /** 3 = MQTT 3.1, 4 = MQTT 3.1.1 (default, as Paho), 5 = MQTT 5.0. */
-  protocolVersion?: ProtocolVersion;
-  /** "" lets an MQTT 3.1.1 / 5 server assign one (3.1.1 needs clean). Generating ids is the caller's job. */
-  clientId?: string;
-  /** Clean session (3.x) / clean start (5) for `connect()` calls that do not say otherwise. Default true. */
-  clean?: boolean;
-  /** Keep alive in seconds; 0 turns it off. Default 60. */
-  keepAlive?: number;
-  will?: Will;
-  username?: string;
-  password?: Uint8Array;
-  /**
-   * MQTT 5 CONNECT properties. `receiveMaximum`, `maximumPacketSize` and
-   * `topicAliasMaximum` are also enforced on what the server sends.
-   */
-  properties?: Properties;
-  /**
-   * The largest packet accepted from the server, in bytes; a larger one ends the
-   * connection (0x95) as soon as its fixed header arrives, before its body is
-   * buffered. In MQTT 5 it is also sent as the CONNECT Maximum Packet Size
-   * (unless `properties.maximumPacketSize` says otherwise). Default: the MQTT
-   * maximum (268,435,460), bounded by memory only.
-   */
-  maximumPacketSize?: number;
-  /** Milliseconds to wait for CONNACK after `connect()`. Default 30,000. */
-  connectTimeout?: number;
-  /** Milliseconds to wait for PINGRESP; default the keep alive interval. */
-  pingTimeout?: number;
-  /** Our own cap on unacknowledged outgoing QoS 1/2 messages. Default 20 (Paho's max_inflight_messages). */
-  maxInflight?: number;
-  /**
-   * Messages waiting for the flow-control window (or a connection), at most.
-   * Policy when full: `publish()` throws ERR_QUEUE_FULL and nothing is queued.
-   * Default 10,000.
-   */
-  maxQueued?: number;
-  /** The application acknowledges QoS 1/2 messages with `ack()`. Default false. */
-  manualAck?: boolean;
-  /** Assign outgoing topic aliases automatically (LRU) within the server's maximum. Default false. */
-  autoTopicAlias?: boolean;
-  /**
-   * When the server has lost the session (or a clean start discards it),
-   * publish unacknowledged QoS 1/2 messages again as new messages. Default true;
-   * false reports them as failed `published` events (reason 0x80).
-   */
-  republishOnSessionLoss?: boolean;
-  /** When the server has lost the session, subscribe again to what it had granted. Default false. */
-  resubscribeOnSessionLoss?: boolean;
-}
+export type { ConnectionOptions } from "./options.js";
 
 export interface PublishRequest {
   topic: string;
@@ -125,20 +76,6 @@ const NO_CHUNKS: Uint8Array[] = [];
 const REASON_STRING_MAX = 160;
 
 const PINGREQ = Uint8Array.of(0xc0, 0);
-
-function checkCount(v: unknown, what: string, min: number, max: number): void {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    throw misuse(ErrorCode.InvalidArgument, `${what} must be an integer in ${min}..${max}, got ${show(v)}`);
-  }
-}
-
-type Options = Required<
-  Pick<
-    ConnectionOptions,
-    "keepAlive" | "connectTimeout" | "maxInflight" | "maxQueued" | "manualAck" | "autoTopicAlias" | "republishOnSessionLoss" | "resubscribeOnSessionLoss" | "clean"
-  >
-> &
-  ConnectionOptions;
 
 export class MqttConnection {
   readonly protocolVersion: ProtocolVersion;
@@ -176,37 +113,16 @@ export class MqttConnection {
   private sessionEndsWithConnection = false;
 
   constructor(options: ConnectionOptions = {}) {
-    const v = options.protocolVersion ?? 4;
-    if (v !== 3 && v !== 4 && v !== 5) throw misuse(ErrorCode.InvalidArgument, `protocolVersion must be 3, 4 or 5`);
+    this.opts = normalizeOptions(options);
+    const v = this.opts.protocolVersion;
     this.protocolVersion = v;
-    this.opts = {
-      keepAlive: 60,
-      connectTimeout: 30_000,
-      maxInflight: 20,
-      maxQueued: 10_000,
-      manualAck: false,
-      autoTopicAlias: false,
-      republishOnSessionLoss: true,
-      resubscribeOnSessionLoss: false,
-      clean: true,
-      ...options,
-    };
-    checkCount(this.opts.keepAlive, "keepAlive", 0, 0xffff);
-    checkCount(this.opts.maxInflight, "maxInflight", 1, 0xffff);
-    checkCount(this.opts.maxQueued, "maxQueued", 0, Number.MAX_SAFE_INTEGER);
-    checkCount(this.opts.connectTimeout, "connectTimeout", 1, Number.MAX_SAFE_INTEGER);
-    if (options.pingTimeout !== undefined) checkCount(options.pingTimeout, "pingTimeout", 1, Number.MAX_SAFE_INTEGER);
-    if (options.maximumPacketSize !== undefined) checkCount(options.maximumPacketSize, "maximumPacketSize", 2, MQTT_MAX_PACKET_SIZE);
-    if (v !== 5 && options.properties !== undefined) {
-      throw misuse(ErrorCode.VersionMismatch, "CONNECT properties need MQTT 5");
-    }
-    this.clientIdentifier = options.clientId ?? "";
+    this.clientIdentifier = this.opts.clientId;
     this.limits = defaultLimits(this.opts.keepAlive);
     this.decoder = this.newDecoder();
     const emit = (e: Event): void => {
       this.events.push(e);
     };
-    this.keepAlive = new KeepAlive(options.pingTimeout);
+    this.keepAlive = new KeepAlive(this.opts.pingTimeoutMs);
     this.outgoing = new OutgoingFlow(
       v,
       this.out,
@@ -311,7 +227,7 @@ export class MqttConnection {
     if (clean || this.sessionEndsWithConnection) this.discardSession();
     this.sessionEndsWithConnection = v === 5 ? (this.opts.properties?.sessionExpiryInterval ?? 0) === 0 : clean;
     this.out.push(bytes);
-    this.connackBy = now + this.opts.connectTimeout;
+    this.connackBy = now + this.opts.connectTimeoutMs;
   }
 
   /**
@@ -617,22 +533,7 @@ export class MqttConnection {
   }
 
   private connectPacket(clean: boolean): ConnectPacket {
-    const o = this.opts;
-    const p: ConnectPacket = {
-      type: "connect",
-      protocolVersion: this.protocolVersion,
-      clean,
-      keepAlive: o.keepAlive,
-      clientId: this.clientIdentifier,
-    };
-    if (o.will !== undefined) p.will = o.will;
-    if (o.username !== undefined) p.username = o.username;
-    if (o.password !== undefined) p.password = o.password;
-    if (o.properties !== undefined) p.properties = o.properties;
-    if (this.protocolVersion === 5 && o.maximumPacketSize !== undefined && o.properties?.maximumPacketSize === undefined) {
-      p.properties = { ...o.properties, maximumPacketSize: o.maximumPacketSize };
-    }
-    return p;
+    return connectPacket(this.opts, this.clientIdentifier, clean);
   }
 
   /** Per-connection state starts afresh [MQTT-3.3.2-7]. */
