@@ -124,11 +124,13 @@ const CODEC_CODES: ReadonlySet<string> = new Set([
   ErrorCode.VersionMismatch,
   // Authentication Data without an Authentication Method, an AUTH without its method (MQTT 5.0 3.1.2.11.10, 3.15.2.2.2).
   ErrorCode.AuthInvalid,
+  // Topic Alias 0 [MQTT-3.3.2-8].
+  ErrorCode.TopicAliasInvalid,
 ]);
 /** Codes the first byte alone can cause (checked before the Remaining Length). */
 const FIRST_BYTE_CODES: ReadonlySet<string> = new Set([ErrorCode.PacketTypeInvalid, ErrorCode.FixedHeaderFlags, ErrorCode.QosInvalid]);
 /** Reason codes a decode error carries: for a DISCONNECT, or (0x84, 0x85) for the CONNACK refusing a CONNECT. */
-const DISCONNECT_REASONS: ReadonlySet<number | undefined> = new Set([0x81, 0x82, 0x84, 0x85, 0x95]);
+const DISCONNECT_REASONS: ReadonlySet<number | undefined> = new Set([0x81, 0x82, 0x84, 0x85, 0x94, 0x95]);
 
 /** A decode error: RemoteProtocolError, a codec code, a reason code a DISCONNECT can carry. */
 function expectRemoteError(e: unknown): asserts e is RemoteProtocolError {

@@ -154,10 +154,10 @@ function decodeConnect(r: Reader): ConnectPacket {
 function decodeConnack(r: Reader, version: ProtocolVersion): ConnackPacket {
   const flags = r.u8("connack flags");
   // MQTT 3.1 has no session present flag: its first byte is "reserved values,
-  // not used" (MQTT V3.1, 3.2 CONNACK), with no rule on what it holds. So it is ignored (a
-  // 3.1 CONNACK never has a session present) rather than checked: a server
-  // that leaves junk in a byte 3.1 never gave a meaning breaks nothing.
-  // 3.1.1 and 5.0 fix bits 7-1 at 0 [MQTT-3.2.2-1].
+  // not used" (MQTT V3.1, 3.2 CONNACK), with no rule on what it holds. So it is
+  // ignored (a 3.1 CONNACK never has a session present) rather than checked:
+  // a server that leaves junk in a byte 3.1 never gave a meaning breaks
+  // nothing. 3.1.1 and 5.0 fix bits 7-1 at 0 [MQTT-3.2.2-1].
   if (version !== 3 && (flags & 0xfe) !== 0) throw codecError("remote", ErrorCode.FlagsInvalid, "CONNACK reserved flags set [MQTT-3.2.2-1]");
   const reasonCode = r.u8("connack reason code");
   const sessionPresent = version !== 3 && flags === 1;
