@@ -164,7 +164,12 @@ function probe(p: Packet, version: ProtocolVersion, field: string): void {
   }
 }
 
-const MAX_MID = Number.MAX_SAFE_INTEGER;
+/**
+ * The largest message id (and nextMid) a session may hold: far below
+ * MAX_SAFE_INTEGER, so the mids the engine counts on from there stay exact
+ * integers (from MAX_SAFE_INTEGER, `nextMid++` gave the same mid twice).
+ */
+const MAX_MID = 2 ** 52;
 
 /**
  * Checks the whole session before anything is changed: types and ranges,
