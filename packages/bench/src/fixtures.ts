@@ -10,14 +10,20 @@ export type OurVersion = Parameters<typeof encodePacket>[1];
 export type { TheirPacket };
 
 export interface Row {
-  /** Short id, used in the targets. */
-  id: "p16" | "p16many" | "p1k" | "p64k" | "v5" | "mixed";
-  /** Row label for the table. */
+  /** Short id, used in BENCH_ONLY and the targets. */
+  id: string;
+  /** Row label for the tables: short (a table row fits 120 columns); details go in `note`. */
   label: string;
   version: OurVersion;
   /** The same packets, in the same order, in each library's shape. */
   ours: OurPacket[];
   theirs: TheirPacket[];
+  /** Which benchmarks the row takes part in; default both. */
+  ops?: readonly ("parse" | "generate")[];
+  /** Parse: the chunk size the stream is cut into, in bytes; default BENCH_CHUNK_KIB. */
+  chunkSize?: number;
+  /** A footnote for the label (rows with the same note share it). */
+  note?: string;
 }
 
 const TOPIC = "sensors/building-7/floor-3/temperature";
@@ -33,7 +39,7 @@ function payload(size: number, seed = 1): Buffer {
   return b;
 }
 
-function publish311(size: number, id: Row["id"], label: string): Row {
+function publish311(size: number, id: string, label: string): Row {
   const body = payload(size);
   return {
     id,
@@ -49,15 +55,16 @@ function publish311(size: number, id: Row["id"], label: string): Row {
  * caches hold (256 each way), so every packet takes the uncached path. The
  * honest worst case beside the single-topic rows.
  */
-function publish311ManyTopics(): Row {
+function publish311ManyTopics(count: number, id: string): Row {
   const body = payload(16, 5);
-  const topics = Array.from({ length: 4096 }, (_, i) => `sensors/building-${i % 97}/floor-${i}/temperature`);
+  const topics = Array.from({ length: count }, (_, i) => `sensors/building-${i % 97}/floor-${i}/temperature`);
   return {
-    id: "p16many",
-    label: "3.1.1 QoS0 PUBLISH, 16 B payload, 4,096 distinct topics (caches miss)",
+    id,
+    label: `[caches: 256 topics] ${count.toLocaleString("en-US")} topics, 16 B`,
     version: 4,
     ours: topics.map((topic) => ({ type: "publish", topic, payload: body, qos: 0, retain: false, dup: false })),
     theirs: topics.map((topic) => ({ cmd: "publish", topic, payload: body, qos: 0, retain: false, dup: false })),
+    note: NOTE_TOPIC_COUNT,
   };
 }
 
@@ -65,7 +72,8 @@ function publishV5(): Row {
   const body = payload(16, 2);
   return {
     id: "v5",
-    label: "5.0 QoS1 PUBLISH, 16 B payload + expiry, content type, 2 user props",
+    label: "5.0 QoS1 PUBLISH, 16 B payload, 4 properties",
+    note: "5.0 QoS1 PUBLISH, 16 B payload, properties: message expiry, content type, 2 user properties.",
     version: 5,
     ours: [
       {
@@ -234,20 +242,130 @@ function mixedV5(): Row {
   ];
   return {
     id: "mixed",
-    label: "5.0 mixed stream, all 15 packet types (17 packets)",
+    label: "5.0 mixed stream, all 15 types (17 packets)",
+    note: "5.0 mixed stream: one of every MQTT 5 packet type, PUBLISH at QoS 0, 1 and 2 (17 packets), as a session sees them.",
     version: 5,
     ours,
     theirs,
   };
 }
 
+// ---- rows on both sides of each size threshold of the codec ----
+//
+// The thresholds in packages/core/src/codec when these rows were written:
+// - bytes.ts SLAB_MAX_PIECE = 1,024: the encoder carves outputs of up to
+//   1,024 bytes (the whole packet) from a shared 16 KiB slab; larger ones get
+//   an ArrayBuffer each.
+// - decode.ts TOPIC_SLOTS = 256, TOPIC_MAX_CACHED = 128; encode.ts
+//   TOPIC_CACHE_ENTRIES = 256, TOPIC_CACHE_MAX_LEN = 256: the topic caches
+//   hold 256 topics, of at most 128 bytes (decoder) or 256 bytes (encoder).
+// - utf8.ts: decodeUtf8 builds strings of up to 24 bytes by hand, longer ones
+//   through TextDecoder (reached on a topic-cache miss, and for every string
+//   property).
+// - decoder.ts COPY_BELOW = 1,024: a pushed chunk under 1,024 bytes is copied
+//   into the decoder's own buffer (when bytes are already buffered), a longer
+//   one kept as a view.
+// Not given rows: decoder.ts OWN_MIN (256, the own buffer's smallest capacity,
+// no change of path) and COMPACT_AFTER (64, segment-list bookkeeping,
+// amortized), the 16 KiB slab size itself (a new slab every 16 KiB whatever
+// the packet size).
+
+const NOTE_SLAB =
+  "[slab ≤ 1,024 B]: our encoder carves a packet of up to 1,024 B (whole packet, bytes.ts SLAB_MAX_PIECE) from a " +
+  "shared 16 KiB slab, a larger one gets its own ArrayBuffer. 3.1.1 QoS0 PUBLISH, 38 B topic, payload 981 / 982 B.";
+const NOTE_TOPIC_COUNT =
+  "[caches: 256 topics]: both topic caches hold 256 topics (decode.ts TOPIC_SLOTS, direct-mapped; encode.ts " +
+  "TOPIC_CACHE_ENTRIES). 256 distinct topics in turn fit (less the decoder's slot collisions); 4,096 miss.";
+const NOTE_DECODER_TOPIC =
+  "[decoder topic cache ≤ 128 B]: our decoder caches topics of up to 128 B (decode.ts TOPIC_MAX_CACHED). " +
+  "One topic, 3.1.1 QoS0 PUBLISH, 16 B payload. Parse only: the encoder's limit is 256 B.";
+const NOTE_ENCODER_TOPIC =
+  "[encoder topic cache ≤ 256 B]: our encoder caches the bytes of ASCII topics of up to 256 B " +
+  "(encode.ts TOPIC_CACHE_MAX_LEN). One topic, 3.1.1 QoS0 PUBLISH, 16 B payload. Generate only.";
+const NOTE_UTF8 =
+  "[UTF-8 by hand ≤ 24 B]: our decoder builds strings of up to 24 B by hand, longer ones with TextDecoder (utf8.ts). " +
+  "4,096 distinct ASCII topics of 24 / 25 B in turn (so topic-cache misses reach it), 16 B payload. Parse only.";
+const NOTE_CHUNK =
+  "[chunks < 1,024 B copied]: our decoder copies a pushed chunk under 1,024 B into its own buffer when bytes are " +
+  "already buffered, and keeps a longer one as a view (decoder.ts COPY_BELOW). The 16 B row's stream. Parse only.";
+
+/** A valid topic name of exactly `length` ASCII bytes. */
+function topicOfLength(length: number): string {
+  const head = "sensors/";
+  return head + "x".repeat(length - head.length);
+}
+
+/** 3.1.1 QoS0 PUBLISH of one topic and one payload (fresh objects, shared by both shapes). */
+function publishRow(id: string, label: string, topic: string, payloadSize: number, extra: Partial<Row>): Row {
+  const body = payload(payloadSize, 6);
+  return {
+    id,
+    label,
+    version: 4,
+    ours: [{ type: "publish", topic, payload: body, qos: 0, retain: false, dup: false }],
+    theirs: [{ cmd: "publish", topic, payload: body, qos: 0, retain: false, dup: false }],
+    ...extra,
+  };
+}
+
+/** A QoS0 PUBLISH (38-byte topic) whose whole packet is `packetBytes` long. */
+function publishOfPacketSize(packetBytes: number, id: string): Row {
+  // 1 (type) + 2 (Remaining Length, 128..16,383) + 2 + 38 (topic) + payload.
+  const size = packetBytes - 1 - 2 - 2 - TOPIC.length;
+  const row = publish311(size, id, `[slab ≤ 1,024 B] ${packetBytes.toLocaleString("en-US")} B packet`);
+  row.note = NOTE_SLAB;
+  return row;
+}
+
+/** `count` distinct ASCII topics of exactly `length` bytes, differing at both ends (the decoder's hash reads them). */
+function publishManyTopicsOfLength(length: number, count: number, id: string): Row {
+  const body = payload(16, 7);
+  const topics = Array.from({ length: count }, (_, i) => {
+    const tag = i.toString(36).padStart(3, "0");
+    return `${tag}/${"s".repeat(length - 2 * tag.length - 2)}/${tag}`;
+  });
+  return {
+    id,
+    label: `[UTF-8 by hand ≤ 24 B] ${count.toLocaleString("en-US")} topics of ${length} B`,
+    version: 4,
+    ours: topics.map((topic) => ({ type: "publish", topic, payload: body, qos: 0, retain: false, dup: false })),
+    theirs: topics.map((topic) => ({ cmd: "publish", topic, payload: body, qos: 0, retain: false, dup: false })),
+    ops: ["parse"],
+    note: NOTE_UTF8,
+  };
+}
+
 export function rows(): Row[] {
+  const p16 = publish311(16, "p16", "3.1.1 QoS0 PUBLISH, 16 B payload");
   return [
-    publish311(16, "p16", "3.1.1 QoS0 PUBLISH, 16 B payload"),
-    publish311ManyTopics(),
+    p16,
     publish311(1024, "p1k", "3.1.1 QoS0 PUBLISH, 1 KiB payload"),
     publish311(64 * 1024, "p64k", "3.1.1 QoS0 PUBLISH, 64 KiB payload"),
     publishV5(),
     mixedV5(),
+    publishOfPacketSize(1024, "slab1024"),
+    publishOfPacketSize(1025, "slab1025"),
+    publish311ManyTopics(256, "topics256"),
+    publish311ManyTopics(4096, "p16many"),
+    publishRow("dtopic128", "[decoder topic cache ≤ 128 B] 128 B topic", topicOfLength(128), 16, {
+      ops: ["parse"],
+      note: NOTE_DECODER_TOPIC,
+    }),
+    publishRow("dtopic129", "[decoder topic cache ≤ 128 B] 129 B topic", topicOfLength(129), 16, {
+      ops: ["parse"],
+      note: NOTE_DECODER_TOPIC,
+    }),
+    publishRow("etopic256", "[encoder topic cache ≤ 256 B] 256 B topic", topicOfLength(256), 16, {
+      ops: ["generate"],
+      note: NOTE_ENCODER_TOPIC,
+    }),
+    publishRow("etopic257", "[encoder topic cache ≤ 256 B] 257 B topic", topicOfLength(257), 16, {
+      ops: ["generate"],
+      note: NOTE_ENCODER_TOPIC,
+    }),
+    publishManyTopicsOfLength(24, 4096, "utf8-24"),
+    publishManyTopicsOfLength(25, 4096, "utf8-25"),
+    { ...p16, id: "chunk1023", label: "[chunks < 1,024 B copied] 1,023 B chunks", ops: ["parse"], chunkSize: 1023, note: NOTE_CHUNK },
+    { ...p16, id: "chunk1024", label: "[chunks < 1,024 B copied] 1,024 B chunks", ops: ["parse"], chunkSize: 1024, note: NOTE_CHUNK },
   ];
 }
