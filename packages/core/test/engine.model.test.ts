@@ -56,6 +56,7 @@ import {
   type Properties,
   type PublishPacket,
   type QoS,
+  type SessionState,
   sessionFromJSON,
   sessionToJSON,
 } from "../src/index.js";
@@ -2365,7 +2366,7 @@ const tamperArb: fc.Arbitrary<Tamper> = fc.record({
   mps: fc.constantFrom(undefined, undefined, 30, 200),
 });
 
-const BAD_NUMBERS = [-1, 0, 0.5, 65_536, 2 ** 31, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 2, Number.NaN, Infinity, -0, 1e300];
+const BAD_NUMBERS = [-1, 0, 0.5, 1, 2, 65_535, 65_536, 2 ** 31, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 2, Number.NaN, Infinity, -0, 1e300];
 const BAD_STRINGS = ["", "\u0000", "a/#", "+", "x".repeat(70_000), "\ud800", "$share/g/", "a\u0000b"];
 const OTHER_TYPES: unknown[] = [null, "1", 1, true, [], {}, [1], { "0": 1 }];
 const WRONG_ENUMS: Record<string, unknown[]> = {
@@ -2419,10 +2420,18 @@ function tamper(session: unknown, t: Tamper): { value: unknown; fields: Set<stri
       // Two packet ids (in flight, given up, requests, incoming QoS 2) or two message ids made equal.
       const ids = all.filter(([p, v]) => typeof v === "number" && (p.at(-1) === "packetId" || p[0] === "retiredPacketIds"));
       const mids = all.filter(([p, v]) => typeof v === "number" && p.at(-1) === "mid");
+      if (t.value % 3 === 2) {
+        // One more id given up: one in use (refused), or a free one (kept reserved).
+        const retired = Array.isArray(root.retiredPacketIds) ? root.retiredPacketIds : (root.retiredPacketIds = []);
+        const used = pick(ids.filter(([p]) => p[0] !== "incomingQos2"), t.pick2);
+        (retired as unknown[]).push(t.pick % 2 === 0 && used !== undefined ? used[1] : 40_000 + (t.pick % 1000));
+        return { value: root, fields: undefined };
+      }
       const pool = t.value % 2 === 0 && ids.length >= 2 ? ids : mids;
-      const a = pick(pool);
-      const b = pick(pool, t.pick2);
-      if (a === undefined || b === undefined) return { value: root, fields: new Set() };
+      if (pool.length < 2) return { value: root, fields: new Set() };
+      const i = t.pick % pool.length;
+      const a = pool[i]!;
+      const b = pool[(i + 1 + (t.pick2 % (pool.length - 1))) % pool.length]!;
       setAt(root, a[0], b[1]);
       return { value: root, fields: undefined };
     }
@@ -2475,6 +2484,40 @@ function tamper(session: unknown, t: Tamper): { value: unknown; fields: Set<stri
   }
 }
 
+/**
+ * A reference check of the session's cross-field rules, written apart from
+ * validateSession: why the engine must refuse this session, if it must.
+ * Packet ids unique among messages in flight, ids given up and requests;
+ * incoming QoS 2 ids unique; mids unique and below nextMid; counters in range.
+ */
+function mustRefuse(v: unknown): string | undefined {
+  if (typeof v !== "object" || v === null) return "not an object";
+  const s = v as Record<string, unknown>;
+  const int = (x: unknown, min: number, max: number): boolean => typeof x === "number" && Number.isInteger(x) && x >= min && x <= max;
+  if (!int(s.nextPacketId, 1, 0xffff)) return "nextPacketId";
+  if (!int(s.nextMid, 1, 2 ** 52)) return "nextMid";
+  const list = (x: unknown): Record<string, unknown>[] => (Array.isArray(x) ? (x as Record<string, unknown>[]) : []);
+  const ids: unknown[] = [];
+  const mids: unknown[] = [];
+  for (const m of list(s.outgoing)) {
+    if (typeof m !== "object" || m === null) continue;
+    mids.push(m.mid);
+    if (m.state !== "queued") ids.push(m.packetId);
+  }
+  for (const r of list(s.requests)) {
+    if (typeof r !== "object" || r === null) continue;
+    mids.push(r.mid);
+    ids.push(r.packetId);
+  }
+  ids.push(...(Array.isArray(s.retiredPacketIds) ? s.retiredPacketIds : []));
+  if (new Set(ids).size !== ids.length) return "a packet id used twice";
+  if (new Set(mids).size !== mids.length) return "a mid used twice";
+  if (mids.some((m) => typeof m === "number" && m >= (s.nextMid as number))) return "a mid not below nextMid";
+  const inc = list(s.incomingQos2).map((q) => (typeof q === "object" && q !== null ? q.packetId : q));
+  if (new Set(inc).size !== inc.length) return "an incoming QoS 2 id twice";
+  return undefined;
+}
+
 /** The key under which `v` sits in `all` (for strings that hold base64 bytes in the JSON form). */
 function _lastKey(v: unknown, all: [SessionPath, unknown][]): string | number | undefined {
   return all.find(([, x]) => x === v)?.[0].at(-1);
@@ -2487,8 +2530,15 @@ function _lastKey(v: unknown, all: [SessionPath, unknown][]): string | number | 
  * connected, each imported message and request gets exactly one final event,
  * and new messages and requests get new mids.
  */
-function exerciseImported(conn: MqttConnection, version: 4 | 5, present: boolean, mps: number | undefined): void {
+function exerciseImported(conn: MqttConnection, version: 4 | 5, present: boolean, mps: number | undefined, given: SessionState): void {
   const st = conn.exportSession();
+  // Every PUBLISH carries an imported message's topic and payload, byte for byte (or one of the new ones below).
+  const bytesKey = (topic: unknown, payload: unknown): string => `${String(topic)} ${payload instanceof Uint8Array ? Buffer.from(payload).toString("hex") : "<not bytes>"}`;
+  const known = new Set(given.outgoing.map((m) => bytesKey(m.topic, m.payload)));
+  known.add(bytesKey("n/1", te.encode("n")));
+  known.add(bytesKey("n/2", te.encode("n")));
+  // Ids given up stay reserved while the session lasts (a clean start or a lost session frees them).
+  const reserved = new Set(present && (version === 5 || st.clientId !== "") ? (given.retiredPacketIds ?? []) : []);
   const events: Event[] = [];
   const guard = <T>(what: string, f: () => T): T => {
     try {
@@ -2530,6 +2580,8 @@ function exerciseImported(conn: MqttConnection, version: 4 | 5, present: boolean
               break;
             }
             case "publish":
+              if (p.qos > 0 && reserved.has(p.packetId!)) fail(`imported session: PUBLISH with packet id ${p.packetId}, reserved by the session (retiredPacketIds)`);
+              if (p.topic !== "" && !known.has(bytesKey(p.topic, p.payload))) fail(`imported session: PUBLISH of ${bytesKey(p.topic, p.payload).slice(0, 80)}, which the session did not hold`);
               if (p.qos === 1) replies.push({ type: "puback", packetId: p.packetId!, reasonCode: 0 });
               if (p.qos === 2) replies.push({ type: "pubrec", packetId: p.packetId!, reasonCode: 0 });
               break;
@@ -2537,6 +2589,7 @@ function exerciseImported(conn: MqttConnection, version: 4 | 5, present: boolean
               replies.push({ type: "pubcomp", packetId: p.packetId, reasonCode: 0 });
               break;
             case "subscribe":
+              if (reserved.has(p.packetId)) fail(`imported session: SUBSCRIBE with packet id ${p.packetId}, reserved by the session (retiredPacketIds)`);
               replies.push({ type: "suback", packetId: p.packetId, reasonCodes: p.subscriptions.map((x) => x.qos) });
               break;
             case "unsubscribe":
@@ -2568,7 +2621,8 @@ function exerciseImported(conn: MqttConnection, version: 4 | 5, present: boolean
   const m3 = guard("subscribe", () => conn.subscribe({ topicFilter: "n/#", qos: 1 }, 0));
   run();
   const fresh = [m1, m2, m3];
-  const imported = [...st.outgoing.map((m) => m.mid), ...(st.requests ?? []).map((r) => r.mid)];
+  // (What was given to importSession: a message the engine lost on the way gets no event.)
+  const imported = [...given.outgoing.map((m) => m.mid), ...(given.requests ?? []).map((r) => r.mid)];
   if (new Set([...fresh, ...imported]).size !== fresh.length + imported.length) fail(`imported session: mids ${JSON.stringify(fresh)} for new work repeat one of ${JSON.stringify(imported.slice(0, 20))}`);
   const seen = new Map<number, number>();
   for (const e of events) {
@@ -2591,7 +2645,24 @@ function tamperProperty(version: 4 | 5, stats: Record<string, number>): fc.IProp
     const t = tamperIn.kind === "huge" && tamperIn.value % 8 === 0 ? { ...tamperIn, viaJson: false } : tamperIn;
     // A valid session from a random run, exported where the run stopped.
     const sim = runCommands(cfg, cmds);
-    sim.drop();
+    // Some more work in flight, unanswered: more packet ids in the session.
+    if (sim.conn.state === "connected") {
+      for (const qos of [1, 2, 2] as const) {
+        try {
+          sim.conn.publish({ topic: "e/x", payload: te.encode(`e${qos}`), qos }, sim.now);
+        } catch {
+          // a full queue or a limit of the server: fine, the session is what it is
+        }
+      }
+      try {
+        sim.conn.subscribe({ topicFilter: "e/#", qos: 1 }, sim.now);
+      } catch {
+        // a limit of the server
+      }
+      sim.conn.dataToSend(sim.now);
+    }
+    sim.conn.connectionLost(sim.now);
+    while (sim.conn.pollEvent() !== undefined);
     const good = sim.conn.exportSession();
     const into: 4 | 5 = t.kind === "v5-into-3.1.1" ? 4 : version;
     const options: ConnectionOptions = { protocolVersion: into, clientId: "other", clean: false, maxQueued: cfg.maxQueued, maxInflight: cfg.maxInflight };
@@ -2601,11 +2672,13 @@ function tamperProperty(version: 4 | 5, stats: Record<string, number>): fc.IProp
     if (into === version) conn.importSession(structuredClone(good));
     const before = conn.exportSession();
     const { value, fields } = tamper(t.viaJson ? sessionToJSON(good) : good, t);
-    let imported = false;
+    let imported: SessionState | undefined;
     try {
-      const state = t.viaJson ? sessionFromJSON(JSON.parse(JSON.stringify(value))) : (value as ReturnType<MqttConnection["exportSession"]>);
+      const state = t.viaJson ? sessionFromJSON(JSON.parse(JSON.stringify(value))) : (value as SessionState);
       conn.importSession(state);
-      imported = true;
+      imported = state;
+      const why = mustRefuse(state);
+      if (why !== undefined) fail(`${t.kind}: importSession accepted a session with ${why}`);
     } catch (e) {
       if (!(e instanceof LocalProtocolError) || e.code !== ErrorCode.InvalidArgument) fail(`${t.kind}: refused with ${(e as Error)?.stack ?? String(e)}, not LocalProtocolError ERR_ARGUMENT`);
       const named = SESSION_FIELDS.exec(e.message);
@@ -2615,8 +2688,8 @@ function tamperProperty(version: 4 | 5, stats: Record<string, number>): fc.IProp
       if (!isDeepStrictEqual(conn.exportSession(), before)) fail(`${t.kind}: importSession refused the session but changed the engine's`);
       stats[`${t.kind}${t.viaJson ? " (JSON)" : ""}: refused`] = (stats[`${t.kind}${t.viaJson ? " (JSON)" : ""}: refused`] ?? 0) + 1;
     }
-    if (imported) {
-      exerciseImported(conn, into, t.present, into === 5 ? t.mps : undefined);
+    if (imported !== undefined) {
+      exerciseImported(conn, into, t.present, into === 5 ? t.mps : undefined, imported);
       stats[`${t.kind}${t.viaJson ? " (JSON)" : ""}: accepted`] = (stats[`${t.kind}${t.viaJson ? " (JSON)" : ""}: accepted`] ?? 0) + 1;
     }
     stats[`ms ${t.kind}`] = (stats[`ms ${t.kind}`] ?? 0) + Math.round(performance.now() - t0);
