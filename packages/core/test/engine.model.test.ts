@@ -13,13 +13,39 @@
  * the client's side of the protocol as it reads it (BrokerViolation); the
  * harness checks the engine's events and output (ModelViolation).
  *
+ * Every CONNACK limit the engine honours varies per connection (Drop,
+ * Reconnect, Restart take ConnParams; the first connection and the final
+ * settle take the Config's): Receive Maximum, Maximum QoS, Retain Available,
+ * Maximum Packet Size (none, 80, 5..80, right at the size of a message the
+ * engine holds with and without an alias property, or under 5), Topic Alias
+ * Maximum, Wildcard / Shared Subscription and Subscription Identifier
+ * Available, Server Keep Alive, Session Expiry Interval. What the engine
+ * writes once it has read a CONNACK must keep all of it: the tap checks every
+ * packet, and the broker checks what reaches it (BrokerViolation).
+ *
  * Some outcomes the protocol cannot prevent are allowed only where they can
  * happen, and counted: a QoS 2 message sent again as a new one after a session
  * loss; a session change the client cannot observe (a lost CONNACK said
- * "session present 0", the next one resumes the broker's new session); a QoS 2
- * resend given up as too large for the new connection (the broker keeps waiting
- * for its PUBREL; the engine keeps its packet id reserved). FC_STATS=1 prints
- * the counts.
+ * "session present 0", the next one resumes the broker's new session). So are
+ * the engine's decided answers to a CONNACK's limits, checked against that
+ * CONNACK: publish() / subscribe() / unsubscribe() / disconnect() refused at
+ * once; a queued message failed when it leaves the queue (0x9B, 0x9A, 0x95,
+ * 0x94); a resend of a resumed session given up (0x9B, 0x9A, 0x95; a QoS 2 one
+ * whose PUBLISH was handed out keeps its packet id reserved, as the harness
+ * mirrors exactly, and the broker may keep waiting for its PUBREL); a pending
+ * SUBSCRIBE / UNSUBSCRIBE or a resubscription failed at the CONNACK (0x95
+ * with 0x80 codes, or 0xA2 / 0x9E / 0xA1); a connection ended by a Maximum
+ * Packet Size under 5. Each mid still gets exactly one final `published`
+ * event and each request one `subscribed` / `unsubscribed`. FC_STATS=1 prints
+ * the counts ("allowed outcomes").
+ *
+ * Restarts go through exportSession / importSession as a structured clone or
+ * (a Restart parameter) as JSON text through sessionToJSON / sessionFromJSON,
+ * which must read back the same session; and importSession(exportSession())
+ * must export the same session again. A separate property (end of this file)
+ * tampers with sessions from random runs: importSession accepts one and the
+ * engine then works, or refuses with ERR_ARGUMENT naming session.<field> and
+ * changes nothing (FC_TAMPER_RUNS=<n> runs per version).
  *
  * The session's lifetime is the engine's: connect() discards the session when
  * the connection starts clean or the session ended with the previous network
