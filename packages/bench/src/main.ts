@@ -11,9 +11,9 @@
 //
 // Knobs (environment): BENCH_ROUNDS (7), BENCH_MIN_SAMPLE_MS (200),
 // BENCH_STREAM_MIB (16), BENCH_CHUNK_KIB (64), BENCH_ONLY (comma-separated
-// benchmark ids, e.g. "parse:p16,generate:v5,engine:scale,size"; for
-// profiling), BENCH_VERBOSE (set: print every sample, as pkt/s / passes, on
-// stderr).
+// benchmark ids, e.g. "parse:p16,generate:slab1025,engine:scale,size"; a row
+// beside a threshold brings its pair, measured with it; for profiling),
+// BENCH_VERBOSE (set: print every sample, as pkt/s / passes, on stderr).
 
 import os from "node:os";
 import { performance } from "node:perf_hooks";
@@ -73,6 +73,10 @@ const chunkSize = Math.round(envNumber("BENCH_CHUNK_KIB", 64) * 1024);
 const only = (process.env["BENCH_ONLY"] ?? "").split(",").filter((s) => s !== "");
 const verbose = (process.env["BENCH_VERBOSE"] ?? "") !== "";
 const wanted = (id: string): boolean => only.length === 0 || only.includes(id);
+/** A codec row is wanted by its own id ("parse:slab1024") or by its threshold pair's ("parse:slab1024+slab1025"). */
+const wantedRow = (op: string, rowId: string): boolean =>
+  only.length === 0 ||
+  only.some((x) => x === `${op}:${rowId}` || (x.startsWith(`${op}:`) && x.slice(op.length + 1).split("+").includes(rowId)));
 
 const t0 = performance.now();
 const log = (msg: string): void => {
@@ -83,14 +87,24 @@ const log = (msg: string): void => {
 
 type Group = "parse" | "generate" | "engine" | "scale";
 
+/** A row of a codec table. Its contenders are named "ours" + suffix, "mqtt-packet" + suffix. */
+interface PlanRow {
+  rowId: string;
+  label: string;
+  /** Footnote for the label. */
+  note?: string;
+  /** Wire bytes per packet. */
+  bytesPerPacket: number;
+  suffix: string;
+}
+
 interface Planned {
   id: string;
   group: Group;
   label: string;
-  /** Footnote for the label. */
-  note?: string;
-  /** Wire bytes per packet, for the codec tables. */
-  bytesPerPacket?: number;
+  /** Codec benchmarks: one row, or the two sides of a threshold measured in the same rounds. */
+  rows: PlanRow[];
+  threshold?: string;
   contenders: number;
   make: () => Contender[];
 }
@@ -109,7 +123,7 @@ const checkNotes: string[] = [];
 const prepared: { row: Row; enc: Encoded }[] = [];
 for (const row of rows()) {
   const ops = row.ops ?? ["parse", "generate"];
-  if (!ops.some((op) => wanted(`${op}:${row.id}`))) continue;
+  if (!ops.some((op) => wantedRow(op, row.id))) continue;
   let enc: Encoded;
   try {
     enc = encodeRow(row);
@@ -119,9 +133,9 @@ for (const row of rows()) {
     problems.push(`${row.id}: ${msg}`);
     checkNotes.push(`${row.id} (${row.label}): CHECK FAILED: ${msg}`);
     for (const op of ops) {
-      const id = `${op}:${row.id}`;
-      if (!wanted(id)) continue;
-      const p: Planned = { id, group: op, label: row.label, contenders: 0, make: () => [] };
+      if (!wantedRow(op, row.id)) continue;
+      const r: PlanRow = { rowId: row.id, label: row.label, bytesPerPacket: Number.NaN, suffix: "" };
+      const p: Planned = { id: `${op}:${row.id}`, group: op, label: row.label, rows: [r], contenders: 0, make: () => [] };
       benches.push({ plan: p, results: undefined, error: msg });
     }
     continue;
@@ -132,49 +146,58 @@ for (const row of rows()) {
   prepared.push({ row, enc });
 }
 
-for (const { row, enc } of prepared) {
-  const id = `parse:${row.id}`;
-  if (!(row.ops ?? ["parse"]).includes("parse") || !wanted(id)) continue;
-  const framer = row.id === "p16";
-  plan.push({
-    id,
-    group: "parse",
-    label: row.label,
-    ...(row.note !== undefined ? { note: row.note } : {}),
-    bytesPerPacket: enc.theirs.length / row.theirs.length,
-    contenders: framer ? 3 : 2,
-    make: () => {
-      // Both parsers read the same bytes: mqtt-packet's encoding of the row.
-      const stream = buildStream(enc.theirs, row.theirs.length, enc.payloadBytes, streamBytes, row.chunkSize ?? chunkSize);
-      const contenders = [oursParse(stream, row.version), theirsParse(stream, row.version)];
-      // The framer runs on the 16 B row's stream, in the same rounds.
-      if (framer) contenders.push(framerParse(stream));
-      return contenders;
-    },
-  });
+function codecContenders(op: "parse" | "generate", row: Row, enc: Encoded): Contender[] {
+  if (op === "generate") return [oursGenerate(row, enc.ours.length), theirsGenerate(row, enc.theirs.length)];
+  // Both parsers read the same bytes: mqtt-packet's encoding of the row.
+  const stream = buildStream(enc.theirs, row.theirs.length, enc.payloadBytes, streamBytes, row.chunkSize ?? chunkSize);
+  const contenders = [oursParse(stream, row.version), theirsParse(stream, row.version)];
+  // The framer runs on the 16 B row's stream, in the same rounds.
+  if (row.id === "p16") contenders.push(framerParse(stream));
+  return contenders;
 }
 
-for (const { row, enc } of prepared) {
-  const id = `generate:${row.id}`;
-  if (!(row.ops ?? ["generate"]).includes("generate") || !wanted(id)) continue;
-  plan.push({
-    id,
-    group: "generate",
-    label: row.label,
-    ...(row.note !== undefined ? { note: row.note } : {}),
-    bytesPerPacket: enc.ours.length / row.ours.length,
-    contenders: 2,
-    make: () => [oursGenerate(row, enc.ours.length), theirsGenerate(row, enc.theirs.length)],
-  });
+/**
+ * One benchmark per row; the two rows beside one threshold make one benchmark
+ * (ours and mqtt-packet on each side, four contenders interleaved), so the
+ * step across the threshold is measured side by side, like the ratios.
+ */
+for (const op of ["parse", "generate"] as const) {
+  const list = prepared.filter(({ row }) => (row.ops ?? [op]).includes(op));
+  for (let i = 0; i < list.length; i++) {
+    const a = list[i]!;
+    const b = list[i + 1];
+    const group = a.row.threshold !== undefined && b?.row.threshold === a.row.threshold ? [a, b] : [a];
+    i += group.length - 1;
+    if (!group.some(({ row }) => wantedRow(op, row.id))) continue;
+    const rowsOf: PlanRow[] = group.map(({ row, enc }, k) => ({
+      rowId: row.id,
+      label: row.label,
+      ...(row.note !== undefined ? { note: row.note } : {}),
+      bytesPerPacket: op === "parse" ? enc.theirs.length / row.theirs.length : enc.ours.length / row.ours.length,
+      suffix: k === 0 ? "" : ` #${k + 1}`,
+    }));
+    plan.push({
+      id: `${op}:${group.map(({ row }) => row.id).join("+")}`,
+      group: op,
+      label: group.map(({ row }) => row.label).join(" | "),
+      rows: rowsOf,
+      ...(group.length > 1 && a.row.threshold !== undefined ? { threshold: a.row.threshold } : {}),
+      contenders: group.reduce((n, { row }) => n + (op === "parse" && row.id === "p16" ? 3 : 2), 0),
+      make: () =>
+        group.flatMap(({ row, enc }, k) =>
+          codecContenders(op, row, enc).map((c) => ({ ...c, name: c.name + rowsOf[k]!.suffix })),
+        ),
+    });
+  }
 }
 
 for (const r of engineRows()) {
-  if (wanted(r.id)) plan.push({ id: r.id, group: "engine", label: r.label, contenders: 2, make: r.make });
+  if (wanted(r.id)) plan.push({ id: r.id, group: "engine", label: r.label, rows: [], contenders: 2, make: r.make });
 }
 
 const scale = scaleBench();
 if (wanted(scale.id)) {
-  plan.push({ id: scale.id, group: "scale", label: scale.label, contenders: SCALE_WINDOWS.length, make: scale.make });
+  plan.push({ id: scale.id, group: "scale", label: scale.label, rows: [], contenders: SCALE_WINDOWS.length, make: scale.make });
 }
 const measureSizes = wanted("size");
 
@@ -286,18 +309,19 @@ function codecTable(g: "parse" | "generate", title: string): void {
   if (list.length === 0) return;
   const notes = new Footnotes();
   const body: string[][] = [];
+  const steps: string[][] = [];
   for (const b of list) {
-    const note = b.plan.note ?? (b.plan.id.endsWith(":p64k") ? P64K_NOTE : undefined);
-    const label = note === undefined ? b.plan.label : `${b.plan.label} ${notes.ref(note)}`;
-    const bpp = b.plan.bytesPerPacket === undefined ? "" : fmtBytes(b.plan.bytesPerPacket);
-    if (b.results === undefined) {
-      body.push([label, bpp, "ERROR", "", "", "", "see below"]);
-      continue;
-    }
-    const ours = b.results.find((r) => r.name === "ours");
-    const theirs = b.results.find((r) => r.name === "mqtt-packet");
-    const framer = b.results.find((r) => r.name === "framer");
-    if (ours && theirs) {
+    for (const row of b.plan.rows) {
+      const note = row.note ?? (row.rowId === "p64k" ? P64K_NOTE : undefined);
+      const label = note === undefined ? row.label : `${row.label} ${notes.ref(note)}`;
+      const bpp = Number.isNaN(row.bytesPerPacket) ? "" : fmtBytes(row.bytesPerPacket);
+      const ours = b.results?.find((r) => r.name === `ours${row.suffix}`);
+      const theirs = b.results?.find((r) => r.name === `mqtt-packet${row.suffix}`);
+      const framer = b.results?.find((r) => r.name === `framer${row.suffix}`);
+      if (ours === undefined || theirs === undefined) {
+        body.push([label, bpp, "ERROR", "", "", "", "see below"]);
+        continue;
+      }
       body.push([
         label,
         bpp,
@@ -307,17 +331,29 @@ function codecTable(g: "parse" | "generate", title: string): void {
         fmtMB(theirs.bytesPerSec),
         fmtRatio(ours.packetsPerSec / theirs.packetsPerSec),
       ]);
+      if (framer !== undefined) {
+        body.push([
+          `↳ framer ceiling, same stream ${notes.ref(FRAMER_NOTE)}`,
+          bpp,
+          fmtRate(framer.packetsPerSec),
+          fmtMB(framer.bytesPerSec),
+          "—",
+          "—",
+          `o/f ${(ours.packetsPerSec / framer.packetsPerSec).toFixed(2)}`,
+        ]);
+      }
     }
-    if (framer && ours) {
-      body.push([
-        `↳ framer ceiling, same stream ${notes.ref(FRAMER_NOTE)}`,
-        bpp,
-        fmtRate(framer.packetsPerSec),
-        fmtMB(framer.bytesPerSec),
-        "—",
-        "—",
-        `o/f ${(ours.packetsPerSec / framer.packetsPerSec).toFixed(2)}`,
-      ]);
+    // The step across a threshold: the far side's pkt/s over the near side's, same rounds.
+    const [near, far] = b.plan.rows;
+    if (b.plan.threshold !== undefined && near !== undefined && far !== undefined && b.results !== undefined) {
+      const rate = (name: string): number | undefined => b.results?.find((r) => r.name === name)?.packetsPerSec;
+      const step = (who: string): string => {
+        const x = rate(who + near.suffix);
+        const y = rate(who + far.suffix);
+        return x === undefined || y === undefined ? "—" : fmtRatio(y / x);
+      };
+      const side = (label: string): string => label.replace(/^\[[^\]]*\]\s*/, "");
+      steps.push([`[${b.plan.threshold}]`, `${side(near.label)} → ${side(far.label)}`, step("ours"), step("mqtt-packet")]);
     }
   }
   out.push(title);
@@ -330,11 +366,20 @@ function codecTable(g: "parse" | "generate", title: string): void {
       notes,
     ),
   );
-  if (notes.size > 0) {
-    out.push("");
-    out.push(...notes.lines());
-  }
   out.push("");
+  if (steps.length > 0) {
+    para(
+      `Across each threshold (${g}): pkt/s beyond it over pkt/s within it, both sides measured in the same rounds ` +
+        "(1.00x = no step):",
+    );
+    out.push("");
+    out.push(fittedTable(["threshold", "within → beyond", "ours", "m-p"], steps, ["l", "l", "r", "r"], notes));
+    out.push("");
+  }
+  if (notes.size > 0) {
+    out.push(...notes.lines());
+    out.push("");
+  }
 }
 
 function fmtBytes(n: number): string {
@@ -425,7 +470,7 @@ if (sizeEntries.length > 0) {
   const notes = new Footnotes();
   const body = sizeEntries.map((s) =>
     s.minified === undefined || s.gzipped === undefined
-      ? [`${s.label} ${notes.ref(`not measured: ${s.error ?? "?"}`)}`, "—", "—", ""]
+      ? [s.label, "—", "—", `not measured ${notes.ref(s.error ?? "?")}`]
       : [
           s.label,
           `${s.minified.toLocaleString("en-US")} B = ${kB(s.minified)}`,
