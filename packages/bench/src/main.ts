@@ -120,10 +120,18 @@ const benches: Bench[] = [];
 const problems: string[] = [];
 const checkNotes: string[] = [];
 
+const allRows = rows();
+/** Whether `row` runs in `op`: wanted itself, or beside a threshold whose other row is wanted. */
+const runs = (op: "parse" | "generate", row: Row): boolean =>
+  (row.ops ?? [op]).includes(op) &&
+  (wantedRow(op, row.id) ||
+    (row.threshold !== undefined &&
+      allRows.some((r) => r !== row && r.threshold === row.threshold && (r.ops ?? [op]).includes(op) && wantedRow(op, r.id))));
+
 const prepared: { row: Row; enc: Encoded }[] = [];
-for (const row of rows()) {
-  const ops = row.ops ?? ["parse", "generate"];
-  if (!ops.some((op) => wantedRow(op, row.id))) continue;
+for (const row of allRows) {
+  const ops = (row.ops ?? ["parse", "generate"]).filter((op) => runs(op, row));
+  if (ops.length === 0) continue;
   let enc: Encoded;
   try {
     enc = encodeRow(row);
@@ -133,7 +141,6 @@ for (const row of rows()) {
     problems.push(`${row.id}: ${msg}`);
     checkNotes.push(`${row.id} (${row.label}): CHECK FAILED: ${msg}`);
     for (const op of ops) {
-      if (!wantedRow(op, row.id)) continue;
       const r: PlanRow = { rowId: row.id, label: row.label, bytesPerPacket: Number.NaN, suffix: "" };
       const p: Planned = { id: `${op}:${row.id}`, group: op, label: row.label, rows: [r], contenders: 0, make: () => [] };
       benches.push({ plan: p, results: undefined, error: msg });
@@ -162,13 +169,12 @@ function codecContenders(op: "parse" | "generate", row: Row, enc: Encoded): Cont
  * step across the threshold is measured side by side, like the ratios.
  */
 for (const op of ["parse", "generate"] as const) {
-  const list = prepared.filter(({ row }) => (row.ops ?? [op]).includes(op));
+  const list = prepared.filter(({ row }) => runs(op, row));
   for (let i = 0; i < list.length; i++) {
     const a = list[i]!;
     const b = list[i + 1];
     const group = a.row.threshold !== undefined && b?.row.threshold === a.row.threshold ? [a, b] : [a];
     i += group.length - 1;
-    if (!group.some(({ row }) => wantedRow(op, row.id))) continue;
     const rowsOf: PlanRow[] = group.map(({ row, enc }, k) => ({
       rowId: row.id,
       label: row.label,
