@@ -4,6 +4,7 @@
 
 import type { encodePacket } from "@sansmqtt/core";
 import type { Packet as TheirPacket } from "mqtt-packet";
+import { readThresholds, type Thresholds } from "./thresholds.js";
 
 export type OurPacket = Parameters<typeof encodePacket>[0];
 export type OurVersion = Parameters<typeof encodePacket>[1];
@@ -52,25 +53,6 @@ function publish311(size: number, id: string, label: string): Row {
     version: 4,
     ours: [{ type: "publish", topic: TOPIC, payload: body, qos: 0, retain: false, dup: false }],
     theirs: [{ cmd: "publish", topic: TOPIC, payload: body, qos: 0, retain: false, dup: false }],
-  };
-}
-
-/**
- * The 16 B row with 4,096 distinct topics in turn: more than the codec's topic
- * caches hold (256 each way), so every packet takes the uncached path. The
- * honest worst case beside the single-topic rows.
- */
-function publish311ManyTopics(count: number, id: string): Row {
-  const body = payload(16, 5);
-  const topics = Array.from({ length: count }, (_, i) => `sensors/building-${i % 97}/floor-${i}/temperature`);
-  return {
-    id,
-    label: `[caches: 256 topics] ${count.toLocaleString("en-US")} topics, 16 B`,
-    version: 4,
-    ours: topics.map((topic) => ({ type: "publish", topic, payload: body, qos: 0, retain: false, dup: false })),
-    theirs: topics.map((topic) => ({ cmd: "publish", topic, payload: body, qos: 0, retain: false, dup: false })),
-    note: NOTE_TOPIC_COUNT,
-    threshold: "caches: 256 topics",
   };
 }
 
@@ -258,50 +240,35 @@ function mixedV5(): Row {
 
 // ---- rows on both sides of each size threshold of the codec ----
 //
-// The thresholds in packages/core/src/codec when these rows were written:
-// - bytes.ts SLAB_MAX_PIECE = 1,024: the encoder carves outputs of up to
-//   1,024 bytes (the whole packet) from a shared 16 KiB slab; larger ones get
-//   an ArrayBuffer each.
-// - decode.ts TOPIC_SLOTS = 256, TOPIC_MAX_CACHED = 128; encode.ts
-//   TOPIC_CACHE_ENTRIES = 256, TOPIC_CACHE_MAX_LEN = 256: the topic caches
-//   hold 256 topics, of at most 128 bytes (decoder) or 256 bytes (encoder).
-// - utf8.ts: decodeUtf8 builds strings of up to 24 bytes by hand, longer ones
-//   through TextDecoder (reached on a topic-cache miss, and for every string
-//   property).
-// - decoder.ts COPY_BELOW = 1,024: a pushed chunk under 1,024 bytes is copied
+// The thresholds, read from packages/core/src/codec (thresholds.ts), with
+// their values when these rows were written:
+// - bytes.ts SLAB_MAX_PIECE (1,024): the encoder carves outputs of up to that
+//   many bytes (the whole packet) from a shared slab; larger ones get an
+//   ArrayBuffer each.
+// - decode.ts TOPIC_SLOTS (256), TOPIC_MAX_CACHED (128); encode.ts
+//   TOPIC_CACHE_ENTRIES (256), TOPIC_CACHE_MAX_LEN (256): the topic caches
+//   hold that many topics, of at most that many bytes.
+// - utf8.ts decodeUtf8 (24): strings of up to 24 bytes are built by hand,
+//   longer ones through TextDecoder (reached on a topic-cache miss, and for
+//   every string property).
+// - decoder.ts COPY_BELOW (1,024): a pushed chunk shorter than that is copied
 //   into the decoder's own buffer (when bytes are already buffered), a longer
 //   one kept as a view.
 // Not given rows: decoder.ts OWN_MIN (256, the own buffer's smallest capacity,
 // no change of path) and COMPACT_AFTER (64, segment-list bookkeeping,
-// amortized), the 16 KiB slab size itself (a new slab every 16 KiB whatever
-// the packet size).
+// amortized), the slab size itself (a new slab whenever one is used up,
+// whatever the packet size).
 
-const NOTE_SLAB =
-  "[slab ≤ 1,024 B]: our encoder carves a packet of up to 1,024 B (whole packet, bytes.ts SLAB_MAX_PIECE) from a " +
-  "shared 16 KiB slab, a larger one gets its own ArrayBuffer. 3.1.1 QoS0 PUBLISH, 38 B topic, payload 981 / 982 B.";
-const NOTE_TOPIC_COUNT =
-  "[caches: 256 topics]: both topic caches hold 256 topics (decode.ts TOPIC_SLOTS, direct-mapped; encode.ts " +
-  "TOPIC_CACHE_ENTRIES). 256 distinct topics in turn fit (less the decoder's slot collisions); 4,096 miss.";
-const NOTE_DECODER_TOPIC =
-  "[decoder topic cache ≤ 128 B]: our decoder caches topics of up to 128 B (decode.ts TOPIC_MAX_CACHED). " +
-  "One topic, 3.1.1 QoS0 PUBLISH, 16 B payload. Parse only: the encoder's limit is 256 B.";
-const NOTE_ENCODER_TOPIC =
-  "[encoder topic cache ≤ 256 B]: our encoder caches the bytes of ASCII topics of up to 256 B " +
-  "(encode.ts TOPIC_CACHE_MAX_LEN). One topic, 3.1.1 QoS0 PUBLISH, 16 B payload. Generate only.";
-const NOTE_UTF8 =
-  "[UTF-8 by hand ≤ 24 B]: our decoder builds strings of up to 24 B by hand, longer ones with TextDecoder (utf8.ts). " +
-  "4,096 distinct ASCII topics of 24 / 25 B in turn (so topic-cache misses reach it), 16 B payload. Parse only.";
-const NOTE_CHUNK =
-  "[chunks < 1,024 B copied]: our decoder copies a pushed chunk under 1,024 B into its own buffer when bytes are " +
-  "already buffered, and keeps a longer one as a view (decoder.ts COPY_BELOW). The 16 B row's stream. Parse only.";
+const n = (x: number): string => x.toLocaleString("en-US");
+const B = (x: number): string => `${n(x)} B`;
 
-/** A valid topic name of exactly `length` ASCII bytes. */
+/** A valid topic name of exactly `length` ASCII bytes (length >= 9). */
 function topicOfLength(length: number): string {
   const head = "sensors/";
   return head + "x".repeat(length - head.length);
 }
 
-/** 3.1.1 QoS0 PUBLISH of one topic and one payload (fresh objects, shared by both shapes). */
+/** 3.1.1 QoS0 PUBLISH of one topic and one payload. */
 function publishRow(id: string, label: string, topic: string, payloadSize: number, extra: Partial<Row>): Row {
   const body = payload(payloadSize, 6);
   return {
@@ -314,18 +281,33 @@ function publishRow(id: string, label: string, topic: string, payloadSize: numbe
   };
 }
 
-/** A QoS0 PUBLISH (38-byte topic) whose whole packet is `packetBytes` long. */
-function publishOfPacketSize(packetBytes: number, id: string): Row {
-  // 1 (type) + 2 (Remaining Length, 128..16,383) + 2 + 38 (topic) + payload.
-  const size = packetBytes - 1 - 2 - 2 - TOPIC.length;
-  const row = publish311(size, id, `[slab ≤ 1,024 B] ${packetBytes.toLocaleString("en-US")} B packet`);
-  row.note = NOTE_SLAB;
-  row.threshold = "slab ≤ 1,024 B";
-  return row;
+/** Payload size of a 3.1.1 QoS0 PUBLISH on TOPIC whose whole packet is `packetBytes` long. */
+function payloadForPacket(packetBytes: number): number {
+  // packet = 1 (type) + Remaining Length's own bytes + 2 + topic + payload.
+  for (let lenBytes = 1; lenBytes <= 4; lenBytes++) {
+    const body = packetBytes - 1 - lenBytes;
+    const fits = body < 2 ** (7 * lenBytes) && (lenBytes === 1 || body >= 2 ** (7 * (lenBytes - 1)));
+    if (fits) return body - 2 - TOPIC.length;
+  }
+  throw new Error(`no 3.1.1 PUBLISH is exactly ${packetBytes} bytes long`);
+}
+
+/** `count` distinct topics (the p16many scheme), 16 B payload. */
+function manyTopics(count: number, id: string, label: string, extra: Partial<Row>): Row {
+  const body = payload(16, 5);
+  const topics = Array.from({ length: count }, (_, i) => `sensors/building-${i % 97}/floor-${i}/temperature`);
+  return {
+    id,
+    label,
+    version: 4,
+    ours: topics.map((topic) => ({ type: "publish", topic, payload: body, qos: 0, retain: false, dup: false })),
+    theirs: topics.map((topic) => ({ cmd: "publish", topic, payload: body, qos: 0, retain: false, dup: false })),
+    ...extra,
+  };
 }
 
 /** `count` distinct ASCII topics of exactly `length` bytes, differing at both ends (the decoder's hash reads them). */
-function publishManyTopicsOfLength(length: number, count: number, id: string): Row {
+function manyTopicsOfLength(length: number, count: number, id: string, label: string, extra: Partial<Row>): Row {
   const body = payload(16, 7);
   const topics = Array.from({ length: count }, (_, i) => {
     const tag = i.toString(36).padStart(3, "0");
@@ -333,17 +315,103 @@ function publishManyTopicsOfLength(length: number, count: number, id: string): R
   });
   return {
     id,
-    label: `[UTF-8 by hand ≤ 24 B] ${count.toLocaleString("en-US")} topics of ${length} B`,
+    label,
     version: 4,
     ours: topics.map((topic) => ({ type: "publish", topic, payload: body, qos: 0, retain: false, dup: false })),
     theirs: topics.map((topic) => ({ cmd: "publish", topic, payload: body, qos: 0, retain: false, dup: false })),
-    ops: ["parse"],
-    note: NOTE_UTF8,
-    threshold: "UTF-8 by hand ≤ 24 B",
+    ...extra,
   };
 }
 
-export function rows(): Row[] {
+function thresholdRows(p16: Row, t: Thresholds): Row[] {
+  const out: Row[] = [];
+
+  // The slab: packets of exactly the limit and one byte more.
+  {
+    const max = t.slabMaxPiece.value;
+    const name = `slab ≤ ${B(max)}`;
+    const note =
+      `[${name}]: our encoder carves a packet of up to ${B(max)} (the whole packet; ${t.slabMaxPiece.where}) from a ` +
+      `shared slab, a larger one gets its own ArrayBuffer. 3.1.1 QoS0 PUBLISH, ${TOPIC.length} B topic, ` +
+      `payload ${n(payloadForPacket(max))} / ${n(payloadForPacket(max + 1))} B.`;
+    for (const size of [max, max + 1]) {
+      const row = publish311(payloadForPacket(size), `slab${size}`, `[${name}] ${B(size)} packet`);
+      out.push({ ...row, note, threshold: name });
+    }
+  }
+
+  // Topic caches, by count: as many topics as the cache holds, then 16 times as many (always missing).
+  const counts = (entries: number, ops: Row["ops"], who: string, where: string, id: string): void => {
+    const name = `${who}: ${n(entries)} topics`;
+    const far = Math.max(4096, 16 * entries);
+    const note =
+      `[${name}]: ${who === "caches" ? "both topic caches hold" : `our ${who} holds`} ${n(entries)} topics (${where}). ` +
+      `${n(entries)} distinct topics in turn fit (less the decoder's collisions: it is direct-mapped); ` +
+      `${n(far)} miss: every packet takes the uncached path, the honest worst case.`;
+    const extra = { note, threshold: name, ...(ops !== undefined ? { ops } : {}) };
+    out.push(manyTopics(entries, `topics${entries}${id}`, `[${name}] ${n(entries)} topics, 16 B`, extra));
+    // Keeps the id "p16many" for the 4,096-topic row where there is one row for both directions.
+    out.push(manyTopics(far, id === "" && far === 4096 ? "p16many" : `topics${far}${id}`, `[${name}] ${n(far)} topics, 16 B`, extra));
+  };
+  const dSlots = t.decoderTopicSlots;
+  const eEntries = t.encoderTopicEntries;
+  if (dSlots.value === eEntries.value) {
+    counts(dSlots.value, undefined, "caches", `${dSlots.where}; ${eEntries.where}`, "");
+  } else {
+    counts(dSlots.value, ["parse"], "decoder topic cache", dSlots.where, "d");
+    counts(eEntries.value, ["generate"], "encoder topic cache", eEntries.where, "e");
+  }
+
+  // Topic caches, by length: one topic of the longest length cached, and one byte longer.
+  {
+    const max = t.decoderTopicMax.value;
+    const name = `decoder topic cache ≤ ${B(max)}`;
+    const note =
+      `[${name}]: our decoder caches topics of up to ${B(max)} (${t.decoderTopicMax.where}). One topic, 3.1.1 QoS0 ` +
+      "PUBLISH, 16 B payload. Parse only.";
+    for (const len of [max, max + 1]) {
+      out.push(publishRow(`dtopic${len}`, `[${name}] ${B(len)} topic`, topicOfLength(len), 16, { ops: ["parse"], note, threshold: name }));
+    }
+  }
+  {
+    const max = t.encoderTopicMax.value;
+    const name = `encoder topic cache ≤ ${B(max)}`;
+    const note =
+      `[${name}]: our encoder caches the bytes of ASCII topics of up to ${B(max)} (${t.encoderTopicMax.where}). ` +
+      "One topic, 3.1.1 QoS0 PUBLISH, 16 B payload. Generate only.";
+    for (const len of [max, max + 1]) {
+      out.push(publishRow(`etopic${len}`, `[${name}] ${B(len)} topic`, topicOfLength(len), 16, { ops: ["generate"], note, threshold: name }));
+    }
+  }
+
+  // UTF-8 decoding: strings of the longest length built by hand, and one byte longer.
+  {
+    const max = t.utf8ByHand.value;
+    const name = `UTF-8 by hand ≤ ${B(max)}`;
+    const note =
+      `[${name}]: our decoder builds strings of up to ${B(max)} by hand, longer ones with TextDecoder ` +
+      `(${t.utf8ByHand.where}). 4,096 distinct ASCII topics of ${max} / ${max + 1} B in turn (so topic-cache misses ` +
+      "reach it), 16 B payload. Parse only.";
+    for (const len of [max, max + 1]) {
+      out.push(manyTopicsOfLength(len, 4096, `utf8-${len}`, `[${name}] 4,096 topics of ${B(len)}`, { ops: ["parse"], note, threshold: name }));
+    }
+  }
+
+  // The decoder's chunks: one byte short of the copy limit, and at it.
+  {
+    const limit = t.copyBelow.value;
+    const name = `chunks < ${B(limit)} copied`;
+    const note =
+      `[${name}]: our decoder copies a pushed chunk under ${B(limit)} into its own buffer when bytes are already ` +
+      `buffered, and keeps a longer one as a view (${t.copyBelow.where}). The 16 B row's stream. Parse only.`;
+    for (const size of [limit - 1, limit]) {
+      out.push({ ...p16, id: `chunk${size}`, label: `[${name}] ${B(size)} chunks`, ops: ["parse"], chunkSize: size, note, threshold: name });
+    }
+  }
+  return out;
+}
+
+export function rows(t: Thresholds = readThresholds()): Row[] {
   const p16 = publish311(16, "p16", "3.1.1 QoS0 PUBLISH, 16 B payload");
   return [
     p16,
@@ -351,49 +419,6 @@ export function rows(): Row[] {
     publish311(64 * 1024, "p64k", "3.1.1 QoS0 PUBLISH, 64 KiB payload"),
     publishV5(),
     mixedV5(),
-    publishOfPacketSize(1024, "slab1024"),
-    publishOfPacketSize(1025, "slab1025"),
-    publish311ManyTopics(256, "topics256"),
-    publish311ManyTopics(4096, "p16many"), // the honest worst case: every packet takes the uncached path
-    publishRow("dtopic128", "[decoder topic cache ≤ 128 B] 128 B topic", topicOfLength(128), 16, {
-      ops: ["parse"],
-      note: NOTE_DECODER_TOPIC,
-      threshold: "decoder topic cache ≤ 128 B",
-    }),
-    publishRow("dtopic129", "[decoder topic cache ≤ 128 B] 129 B topic", topicOfLength(129), 16, {
-      ops: ["parse"],
-      note: NOTE_DECODER_TOPIC,
-      threshold: "decoder topic cache ≤ 128 B",
-    }),
-    publishRow("etopic256", "[encoder topic cache ≤ 256 B] 256 B topic", topicOfLength(256), 16, {
-      ops: ["generate"],
-      note: NOTE_ENCODER_TOPIC,
-      threshold: "encoder topic cache ≤ 256 B",
-    }),
-    publishRow("etopic257", "[encoder topic cache ≤ 256 B] 257 B topic", topicOfLength(257), 16, {
-      ops: ["generate"],
-      note: NOTE_ENCODER_TOPIC,
-      threshold: "encoder topic cache ≤ 256 B",
-    }),
-    publishManyTopicsOfLength(24, 4096, "utf8-24"),
-    publishManyTopicsOfLength(25, 4096, "utf8-25"),
-    {
-      ...p16,
-      id: "chunk1023",
-      label: "[chunks < 1,024 B copied] 1,023 B chunks",
-      ops: ["parse"],
-      chunkSize: 1023,
-      note: NOTE_CHUNK,
-      threshold: "chunks < 1,024 B copied",
-    },
-    {
-      ...p16,
-      id: "chunk1024",
-      label: "[chunks < 1,024 B copied] 1,024 B chunks",
-      ops: ["parse"],
-      chunkSize: 1024,
-      note: NOTE_CHUNK,
-      threshold: "chunks < 1,024 B copied",
-    },
+    ...thresholdRows(p16, t),
   ];
 }

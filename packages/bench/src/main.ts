@@ -29,6 +29,7 @@ import {
 import { engineRows } from "./engine.js";
 import { SCALE_MESSAGES, SCALE_WINDOWS, scaleBench, windowName } from "./engine-scale.js";
 import { rows, type Row } from "./fixtures.js";
+import { missingThresholds, readThresholds } from "./thresholds.js";
 import { runInterleaved, type Contender, type Result, type RunOptions } from "./harness.js";
 import { fittedTable, Footnotes, fmtMB, fmtRate, fmtRatio, wrap } from "./report.js";
 import { ROLLDOWN_VERSION, sizes, type SizeEntry } from "./size.js";
@@ -120,7 +121,8 @@ const benches: Bench[] = [];
 const problems: string[] = [];
 const checkNotes: string[] = [];
 
-const allRows = rows();
+const thresholds = readThresholds();
+const allRows = rows(thresholds);
 /** Whether `row` runs in `op`: wanted itself, or beside a threshold whose other row is wanted. */
 const runs = (op: "parse" | "generate", row: Row): boolean =>
   (row.ops ?? [op]).includes(op) &&
@@ -295,6 +297,14 @@ bullet(
     `every pass checks the packet count and the PUBLISH payload bytes decoded.`,
 );
 bullet("Generate: the row's packets built once, encoded repeatedly (~1 MiB of output per pass).");
+bullet(
+  "Rows in [brackets] sit on both sides of a size threshold of our codec, read from packages/core/src/codec: " +
+    Object.values(thresholds)
+      .map((t) => `${t.where} = ${t.value.toLocaleString("en-US")}${t.found ? "" : " (NOT FOUND, value as written)"}`)
+      .join(", ") +
+    ". Both sides run in the same rounds.",
+);
+for (const m of missingThresholds(thresholds)) bullet(`**${m}**`);
 bullet("B/pkt = wire bytes per packet. MB/s = 10^6 wire bytes per second. pkt/s in millions (M) or thousands (k).");
 bullet("m-p = mqtt-packet 9.0.2. ours/m-p = our pkt/s over mqtt-packet's, measured side by side in the same rounds.");
 bullet(
