@@ -219,12 +219,10 @@ const expectedS =
   plan.reduce((s, p) => s + p.contenders * perContenderMs + 400, 0) / 1000 + (measureSizes ? 2 : 0);
 const fmtDuration = (s: number): string =>
   s < 90 ? `${Math.round(s)} s` : `${Math.floor(s / 60)} min ${String(Math.round(s % 60)).padStart(2, "0")} s`;
+// One line, before anything else on stdout.
 process.stdout.write(
-  wrap(
-    `Expected duration: about ${fmtDuration(expectedS)} (${plan.length} benchmarks, ${run.rounds} rounds of ≥ ` +
-      `${run.minSampleMs} ms per contender${measureSizes ? ", then the bundle sizes" : ""}); ` +
-      "progress on stderr, the report at the end.",
-  ).join("\n") + "\n\n",
+  `Expected duration: about ${fmtDuration(expectedS)} (${plan.length} benchmarks, ${run.rounds} rounds, samples ≥ ` +
+    `${run.minSampleMs} ms${measureSizes ? ", bundle sizes" : ""}); progress on stderr.\n\n`,
 );
 
 // ---- run ----
