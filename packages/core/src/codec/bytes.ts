@@ -54,20 +54,10 @@ export class Reader {
 
   /** Variable Byte Integer, shortest form only [MQTT-1.5.5-1]. */
   varint(what: string): number {
-    let value = 0;
-    let mul = 1;
-    for (let i = 0; i < 4; i++) {
-      const b = this.u8(what);
-      value += (b & 0x7f) * mul;
-      if ((b & 0x80) === 0) {
-        if (b === 0 && i > 0) {
-          throw codecError("remote", ErrorCode.VarintMalformed, `${what} is not in its shortest form`);
-        }
-        return value;
-      }
-      mul *= 128;
-    }
-    throw codecError("remote", ErrorCode.VarintMalformed, `${what} is longer than 4 bytes`);
+    const r = readVarint(this.buf, this.pos, this.end, what);
+    if (r < 0) throw codecError("remote", ErrorCode.LengthMismatch, `${what} runs past the end of the packet`);
+    this.pos += r & 7;
+    return r >>> 3;
   }
 
   str(what: string): string {
@@ -101,6 +91,29 @@ export class Reader {
   }
 }
 
+/**
+ * The one Variable Byte Integer reader (Remaining Length, Property Length,
+ * property identifiers and values): reads buf[pos, end) and returns
+ * value * 8 + the number of bytes it took (1..4), or -1 when `end` comes before
+ * its last byte. Throws RemoteProtocolError for a fifth byte or a form that is
+ * not the shortest [MQTT-1.5.5-1].
+ */
+export function readVarint(buf: Uint8Array, pos: number, end: number, what: string): number {
+  let value = 0;
+  let mul = 1;
+  for (let i = 0; i < 4; i++) {
+    if (pos + i >= end) return -1;
+    const b = buf[pos + i]!;
+    value += (b & 0x7f) * mul;
+    if ((b & 0x80) === 0) {
+      if (b === 0 && i > 0) throw codecError("remote", ErrorCode.VarintMalformed, `${what} is not in its shortest form`);
+      return value * 8 + i + 1;
+    }
+    mul *= 128;
+  }
+  throw codecError("remote", ErrorCode.VarintMalformed, `${what} is longer than 4 bytes`);
+}
+
 /** Size in bytes of a Variable Byte Integer. */
 export function varintSize(v: number): number {
   return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : 4;
@@ -109,20 +122,28 @@ export function varintSize(v: number): number {
 export const VARINT_MAX = 268_435_455;
 
 /*
- * Small output buffers are carved from a shared slab, as Node's buffer pool
- * does: a view of an existing ArrayBuffer is far cheaper to make than a new
- * ArrayBuffer. Each packet gets its own bytes, never handed out twice; a slab
- * lives as long as any packet cut from it.
+ * Output buffers up to SLAB_MAX_PIECE bytes are carved from a slab, as Node's
+ * buffer pool does: a view of an existing ArrayBuffer costs a few tens of
+ * nanoseconds, a new ArrayBuffer several hundred (plus its zero fill). A slab
+ * piece costs about the same per byte as a buffer of its own at the piece
+ * limit, so crossing the limit is no cliff. Each packet gets its own bytes,
+ * never handed out twice; a slab lives as long as any packet cut from it.
+ *
+ * The slab is the only state the encoder keeps between calls, and no result
+ * depends on it: it only decides where a packet's bytes live. A caller who
+ * transfers a packet's buffer to a worker (postMessage with a transfer list,
+ * structuredClone with `transfer`) detaches the slab; the next packet then
+ * starts a new one (a detached ArrayBuffer has byteLength 0).
  */
-const SLAB_SIZE = 16 * 1024;
-const SLAB_MAX_PIECE = 1024;
+const SLAB_SIZE = 64 * 1024;
+export const SLAB_MAX_PIECE = 8 * 1024;
 let slab = new ArrayBuffer(SLAB_SIZE);
 let slabUsed = 0;
 
 /** A zero-filled Uint8Array of `size` bytes of its own. */
 export function alloc(size: number): Uint8Array {
   if (size > SLAB_MAX_PIECE) return new Uint8Array(size);
-  if (slabUsed + size > SLAB_SIZE) {
+  if (slabUsed + size > SLAB_SIZE || slab.byteLength === 0) {
     slab = new ArrayBuffer(SLAB_SIZE);
     slabUsed = 0;
   }
@@ -131,12 +152,18 @@ export function alloc(size: number): Uint8Array {
   return out;
 }
 
+/**
+ * A cursor writing into a buffer of the right size. It measures nothing in
+ * advance: a string is written, then its length goes in front of it; a
+ * property list reserves one byte for its length and moves over when the
+ * length takes more (see properties.ts). It checks nothing either: what it
+ * writes was checked before.
+ */
 export class Writer {
-  readonly buf: Uint8Array;
-  pos = 0;
-  constructor(size: number) {
-    this.buf = alloc(size);
-  }
+  constructor(
+    readonly buf: Uint8Array,
+    public pos: number,
+  ) {}
   u8(v: number): void {
     this.buf[this.pos++] = v;
   }
@@ -160,11 +187,14 @@ export class Writer {
       this.buf[this.pos++] = byte;
     } while (v > 0);
   }
-  /** A string already measured by utf8Length: `len` bytes. */
-  str(s: string, len: number): void {
-    this.u16(len);
-    writeUtf8(this.buf, this.pos, s, len);
-    this.pos += len;
+  /** A string with its two-byte length (a valid MQTT string, checked before). */
+  str(s: string): void {
+    const b = this.buf;
+    const at = this.pos;
+    const len = writeUtf8(b, at + 2, s);
+    b[at] = len >>> 8;
+    b[at + 1] = len & 0xff;
+    this.pos = at + 2 + len;
   }
   bin(b: Uint8Array): void {
     this.u16(b.length);

@@ -3,11 +3,12 @@
  * errors are RemoteProtocolError (the bytes came from the peer).
  */
 import { codecError, ErrorCode, PROTOCOL_ERROR } from "../errors.js";
-import { isSharedSubscription, isValidTopicFilter, isValidTopicName } from "../topic.js";
+import { isValidTopicFilter, isValidTopicName } from "../topic.js";
 import { Reader, show, view } from "./bytes.js";
 import { readProperties } from "./properties.js";
 import { decodeUtf8 } from "./utf8.js";
 import { isValidReasonCode, isValidV4SubackCode } from "./reason-codes.js";
+import { checkConnack, checkSubscription } from "./rules.js";
 import { PACKET_TYPES } from "./types.js";
 import type {
   AckPacket,
@@ -61,15 +62,13 @@ export function versionName(v: ProtocolVersion): string {
  * checked by checkFirstByte). `version` is ignored for CONNECT, which names its own.
  */
 export function decodeBody(b0: number, buf: Uint8Array, start: number, end: number, version: ProtocolVersion): Packet {
-  if (b0 >> 4 === 3 && version !== 5) return decodePublishV3(b0, buf, start, end);
+  if (b0 >> 4 === 3) return decodePublish(b0, buf, start, end, version);
   const r = new Reader(buf, start, end);
   switch (b0 >> 4) {
     case 1:
       return decodeConnect(r);
     case 2:
       return decodeConnack(r, version);
-    case 3:
-      return decodePublish(b0, r, version);
     case 4:
       return decodeAck("puback", r, version);
     case 5:
@@ -161,49 +160,13 @@ function decodeConnack(r: Reader, version: ProtocolVersion): ConnackPacket {
   if (version !== 3 && (flags & 0xfe) !== 0) throw codecError("remote", ErrorCode.FlagsInvalid, "CONNACK reserved flags set [MQTT-3.2.2-1]");
   const reasonCode = r.u8("connack reason code");
   const sessionPresent = version !== 3 && flags === 1;
-  if (version === 5) {
-    if (!isValidReasonCode("connack", reasonCode)) {
-      throw codecError("remote", ErrorCode.ReasonCodeInvalid, `0x${reasonCode.toString(16)} is not a CONNACK reason code`);
-    }
-  } else if (reasonCode > 5) {
-    throw codecError("remote", ErrorCode.ReasonCodeInvalid, `CONNACK return code ${reasonCode} is reserved`);
-  }
-  // A refusal never has a session [MQTT-3.2.2-6] (3.1.1: [MQTT-3.2.2-4]).
-  if (sessionPresent && reasonCode !== 0) {
-    throw codecError("remote", ErrorCode.FlagsInvalid, "CONNACK refuses the connection but sets session present");
-  }
+  checkConnack(reasonCode, sessionPresent, version, "remote");
   const p: ConnackPacket = { type: "connack", sessionPresent, reasonCode };
   if (version === 5) {
     const props = readProperties(r, "connack");
     if (props !== undefined) p.properties = props;
   }
   r.done("CONNACK");
-  return p;
-}
-
-function decodePublish(b0: number, r: Reader, version: ProtocolVersion): PublishPacket {
-  const qos = ((b0 >> 1) & 3) as QoS;
-  const topic = readTopicName(r);
-  let p: PublishPacket;
-  if (qos === 0) {
-    p = { type: "publish", topic, payload: EMPTY, qos, retain: (b0 & 1) !== 0, dup: false };
-  } else {
-    const id = packetId(r);
-    p = { type: "publish", topic, payload: EMPTY, qos, retain: (b0 & 1) !== 0, dup: (b0 & 8) !== 0, packetId: id };
-  }
-  if (version === 5) {
-    const props = readProperties(r, "publish");
-    if (props !== undefined) p.properties = props;
-    // An empty topic name is allowed only with a topic alias [MQTT-3.3.2-1] (v5 3.3.2.3.4).
-    if (topic.length === 0 && props?.topicAlias !== undefined) {
-      p.payload = r.rest();
-      return p;
-    }
-  }
-  if (topic.length === 0) {
-    throw codecError("remote", ErrorCode.TopicInvalid, "PUBLISH with an empty topic name [MQTT-4.7.3-1]");
-  }
-  p.payload = r.rest();
   return p;
 }
 
@@ -217,40 +180,15 @@ function decodePublish(b0: number, r: Reader, version: ProtocolVersion): Publish
 const TOPIC_SLOTS = 256;
 const TOPIC_MAX_CACHED = 128;
 const slotBytes = new Uint8Array(TOPIC_SLOTS * TOPIC_MAX_CACHED);
-const slotView = new DataView(slotBytes.buffer);
 /** Length of the topic in each slot; 0 = empty (topic names are never empty). */
 const slotLength = new Uint8Array(TOPIC_SLOTS);
 const slotTopic: string[] = new Array<string>(TOPIC_SLOTS).fill("");
 const slotMisses = new Uint8Array(TOPIC_SLOTS);
 
-// A DataView of the chunk being decoded, made once per chunk, so topic bytes
-// compare four at a time (it keeps that one chunk reachable until the next).
-let viewedBuf: Uint8Array | undefined;
-let viewedDv: DataView | undefined;
-
 /** Whether buf[start, start + n) holds the bytes cached at table offset `at`. */
 function sameBytes(at: number, buf: Uint8Array, start: number, n: number): boolean {
-  if (buf !== viewedBuf) {
-    viewedBuf = buf;
-    viewedDv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
-  const dv = viewedDv!;
-  let i = 0;
-  for (; i + 4 <= n; i += 4) if (slotView.getUint32(at + i) !== dv.getUint32(start + i)) return false;
-  for (; i < n; i++) if (slotBytes[at + i] !== buf[start + i]) return false;
+  for (let i = 0; i < n; i++) if (slotBytes[at + i] !== buf[start + i]) return false;
   return true;
-}
-
-/**
- * Reads a PUBLISH topic name: a valid one [MQTT-3.3.2-1] [MQTT-3.3.2-2], or ""
- * (which only a topic alias makes valid; the caller checks).
- */
-function readTopicName(r: Reader): string {
-  const n = r.u16("topic name");
-  r.need(n, "topic name");
-  const start = r.pos;
-  r.pos = start + n;
-  return n === 0 ? "" : topicAt(r.buf, start, n);
 }
 
 /** The valid topic name in buf[start, start + n), n > 0, through the cache. */
@@ -276,28 +214,47 @@ function topicAt(buf: Uint8Array, start: number, n: number): string {
   return topic;
 }
 
-const EMPTY = new Uint8Array(0);
-
 /**
- * PUBLISH before MQTT 5, the hottest packet, read straight from the buffer
- * (same rules as decodePublish, no Reader): topic [MQTT-3.3.2-1]
- * [MQTT-3.3.2-2], packet id when QoS > 0, the rest is the payload (a view).
+ * PUBLISH, the hottest packet, read straight from the buffer (a Reader only
+ * for MQTT 5 properties): topic name [MQTT-3.3.2-1] [MQTT-3.3.2-2], packet
+ * identifier when QoS > 0, properties (MQTT 5), and the rest is the payload (a
+ * view). An empty topic name is allowed only with a topic alias (MQTT 5,
+ * 3.3.2.3.4) [MQTT-4.7.3-1].
  */
-function decodePublishV3(b0: number, buf: Uint8Array, start: number, end: number): PublishPacket {
+function decodePublish(b0: number, buf: Uint8Array, start: number, end: number, version: ProtocolVersion): PublishPacket {
   if (end - start < 2) throw codecError("remote", ErrorCode.LengthMismatch, "topic name runs past the end of the packet");
   const n = (buf[start]! << 8) | buf[start + 1]!;
   let pos = start + 2 + n;
   if (pos > end) throw codecError("remote", ErrorCode.LengthMismatch, "topic name runs past the end of the packet");
-  if (n === 0) throw codecError("remote", ErrorCode.TopicInvalid, "PUBLISH with an empty topic name [MQTT-4.7.3-1]");
-  const topic = topicAt(buf, start + 2, n);
+  if (n === 0 && version !== 5) throw emptyTopic();
+  const topic = n === 0 ? "" : topicAt(buf, start + 2, n);
   const qos = ((b0 >> 1) & 3) as QoS;
   const retain = (b0 & 1) !== 0;
-  if (qos === 0) return { type: "publish", topic, payload: view(buf, pos, end - pos), qos, retain, dup: false };
-  if (end - pos < 2) throw codecError("remote", ErrorCode.LengthMismatch, "packet identifier runs past the end of the packet");
-  const id = (buf[pos]! << 8) | buf[pos + 1]!;
-  if (id === 0) throw codecError("remote", ErrorCode.PacketIdInvalid, "packet identifier 0 [MQTT-2.2.1-3]");
-  pos += 2;
-  return { type: "publish", topic, payload: view(buf, pos, end - pos), qos, retain, dup: (b0 & 8) !== 0, packetId: id };
+  let id = 0;
+  if (qos !== 0) {
+    if (end - pos < 2) throw codecError("remote", ErrorCode.LengthMismatch, "packet identifier runs past the end of the packet");
+    id = (buf[pos]! << 8) | buf[pos + 1]!;
+    if (id === 0) throw codecError("remote", ErrorCode.PacketIdInvalid, "packet identifier 0 [MQTT-2.2.1-3]");
+    pos += 2;
+  }
+  if (version !== 5) {
+    if (qos === 0) return { type: "publish", topic, payload: view(buf, pos, end - pos), qos, retain, dup: false };
+    return { type: "publish", topic, payload: view(buf, pos, end - pos), qos, retain, dup: (b0 & 8) !== 0, packetId: id };
+  }
+  const r = new Reader(buf, pos, end);
+  const properties = readProperties(r, "publish");
+  if (n === 0 && properties?.topicAlias === undefined) throw emptyTopic();
+  pos = r.pos;
+  const p: PublishPacket =
+    qos === 0
+      ? { type: "publish", topic, payload: view(buf, pos, end - pos), qos, retain, dup: false }
+      : { type: "publish", topic, payload: view(buf, pos, end - pos), qos, retain, dup: (b0 & 8) !== 0, packetId: id };
+  if (properties !== undefined) p.properties = properties;
+  return p;
+}
+
+function emptyTopic(): Error {
+  return codecError("remote", ErrorCode.TopicInvalid, "PUBLISH with an empty topic name [MQTT-4.7.3-1]");
 }
 
 function decodeAck<T extends "puback" | "pubrec" | "pubrel" | "pubcomp">(type: T, r: Reader, version: ProtocolVersion): AckPacket<T> {
@@ -329,41 +286,24 @@ function decodeSubscribe(r: Reader, version: ProtocolVersion): SubscribePacket {
       throw codecError("remote", ErrorCode.TopicFilterInvalid, `${show(topicFilter)} is not a valid topic filter`);
     }
     const o = r.u8("subscription options");
+    // Reserved bits: 7-2 before MQTT 5 [MQTT-3-8.3-4], 7-6 in MQTT 5 [MQTT-3.8.3-5] (QoS 3 is reported first).
+    if ((o & (version === 5 ? 0xc0 : 0xfc)) !== 0 && (o & 3) !== 3) {
+      throw codecError("remote", ErrorCode.SubscriptionOptions, "subscription options have reserved bits set");
+    }
     const qos = o & 3;
-    // 3.1.1: a malformed requested QoS [MQTT-3-8.3-4]; 5.0: "a Protocol Error" (3.8.3.1).
-    if (qos === 3) throw codecError("remote", ErrorCode.QosInvalid, "subscription with QoS 3", version === 5 ? 0x82 : undefined);
-    if (version !== 5) {
-      // [MQTT-3-8.3-4] reserved bits 7-2 are 0.
-      if ((o & 0xfc) !== 0) throw codecError("remote", ErrorCode.SubscriptionOptions, "requested QoS byte has reserved bits set");
-      subscriptions.push({ topicFilter, qos: qos as QoS });
-      continue;
-    }
-    // [MQTT-3.8.3-5] reserved bits 7-6 are 0; retain handling 3 is a Protocol Error.
-    if ((o & 0xc0) !== 0) throw codecError("remote", ErrorCode.SubscriptionOptions, "subscription options reserved bits set");
-    const retainHandling = (o >> 4) & 3;
-    if (retainHandling === 3) {
-      throw codecError("remote", ErrorCode.SubscriptionOptions, "retain handling 3", 0x82);
-    }
     const noLocal = (o & 4) !== 0;
-    if (noLocal && isSharedSubscription(topicFilter)) {
-      throw codecError("remote", ErrorCode.SubscriptionOptions, "No Local on a shared subscription [MQTT-3.8.3-4]", 0x82);
-    }
-    subscriptions.push({
-      topicFilter,
-      qos: qos as QoS,
-      noLocal,
-      retainAsPublished: (o & 8) !== 0,
-      retainHandling: retainHandling as 0 | 1 | 2,
-    });
+    const retainAsPublished = (o & 8) !== 0;
+    const retainHandling = (o >> 4) & 3;
+    checkSubscription(topicFilter, qos, noLocal, retainAsPublished, retainHandling, version, "remote");
+    subscriptions.push(
+      version === 5
+        ? { topicFilter, qos: qos as QoS, noLocal, retainAsPublished, retainHandling: retainHandling as 0 | 1 | 2 }
+        : { topicFilter, qos: qos as QoS },
+    );
   }
   if (subscriptions.length === 0) throw codecError("remote", ErrorCode.Empty, "SUBSCRIBE without a topic filter [MQTT-3.8.3-2]");
   const p: SubscribePacket = { type: "subscribe", packetId: id, subscriptions };
-  if (props !== undefined) {
-    if (props.subscriptionIdentifiers !== undefined && props.subscriptionIdentifiers.length > 1) {
-      throw codecError("remote", ErrorCode.PropertyDuplicate, "SUBSCRIBE carries more than one subscription identifier");
-    }
-    p.properties = props;
-  }
+  if (props !== undefined) p.properties = props;
   return p;
 }
 

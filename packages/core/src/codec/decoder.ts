@@ -29,7 +29,7 @@
  * next frame after a broken one.
  */
 import { codecError, ErrorCode, type MqttError } from "../errors.js";
-import { view } from "./bytes.js";
+import { readVarint, view } from "./bytes.js";
 import { checkFirstByte, decodeBody, versionName } from "./decode.js";
 import type { Packet, ProtocolVersion } from "./types.js";
 
@@ -143,23 +143,19 @@ export class PacketDecoder {
     const head = this.head;
     const b0 = first[head]!;
     checkFirstByte(b0, this.protocolVersion);
-    // Remaining Length: 1 to 4 bytes, shortest form [MQTT-1.5.5-1].
-    let remaining = 0;
-    let mul = 1;
-    let i = 1;
-    for (;;) {
-      if (i >= this.buffered) return undefined;
-      const b = head + i < first.length ? first[head + i]! : this.byteAt(i);
-      remaining += (b & 0x7f) * mul;
-      if ((b & 0x80) === 0) {
-        if (b === 0 && i > 1) throw codecError("remote", ErrorCode.VarintMalformed, "remaining length is not in its shortest form");
-        break;
-      }
-      if (i === 4) throw codecError("remote", ErrorCode.VarintMalformed, "remaining length is longer than 4 bytes");
-      mul *= 128;
-      i++;
+    // Remaining Length: 1 to 4 bytes, shortest form [MQTT-1.5.5-1]. Read in
+    // place; only a header cut across chunks is joined first (5 bytes at most).
+    let r = readVarint(first, head + 1, first.length, "remaining length");
+    if (r < 0) {
+      if (this.buffered <= first.length - head) return undefined;
+      const n = Math.min(this.buffered, 5);
+      const joined = new Uint8Array(n);
+      for (let i = 0; i < n; i++) joined[i] = head + i < first.length ? first[head + i]! : this.byteAt(i);
+      r = readVarint(joined, 1, n, "remaining length");
+      if (r < 0) return undefined;
     }
-    const headerLen = i + 1;
+    const remaining = r >>> 3; // at most 268,435,455 * 8 + 4 < 2^31
+    const headerLen = 1 + (r & 7);
     const total = headerLen + remaining;
     if (total > this.maximumPacketSize) {
       throw codecError(

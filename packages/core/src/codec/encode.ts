@@ -1,21 +1,33 @@
 /**
- * Encoding: a pure function of the packet. Every packet is measured (and
- * validated) first, then written once into a buffer of its exact size. An
- * invalid packet is a LocalProtocolError thrown to the caller; nothing else
- * changes, so it never poisons a connection.
+ * Encoding, in two steps that can be taken apart:
+ *
+ * - `checkPacket` applies every rule of the protocol to a packet and returns
+ *   its exact size in bytes; an invalid packet is a LocalProtocolError, and
+ *   nothing else changes, so it never poisons a connection.
+ * - `writePacket` (and `writePacketInto`, `writePacketChunks`) writes a packet
+ *   already checked. It applies no rule and cannot fail.
+ *
+ * `encodePacket` is the two in a row. A caller that checks a packet once (the
+ * engine, when a command is given) can write it later, as often as needed, at
+ * the cost of the copy alone. Every rule is in the measuring functions below
+ * (and in properties.ts, rules.ts); the writers only lay out bytes.
+ *
+ * A packet keeps its size when only its packet identifier, DUP flag or the
+ * value of a fixed-size property (message expiry, ...) changes, so the size
+ * `checkPacket` returned still holds for it; `packetSize` measures any other
+ * change of a checked packet (a topic alias in place of its topic, ...)
+ * without checking it again.
  */
 import { codecError, ErrorCode, PROTOCOL_ERROR } from "../errors.js";
 import { CLIENT_ID_NOT_VALID, clientIdProblem } from "./decode.js";
-import { isSharedSubscription, isValidTopicFilter, isValidTopicName } from "../topic.js";
-import { alloc, checkInt, show, varintSize, VARINT_MAX, Writer } from "./bytes.js";
+import { isValidTopicFilter, isValidTopicName } from "../topic.js";
+import { alloc, checkInt, show, SLAB_MAX_PIECE, varintSize, VARINT_MAX, Writer } from "./bytes.js";
 import { type PropertyContext, propertiesSize, writeProperties } from "./properties.js";
 import { isValidReasonCode, isValidV4SubackCode } from "./reason-codes.js";
+import { checkConnack, checkSubscription, subscriptionOptionsByte } from "./rules.js";
 import type {
   AckPacket,
-  AuthPacket,
-  ConnackPacket,
   ConnectPacket,
-  DisconnectPacket,
   Packet,
   Properties,
   ProtocolVersion,
@@ -33,67 +45,163 @@ import { utf8Length } from "./utf8.js";
  * packet breaks a rule of the protocol; returns the complete frame otherwise.
  */
 export function encodePacket(packet: Packet, version: ProtocolVersion): Uint8Array {
+  const size = checkPacket(packet, version);
+  const buf = alloc(size);
+  writeBody(packet, version, size, buf, 0, size);
+  return buf;
+}
+
+/**
+ * Checks `packet` against every rule `encodePacket` enforces, for protocol
+ * `version`, and returns its exact encoded size in bytes (fixed header
+ * included). Throws LocalProtocolError as `encodePacket` does.
+ */
+export function checkPacket(packet: Packet, version: ProtocolVersion): number {
   if (version !== 3 && version !== 4 && version !== 5) {
     throw codecError("local", ErrorCode.ProtocolInvalid, `unknown protocol version ${show(version)}`);
   }
   if (typeof packet !== "object" || packet === null) {
     throw codecError("local", ErrorCode.PacketTypeInvalid, `a packet must be an object, got ${show(packet)}`);
   }
+  return measure(packet, version, true);
+}
+
+/**
+ * The encoded size of a packet whose every field passed `checkPacket` (this
+ * packet, or one built from checked parts: a checked PUBLISH with a topic
+ * alias in place of its topic, without a property, ...). Checks nothing: what
+ * it returns for an unchecked packet means nothing.
+ */
+export function packetSize(packet: Packet, version: ProtocolVersion): number {
+  return measure(packet, version, false);
+}
+
+/**
+ * Writes a checked packet (see `packetSize`) into bytes of its own: no rule
+ * is applied and nothing throws. `size` is its size, from `checkPacket` or
+ * `packetSize`, when the caller has it.
+ */
+export function writePacket(packet: Packet, version: ProtocolVersion, size: number = packetSize(packet, version)): Uint8Array {
+  const buf = alloc(size);
+  writeBody(packet, version, size, buf, 0, size);
+  return buf;
+}
+
+/**
+ * Writes a checked packet of `size` bytes into buf[offset, offset + size);
+ * with `withPayload` false, a PUBLISH stops before its payload (the caller
+ * sends the payload after it), so size - payload.length bytes are written.
+ */
+export function writePacketInto(
+  packet: Packet,
+  version: ProtocolVersion,
+  size: number,
+  buf: Uint8Array,
+  offset: number,
+  withPayload = true,
+): void {
+  const n = !withPayload && packet.type === "publish" ? size - packet.payload.length : size;
+  writeBody(packet, version, size, buf, offset, n);
+}
+
+/**
+ * Payloads of at least this many bytes are not copied by `writePacketChunks`:
+ * from here a copy costs more than handing the bytes out as a chunk of their own.
+ */
+export const CHUNKED_PAYLOAD_MIN = SLAB_MAX_PIECE;
+
+/**
+ * Writes a checked packet as the chunks to send, in order: one chunk, or for
+ * a PUBLISH with a payload of CHUNKED_PAYLOAD_MIN bytes or more, the bytes up
+ * to the payload and then the payload itself (the caller's array, not a copy).
+ */
+export function writePacketChunks(packet: Packet, version: ProtocolVersion, size: number = packetSize(packet, version)): Uint8Array[] {
+  if (packet.type !== "publish" || packet.payload.length < CHUNKED_PAYLOAD_MIN) return [writePacket(packet, version, size)];
+  const n = size - packet.payload.length;
+  const head = alloc(n);
+  writeBody(packet, version, size, head, 0, n);
+  return [head, packet.payload];
+}
+
+// ---------------------------------------------------------------------------
+// Measuring: every rule, and the size. With `check` false, only the size.
+
+function measure(packet: Packet, version: ProtocolVersion, check: boolean): number {
   switch (packet.type) {
     case "connect":
-      return encodeConnect(packet);
-    case "connack":
-      return encodeConnack(packet, version);
+      return sizeConnect(packet, check);
+    case "connack": {
+      if (check) {
+        const rc = checkInt(packet.reasonCode, 0xff, "reason code");
+        checkConnack(rc, Boolean(packet.sessionPresent), version, "local");
+        // MQTT 3.1's CONNACK has no session present flag (its first byte is unused).
+        if (packet.sessionPresent && version === 3) throw codecError("local", ErrorCode.VersionMismatch, "session present needs MQTT 3.1.1 or later");
+      }
+      return frame(2 + withLength(props(packet.properties, "connack", version, check), version));
+    }
     case "publish":
-      return encodePublish(packet, version);
+      return sizePublish(packet, version, check);
     case "puback":
     case "pubrec":
     case "pubrel":
     case "pubcomp":
-      return encodeAck(packet, version);
+      if (check) pid(packet.packetId);
+      return sizeTail(packet.type, 2, check ? checkInt(packet.reasonCode ?? 0, 0xff, "reason code") : (packet.reasonCode ?? 0), packet.properties, version, check);
     case "subscribe":
-      return encodeSubscribe(packet, version);
+      return sizeSubscribe(packet, version, check);
     case "suback":
-      return encodeSuback(packet, version);
+      return sizeSuback(packet, version, check);
     case "unsubscribe":
-      return encodeUnsubscribe(packet, version);
+      return sizeUnsubscribe(packet, version, check);
     case "unsuback":
-      return encodeUnsuback(packet, version);
+      return sizeUnsuback(packet, version, check);
     case "pingreq":
-      noProperties(packet as { properties?: unknown }, "PINGREQ");
-      return new Uint8Array([0xc0, 0]);
     case "pingresp":
-      noProperties(packet as { properties?: unknown }, "PINGRESP");
-      return new Uint8Array([0xd0, 0]);
+      if (check) noProperties(packet as { properties?: unknown }, packet.type.toUpperCase());
+      return 2;
     case "disconnect":
-      return encodeDisconnect(packet, version);
-    case "auth":
-      return encodeAuth(packet, version);
+      return sizeTail("disconnect", 0, check ? checkInt(packet.reasonCode ?? 0, 0xff, "reason code") : (packet.reasonCode ?? 0), packet.properties, version, check);
+    case "auth": {
+      if (check && version !== 5) throw codecError("local", ErrorCode.VersionMismatch, "AUTH needs MQTT 5");
+      const size = sizeTail("auth", 0, check ? checkInt(packet.reasonCode ?? 0, 0xff, "reason code") : (packet.reasonCode ?? 0), packet.properties, version, check);
+      // Only the short form (success, no properties: Remaining Length 0) goes
+      // without the Authentication Method; "It is a Protocol Error to omit the
+      // Authentication Method" otherwise (3.15.2.2.2).
+      if (check && size > 2 && packet.properties?.authenticationMethod === undefined) {
+        throw codecError("local", ErrorCode.AuthInvalid, "AUTH without an authentication method (3.15.2.2.2)", PROTOCOL_ERROR);
+      }
+      return size;
+    }
     default:
       throw codecError("local", ErrorCode.PacketTypeInvalid, `unknown packet type ${show((packet as { type: unknown }).type)}`);
   }
 }
 
-/** A writer holding the fixed header of a packet whose body is `body` bytes. */
-function frame(b0: number, body: number): Writer {
+/** The size of a whole packet whose body is `body` bytes. */
+function frame(body: number): number {
   if (body > VARINT_MAX) throw codecError("local", ErrorCode.PacketTooLarge, `packet body of ${body} bytes exceeds the MQTT maximum`);
-  const w = new Writer(1 + varintSize(body) + body);
-  w.u8(b0);
-  w.varint(body);
-  return w;
+  return 1 + varintSize(body) + body;
 }
 
-function str(s: unknown, what: string): number {
-  if (typeof s !== "string") throw codecError("local", ErrorCode.ValueRange, `${what} must be a string`);
-  const n = utf8Length(s, "local", what);
-  if (n > 0xffff) throw codecError("local", ErrorCode.ValueRange, `${what} is longer than 65,535 bytes`);
+/** The Remaining Length of a packet of `size` bytes (the inverse of `frame`). */
+function remainingOf(size: number): number {
+  return size <= 129 ? size - 2 : size <= 16_386 ? size - 3 : size <= 2_097_155 ? size - 4 : size - 5;
+}
+
+/** Byte length of a string field (checked: a string of valid UTF-8, at most 65,535 bytes). */
+function str(s: unknown, what: string, check: boolean): number {
+  if (check && typeof s !== "string") throw codecError("local", ErrorCode.ValueRange, `${what} must be a string`);
+  const n = utf8Length(s as string, "local", what);
+  if (check && n > 0xffff) throw codecError("local", ErrorCode.ValueRange, `${what} is longer than 65,535 bytes`);
   return n;
 }
 
-function bin(b: unknown, what: string): number {
-  if (!(b instanceof Uint8Array)) throw codecError("local", ErrorCode.ValueRange, `${what} must be a Uint8Array`);
-  if (b.length > 0xffff) throw codecError("local", ErrorCode.ValueRange, `${what} is longer than 65,535 bytes`);
-  return b.length;
+function bin(b: unknown, what: string, check: boolean): number {
+  if (check) {
+    if (!(b instanceof Uint8Array)) throw codecError("local", ErrorCode.ValueRange, `${what} must be a Uint8Array`);
+    if (b.length > 0xffff) throw codecError("local", ErrorCode.ValueRange, `${what} is longer than 65,535 bytes`);
+  }
+  return (b as Uint8Array).length;
 }
 
 function qosOf(q: unknown, what: string): number {
@@ -109,17 +217,18 @@ function pid(id: unknown): number {
 }
 
 /**
- * Validates a property list and returns its size without the length prefix.
- * Properties exist only in MQTT 5; before it, any property is the caller's error.
+ * The size of a property list without its length prefix, validated with
+ * `check`. Properties exist only in MQTT 5; before it, any property is the
+ * caller's error.
  */
-function props(p: Properties | undefined, context: PropertyContext, version: ProtocolVersion): number {
+function props(p: Properties | undefined, context: PropertyContext, version: ProtocolVersion, check: boolean): number {
   if (version !== 5) {
-    if (p !== undefined && (typeof p !== "object" || p === null || Object.values(p).some((v) => v !== undefined))) {
+    if (check && p !== undefined && (typeof p !== "object" || p === null || Object.values(p).some((v) => v !== undefined))) {
       throw codecError("local", ErrorCode.VersionMismatch, `properties need MQTT 5 (${context})`);
     }
     return 0;
   }
-  return propertiesSize(p, context);
+  return propertiesSize(p, context, check);
 }
 
 /**
@@ -139,320 +248,303 @@ function withLength(n: number, version: ProtocolVersion): number {
   return version === 5 ? varintSize(n) + n : 0;
 }
 
-function encodeConnect(p: ConnectPacket): Uint8Array {
+function sizeConnect(p: ConnectPacket, check: boolean): number {
   const v = p.protocolVersion;
-  if (v !== 3 && v !== 4 && v !== 5) throw codecError("local", ErrorCode.ProtocolInvalid, `unknown protocol version ${show(v)}`);
-  checkInt(p.keepAlive, 0xffff, "keep alive");
-  // [MQTT-3.1.2-1] "MQTT" (3.1: "MQIsdp"), then the level.
+  if (check) {
+    if (v !== 3 && v !== 4 && v !== 5) throw codecError("local", ErrorCode.ProtocolInvalid, `unknown protocol version ${show(v)}`);
+    checkInt(p.keepAlive, 0xffff, "keep alive");
+  }
+  // [MQTT-3.1.2-1] "MQTT" (3.1: "MQIsdp"), then the level, flags, keep alive.
   let size = (v === 3 ? 8 : 6) + 1 + 1 + 2;
-  const propsSize = props(p.properties, "connect", v);
-  size += withLength(propsSize, v);
-  const idLen = str(p.clientId, "client identifier");
-  size += 2 + idLen;
-  const idProblem = clientIdProblem(p.clientId, Boolean(p.clean), v);
-  if (idProblem !== undefined) throw codecError("local", ErrorCode.ValueRange, idProblem, CLIENT_ID_NOT_VALID);
-  let flags = p.clean ? 0x02 : 0;
-  let willTopicLen = 0;
-  let willPropsSize = 0;
+  size += withLength(props(p.properties, "connect", v, check), v);
+  size += 2 + str(p.clientId, "client identifier", check);
+  if (check) {
+    const idProblem = clientIdProblem(p.clientId, Boolean(p.clean), v);
+    if (idProblem !== undefined) throw codecError("local", ErrorCode.ValueRange, idProblem, CLIENT_ID_NOT_VALID);
+  }
   const will = p.will;
   if (will !== undefined) {
-    if (typeof will !== "object" || will === null) throw codecError("local", ErrorCode.ValueRange, "will must be an object");
-    if (!isValidTopicName(will.topic)) throw codecError("local", ErrorCode.TopicInvalid, "will topic is not a valid topic name");
-    willTopicLen = str(will.topic, "will topic");
-    const q = qosOf(will.qos, "will QoS");
-    willPropsSize = props(will.properties, "will", v);
-    size += withLength(willPropsSize, v) + 2 + willTopicLen + 2 + bin(will.payload, "will payload");
-    flags |= 0x04 | (q << 3) | (will.retain ? 0x20 : 0);
+    if (check) {
+      if (typeof will !== "object" || will === null) throw codecError("local", ErrorCode.ValueRange, "will must be an object");
+      if (!isValidTopicName(will.topic)) throw codecError("local", ErrorCode.TopicInvalid, "will topic is not a valid topic name");
+    }
+    const topicLen = str(will.topic, "will topic", check);
+    if (check) qosOf(will.qos, "will QoS");
+    size += withLength(props(will.properties, "will", v, check), v) + 2 + topicLen + 2 + bin(will.payload, "will payload", check);
   }
-  let userLen = 0;
-  if (p.username !== undefined) {
-    userLen = str(p.username, "user name");
-    size += 2 + userLen;
-    flags |= 0x80;
-  }
+  if (p.username !== undefined) size += 2 + str(p.username, "user name", check);
   if (p.password !== undefined) {
-    if (v !== 5 && p.username === undefined) {
+    if (check && v !== 5 && p.username === undefined) {
       throw codecError("local", ErrorCode.FlagsInvalid, "a password needs a user name before MQTT 5 [MQTT-3.1.2-22]");
     }
-    size += 2 + bin(p.password, "password");
-    flags |= 0x40;
+    size += 2 + bin(p.password, "password", check);
   }
-  const w = frame(0x10, size);
-  if (v === 3) w.str("MQIsdp", 6);
-  else w.str("MQTT", 4);
-  w.u8(v);
-  w.u8(flags);
-  w.u16(p.keepAlive);
-  if (v === 5) writeProperties(w, p.properties, propsSize);
-  w.str(p.clientId, idLen);
-  if (will !== undefined) {
-    if (v === 5) writeProperties(w, will.properties, willPropsSize);
-    w.str(will.topic, willTopicLen);
-    w.bin(will.payload);
-  }
-  if (p.username !== undefined) w.str(p.username, userLen);
-  if (p.password !== undefined) w.bin(p.password);
-  return w.buf;
+  return frame(size);
 }
 
-function encodeConnack(p: ConnackPacket, v: ProtocolVersion): Uint8Array {
-  const rc = checkInt(p.reasonCode, 0xff, "reason code");
-  if (v === 5 ? !isValidReasonCode("connack", rc) : rc > 5) {
-    throw codecError("local", ErrorCode.ReasonCodeInvalid, `${rc} is not a CONNACK ${v === 5 ? "reason" : "return"} code`);
-  }
-  if (p.sessionPresent && rc !== 0) {
-    throw codecError("local", ErrorCode.FlagsInvalid, "a refused CONNACK cannot have session present [MQTT-3.2.2-6]");
-  }
-  // MQTT 3.1's CONNACK has no session present flag (its first byte is unused).
-  if (p.sessionPresent && v === 3) throw codecError("local", ErrorCode.VersionMismatch, "session present needs MQTT 3.1.1 or later");
-  const ps = props(p.properties, "connack", v);
-  const w = frame(0x20, 2 + withLength(ps, v));
-  w.u8(p.sessionPresent ? 1 : 0);
-  w.u8(rc);
-  if (v === 5) writeProperties(w, p.properties, ps);
-  return w.buf;
-}
-
-function encodePublish(p: PublishPacket, v: ProtocolVersion): Uint8Array {
-  const qos = qosOf(p.qos, "QoS");
+function sizePublish(p: PublishPacket, v: ProtocolVersion, check: boolean): number {
+  const qos = check ? qosOf(p.qos, "QoS") : p.qos;
   const topic = p.topic;
-  // Fast path: a topic encoded before (or a plain ASCII one) is valid as it is.
-  const ascii = asciiTopic(topic);
-  const cached = typeof ascii === "number" ? undefined : ascii;
-  let topicLen = typeof ascii === "number" ? ascii : ascii.length;
+  // Fast path: a plain ASCII topic name is valid as it is.
+  let topicLen = asciiTopicLength(topic);
   if (topicLen < 0) {
-    const aliased = v === 5 && topic === "" && p.properties?.topicAlias !== undefined;
-    if (!aliased && !isValidTopicName(topic)) {
-      throw codecError("local", ErrorCode.TopicInvalid, `${show(topic)} is not a valid topic name [MQTT-3.3.2-2]`);
+    if (check) {
+      const aliased = v === 5 && topic === "" && p.properties?.topicAlias !== undefined;
+      if (!aliased && !isValidTopicName(topic)) {
+        throw codecError("local", ErrorCode.TopicInvalid, `${show(topic)} is not a valid topic name [MQTT-3.3.2-2]`);
+      }
     }
-    topicLen = str(topic, "topic name");
+    topicLen = str(topic, "topic name", check);
   }
   let size = 2 + topicLen;
   if (qos === 0) {
-    if (p.packetId !== undefined) throw codecError("local", ErrorCode.PacketIdInvalid, "a QoS 0 PUBLISH has no packet identifier [MQTT-2.2.1-2]");
-    if (p.dup) throw codecError("local", ErrorCode.FixedHeaderFlags, "DUP must be 0 on a QoS 0 PUBLISH [MQTT-3.3.1-2]");
+    if (check) {
+      if (p.packetId !== undefined) throw codecError("local", ErrorCode.PacketIdInvalid, "a QoS 0 PUBLISH has no packet identifier [MQTT-2.2.1-2]");
+      if (p.dup) throw codecError("local", ErrorCode.FixedHeaderFlags, "DUP must be 0 on a QoS 0 PUBLISH [MQTT-3.3.1-2]");
+    }
   } else {
-    pid(p.packetId);
+    if (check) pid(p.packetId);
     size += 2;
   }
   const payload = p.payload;
-  if (!(payload instanceof Uint8Array)) throw codecError("local", ErrorCode.ValueRange, "payload must be a Uint8Array");
-  const ps = props(p.properties, "publish", v);
-  size += withLength(ps, v) + payload.length;
-  const w = frame(0x30 | (p.dup ? 8 : 0) | (qos << 1) | (p.retain ? 1 : 0), size);
-  if (cached !== undefined) {
-    w.u16(topicLen);
-    w.raw(cached);
-  } else {
-    w.str(topic, topicLen);
-  }
-  if (qos !== 0) w.u16(p.packetId!);
-  if (v === 5) writeProperties(w, p.properties, ps);
-  w.raw(payload);
-  return w.buf;
+  if (check && !(payload instanceof Uint8Array)) throw codecError("local", ErrorCode.ValueRange, "payload must be a Uint8Array");
+  return frame(size + withLength(props(p.properties, "publish", v, check), v) + payload.length);
 }
-
-/*
- * The bytes of recently published ASCII topic names. Publishers repeat topics,
- * and a hit skips validation and the per-character copy. Bounded: at most 256
- * topics of at most 256 bytes. A miss costs no allocation while the cache is
- * full; after 4,096 such misses the working set has moved on and it starts over.
- */
-const topicBytes = new Map<string, Uint8Array>();
-const TOPIC_CACHE_ENTRIES = 256;
-const TOPIC_CACHE_MAX_LEN = 256;
-let missesWhileFull = 0;
 
 /**
  * For a non-empty ASCII topic name without wildcards or U+0000 (valid, one
- * byte per character): its cached bytes, or its length when not cached.
- * Otherwise -1, and the caller takes the general path.
+ * byte per character): its length. Otherwise -1, and the caller takes the
+ * general path.
  */
-function asciiTopic(topic: unknown): Uint8Array | number {
+function asciiTopicLength(topic: unknown): number {
   if (typeof topic !== "string") return -1;
-  const hit = topicBytes.get(topic);
-  if (hit !== undefined) return hit;
   const n = topic.length;
   if (n === 0 || n > 0xffff) return -1;
   for (let i = 0; i < n; i++) {
     const c = topic.charCodeAt(i);
     if (c === 0 || c >= 0x80 || c === 0x23 /* # */ || c === 0x2b /* + */) return -1;
   }
-  if (n > TOPIC_CACHE_MAX_LEN) return n;
-  if (topicBytes.size >= TOPIC_CACHE_ENTRIES) {
-    if (++missesWhileFull < 16 * TOPIC_CACHE_ENTRIES) return n;
-    topicBytes.clear();
-    missesWhileFull = 0;
-  }
-  const bytes = alloc(n);
-  for (let i = 0; i < n; i++) bytes[i] = topic.charCodeAt(i);
-  topicBytes.set(topic, bytes);
-  return bytes;
+  return n;
 }
 
-const ACK_B0 = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 } as const;
-
-function encodeAck(p: AckPacket<"puback" | "pubrec" | "pubrel" | "pubcomp">, v: ProtocolVersion): Uint8Array {
-  const id = pid(p.packetId);
-  const rc = checkInt(p.reasonCode ?? 0, 0xff, "reason code");
-  return encodeTail(ACK_B0[p.type], p.type, id, rc, p.properties, v);
-}
+type TailContext = "puback" | "pubrec" | "pubrel" | "pubcomp" | "disconnect" | "auth";
 
 /**
  * The variable headers that end with an optional reason code and optional
  * properties (acks, DISCONNECT, AUTH), in their shortest form: the reason code
- * is left out when it is 0 and there are no properties.
+ * is left out when it is 0 and there are no properties. `head` is 2 with a
+ * packet identifier, 0 without.
  */
-function encodeTail(
-  b0: number,
-  context: "puback" | "pubrec" | "pubrel" | "pubcomp" | "disconnect" | "auth",
-  id: number | undefined,
-  rc: number,
-  properties: Properties | undefined,
-  v: ProtocolVersion,
-): Uint8Array {
-  const head = id === undefined ? 0 : 2;
+function sizeTail(context: TailContext, head: number, rc: number, properties: Properties | undefined, v: ProtocolVersion, check: boolean): number {
   if (v !== 5) {
-    if (rc !== 0) throw codecError("local", ErrorCode.VersionMismatch, `${context} reason codes need MQTT 5`);
-    props(properties, context, v);
-    const w = frame(b0, head);
-    if (id !== undefined) w.u16(id);
-    return w.buf;
+    if (check) {
+      if (rc !== 0) throw codecError("local", ErrorCode.VersionMismatch, `${context} reason codes need MQTT 5`);
+      props(properties, context, v, check);
+    }
+    return 2 + head;
   }
-  if (!isValidReasonCode(context, rc)) {
+  if (check && !isValidReasonCode(context, rc)) {
     throw codecError("local", ErrorCode.ReasonCodeInvalid, `0x${rc.toString(16)} is not a ${context.toUpperCase()} reason code`);
   }
-  const inner = propertiesSize(properties, context);
+  const inner = propertiesSize(properties, context, check);
   // Acks and DISCONNECT may stop after the reason code (3.4.2.2.1, 3.14.2.2.1); AUTH
   // may only drop the whole variable header, so after its reason code the
   // Property Length always follows (3.15.2).
   const withProps = inner > 0 || (context === "auth" && rc !== 0);
-  const size = withProps ? head + 1 + varintSize(inner) + inner : rc !== 0 ? head + 1 : head;
-  const w = frame(b0, size);
-  if (id !== undefined) w.u16(id);
-  if (size > head) w.u8(rc);
-  if (withProps) writeProperties(w, properties, inner);
-  return w.buf;
+  return frame(withProps ? head + 1 + varintSize(inner) + inner : rc !== 0 ? head + 1 : head);
 }
 
-function encodeSubscribe(p: SubscribePacket, v: ProtocolVersion): Uint8Array {
-  const id = pid(p.packetId);
+function sizeSubscribe(p: SubscribePacket, v: ProtocolVersion, check: boolean): number {
+  if (check) pid(p.packetId);
   const subs = p.subscriptions;
-  if (!Array.isArray(subs) || subs.length === 0) {
+  if (check && (!Array.isArray(subs) || subs.length === 0)) {
     throw codecError("local", ErrorCode.Empty, "SUBSCRIBE needs at least one topic filter [MQTT-3.8.3-2]");
   }
-  const ps = props(p.properties, "subscribe", v);
-  if (v === 5 && (p.properties?.subscriptionIdentifiers?.length ?? 0) > 1) {
-    throw codecError("local", ErrorCode.PropertyDuplicate, "SUBSCRIBE carries at most one subscription identifier");
-  }
-  let size = 2 + withLength(ps, v);
-  const lens: number[] = [];
-  const opts: number[] = [];
+  let size = 2 + withLength(props(p.properties, "subscribe", v, check), v);
   for (const s of subs) {
-    if (typeof s !== "object" || s === null) throw codecError("local", ErrorCode.ValueRange, "a subscription must be an object");
-    if (!isValidTopicFilter(s.topicFilter, v)) {
-      throw codecError("local", ErrorCode.TopicFilterInvalid, `${show(s.topicFilter)} is not a valid topic filter`);
-    }
-    const n = str(s.topicFilter, "topic filter");
-    lens.push(n);
-    size += 3 + n;
-    let o = qosOf(s.qos, "subscription QoS");
-    if (v !== 5) {
-      if (s.noLocal === true || s.retainAsPublished === true || (s.retainHandling ?? 0) !== 0) {
-        throw codecError("local", ErrorCode.VersionMismatch, "No Local, Retain As Published and Retain Handling need MQTT 5");
+    if (check) {
+      if (typeof s !== "object" || s === null) throw codecError("local", ErrorCode.ValueRange, "a subscription must be an object");
+      if (!isValidTopicFilter(s.topicFilter, v)) {
+        throw codecError("local", ErrorCode.TopicFilterInvalid, `${show(s.topicFilter)} is not a valid topic filter`);
       }
-    } else {
-      const rh = s.retainHandling ?? 0;
-      if (rh !== 0 && rh !== 1 && rh !== 2) throw codecError("local", ErrorCode.SubscriptionOptions, `retain handling must be 0, 1 or 2`);
-      if (s.noLocal === true && isSharedSubscription(s.topicFilter)) {
-        throw codecError("local", ErrorCode.SubscriptionOptions, "No Local on a shared subscription is a Protocol Error [MQTT-3.8.3-4]");
+    }
+    size += 3 + str(s.topicFilter, "topic filter", check);
+    if (check) checkSubscription(s.topicFilter, s.qos, s.noLocal === true, s.retainAsPublished === true, s.retainHandling ?? 0, v, "local");
+  }
+  return frame(size);
+}
+
+function sizeSuback(p: SubackPacket, v: ProtocolVersion, check: boolean): number {
+  if (check) {
+    pid(p.packetId);
+    if (!Array.isArray(p.reasonCodes) || p.reasonCodes.length === 0) {
+      throw codecError("local", ErrorCode.Empty, "SUBACK needs a reason code per filter");
+    }
+    for (const c of p.reasonCodes) {
+      if (v === 5 ? !isValidReasonCode("suback", c) : !isValidV4SubackCode(c)) {
+        throw codecError("local", ErrorCode.ReasonCodeInvalid, `${show(c)} is not a SUBACK reason code`);
       }
-      o |= (s.noLocal === true ? 4 : 0) | (s.retainAsPublished === true ? 8 : 0) | (rh << 4);
-    }
-    opts.push(o);
-  }
-  const w = frame(0x82, size);
-  w.u16(id);
-  if (v === 5) writeProperties(w, p.properties, ps);
-  for (let i = 0; i < subs.length; i++) {
-    w.str(subs[i]!.topicFilter, lens[i]!);
-    w.u8(opts[i]!);
-  }
-  return w.buf;
-}
-
-function encodeSuback(p: SubackPacket, v: ProtocolVersion): Uint8Array {
-  const id = pid(p.packetId);
-  if (!Array.isArray(p.reasonCodes) || p.reasonCodes.length === 0) {
-    throw codecError("local", ErrorCode.Empty, "SUBACK needs a reason code per filter");
-  }
-  for (const c of p.reasonCodes) {
-    if (v === 5 ? !isValidReasonCode("suback", c) : !isValidV4SubackCode(c)) {
-      throw codecError("local", ErrorCode.ReasonCodeInvalid, `${show(c)} is not a SUBACK reason code`);
     }
   }
-  const ps = props(p.properties, "suback", v);
-  const w = frame(0x90, 2 + withLength(ps, v) + p.reasonCodes.length);
-  w.u16(id);
-  if (v === 5) writeProperties(w, p.properties, ps);
-  for (const c of p.reasonCodes) w.u8(c);
-  return w.buf;
+  return frame(2 + withLength(props(p.properties, "suback", v, check), v) + p.reasonCodes.length);
 }
 
-function encodeUnsubscribe(p: UnsubscribePacket, v: ProtocolVersion): Uint8Array {
-  const id = pid(p.packetId);
-  if (!Array.isArray(p.topicFilters) || p.topicFilters.length === 0) {
-    throw codecError("local", ErrorCode.Empty, "UNSUBSCRIBE needs at least one topic filter [MQTT-3.10.3-2]");
+function sizeUnsubscribe(p: UnsubscribePacket, v: ProtocolVersion, check: boolean): number {
+  if (check) {
+    pid(p.packetId);
+    if (!Array.isArray(p.topicFilters) || p.topicFilters.length === 0) {
+      throw codecError("local", ErrorCode.Empty, "UNSUBSCRIBE needs at least one topic filter [MQTT-3.10.3-2]");
+    }
   }
-  const ps = props(p.properties, "unsubscribe", v);
-  let size = 2 + withLength(ps, v);
-  const lens = p.topicFilters.map((f) => {
-    if (!isValidTopicFilter(f, v)) throw codecError("local", ErrorCode.TopicFilterInvalid, `${show(f)} is not a valid topic filter`);
-    const n = str(f, "topic filter");
-    size += 2 + n;
-    return n;
-  });
-  const w = frame(0xa2, size);
-  w.u16(id);
-  if (v === 5) writeProperties(w, p.properties, ps);
-  p.topicFilters.forEach((f, i) => w.str(f, lens[i]!));
-  return w.buf;
+  let size = 2 + withLength(props(p.properties, "unsubscribe", v, check), v);
+  for (const f of p.topicFilters) {
+    if (check && !isValidTopicFilter(f, v)) throw codecError("local", ErrorCode.TopicFilterInvalid, `${show(f)} is not a valid topic filter`);
+    size += 2 + str(f, "topic filter", check);
+  }
+  return frame(size);
 }
 
-function encodeUnsuback(p: UnsubackPacket, v: ProtocolVersion): Uint8Array {
-  const id = pid(p.packetId);
-  if (!Array.isArray(p.reasonCodes)) throw codecError("local", ErrorCode.ValueRange, "UNSUBACK reasonCodes must be an array");
+function sizeUnsuback(p: UnsubackPacket, v: ProtocolVersion, check: boolean): number {
+  if (check) {
+    pid(p.packetId);
+    if (!Array.isArray(p.reasonCodes)) throw codecError("local", ErrorCode.ValueRange, "UNSUBACK reasonCodes must be an array");
+  }
   if (v !== 5) {
-    if (p.reasonCodes.length !== 0) throw codecError("local", ErrorCode.VersionMismatch, "UNSUBACK reason codes need MQTT 5");
-    props(p.properties, "unsuback", v);
-    const w = frame(0xb0, 2);
-    w.u16(id);
-    return w.buf;
+    if (check) {
+      if (p.reasonCodes.length !== 0) throw codecError("local", ErrorCode.VersionMismatch, "UNSUBACK reason codes need MQTT 5");
+      props(p.properties, "unsuback", v, check);
+    }
+    return 4;
   }
-  if (p.reasonCodes.length === 0) throw codecError("local", ErrorCode.Empty, "UNSUBACK needs a reason code per filter");
-  for (const c of p.reasonCodes) {
-    if (!isValidReasonCode("unsuback", c)) throw codecError("local", ErrorCode.ReasonCodeInvalid, `${show(c)} is not an UNSUBACK reason code`);
+  if (check) {
+    if (p.reasonCodes.length === 0) throw codecError("local", ErrorCode.Empty, "UNSUBACK needs a reason code per filter");
+    for (const c of p.reasonCodes) {
+      if (!isValidReasonCode("unsuback", c)) throw codecError("local", ErrorCode.ReasonCodeInvalid, `${show(c)} is not an UNSUBACK reason code`);
+    }
   }
-  const ps = props(p.properties, "unsuback", v);
-  const w = frame(0xb0, 2 + withLength(ps, 5) + p.reasonCodes.length);
-  w.u16(id);
-  writeProperties(w, p.properties, ps);
-  for (const c of p.reasonCodes) w.u8(c);
-  return w.buf;
+  return frame(2 + withLength(props(p.properties, "unsuback", v, check), 5) + p.reasonCodes.length);
 }
 
-function encodeDisconnect(p: DisconnectPacket, v: ProtocolVersion): Uint8Array {
-  return encodeTail(0xe0, "disconnect", undefined, checkInt(p.reasonCode ?? 0, 0xff, "reason code"), p.properties, v);
+// ---------------------------------------------------------------------------
+// Writing: a checked packet of `size` bytes, laid out; no rule, nothing thrown.
+
+const ACK_B0 = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 } as const;
+
+/** Writes the first `n` bytes of the checked packet of `size` bytes at buf[offset]. */
+function writeBody(packet: Packet, version: ProtocolVersion, size: number, buf: Uint8Array, offset: number, n: number): void {
+  const w = new Writer(buf, offset);
+  const remaining = remainingOf(size);
+  switch (packet.type) {
+    case "connect":
+      writeConnect(w, packet, remaining);
+      return;
+    case "connack":
+      w.u8(0x20);
+      w.varint(remaining);
+      w.u8(packet.sessionPresent ? 1 : 0);
+      w.u8(packet.reasonCode);
+      if (version === 5) writeProperties(w, packet.properties);
+      return;
+    case "publish": {
+      const p = packet;
+      w.u8(0x30 | (p.dup ? 8 : 0) | (p.qos << 1) | (p.retain ? 1 : 0));
+      w.varint(remaining);
+      w.str(p.topic);
+      if (p.qos !== 0) w.u16(p.packetId!);
+      if (version === 5) writeProperties(w, p.properties);
+      if (n === size) w.raw(p.payload);
+      return;
+    }
+    case "puback":
+    case "pubrec":
+    case "pubrel":
+    case "pubcomp":
+      writeTail(w, ACK_B0[packet.type], remaining, 2, packet.packetId, packet.reasonCode ?? 0, packet.properties);
+      return;
+    case "subscribe": {
+      w.u8(0x82);
+      w.varint(remaining);
+      w.u16(packet.packetId);
+      if (version === 5) writeProperties(w, packet.properties);
+      for (const s of packet.subscriptions) {
+        w.str(s.topicFilter);
+        w.u8(subscriptionOptionsByte(s.qos, s.noLocal === true, s.retainAsPublished === true, s.retainHandling ?? 0));
+      }
+      return;
+    }
+    case "suback":
+      w.u8(0x90);
+      w.varint(remaining);
+      w.u16(packet.packetId);
+      if (version === 5) writeProperties(w, packet.properties);
+      for (const c of packet.reasonCodes) w.u8(c);
+      return;
+    case "unsubscribe":
+      w.u8(0xa2);
+      w.varint(remaining);
+      w.u16(packet.packetId);
+      if (version === 5) writeProperties(w, packet.properties);
+      for (const f of packet.topicFilters) w.str(f);
+      return;
+    case "unsuback":
+      w.u8(0xb0);
+      w.varint(remaining);
+      w.u16(packet.packetId);
+      if (version === 5) {
+        writeProperties(w, packet.properties);
+        for (const c of packet.reasonCodes) w.u8(c);
+      }
+      return;
+    case "pingreq":
+      w.u8(0xc0);
+      w.u8(0);
+      return;
+    case "pingresp":
+      w.u8(0xd0);
+      w.u8(0);
+      return;
+    case "disconnect":
+      writeTail(w, 0xe0, remaining, 0, 0, packet.reasonCode ?? 0, packet.properties);
+      return;
+    case "auth":
+      writeTail(w, 0xf0, remaining, 0, 0, packet.reasonCode ?? 0, packet.properties);
+      return;
+  }
 }
 
-function encodeAuth(p: AuthPacket, v: ProtocolVersion): Uint8Array {
-  if (v !== 5) throw codecError("local", ErrorCode.VersionMismatch, "AUTH needs MQTT 5");
-  const bytes = encodeTail(0xf0, "auth", undefined, checkInt(p.reasonCode ?? 0, 0xff, "reason code"), p.properties, v);
-  // Only the short form (success, no properties: Remaining Length 0) goes
-  // without the Authentication Method; "It is a Protocol Error to omit the
-  // Authentication Method" otherwise (3.15.2.2.2).
-  if (bytes.length > 2 /* a variable header was written */ && p.properties?.authenticationMethod === undefined) {
-    throw codecError("local", ErrorCode.AuthInvalid, "AUTH without an authentication method (3.15.2.2.2)", PROTOCOL_ERROR);
+function writeConnect(w: Writer, p: ConnectPacket, remaining: number): void {
+  const v = p.protocolVersion;
+  const will = p.will;
+  let flags = p.clean ? 0x02 : 0;
+  if (will !== undefined) flags |= 0x04 | (will.qos << 3) | (will.retain ? 0x20 : 0);
+  if (p.username !== undefined) flags |= 0x80;
+  if (p.password !== undefined) flags |= 0x40;
+  w.u8(0x10);
+  w.varint(remaining);
+  w.str(v === 3 ? "MQIsdp" : "MQTT");
+  w.u8(v);
+  w.u8(flags);
+  w.u16(p.keepAlive);
+  if (v === 5) writeProperties(w, p.properties);
+  w.str(p.clientId);
+  if (will !== undefined) {
+    if (v === 5) writeProperties(w, will.properties);
+    w.str(will.topic);
+    w.bin(will.payload);
   }
-  return bytes;
+  if (p.username !== undefined) w.str(p.username);
+  if (p.password !== undefined) w.bin(p.password);
+}
+
+/**
+ * An ack, DISCONNECT or AUTH (see sizeTail). Its shape follows from its
+ * Remaining Length: `head` bytes alone, one more for the reason code, or the
+ * reason code and the property list.
+ */
+function writeTail(w: Writer, b0: number, remaining: number, head: number, id: number, rc: number, properties: Properties | undefined): void {
+  w.u8(b0);
+  w.varint(remaining);
+  if (head !== 0) w.u16(id);
+  if (remaining > head) w.u8(rc);
+  if (remaining > head + 1) writeProperties(w, properties);
 }

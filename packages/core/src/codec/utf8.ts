@@ -74,11 +74,17 @@ export function utf8Length(s: string, blame: Blame, what: string): number {
   return bytes;
 }
 
-/** Writes `s` (already checked by utf8Length, `byteLength` bytes) at buf[pos]. */
-export function writeUtf8(buf: Uint8Array, pos: number, s: string, byteLength: number): void {
-  if (byteLength === s.length) {
-    for (let i = 0; i < byteLength; i++) buf[pos + i] = s.charCodeAt(i);
-    return;
+/**
+ * Writes `s` (a valid MQTT string, checked by utf8Length) at buf[pos] and
+ * returns its length in bytes; buf has room for it. ASCII goes by hand, the
+ * rest through TextEncoder.encodeInto.
+ */
+export function writeUtf8(buf: Uint8Array, pos: number, s: string): number {
+  const n = s.length;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return i + encoder.encodeInto(s.slice(i), new Uint8Array(buf.buffer, buf.byteOffset + pos + i, buf.length - pos - i)).written;
+    buf[pos + i] = c;
   }
-  encoder.encodeInto(s, buf.subarray(pos, pos + byteLength));
+  return n;
 }
