@@ -37,7 +37,7 @@ import type {
   UnsubackPacket,
   UnsubscribePacket,
 } from "./types.js";
-import { utf8Length } from "./utf8.js";
+import { utf8Length, writeUtf8 } from "./utf8.js";
 
 /**
  * Encodes `packet` for protocol `version` (CONNECT uses its own
@@ -286,7 +286,8 @@ function sizePublish(p: PublishPacket, v: ProtocolVersion, check: boolean): numb
   const qos = check ? qosOf(p.qos, "QoS") : p.qos;
   const topic = p.topic;
   // Fast path: a plain ASCII topic name is valid as it is.
-  let topicLen = asciiTopicLength(topic);
+  const ascii = asciiTopic(topic);
+  let topicLen = typeof ascii === "number" ? ascii : ascii.length;
   if (topicLen < 0) {
     if (check) {
       const aliased = v === 5 && topic === "" && p.properties?.topicAlias !== undefined;
@@ -311,20 +312,60 @@ function sizePublish(p: PublishPacket, v: ProtocolVersion, check: boolean): numb
   return frame(size + withLength(props(p.properties, "publish", v, check), v) + payload.length);
 }
 
+/*
+ * The bytes of recently published ASCII topic names. Publishers repeat
+ * topics, and a hit skips the topic's checks and its per-character copy. A
+ * memo of a pure function (an ASCII string's bytes), so it cannot change a
+ * result: its bytes live in buffers of its own, which no output ever shares
+ * (they are copied into the packet), so a caller who transfers or detaches an
+ * output cannot reach them. Bounded: at most 256 topics of at most 256 bytes.
+ * A miss costs no allocation while the cache is full; after 4,096 such misses
+ * the working set has moved on and it starts over.
+ */
+const topicBytes = new Map<string, Uint8Array>();
+const TOPIC_CACHE_ENTRIES = 256;
+const TOPIC_CACHE_MAX_LEN = 256;
+let missesWhileFull = 0;
+let cacheSlab = new Uint8Array(0);
+let cacheSlabUsed = 0;
+
+/** Characters that keep a topic name off the ASCII fast path: U+0000, wildcards, non-ASCII. */
+const NOT_PLAIN_ASCII = /[\u0000#+\u0080-\uffff]/;
+
 /**
  * For a non-empty ASCII topic name without wildcards or U+0000 (valid, one
- * byte per character): its length. Otherwise -1, and the caller takes the
- * general path.
+ * byte per character): its cached bytes, or its length when not cached.
+ * Otherwise -1, and the caller takes the general path.
  */
-function asciiTopicLength(topic: unknown): number {
+function asciiTopic(topic: unknown): Uint8Array | number {
   if (typeof topic !== "string") return -1;
+  const hit = topicBytes.get(topic);
+  if (hit !== undefined) return hit;
   const n = topic.length;
   if (n === 0 || n > 0xffff) return -1;
-  for (let i = 0; i < n; i++) {
-    const c = topic.charCodeAt(i);
-    if (c === 0 || c >= 0x80 || c === 0x23 /* # */ || c === 0x2b /* + */) return -1;
+  if (n <= 32) {
+    for (let i = 0; i < n; i++) {
+      const c = topic.charCodeAt(i);
+      if (c === 0 || c >= 0x80 || c === 0x23 /* # */ || c === 0x2b /* + */) return -1;
+    }
+  } else if (NOT_PLAIN_ASCII.test(topic)) {
+    return -1;
   }
-  return n;
+  if (n > TOPIC_CACHE_MAX_LEN) return n;
+  if (topicBytes.size >= TOPIC_CACHE_ENTRIES) {
+    if (++missesWhileFull < 16 * TOPIC_CACHE_ENTRIES) return n;
+    topicBytes.clear();
+    missesWhileFull = 0;
+  }
+  if (cacheSlabUsed + n > cacheSlab.length) {
+    cacheSlab = new Uint8Array(16 * 1024);
+    cacheSlabUsed = 0;
+  }
+  const bytes = cacheSlab.subarray(cacheSlabUsed, cacheSlabUsed + n);
+  cacheSlabUsed += n;
+  writeUtf8(bytes, 0, topic);
+  topicBytes.set(topic, bytes);
+  return bytes;
 }
 
 type TailContext = "puback" | "pubrec" | "pubrel" | "pubcomp" | "disconnect" | "auth";
@@ -449,7 +490,13 @@ function writeBody(packet: Packet, version: ProtocolVersion, size: number, buf: 
       const p = packet;
       w.u8(0x30 | (p.dup ? 8 : 0) | (p.qos << 1) | (p.retain ? 1 : 0));
       w.varint(remaining);
-      w.str(p.topic);
+      const cached = topicBytes.get(p.topic);
+      if (cached !== undefined) {
+        w.u16(cached.length);
+        w.raw(cached);
+      } else {
+        w.str(p.topic);
+      }
       if (p.qos !== 0) w.u16(p.packetId!);
       if (version === 5) writeProperties(w, p.properties);
       if (n === size) w.raw(p.payload);

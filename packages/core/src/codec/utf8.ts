@@ -81,6 +81,7 @@ export function utf8Length(s: string, blame: Blame, what: string): number {
  */
 export function writeUtf8(buf: Uint8Array, pos: number, s: string): number {
   const n = s.length;
+  if (n > 32) return encoder.encodeInto(s, new Uint8Array(buf.buffer, buf.byteOffset + pos, buf.length - pos)).written;
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c >= 0x80) return i + encoder.encodeInto(s.slice(i), new Uint8Array(buf.buffer, buf.byteOffset + pos + i, buf.length - pos - i)).written;
