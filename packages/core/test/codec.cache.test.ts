@@ -65,7 +65,8 @@ describe("topic caches", () => {
 
 /** Detaches `buf`'s ArrayBuffer, as a transfer to a worker does (postMessage with a transfer list). */
 function detach(buf: Uint8Array): void {
-  structuredClone(buf.buffer, { transfer: [buf.buffer] });
+  const ab = buf.buffer as ArrayBuffer;
+  structuredClone(ab, { transfer: [ab] });
   expect(buf.byteLength).toBe(0);
 }
 

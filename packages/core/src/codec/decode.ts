@@ -61,8 +61,8 @@ export function versionName(v: ProtocolVersion): string {
  * Decodes the body buf[start, end) of a packet whose first byte is `b0` (already
  * checked by checkFirstByte). `version` is ignored for CONNECT, which names its own.
  */
-export function decodeBody(b0: number, buf: Uint8Array, start: number, end: number, version: ProtocolVersion): Packet {
-  if (b0 >> 4 === 3) return decodePublish(b0, buf, start, end, version);
+export function decodeBody(b0: number, buf: Uint8Array, start: number, end: number, version: ProtocolVersion, dv?: DataView): Packet {
+  if (b0 >> 4 === 3) return decodePublish(b0, buf, start, end, version, dv);
   const r = new Reader(buf, start, end);
   switch (b0 >> 4) {
     case 1:
@@ -176,6 +176,12 @@ function decodeConnack(r: Reader, version: ProtocolVersion): ConnackPacket {
  * skips UTF-8 decoding and topic validation. A hit compares every byte, so it
  * is exactly a topic decoded and validated before. Bounded and allocation-free:
  * 256 slots of at most 128 bytes in one 32 KiB table.
+ *
+ * One table for every decoder in the process: it is a memo of a pure function
+ * (bytes to a valid topic name), so what one connection's topics leave in it
+ * cannot change what another decodes (test/codec.cache.test.ts), and it holds
+ * copies of bytes, never a chunk, so a chunk the caller later transfers,
+ * detaches or reuses cannot reach it. Per decoder it would cost 32 KiB each.
  */
 const TOPIC_SLOTS = 256;
 const TOPIC_MAX_CACHED = 128;
@@ -185,19 +191,27 @@ const slotLength = new Uint8Array(TOPIC_SLOTS);
 const slotTopic: string[] = new Array<string>(TOPIC_SLOTS).fill("");
 const slotMisses = new Uint8Array(TOPIC_SLOTS);
 
-/** Whether buf[start, start + n) holds the bytes cached at table offset `at`. */
-function sameBytes(at: number, buf: Uint8Array, start: number, n: number): boolean {
-  for (let i = 0; i < n; i++) if (slotBytes[at + i] !== buf[start + i]) return false;
+const slotView = new DataView(slotBytes.buffer);
+
+/**
+ * Whether buf[start, start + n) holds the bytes cached at table offset `at`;
+ * four at a time when the caller has a DataView of `buf` (the streaming
+ * decoder keeps one per chunk it decodes in place).
+ */
+function sameBytes(at: number, buf: Uint8Array, dv: DataView | undefined, start: number, n: number): boolean {
+  let i = 0;
+  if (dv !== undefined) for (; i + 4 <= n; i += 4) if (slotView.getUint32(at + i) !== dv.getUint32(start + i)) return false;
+  for (; i < n; i++) if (slotBytes[at + i] !== buf[start + i]) return false;
   return true;
 }
 
 /** The valid topic name in buf[start, start + n), n > 0, through the cache. */
-function topicAt(buf: Uint8Array, start: number, n: number): string {
+function topicAt(buf: Uint8Array, dv: DataView | undefined, start: number, n: number): string {
   const cacheable = n <= TOPIC_MAX_CACHED;
   let slot = 0;
   if (cacheable) {
     slot = (n * 31 + buf[start]! * 7 + buf[start + (n >> 1)]! * 3 + buf[start + n - 1]!) & (TOPIC_SLOTS - 1);
-    if (slotLength[slot] === n && sameBytes(slot * TOPIC_MAX_CACHED, buf, start, n)) return slotTopic[slot]!;
+    if (slotLength[slot] === n && sameBytes(slot * TOPIC_MAX_CACHED, buf, dv, start, n)) return slotTopic[slot]!;
   }
   const topic = decodeUtf8(buf, start, start + n, "remote", "topic name");
   if (!isValidTopicName(topic)) {
@@ -221,13 +235,13 @@ function topicAt(buf: Uint8Array, start: number, n: number): string {
  * view). An empty topic name is allowed only with a topic alias (MQTT 5,
  * 3.3.2.3.4) [MQTT-4.7.3-1].
  */
-function decodePublish(b0: number, buf: Uint8Array, start: number, end: number, version: ProtocolVersion): PublishPacket {
+function decodePublish(b0: number, buf: Uint8Array, start: number, end: number, version: ProtocolVersion, dv: DataView | undefined): PublishPacket {
   if (end - start < 2) throw codecError("remote", ErrorCode.LengthMismatch, "topic name runs past the end of the packet");
   const n = (buf[start]! << 8) | buf[start + 1]!;
   let pos = start + 2 + n;
   if (pos > end) throw codecError("remote", ErrorCode.LengthMismatch, "topic name runs past the end of the packet");
   if (n === 0 && version !== 5) throw emptyTopic();
-  const topic = n === 0 ? "" : topicAt(buf, start + 2, n);
+  const topic = n === 0 ? "" : topicAt(buf, dv, start + 2, n);
   const qos = ((b0 >> 1) & 3) as QoS;
   const retain = (b0 & 1) !== 0;
   let id = 0;

@@ -76,6 +76,9 @@ export class PacketDecoder {
   /** Whether the last segment's view still lacks bytes appended to `own`. */
   private ownStale = false;
   private failed: MqttError | undefined;
+  /** A DataView of the segment last decoded in place (the topic cache compares through it). */
+  private dvOf: Uint8Array | undefined;
+  private dv: DataView | undefined;
 
   constructor(options: DecoderOptions = {}) {
     this.protocolVersion = options.protocolVersion ?? 4;
@@ -168,7 +171,11 @@ export class PacketDecoder {
     let packet: Packet;
     if (first.length - head >= total) {
       // Fast path: the whole packet is in the first segment; decode it in place.
-      packet = decodeBody(b0, first, head + headerLen, head + total, this.protocolVersion);
+      if (this.dvOf !== first) {
+        this.dvOf = first;
+        this.dv = new DataView(first.buffer, first.byteOffset, first.byteLength);
+      }
+      packet = decodeBody(b0, first, head + headerLen, head + total, this.protocolVersion, this.dv);
       this.buffered -= total;
       if (head + total === first.length) this.dropFirst();
       else this.head = head + total;
