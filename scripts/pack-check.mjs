@@ -215,11 +215,12 @@ function main() {
   writeFileSync(
     join(consumer, "consumer.ts"),
     [
-      `import { MqttConnection, encodePacket, type Packet } from "@sansmqtt/core";`,
+      `import { MqttConnection } from "@sansmqtt/core";`,
+      `import { encodePacket, type Packet } from "@sansmqtt/core/codec";`,
       ...names.map((s) => `import * as ${s.local} from "${s.spec}";`),
       `const conn = new MqttConnection({ protocolVersion: 5, clientId: "pack-check", keepAlive: 30 });`,
       `conn.connect(0);`,
-      `const chunks: Uint8Array[] = conn.dataToSend(0);`,
+      `const chunks: Uint8Array[] = conn.pollTransmit(0);`,
       `const ping: Packet = { type: "pingreq" };`,
       `const bytes: Uint8Array = encodePacket(ping, 5);`,
       `export const used = [chunks, bytes, ${names.map((s) => s.local).join(", ")}];`,

@@ -4,7 +4,7 @@
 // topic, QoS, packet id, payload and properties).
 
 import { createHash } from "node:crypto";
-import { PacketDecoder, encodePacket } from "@sansmqtt/core";
+import { PacketDecoder, encodePacket } from "@sansmqtt/core/codec";
 import mqtt from "mqtt-packet";
 import { MAXIMUM_PACKET_SIZE } from "./contenders.js";
 import type { OurPacket, Row, TheirPacket } from "./fixtures.js";

@@ -3,7 +3,7 @@
 // Every pass checks what it did; a pass that decodes or encodes the wrong
 // amount throws.
 
-import { PacketDecoder, encodePacket } from "@sansmqtt/core";
+import { PacketDecoder, encodePacket } from "@sansmqtt/core/codec";
 import mqtt from "mqtt-packet";
 import { Framer, type FrameTally } from "./framer.js";
 import type { Contender } from "./harness.js";

@@ -15,29 +15,23 @@
 // entries) during each contender's passes, over the time of those passes.
 
 import { PerformanceObserver, performance, type PerformanceEntry } from "node:perf_hooks";
-import {
-  encodePacket,
-  MqttConnection,
-  type ConnectionOptions,
-  type Event,
-  type Packet,
-  type PublishRequest,
-} from "@sansmqtt/core";
+import { encodePacket, type Packet } from "@sansmqtt/core/codec";
+import { MqttConnection, type ConnectionOptions, type Event, type PublishRequest } from "@sansmqtt/core";
 import type { Contender } from "./harness.js";
 
 /**
  * Every call into the engine (and the codec) in this file goes through `api`:
  * when MqttConnection's API changes, update these lines only. Written against
  * connect(now), publish(request, now), receiveData(bytes, now), pollEvent(),
- * dataToSend(now), inflightCount.
+ * pollTransmit(now), inflightCount.
  */
 const api = {
   create: (options: ConnectionOptions): MqttConnection => new MqttConnection(options),
   connect: (c: MqttConnection, now: number): void => c.connect(now),
-  publish: (c: MqttConnection, now: number, request: PublishRequest): number => c.publish(request, now),
-  receive: (c: MqttConnection, now: number, bytes: Uint8Array): void => c.receiveData(bytes, now),
-  pollEvent: (c: MqttConnection, _now: number): Event | undefined => c.pollEvent(),
-  pollTransmit: (c: MqttConnection, now: number): Uint8Array[] => c.dataToSend(now),
+  publish: (c: MqttConnection, now: number, request: PublishRequest): number => c.publish(now, request),
+  receive: (c: MqttConnection, now: number, bytes: Uint8Array): void => c.receiveData(now, bytes),
+  pollEvent: (c: MqttConnection, _now: number): Event | undefined => c.pollEvent(_now),
+  pollTransmit: (c: MqttConnection, now: number): Uint8Array[] => c.pollTransmit(now),
   inflight: (c: MqttConnection): number => c.inflightCount,
   /** The codec, for the scripted server's bytes. */
   encode: (p: Packet): Uint8Array => encodePacket(p, 5),

@@ -11,7 +11,8 @@
 //   events; the codec-only contender encodes the same PUBLISH packets (and
 //   decodes the PUBACKs).
 
-import { encodePacket, MqttConnection, PacketDecoder, type Packet } from "@sansmqtt/core";
+import { encodePacket, PacketDecoder, type Packet } from "@sansmqtt/core/codec";
+import { MqttConnection } from "@sansmqtt/core";
 import type { Contender } from "./harness.js";
 
 const TOPIC = "sensors/building-7/floor-3/temperature";
@@ -42,9 +43,9 @@ const connack = encodePacket({ type: "connack", sessionPresent: false, reasonCod
 function connected(opts: { maxInflight?: number } = {}): MqttConnection {
   const c = new MqttConnection({ protocolVersion: 4, clientId: "bench", keepAlive: 0, maxInflight: opts.maxInflight ?? 20, maxQueued: N });
   c.connect(0);
-  c.dataToSend(0);
-  c.receiveData(connack, 0);
-  if (c.pollEvent()?.type !== "connected") throw new Error("engine did not connect");
+  c.pollTransmit(0);
+  c.receiveData(0, connack);
+  if (c.pollEvent(0)?.type !== "connected") throw new Error("engine did not connect");
   return c;
 }
 
@@ -75,9 +76,9 @@ function incoming(qos: 0 | 1 | 2): Contender[] {
       let messages = 0;
       let ackBytes = 0;
       for (const chunk of s.chunks) {
-        c.receiveData(chunk, 1);
-        for (let e = c.pollEvent(); e !== undefined; e = c.pollEvent()) if (e.type === "message") messages++;
-        for (const b of c.dataToSend(1)) ackBytes += b.length;
+        c.receiveData(1, chunk);
+        for (let e = c.pollEvent(0); e !== undefined; e = c.pollEvent(0)) if (e.type === "message") messages++;
+        for (const b of c.pollTransmit(1)) ackBytes += b.length;
       }
       const want = qos === 0 ? 0 : qos === 1 ? 4 * N : 8 * N;
       if (messages !== N || ackBytes !== want) throw new Error(`engine: ${messages} messages, ${ackBytes} ack bytes`);
@@ -136,10 +137,10 @@ function outgoing(qos: 0 | 1): Contender[] {
       let bytes = 0;
       let done = 0;
       for (let sent = 0, b = 0; sent < N; sent += WINDOW, b++) {
-        for (let i = 0; i < WINDOW && sent + i < N; i++) c.publish({ topic: TOPIC, payload, qos }, 1);
-        for (const chunk of c.dataToSend(1)) bytes += chunk.length;
-        if (qos === 1) c.receiveData(batches[b]!, 1);
-        for (let e = c.pollEvent(); e !== undefined; e = c.pollEvent()) if (e.type === "published") done++;
+        for (let i = 0; i < WINDOW && sent + i < N; i++) c.publish(1, { topic: TOPIC, payload, qos });
+        for (const chunk of c.pollTransmit(1)) bytes += chunk.length;
+        if (qos === 1) c.receiveData(1, batches[b]!);
+        for (let e = c.pollEvent(0); e !== undefined; e = c.pollEvent(0)) if (e.type === "published") done++;
       }
       if (bytes !== N * published || done !== N) throw new Error(`engine: ${bytes} bytes, ${done} published`);
     },

@@ -2,7 +2,7 @@
 // each library wants: ours (`type`, `packetId`, user properties as pairs) and
 // mqtt-packet's (`cmd`, `messageId`, user properties as an object).
 
-import type { encodePacket } from "@sansmqtt/core";
+import type { encodePacket } from "@sansmqtt/core/codec";
 import type { Packet as TheirPacket } from "mqtt-packet";
 import { readThresholds, type Thresholds } from "./thresholds.js";
 

@@ -1,37 +1,26 @@
 /**
- * @sansmqtt/core: the MQTT 3.1 / 3.1.1 / 5.0 codec and (soon) the Sans-IO
- * client engine. No IO, no timers, no clock reads, no dependencies.
+ * @sansmqtt/core: the Sans-IO MQTT 3.1 / 3.1.1 / 5.0 client engine. Bytes,
+ * commands and `now` in; events, bytes and the next deadline out. No IO, no
+ * timers, no clock reads, no dependencies.
+ *
+ * This root export is the engine, its events, options, session and errors.
+ * The codec is at `@sansmqtt/core/codec`, fast-check arbitraries at
+ * `@sansmqtt/core/testing`.
  */
-export * from "./codec/types.js";
-export { encodePacket } from "./codec/encode.js";
-export { PacketDecoder, decodePacket, MQTT_MAX_PACKET_SIZE, type DecoderOptions } from "./codec/decoder.js";
-export { PROPERTY_TABLE, isPropertyAllowed, type PropertyContext } from "./codec/properties.js";
-export {
-  ReasonCode,
-  ConnackReturnCode,
-  reasonCodeName,
-  connackReturnCodeName,
-  isValidReasonCode,
-  reasonCodesFor,
-} from "./codec/reason-codes.js";
-export { ErrorCode, MqttError, LocalProtocolError, RemoteProtocolError } from "./errors.js";
-export {
-  isValidTopicName,
-  isValidTopicFilter,
-  isSharedSubscription,
-  parseSharedSubscription,
-  topicMatchesSub,
-} from "./topic.js";
-
-// The Sans-IO client engine.
-export {
-  MqttConnection,
-  type ConnectionOptions,
-  type ServerLimits,
-  type PublishRequest,
-  type SubscribeRequest,
-} from "./engine/connection.js";
-export type { Event, CloseReason } from "./engine/events.js";
+export { MqttConnection, type PublishRequest, type ServerLimits } from "./engine/connection.js";
+export type { ConnectionOptions } from "./engine/options.js";
+export type {
+  Event,
+  ConnectedEvent,
+  MessageEvent,
+  PublishedEvent,
+  SubscribedEvent,
+  UnsubscribedEvent,
+  AuthEvent,
+  ClosedEvent,
+  CloseReason,
+} from "./engine/events.js";
+export type { ConnectionState } from "./engine/state.js";
 export type {
   SessionState,
   OutgoingMessage,
@@ -43,6 +32,9 @@ export type {
   PropertiesJSON,
 } from "./engine/session.js";
 export { sessionToJSON, sessionFromJSON } from "./engine/session.js";
-export { TRANSITIONS, type ConnectionState, type Trigger } from "./engine/state.js";
-export type { TimerName } from "./engine/timers.js";
+export { ErrorCode, MqttError, LocalProtocolError, RemoteProtocolError } from "./errors.js";
+export { ReasonCode, ConnackReturnCode, reasonCodeName, connackReturnCodeName } from "./codec/reason-codes.js";
+export { isValidTopicName, isValidTopicFilter, isSharedSubscription, parseSharedSubscription, topicMatchesSub } from "./topic.js";
+// The types the engine's commands and events use (packets themselves are at /codec).
+export type { Properties, ProtocolVersion, QoS, Subscription, UserProperty, Will } from "./codec/types.js";
 export { TransportError, TransportErrorCode, type Transport, type TransportHandlers, type TransportState } from "./transport.js";

@@ -10,7 +10,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { checkPacket, CHUNKED_PAYLOAD_MIN, writePacket, writePacketChunks } from "../src/codec/encode.js";
-import { decodePacket, encodePacket, ErrorCode, PacketDecoder, type ProtocolVersion, type PublishPacket, RemoteProtocolError } from "../src/index.js";
+import { decodePacket, encodePacket, PacketDecoder, type PublishPacket } from "../src/codec/index.js";
+import { ErrorCode, type ProtocolVersion, RemoteProtocolError } from "../src/index.js";
 
 const pub = (topic: string): PublishPacket => ({ type: "publish", topic, payload: new Uint8Array([1]), qos: 0, retain: false, dup: false });
 const roundTrip = (topic: string): string => (decodePacket(encodePacket(pub(topic), 4), 4) as PublishPacket).topic;

@@ -22,7 +22,8 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { encodePacket, type Packet, PacketDecoder, type ProtocolVersion, type PublishPacket } from "../src/index.js";
+import { encodePacket, type Packet, PacketDecoder, type PublishPacket } from "../src/codec/index.js";
+import { type ProtocolVersion } from "../src/index.js";
 import { type ArbitraryOptions, arbPacketStream, concatBytes } from "@sansmqtt/core/testing";
 
 // ---------------------------------------------------------------------------

@@ -7,17 +7,8 @@
  * fixed header alone, non-shortest varints, and staying failed after an error.
  */
 import { describe, expect, it } from "vitest";
-import {
-  decodePacket,
-  encodePacket,
-  ErrorCode,
-  LocalProtocolError,
-  MqttError,
-  type Packet,
-  PacketDecoder,
-  type ProtocolVersion,
-  RemoteProtocolError,
-} from "../src/index.js";
+import { decodePacket, encodePacket, type Packet, PacketDecoder } from "../src/codec/index.js";
+import { ErrorCode, LocalProtocolError, MqttError, type ProtocolVersion, RemoteProtocolError } from "../src/index.js";
 
 /** "30 02 00 00" → bytes. */
 export function h(s: string): Uint8Array {

@@ -5,7 +5,8 @@
  * byte at a time and split at every offset.
  */
 import { describe, expect, it } from "vitest";
-import { decodePacket, encodePacket, PACKET_TYPES, PacketDecoder, type Packet, type ProtocolVersion } from "../src/index.js";
+import { decodePacket, encodePacket, PACKET_TYPES, PacketDecoder, type Packet } from "../src/codec/index.js";
+import { type ProtocolVersion } from "../src/index.js";
 import { FIXTURES, fixtureBytes, type Fixture } from "./fixtures/packets.js";
 
 const JUNK = [0xde, 0xad, 0xbe, 0xef];

@@ -9,24 +9,8 @@
  */
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  decodePacket,
-  encodePacket,
-  ErrorCode,
-  isPropertyAllowed,
-  isValidTopicFilter,
-  isValidTopicName,
-  LocalProtocolError,
-  MQTT_MAX_PACKET_SIZE,
-  PacketDecoder,
-  PROPERTY_TABLE,
-  RemoteProtocolError,
-  type Packet,
-  type PacketType,
-  type Properties,
-  type PropertyContext,
-  type ProtocolVersion,
-} from "../src/index.js";
+import { decodePacket, encodePacket, isPropertyAllowed, MQTT_MAX_PACKET_SIZE, PacketDecoder, PROPERTY_TABLE, type Packet, type PacketType, type PropertyContext } from "../src/codec/index.js";
+import { ErrorCode, isValidTopicFilter, isValidTopicName, LocalProtocolError, RemoteProtocolError, type Properties, type ProtocolVersion } from "../src/index.js";
 import {
   arbChunker,
   arbLongBytes,

@@ -17,7 +17,8 @@ import {
   writePacketChunks,
   writePacketInto,
 } from "../src/codec/encode.js";
-import { LocalProtocolError, type Packet, type ProtocolVersion, type PublishPacket } from "../src/index.js";
+import { LocalProtocolError, type ProtocolVersion } from "../src/index.js";
+import { type Packet, type PublishPacket } from "../src/codec/index.js";
 import { FIXTURES, fixtureBytes } from "./fixtures/packets.js";
 
 const VERSIONS: readonly ProtocolVersion[] = [3, 4, 5];

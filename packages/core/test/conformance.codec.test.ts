@@ -16,19 +16,9 @@
  * tested there (binds = client/both rows).
  */
 import { describe, expect, it } from "vitest";
-import {
-  decodePacket,
-  encodePacket,
-  ErrorCode,
-  isValidTopicFilter,
-  isValidTopicName,
-  LocalProtocolError,
-  type Packet,
-  PacketDecoder,
-  type ProtocolVersion,
-  reasonCodesFor,
-  RemoteProtocolError,
-} from "../src/index.js";
+import { decodePacket, encodePacket, type Packet, PacketDecoder } from "../src/codec/index.js";
+import { ErrorCode, isValidTopicFilter, isValidTopicName, LocalProtocolError, type ProtocolVersion, RemoteProtocolError } from "../src/index.js";
+import { reasonCodesFor } from "../src/codec/reason-codes.js";
 import { FIXTURES } from "./fixtures/packets.js";
 
 // ───────────────────────────── helpers ─────────────────────────────

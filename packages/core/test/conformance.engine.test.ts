@@ -23,7 +23,8 @@
  * - MQTT-7.0.0-2, MQTT-7.1.2-1: as above.
  */
 import { describe, expect, it } from "vitest";
-import { ErrorCode, type Packet } from "../src/index.js";
+import { ErrorCode } from "../src/index.js";
+import { type Packet } from "../src/codec/index.js";
 import { Harness, serverPublish, te } from "./helpers/peer.js";
 
 const x = te.encode("x");
@@ -33,7 +34,7 @@ describe("MQTT 5.0", () => {
   it("[MQTT-3.6.2-1] [MQTT-3.7.2-1] sends PUBREL and PUBCOMP only with their defined reason codes (0x00, 0x92)", () => {
     const h = new Harness({ protocolVersion: 5 });
     h.connect();
-    h.conn.publish({ topic: "t", payload: x, qos: 2 }, 0);
+    h.conn.publish(0, { topic: "t", payload: x, qos: 2 });
     h.flush();
     h.serverSends(
       { type: "pubrec", packetId: 1, reasonCode: 0 }, // ours: PUBREL 0x00
@@ -55,7 +56,7 @@ describe("MQTT 5.0", () => {
     // A QoS 2 message of ours in the PUBREL phase, resumed on a server whose Maximum
     // Packet Size is 5 bytes: a PUBREL / PUBCOMP with reason 0x92 (0x62 0x03 id id 0x92).
     const h = new Harness({ protocolVersion: 5, clean: false });
-    h.conn.importSession({
+    h.conn.importSession(h.now, {
       format: 1,
       clientId: "test-client",
       nextPacketId: 2,
@@ -114,7 +115,7 @@ describe("MQTT 5.0", () => {
     expect(h.drain()).toEqual([{ type: "closed", reason: { kind: "local", reasonCode: 0x04 } }]);
     expect(h.flush()).toEqual([{ type: "disconnect", reasonCode: 0x04 }]);
     // Bytes still arriving are not processed.
-    h.conn.receiveData(Uint8Array.of(0xd0, 0x00), 1);
+    h.conn.receiveData(1, Uint8Array.of(0xd0, 0x00));
     expect(h.drain()).toEqual([]);
   });
 });
@@ -138,10 +139,10 @@ describe("MQTT 3.1.1", () => {
     const pending: [number, Packet][] = [];
     // 300 rounds of new requests, acknowledging in a scrambled order.
     for (let round = 0; round < 300; round++) {
-      h.conn.publish({ topic: "t", payload: x, qos: 1 }, 0);
-      h.conn.publish({ topic: "t", payload: x, qos: 2 }, 0);
-      h.conn.subscribe({ topicFilter: "s", qos: 0 }, 0);
-      h.conn.unsubscribe("s", 0);
+      h.conn.publish(0, { topic: "t", payload: x, qos: 1 });
+      h.conn.publish(0, { topic: "t", payload: x, qos: 2 });
+      h.conn.subscribe(0, { topicFilter: "s", qos: 0 });
+      h.conn.unsubscribe(0, "s");
       for (const p of h.flush()) {
         const id = "packetId" in p ? p.packetId : undefined;
         if (id === undefined || p.type === "pubrel") continue;
@@ -183,7 +184,7 @@ describe("MQTT 3.1.1", () => {
   it("[MQTT-2.3.1-3] a resend reuses the original id; the id is free again only after its PUBACK", () => {
     const setup = (): Harness => {
       const h = new Harness({ protocolVersion: 4, clean: false });
-      h.conn.importSession({
+      h.conn.importSession(h.now, {
         format: 1,
         clientId: "test-client",
         nextPacketId: 65535,
@@ -193,46 +194,46 @@ describe("MQTT 3.1.1", () => {
         subscriptions: [],
       });
       expect(h.connect({ sessionPresent: true })).toEqual([{ type: "publish", topic: "old", payload: x, qos: 1, retain: false, dup: true, packetId: 1 }]);
-      h.conn.publish({ topic: "a", payload: x, qos: 1 }, 0);
+      h.conn.publish(0, { topic: "a", payload: x, qos: 1 });
       expect(ids(h.flush())).toEqual([65535]);
       return h;
     };
     // Before its PUBACK, id 1 is skipped when the ids wrap around.
     const h = setup();
-    h.conn.publish({ topic: "b", payload: x, qos: 1 }, 0);
+    h.conn.publish(0, { topic: "b", payload: x, qos: 1 });
     expect(ids(h.flush())).toEqual([2]);
     // After its PUBACK it may be used again.
     const h2 = setup();
     h2.serverSends({ type: "puback", packetId: 1, reasonCode: 0 });
-    h2.conn.publish({ topic: "b", payload: x, qos: 1 }, 0);
+    h2.conn.publish(0, { topic: "b", payload: x, qos: 1 });
     expect(ids(h2.flush())).toEqual([1]);
   });
 
   it("[MQTT-2.3.1-3] a QoS 2 id stays in use through PUBREC until PUBCOMP is processed", () => {
     const h = new Harness({ protocolVersion: 4 });
-    h.conn.importSession({ format: 1, clientId: "test-client", nextPacketId: 65533, nextMid: 1, outgoing: [], incomingQos2: [], subscriptions: [] });
+    h.conn.importSession(h.now, { format: 1, clientId: "test-client", nextPacketId: 65533, nextMid: 1, outgoing: [], incomingQos2: [], subscriptions: [] });
     h.connect();
-    h.conn.publish({ topic: "q2", payload: x, qos: 2 }, 0); // 65533
-    h.conn.subscribe({ topicFilter: "s", qos: 0 }, 0); // 65534
-    h.conn.unsubscribe("s", 0); // 65535
+    h.conn.publish(0, { topic: "q2", payload: x, qos: 2 }); // 65533
+    h.conn.subscribe(0, { topicFilter: "s", qos: 0 }); // 65534
+    h.conn.unsubscribe(0, "s"); // 65535
     expect(ids(h.flush())).toEqual([65533, 65534, 65535]);
     h.serverSends({ type: "pubrec", packetId: 65533, reasonCode: 0 });
     expect(h.flush()).toEqual([{ type: "pubrel", packetId: 65533, reasonCode: 0 }]);
     // The session still holds 65533 (the cursor has wrapped to 1).
-    const s = h.conn.exportSession();
+    const s = h.conn.exportSession(h.now);
     expect(s.nextPacketId).toBe(1);
     expect(s.outgoing).toMatchObject([{ packetId: 65533, state: "pubrel" }]);
     h.serverSends({ type: "suback", packetId: 65534, reasonCodes: [0] }, { type: "unsuback", packetId: 65535, reasonCodes: [] });
-    expect(h.conn.exportSession().outgoing).toMatchObject([{ packetId: 65533, state: "pubrel" }]);
+    expect(h.conn.exportSession(h.now).outgoing).toMatchObject([{ packetId: 65533, state: "pubrel" }]);
     h.serverSends({ type: "pubcomp", packetId: 65533, reasonCode: 0 });
-    expect(h.conn.exportSession().outgoing).toEqual([]);
+    expect(h.conn.exportSession(h.now).outgoing).toEqual([]);
   });
 
   it("[MQTT-2.3.1-6] PUBACK, PUBREC and PUBREL carry the packet id of the original PUBLISH", () => {
     const h = new Harness({ protocolVersion: 4 });
     h.connect();
     h.serverSends(serverPublish("in", "1", { qos: 1, packetId: 0x1234 }), serverPublish("in", "2", { qos: 2, packetId: 0xfffe }));
-    h.conn.publish({ topic: "out", payload: x, qos: 2 }, 0);
+    h.conn.publish(0, { topic: "out", payload: x, qos: 2 });
     expect(h.flush()).toMatchObject([
       { type: "puback", packetId: 0x1234 },
       { type: "pubrec", packetId: 0xfffe },
@@ -244,8 +245,8 @@ describe("MQTT 3.1.1", () => {
 
   it("[MQTT-3.1.0-1] the first packet on every new connection is CONNECT", () => {
     const h = new Harness({ protocolVersion: 4, clean: false });
-    h.conn.publish({ topic: "t", payload: x, qos: 1 }, 0);
-    h.conn.subscribe({ topicFilter: "s", qos: 0 }, 0);
+    h.conn.publish(0, { topic: "t", payload: x, qos: 1 });
+    h.conn.subscribe(0, { topicFilter: "s", qos: 0 });
     for (let i = 0; i < 3; i++) {
       h.conn.connect(h.now);
       expect(h.flush()).toMatchObject([{ type: "connect" }]);
@@ -258,27 +259,27 @@ describe("MQTT 3.1.1", () => {
   it("[MQTT-3.1.2-4] with CleanSession 0, keeps the session state after the connection ends", () => {
     const h = new Harness({ protocolVersion: 4, clean: false });
     h.connect();
-    h.conn.publish({ topic: "t", payload: x, qos: 2 }, 0);
+    h.conn.publish(0, { topic: "t", payload: x, qos: 2 });
     h.serverSends(serverPublish("in", "1", { qos: 2, packetId: 4 }));
     h.flush();
-    const before = h.conn.exportSession();
+    const before = h.conn.exportSession(h.now);
     h.lose();
-    expect(h.conn.exportSession()).toEqual(before);
+    expect(h.conn.exportSession(h.now)).toEqual(before);
     h.conn.connect(h.now);
-    expect(h.conn.exportSession()).toEqual(before);
+    expect(h.conn.exportSession(h.now)).toEqual(before);
     expect(h.flush()).toMatchObject([{ type: "connect", clean: false }]);
   });
 
   it("[MQTT-3.1.2-6] with CleanSession 1, drops the earlier session; the new one is not reused", () => {
     const h = new Harness({ protocolVersion: 4, clean: false, republishOnSessionLoss: false });
     h.connect();
-    h.conn.publish({ topic: "t", payload: x, qos: 1 }, 0);
+    h.conn.publish(0, { topic: "t", payload: x, qos: 1 });
     h.serverSends(serverPublish("in", "1", { qos: 2, packetId: 4 }));
     h.flush();
     h.lose();
     h.connect({}, { clean: true });
     expect(h.sent.filter((p) => p.type === "connect").at(-1)).toMatchObject({ clean: true });
-    expect(h.conn.exportSession()).toMatchObject({ outgoing: [], incomingQos2: [] });
+    expect(h.conn.exportSession(h.now)).toMatchObject({ outgoing: [], incomingQos2: [] });
   });
 
   it("[MQTT-3.1.2-23] sends PINGREQ when nothing else was sent within Keep Alive", () => {
@@ -296,7 +297,7 @@ describe("MQTT 3.1.1", () => {
     h.lose();
     h.connect({ sessionPresent: true });
     expect(h.sent.filter((p) => p.type === "connect").map((p) => (p.type === "connect" ? p.clientId : ""))).toEqual(["sensor-7", "sensor-7"]);
-    expect(h.conn.exportSession().clientId).toBe("sensor-7");
+    expect(h.conn.exportSession(h.now).clientId).toBe("sensor-7");
   });
 
   it("[MQTT-3.1.3-7] sends a zero-length client id only with CleanSession 1", () => {
@@ -310,7 +311,7 @@ describe("MQTT 3.1.1", () => {
   it("[MQTT-3.3.1-1] marks a re-delivered PUBLISH with DUP 1", () => {
     const h = new Harness({ protocolVersion: 4, clean: false });
     h.connect();
-    h.conn.publish({ topic: "t", payload: x, qos: 1 }, 0);
+    h.conn.publish(0, { topic: "t", payload: x, qos: 1 });
     expect(h.flush()).toMatchObject([{ type: "publish", dup: false, packetId: 1 }]);
     h.lose();
     expect(h.connect({ sessionPresent: true })).toMatchObject([{ type: "publish", dup: true, packetId: 1 }]);
@@ -322,7 +323,7 @@ describe("MQTT 3.1.1", () => {
     h.connect();
     const [ev] = h.serverSends(serverPublish("t", "x", { qos: 2, packetId: 3, dup: true }));
     if (ev?.type !== "message") throw new Error("expected a message");
-    h.conn.publish({ ...ev.message }, 0);
+    h.conn.publish(0, { ...ev } as never); // the received message as it came, DUP flag and all
     expect(h.flush()).toMatchObject([{ type: "pubrec" }, { type: "publish", dup: false, qos: 2 }]);
   });
 
@@ -351,9 +352,9 @@ describe("MQTT 3.1.1", () => {
     h.serverSends(serverPublish("t", "1", { qos: 1, packetId: 1 }));
     h.conn.disconnect(0);
     expect(h.flush()).toEqual([{ type: "disconnect", reasonCode: 0 }]);
-    h.conn.ack(1);
-    h.conn.publish({ topic: "t", payload: x, qos: 1 }, 0);
-    h.conn.subscribe({ topicFilter: "s", qos: 0 }, 0);
+    h.conn.ack(h.now, 1);
+    h.conn.publish(0, { topic: "t", payload: x, qos: 1 });
+    h.conn.subscribe(0, { topicFilter: "s", qos: 0 });
     h.serverSends(serverPublish("t", "2", { qos: 1, packetId: 2 }));
     h.advanceTo(60_000);
     expect(h.flush()).toEqual([]);
@@ -362,7 +363,7 @@ describe("MQTT 3.1.1", () => {
   it("[MQTT-4.1.0-1] keeps the session state for the whole session, across connections", () => {
     const h = new Harness({ protocolVersion: 4, clean: false });
     h.connect();
-    h.conn.publish({ topic: "t", payload: x, qos: 2 }, 0);
+    h.conn.publish(0, { topic: "t", payload: x, qos: 2 });
     h.flush();
     for (let i = 0; i < 3; i++) {
       h.lose();
@@ -377,7 +378,7 @@ describe("MQTT 3.1.1", () => {
   it("[MQTT-4.1.0-2] a session lasts at least as long as its network connection", () => {
     const h = new Harness({ protocolVersion: 4, clean: true, keepAlive: 10 });
     h.connect();
-    h.conn.publish({ topic: "t", payload: x, qos: 1 }, 0);
+    h.conn.publish(0, { topic: "t", payload: x, qos: 1 });
     h.flush();
     // An hour of keep alive on the same connection: the message is still in the session.
     for (let t = 10_000; t <= 3_600_000; t += 10_000) {
@@ -392,7 +393,7 @@ describe("MQTT 3.1.1", () => {
   it("[MQTT-4.3.1-1] sends QoS 0 with QoS 0 and DUP 0", () => {
     const h = new Harness({ protocolVersion: 4 });
     h.connect();
-    h.conn.publish({ topic: "t", payload: x }, 0);
+    h.conn.publish(0, { topic: "t", payload: x });
     expect(h.flush()).toEqual([{ type: "publish", topic: "t", payload: x, qos: 0, retain: false, dup: false }]);
     expect(h.sentBytes.at(-1)![0]).toBe(0x30);
   });
@@ -400,8 +401,8 @@ describe("MQTT 3.1.1", () => {
   it("[MQTT-4.3.2-1] QoS 1 sender: an unused id per message, QoS 1 DUP 0, unacknowledged until PUBACK", () => {
     const h = new Harness({ protocolVersion: 4 });
     h.connect();
-    h.conn.publish({ topic: "t", payload: x, qos: 1 }, 0);
-    h.conn.publish({ topic: "t", payload: x, qos: 1 }, 0);
+    h.conn.publish(0, { topic: "t", payload: x, qos: 1 });
+    h.conn.publish(0, { topic: "t", payload: x, qos: 1 });
     expect(h.flush()).toMatchObject([
       { type: "publish", qos: 1, dup: false, packetId: 1 },
       { type: "publish", qos: 1, dup: false, packetId: 2 },
@@ -422,7 +423,7 @@ describe("MQTT 3.1.1", () => {
   it("[MQTT-4.3.3-1] QoS 2 sender: unused id, QoS 2 DUP 0, PUBREL after PUBREC, no PUBLISH resend after PUBREL", () => {
     const h = new Harness({ protocolVersion: 4, clean: false });
     h.connect();
-    h.conn.publish({ topic: "t", payload: x, qos: 2 }, 0);
+    h.conn.publish(0, { topic: "t", payload: x, qos: 2 });
     expect(h.flush()).toMatchObject([{ type: "publish", qos: 2, dup: false, packetId: 1 }]);
     h.serverSends({ type: "pubrec", packetId: 1, reasonCode: 0 });
     expect(h.flush()).toEqual([{ type: "pubrel", packetId: 1, reasonCode: 0 }]);
@@ -448,8 +449,8 @@ describe("MQTT 3.1.1", () => {
   it("[MQTT-4.4.0-1] on reconnect with CleanSession 0, resends unacknowledged PUBLISH and PUBREL with their original ids", () => {
     const h = new Harness({ protocolVersion: 4, clean: false });
     h.connect();
-    h.conn.publish({ topic: "a", payload: x, qos: 2 }, 0);
-    h.conn.publish({ topic: "b", payload: x, qos: 1 }, 0);
+    h.conn.publish(0, { topic: "a", payload: x, qos: 2 });
+    h.conn.publish(0, { topic: "b", payload: x, qos: 1 });
     h.flush();
     h.serverSends({ type: "pubrec", packetId: 1, reasonCode: 0 });
     h.flush();
@@ -473,7 +474,7 @@ describe("MQTT 3.1.1", () => {
   it("[MQTT-4.6.0-1] resends QoS 1 and QoS 2 PUBLISH packets in their original order", () => {
     const h = new Harness({ protocolVersion: 4, clean: false });
     h.connect();
-    for (const [i, qos] of ([2, 1, 1, 2, 1] as const).entries()) h.conn.publish({ topic: `t/${i}`, payload: x, qos }, 0);
+    for (const [i, qos] of ([2, 1, 1, 2, 1] as const).entries()) h.conn.publish(0, { topic: `t/${i}`, payload: x, qos });
     h.flush();
     h.serverSends({ type: "puback", packetId: 3, reasonCode: 0 });
     h.lose();
@@ -494,7 +495,7 @@ describe("MQTT 3.1.1", () => {
       serverPublish("t", "c", { qos: 2, packetId: 12 }),
       serverPublish("t", "d", { qos: 1, packetId: 13 }),
     );
-    for (const id of [13, 11, 12, 10]) h.conn.ack(id);
+    for (const id of [13, 11, 12, 10]) h.conn.ack(h.now, id);
     expect(h.flush()).toEqual([
       { type: "pubrec", packetId: 10, reasonCode: 0 },
       { type: "puback", packetId: 11, reasonCode: 0 },
@@ -506,7 +507,7 @@ describe("MQTT 3.1.1", () => {
   it("[MQTT-4.6.0-4] sends PUBRELs in the order the PUBRECs arrived", () => {
     const h = new Harness({ protocolVersion: 4 });
     h.connect();
-    for (let i = 0; i < 3; i++) h.conn.publish({ topic: "t", payload: x, qos: 2 }, 0);
+    for (let i = 0; i < 3; i++) h.conn.publish(0, { topic: "t", payload: x, qos: 2 });
     h.flush();
     h.serverSends({ type: "pubrec", packetId: 2, reasonCode: 0 }, { type: "pubrec", packetId: 3, reasonCode: 0 }, { type: "pubrec", packetId: 1, reasonCode: 0 });
     expect(ids(h.flush())).toEqual([2, 3, 1]);

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { ErrorCode } from "../src/index.js";
-import { Harness, serverPublish, te } from "./helpers/peer.js";
+import { Harness, serverPublish, te, messageEvent } from "./helpers/peer.js";
 
 const x = te.encode("x");
 
@@ -21,7 +21,7 @@ describe("inbound topic aliases", () => {
       serverPublish("e", "5", { properties: { topicAlias: 1 } }),
       serverPublish("", "6", { properties: { topicAlias: 1 } }),
     );
-    expect(evs.map((e) => (e.type === "message" ? [e.message.topic, new TextDecoder().decode(e.message.payload)] : e.type))).toEqual([
+    expect(evs.map((e) => (e.type === "message" ? [e.topic, new TextDecoder().decode(e.payload)] : e.type))).toEqual([
       ["a/b", "1"],
       ["a/b", "2"],
       ["c/d", "3"],
@@ -30,7 +30,7 @@ describe("inbound topic aliases", () => {
       ["e", "6"],
     ]);
     // The message keeps the alias property it came with.
-    expect(evs[1]).toEqual({ type: "message", message: serverPublish("a/b", "2", { properties: { topicAlias: 1 } }) });
+    expect(evs[1]).toEqual(messageEvent(serverPublish("a/b", "2", { properties: { topicAlias: 1 } })));
     expect(h.flush()).toEqual([{ type: "puback", packetId: 1, reasonCode: 0 }]);
   });
 
@@ -73,11 +73,11 @@ describe("outbound topic aliases", () => {
   it("[MQTT-3.3.2-9] [MQTT-3.2.2-17] a user-set alias within the server's maximum: full topic first, then empty", () => {
     const h = new Harness({ protocolVersion: 5 });
     h.connect({ properties: { topicAliasMaximum: 2 } });
-    h.conn.publish({ topic: "long/topic", payload: x, properties: { topicAlias: 2 } }, 0);
-    h.conn.publish({ topic: "long/topic", payload: x, properties: { topicAlias: 2 } }, 0);
+    h.conn.publish(0, { topic: "long/topic", payload: x, properties: { topicAlias: 2 } });
+    h.conn.publish(0, { topic: "long/topic", payload: x, properties: { topicAlias: 2 } });
     // Another topic on the same alias remaps it.
-    h.conn.publish({ topic: "other", payload: x, properties: { topicAlias: 2 } }, 0);
-    h.conn.publish({ topic: "other", payload: x, qos: 1, properties: { topicAlias: 2 } }, 0);
+    h.conn.publish(0, { topic: "other", payload: x, properties: { topicAlias: 2 } });
+    h.conn.publish(0, { topic: "other", payload: x, qos: 1, properties: { topicAlias: 2 } });
     expect(h.flush()).toEqual([
       { type: "publish", topic: "long/topic", payload: x, qos: 0, retain: false, dup: false, properties: { topicAlias: 2 } },
       { type: "publish", topic: "", payload: x, qos: 0, retain: false, dup: false, properties: { topicAlias: 2 } },
@@ -89,14 +89,14 @@ describe("outbound topic aliases", () => {
   it("[MQTT-3.3.2-8] never sends topic alias 0", () => {
     const h = new Harness({ protocolVersion: 5 });
     h.connect({ properties: { topicAliasMaximum: 2 } });
-    expect(() => h.conn.publish({ topic: "t", payload: x, properties: { topicAlias: 0 } }, 0)).toThrow(expect.objectContaining({ code: ErrorCode.TopicAliasInvalid }));
+    expect(() => h.conn.publish(0, { topic: "t", payload: x, properties: { topicAlias: 0 } })).toThrow(expect.objectContaining({ code: ErrorCode.TopicAliasInvalid }));
     expect(h.flush()).toEqual([]);
   });
 
   it("autoTopicAlias assigns aliases within the server's maximum, replacing the least recently used", () => {
     const h = new Harness({ protocolVersion: 5, autoTopicAlias: true });
     h.connect({ properties: { topicAliasMaximum: 2 } });
-    for (const t of ["a", "b", "a", "c", "b", "c", "c"]) h.conn.publish({ topic: t, payload: x }, 0);
+    for (const t of ["a", "b", "a", "c", "b", "c", "c"]) h.conn.publish(0, { topic: t, payload: x });
     expect(h.flush().map((p) => (p.type === "publish" ? [p.topic, p.properties?.topicAlias] : p.type))).toEqual([
       ["a", 1],
       ["b", 2],
@@ -111,8 +111,8 @@ describe("outbound topic aliases", () => {
   it("[MQTT-3.2.2-18] autoTopicAlias sends no aliases when the server allows none", () => {
     const h = new Harness({ protocolVersion: 5, autoTopicAlias: true });
     h.connect({ properties: { topicAliasMaximum: 0 } });
-    h.conn.publish({ topic: "a", payload: x }, 0);
-    h.conn.publish({ topic: "a", payload: x }, 0);
+    h.conn.publish(0, { topic: "a", payload: x });
+    h.conn.publish(0, { topic: "a", payload: x });
     expect(h.flush()).toEqual([
       { type: "publish", topic: "a", payload: x, qos: 0, retain: false, dup: false },
       { type: "publish", topic: "a", payload: x, qos: 0, retain: false, dup: false },
@@ -122,8 +122,8 @@ describe("outbound topic aliases", () => {
   it("[MQTT-3.3.2-7] outbound mappings last one connection: resends after a reconnect carry the full topic", () => {
     const h = new Harness({ protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 }, autoTopicAlias: true });
     h.connect({ properties: { topicAliasMaximum: 4 } });
-    h.conn.publish({ topic: "a", payload: x, qos: 1 }, 0);
-    h.conn.publish({ topic: "a", payload: x, qos: 1 }, 0);
+    h.conn.publish(0, { topic: "a", payload: x, qos: 1 });
+    h.conn.publish(0, { topic: "a", payload: x, qos: 1 });
     expect(h.flush().map((p) => (p.type === "publish" ? [p.topic, p.properties?.topicAlias] : p.type))).toEqual([
       ["a", 1],
       ["", 1],
@@ -138,10 +138,10 @@ describe("outbound topic aliases", () => {
   it("[MQTT-3.3.2-7] a user-set alias on a message queued for the next connection is set up again with the full topic", () => {
     const h = new Harness({ protocolVersion: 5 });
     h.connect({ properties: { topicAliasMaximum: 4 } });
-    h.conn.publish({ topic: "t", payload: x, properties: { topicAlias: 3 } }, 0);
+    h.conn.publish(0, { topic: "t", payload: x, properties: { topicAlias: 3 } });
     h.flush();
     h.lose();
-    h.conn.publish({ topic: "t", payload: x, properties: { topicAlias: 3 } }, 0);
+    h.conn.publish(0, { topic: "t", payload: x, properties: { topicAlias: 3 } });
     expect(h.connect({ properties: { topicAliasMaximum: 4 } })).toEqual([
       { type: "publish", topic: "t", payload: x, qos: 0, retain: false, dup: false, properties: { topicAlias: 3 } },
     ]);
@@ -150,7 +150,7 @@ describe("outbound topic aliases", () => {
   it("[MQTT-3.3.2-9] [MQTT-3.2.2-18] a resend after reconnect never uses an alias the new connection does not allow", () => {
     const h = new Harness({ protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 } });
     h.connect({ properties: { topicAliasMaximum: 4 } });
-    h.conn.publish({ topic: "t", payload: x, qos: 1, properties: { topicAlias: 3, contentType: "c" } }, 0);
+    h.conn.publish(0, { topic: "t", payload: x, qos: 1, properties: { topicAlias: 3, contentType: "c" } });
     expect(h.flush()).toMatchObject([{ type: "publish", topic: "t", properties: { topicAlias: 3 } }]);
     h.lose();
     // The server now allows aliases up to 2 only.

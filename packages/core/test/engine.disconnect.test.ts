@@ -13,20 +13,20 @@ describe("our DISCONNECT", () => {
     const h = new Harness({ protocolVersion: 5, keepAlive: 10, manualAck: true });
     h.connect();
     h.serverSends(serverPublish("t", "1", { qos: 1, packetId: 1 }));
-    h.conn.publish({ topic: "t", payload: x, qos: 1 }, 0);
+    h.conn.publish(0, { topic: "t", payload: x, qos: 1 });
     h.flush();
     h.conn.disconnect(h.now);
     expect(h.drain()).toEqual([{ type: "closed", reason: { kind: "local", reasonCode: 0 } }]);
     expect(h.conn.state).toBe("closed");
     expect(h.flush()).toEqual([{ type: "disconnect", reasonCode: 0 }]);
     expect(h.sentBytes.at(-1)).toEqual(Uint8Array.of(0xe0, 0x00));
-    expect(h.conn.nextTimeout()).toBeUndefined();
+    expect(h.conn.pollTimeout()).toBeUndefined();
     // Nothing more goes out on this connection: no publish, subscribe, ack, PINGREQ, or reply to late packets.
-    h.conn.publish({ topic: "t", payload: x, qos: 1 }, 1);
-    h.conn.publish({ topic: "t", payload: x }, 1);
-    h.conn.subscribe({ topicFilter: "s", qos: 0 }, 1);
-    h.conn.unsubscribe("s", 1);
-    h.conn.ack(1);
+    h.conn.publish(1, { topic: "t", payload: x, qos: 1 });
+    h.conn.publish(1, { topic: "t", payload: x });
+    h.conn.subscribe(1, { topicFilter: "s", qos: 0 });
+    h.conn.unsubscribe(1, "s");
+    h.conn.ack(h.now, 1);
     h.advanceTo(100_000);
     h.serverSends({ type: "puback", packetId: 1, reasonCode: 0 }, serverPublish("t", "2", { qos: 1, packetId: 2 }), { type: "pingresp" });
     expect(h.flush()).toEqual([]);
@@ -119,7 +119,7 @@ describe("the server's DISCONNECT", () => {
   it("[MQTT-4.13.2-1] surfaces reason code and reason string, closes, and answers nothing", () => {
     const h = new Harness({ protocolVersion: 5, keepAlive: 10 });
     h.connect();
-    h.conn.publish({ topic: "t", payload: x, qos: 1 }, 0);
+    h.conn.publish(0, { topic: "t", payload: x, qos: 1 });
     h.flush();
     const props = { reasonString: "shutting down", serverReference: "other:1883", userProperties: [["a", "b"]] as [string, string][] };
     expect(h.serverSends({ type: "disconnect", reasonCode: 0x8b, properties: props })).toEqual([
@@ -127,7 +127,7 @@ describe("the server's DISCONNECT", () => {
     ]);
     expect(h.conn.state).toBe("closed");
     expect(h.flush()).toEqual([]);
-    expect(h.conn.nextTimeout()).toBeUndefined();
+    expect(h.conn.pollTimeout()).toBeUndefined();
     // Packets after the DISCONNECT are not processed.
     expect(h.serverSends({ type: "puback", packetId: 1, reasonCode: 0 })).toEqual([]);
     expect(h.conn.inflightCount).toBe(1);
@@ -170,13 +170,13 @@ describe("transport loss", () => {
   it("reports closed (transport) once, drops unsent bytes, keeps the session", () => {
     const h = new Harness({ protocolVersion: 4, keepAlive: 10 });
     h.connect();
-    h.conn.publish({ topic: "t", payload: x, qos: 1 }, 0);
+    h.conn.publish(0, { topic: "t", payload: x, qos: 1 });
     const cause = new Error("ECONNRESET");
     expect(h.lose(cause)).toEqual([{ type: "closed", reason: { kind: "transport", reasonCode: 0x80, cause } }]);
     expect(h.flush()).toEqual([]);
-    expect(h.conn.nextTimeout()).toBeUndefined();
+    expect(h.conn.pollTimeout()).toBeUndefined();
     expect(h.lose()).toEqual([]);
-    expect(h.conn.exportSession().outgoing).toMatchObject([{ topic: "t", state: "publish", packetId: 1 }]);
+    expect(h.conn.exportSession(h.now).outgoing).toMatchObject([{ topic: "t", state: "publish", packetId: 1 }]);
   });
 
   it("while connecting, without a cause", () => {

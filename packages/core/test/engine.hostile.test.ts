@@ -5,7 +5,7 @@
  * and thousands of chunks before the first pull. Whatever arrives:
  *
  * - nothing the engine offers throws (receiveData, pollEvent, handleTimeout,
- *   dataToSend), and no close is an "internal-error";
+ *   pollTransmit), and no close is an "internal-error";
  * - every byte the client writes decodes as a valid packet, within the
  *   Maximum Packet Size of the CONNACK in force;
  * - no event follows `closed`;
@@ -19,16 +19,8 @@
  */
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  encodePacket,
-  type Event,
-  MqttConnection,
-  type Packet,
-  PacketDecoder,
-  PROPERTY_TABLE,
-  type Properties,
-  type ProtocolVersion,
-} from "../src/index.js";
+import { encodePacket, type Packet, PacketDecoder, PROPERTY_TABLE } from "../src/codec/index.js";
+import { type Event, MqttConnection, type Properties, type ProtocolVersion } from "../src/index.js";
 import { arbPacketOfType, chunk, arbChunker, type Chunking } from "../src/testing/index.js";
 
 /** Per call, however the bytes are cut: generous for a loaded 2-core machine. */
@@ -106,7 +98,7 @@ class Driver {
   /** Feeds `chunks`; pulls after each one, or only after the last. */
   feed(chunks: readonly Uint8Array[], pullEach: boolean): void {
     for (const ch of chunks) {
-      this.timed("receiveData", () => this.c.receiveData(ch, this.now));
+      this.timed("receiveData", () => this.c.receiveData(this.now, ch));
       if (pullEach) this.pull();
     }
     this.pull();
@@ -114,13 +106,13 @@ class Driver {
 
   pull(): void {
     for (;;) {
-      const e = this.timed("pollEvent", () => this.c.pollEvent());
+      const e = this.timed("pollEvent", () => this.c.pollEvent(this.now));
       if (e === undefined) break;
       if (this.closed) fail(`event ${e.type} after closed`);
       this.events.push(e);
       if (e.type === "connected") {
-        this.serverMax = e.connack.properties?.maximumPacketSize ?? Number.MAX_SAFE_INTEGER;
-        this.limits = e.connack.properties ?? {};
+        this.serverMax = e.properties?.maximumPacketSize ?? Number.MAX_SAFE_INTEGER;
+        this.limits = e.properties ?? {};
       }
       if (e.type === "closed") {
         this.closed = true;
@@ -136,7 +128,7 @@ class Driver {
   }
 
   flush(): void {
-    const chunks = this.timed("dataToSend", () => this.c.dataToSend(this.now));
+    const chunks = this.timed("pollTransmit", () => this.c.pollTransmit(this.now));
     for (const ch of chunks) {
       this.out.push(ch);
     }
@@ -233,9 +225,9 @@ function deliver(version: ProtocolVersion, ctx: ServerContext, bytes: Uint8Array
   if (ctx !== "connack") {
     const connack: Packet = version === 5 && ctx === "auth" ? { type: "connack", sessionPresent: false, reasonCode: 0, properties: { authenticationMethod: "m" } } : CONNACK_OK;
     d.feed([encodePacket(connack, version)], true);
-    d.c.subscribe({ topicFilter: "t", qos: 1 }, d.now);
-    d.c.unsubscribe("u", d.now);
-    d.c.publish({ topic: "p", payload: new Uint8Array(1), qos: 2 }, d.now);
+    d.c.subscribe(d.now, { topicFilter: "t", qos: 1 });
+    d.c.unsubscribe(d.now, "u");
+    d.c.publish(d.now, { topic: "p", payload: new Uint8Array(1), qos: 2 });
     d.pull();
   }
   d.feed(chunk(bytes, cuts), pullEach);
@@ -376,7 +368,7 @@ function runHostile(version: 4 | 5, numRuns: number): void {
       o.properties = { topicAliasMaximum: 3, receiveMaximum: 3, sessionExpiryInterval: opts.clean ? 0 : 60 };
     }
     const d = new Driver(version, o);
-    d.c.subscribe({ topicFilter: "s/#", qos: 2 }, 0);
+    d.c.subscribe(0, { topicFilter: "s/#", qos: 2 });
     d.feed([encodePacket(connack, version)], true);
     for (const s of steps) {
       if (d.closed && s.kind !== "reconnect") continue;
@@ -390,7 +382,7 @@ function runHostile(version: 4 | 5, numRuns: number): void {
           break;
         case "publish":
           try {
-            d.c.publish({ topic: "c/t", payload: new Uint8Array(s.size), qos: s.qos, retain: s.retain }, d.now);
+            d.c.publish(d.now, { topic: "c/t", payload: new Uint8Array(s.size), qos: s.qos, retain: s.retain });
           } catch (e) {
             if (!(e instanceof Error) || e.name !== "LocalProtocolError") throw e; // refused by a limit: fine
           }
@@ -398,14 +390,14 @@ function runHostile(version: 4 | 5, numRuns: number): void {
           break;
         case "subscribe":
           try {
-            d.c.subscribe({ topicFilter: s.wildcard ? "w/+" : "w", qos: 1 }, d.now);
+            d.c.subscribe(d.now, { topicFilter: s.wildcard ? "w/+" : "w", qos: 1 });
           } catch (e) {
             if (!(e instanceof Error) || e.name !== "LocalProtocolError") throw e;
           }
           d.pull();
           break;
         case "ack":
-          if (opts.manualAck) d.c.ack(s.id);
+          if (opts.manualAck) d.c.ack(d.now, s.id);
           d.pull();
           break;
         case "advance":

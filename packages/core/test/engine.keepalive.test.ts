@@ -1,6 +1,6 @@
 /**
  * Keep alive on the virtual clock: PINGREQ only after a whole interval with
- * nothing sent, the PINGRESP deadline, nextTimeout values, and handleTimeout
+ * nothing sent, the PINGRESP deadline, pollTimeout values, and handleTimeout
  * called early (a no-op).
  */
 import { describe, expect, it } from "vitest";
@@ -14,7 +14,7 @@ describe("keep alive", () => {
     h.now = 300;
     h.serverSends({ type: "connack", sessionPresent: false, reasonCode: 0 });
     // Counted from the CONNECT, the last packet sent.
-    expect(h.conn.nextTimeout()).toBe(10_000);
+    expect(h.conn.pollTimeout()).toBe(10_000);
     h.advanceTo(9_999);
     expect(h.flush()).toEqual([]);
     h.advanceTo(10_000);
@@ -26,22 +26,22 @@ describe("keep alive", () => {
     const h = new Harness({ protocolVersion: 4, keepAlive: 10 });
     h.connect();
     h.now = 4_000;
-    h.conn.publish({ topic: "t", payload: te.encode("x") }, h.now);
+    h.conn.publish(h.now, { topic: "t", payload: te.encode("x") });
     h.flush();
-    expect(h.conn.nextTimeout()).toBe(14_000);
+    expect(h.conn.pollTimeout()).toBe(14_000);
     // The old deadline passes: nothing to do.
     h.advanceTo(10_000);
     expect(h.flush()).toEqual([]);
     // Traffic from the server does not count: we must still send within our interval.
     h.now = 12_000;
     h.serverSends(serverPublish("in", "1"));
-    expect(h.conn.nextTimeout()).toBe(14_000);
+    expect(h.conn.pollTimeout()).toBe(14_000);
     // Our PUBACK does count, once it is taken for sending.
     h.now = 13_000;
     h.serverSends(serverPublish("in", "2", { qos: 1, packetId: 1 }));
-    expect(h.conn.nextTimeout()).toBe(14_000);
+    expect(h.conn.pollTimeout()).toBe(14_000);
     expect(h.flush()).toEqual([{ type: "puback", packetId: 1, reasonCode: 0 }]);
-    expect(h.conn.nextTimeout()).toBe(23_000);
+    expect(h.conn.pollTimeout()).toBe(23_000);
     h.advanceTo(22_999);
     expect(h.flush()).toEqual([]);
     h.advanceTo(23_000);
@@ -52,9 +52,9 @@ describe("keep alive", () => {
     const h = new Harness({ protocolVersion: 4, keepAlive: 2 });
     h.connect();
     const sentAt: number[] = [0];
-    // An hour of idle time, driven only by nextTimeout, with a prompt server.
+    // An hour of idle time, driven only by pollTimeout, with a prompt server.
     for (let i = 0; i < 2_000; i++) {
-      const t = h.conn.nextTimeout();
+      const t = h.conn.pollTimeout();
       if (t === undefined || t > 3_600_000) break;
       h.advanceTo(t);
       const out = h.flush();
@@ -76,15 +76,15 @@ describe("keep alive", () => {
     h.advanceTo(10_000);
     expect(h.flush()).toEqual([{ type: "pingreq" }]);
     // Waiting for PINGRESP: the default ping timeout is the keep alive interval.
-    expect(h.conn.nextTimeout()).toBe(20_000);
+    expect(h.conn.pollTimeout()).toBe(20_000);
     // Sending something else meanwhile does not send a second PINGREQ.
     h.now = 12_000;
-    h.conn.publish({ topic: "t", payload: te.encode("x") }, h.now);
+    h.conn.publish(h.now, { topic: "t", payload: te.encode("x") });
     h.flush();
-    expect(h.conn.nextTimeout()).toBe(20_000);
+    expect(h.conn.pollTimeout()).toBe(20_000);
     h.now = 13_000;
     h.serverSends({ type: "pingresp" });
-    expect(h.conn.nextTimeout()).toBe(22_000);
+    expect(h.conn.pollTimeout()).toBe(22_000);
     h.advanceTo(22_000);
     expect(h.flush()).toEqual([{ type: "pingreq" }]);
     expect(h.sent.filter((p) => p.type === "pingreq")).toHaveLength(2);
@@ -95,17 +95,21 @@ describe("keep alive", () => {
     h.connect();
     h.advanceTo(10_000);
     expect(h.flush()).toEqual([{ type: "pingreq" }]);
-    expect(h.conn.nextTimeout()).toBe(13_000);
+    expect(h.conn.pollTimeout()).toBe(13_000);
     h.advanceTo(12_999);
     expect(h.drain()).toEqual([]);
     // Something queued but not yet written is dropped with the connection (QoS 0: at most once).
-    const mid = h.conn.publish({ topic: "t", payload: te.encode("x") }, 12_999);
-    expect(h.drain()).toEqual([{ type: "published", mid, qos: 0, reasonCode: 0 }]);
+    const mid = h.conn.publish(12_999, { topic: "t", payload: te.encode("x") });
+    expect(h.drain()).toEqual([]);
     h.advanceTo(13_000);
-    expect(h.drain()).toEqual([{ type: "closed", reason: { kind: "timeout", timer: "pingresp", reasonCode: 0x8d } }]);
+    // It never left: reported as failed, then the close.
+    expect(h.drain()).toMatchObject([
+      { type: "published", mid, qos: 0, reasonCode: 0x80, error: { code: "ERR_STATE" } },
+      { type: "closed", reason: { kind: "timeout", timer: "pingresp", reasonCode: 0x8d } },
+    ]);
     expect(h.conn.state).toBe("closed");
     expect(h.flush()).toEqual([]);
-    expect(h.conn.nextTimeout()).toBeUndefined();
+    expect(h.conn.pollTimeout()).toBeUndefined();
     h.advanceTo(1_000_000);
     expect(h.flush()).toEqual([]);
     expect(h.drain()).toEqual([]);
@@ -114,7 +118,7 @@ describe("keep alive", () => {
   it("keep alive 0: no PINGREQ, no timer once connected", () => {
     const h = new Harness({ protocolVersion: 4, keepAlive: 0 });
     h.connect();
-    expect(h.conn.nextTimeout()).toBeUndefined();
+    expect(h.conn.pollTimeout()).toBeUndefined();
     h.advanceTo(10_000_000);
     expect(h.flush()).toEqual([]);
   });
@@ -128,14 +132,14 @@ describe("keep alive", () => {
       h.advanceTo(t);
       expect(h.drain()).toEqual([]);
       expect(h.flush()).toEqual([]);
-      expect(h.conn.nextTimeout()).toBe(10_000);
+      expect(h.conn.pollTimeout()).toBe(10_000);
     }
     h.advanceTo(10_000);
     expect(h.flush()).toEqual([{ type: "pingreq" }]);
     // Once fired, firing again at the same time does nothing more.
     h.advanceTo(10_000);
     expect(h.flush()).toEqual([]);
-    expect(h.conn.nextTimeout()).toBe(20_000);
+    expect(h.conn.pollTimeout()).toBe(20_000);
   });
 
   it("a late handleTimeout still sends one PINGREQ (no catch-up burst)", () => {
@@ -143,18 +147,18 @@ describe("keep alive", () => {
     h.connect();
     h.advanceTo(55_000);
     expect(h.flush()).toEqual([{ type: "pingreq" }]);
-    expect(h.conn.nextTimeout()).toBe(65_000);
+    expect(h.conn.pollTimeout()).toBe(65_000);
   });
 
-  it("nextTimeout is the earliest deadline: connack while connecting, then keep alive", () => {
+  it("pollTimeout is the earliest deadline: connack while connecting, then keep alive", () => {
     const h = new Harness({ protocolVersion: 4, keepAlive: 60, connectTimeoutMs: 10_000 });
-    expect(h.conn.nextTimeout()).toBeUndefined();
+    expect(h.conn.pollTimeout()).toBeUndefined();
     h.conn.connect(0);
-    expect(h.conn.nextTimeout()).toBe(10_000);
+    expect(h.conn.pollTimeout()).toBe(10_000);
     h.flush();
     h.now = 2_000;
     h.serverSends({ type: "connack", sessionPresent: false, reasonCode: 0 });
-    expect(h.conn.nextTimeout()).toBe(60_000);
+    expect(h.conn.pollTimeout()).toBe(60_000);
   });
 
   it("no PINGREQ before CONNACK, even past the keep alive interval", () => {

@@ -15,7 +15,7 @@ describe("session lifetime", () => {
   it("[MQTT-3.1.2-6] 3.1.1: a clean session lasts one connection; the next connect starts with none", () => {
     const h = new Harness({ protocolVersion: 4, clean: true });
     h.connect();
-    const mid = h.conn.publish({ topic: "t", payload: x, qos: 1 }, 0);
+    const mid = h.conn.publish(0, { topic: "t", payload: x, qos: 1 });
     expect(h.flush()).toMatchObject([{ type: "publish", packetId: 1, dup: false }]);
     h.serverSends(serverPublish("in", "q2", { qos: 2, packetId: 7 }));
     expect(h.flush()).toEqual([{ type: "pubrec", packetId: 7, reasonCode: 0 }]);
@@ -35,7 +35,7 @@ describe("session lifetime", () => {
   it("[MQTT-3.1.2-4] 3.1.1: with clean session 0 the state is kept for the next connection", () => {
     const h = new Harness({ protocolVersion: 4, clean: false });
     h.connect();
-    h.conn.publish({ topic: "t", payload: x, qos: 1 }, 0);
+    h.conn.publish(0, { topic: "t", payload: x, qos: 1 });
     h.flush();
     h.lose();
     expect(h.connect({ sessionPresent: true })).toEqual([
@@ -46,7 +46,7 @@ describe("session lifetime", () => {
   it("[MQTT-3.1.2-23] MQTT 5: session expiry 0 (the default) ends the session with the connection", () => {
     const h = new Harness({ protocolVersion: 5, clean: false });
     h.connect();
-    h.conn.publish({ topic: "t", payload: x, qos: 1 }, 0);
+    h.conn.publish(0, { topic: "t", payload: x, qos: 1 });
     h.flush();
     h.lose();
     expect(h.connect({ sessionPresent: true })).toEqual([
@@ -57,7 +57,7 @@ describe("session lifetime", () => {
   it("[MQTT-3.1.2-23] MQTT 5: a session expiry above 0 keeps the session", () => {
     const h = new Harness({ protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 60 } });
     h.connect();
-    h.conn.publish({ topic: "t", payload: x, qos: 1 }, 0);
+    h.conn.publish(0, { topic: "t", payload: x, qos: 1 });
     h.flush();
     h.lose();
     expect(h.connect({ sessionPresent: true })).toMatchObject([{ type: "publish", dup: true, packetId: 1 }]);
@@ -66,7 +66,7 @@ describe("session lifetime", () => {
   it("MQTT 5: the server's session expiry in CONNACK decides", () => {
     const h = new Harness({ protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 60 } });
     h.connect({ properties: { sessionExpiryInterval: 0 } });
-    h.conn.publish({ topic: "t", payload: x, qos: 1 }, 0);
+    h.conn.publish(0, { topic: "t", payload: x, qos: 1 });
     h.flush();
     h.lose();
     expect(h.connect({ sessionPresent: true })).toMatchObject([{ type: "publish", dup: false, packetId: 2 }]);
@@ -75,7 +75,7 @@ describe("session lifetime", () => {
   it("MQTT 5: a DISCONNECT setting session expiry 0 ends the session", () => {
     const h = new Harness({ protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 60 } });
     h.connect();
-    h.conn.publish({ topic: "t", payload: x, qos: 1 }, 0);
+    h.conn.publish(0, { topic: "t", payload: x, qos: 1 });
     h.flush();
     h.conn.disconnect(0, { properties: { sessionExpiryInterval: 0 } });
     h.step();
@@ -87,7 +87,7 @@ describe("recovery corners", () => {
   it("MQTT 5: PUBCOMP 0x92 for a PUBREL resent after reconnect reports the message delivered", () => {
     const h = new Harness({ protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 60 } });
     h.connect();
-    const mid = h.conn.publish({ topic: "t", payload: x, qos: 2 }, 0);
+    const mid = h.conn.publish(0, { topic: "t", payload: x, qos: 2 });
     h.flush();
     h.serverSends({ type: "pubrec", packetId: 1, reasonCode: 0 });
     expect(h.flush()).toEqual([{ type: "pubrel", packetId: 1, reasonCode: 0 }]);
@@ -100,60 +100,60 @@ describe("recovery corners", () => {
   it("[MQTT-3.2.2-15] a QoS 2 resend given up as too large keeps its packet id until the server finishes the exchange", () => {
     const h = new Harness({ protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 60 } });
     h.connect();
-    const mid = h.conn.publish({ topic: "big", payload: new Uint8Array(100), qos: 2 }, 0);
+    const mid = h.conn.publish(0, { topic: "big", payload: new Uint8Array(100), qos: 2 });
     h.flush();
     h.lose();
     expect(h.connect({ sessionPresent: true, properties: { maximumPacketSize: 80 } })).toEqual([]);
     expect(h.events.at(-1)).toMatchObject({ type: "published", mid, reasonCode: 0x95, error: { code: ErrorCode.PacketTooLarge } });
-    expect(h.conn.exportSession().retiredPacketIds).toEqual([1]);
+    expect(h.conn.exportSession(h.now).retiredPacketIds).toEqual([1]);
     // The id is not reused while the server may still hold the message.
-    h.conn.publish({ topic: "small", payload: x, qos: 2 }, 0);
+    h.conn.publish(0, { topic: "small", payload: x, qos: 2 });
     expect(h.flush()).toMatchObject([{ type: "publish", topic: "small", packetId: 2 }]);
     // The server did have it: PUBREC → PUBREL → PUBCOMP frees the id, silently.
     h.serverSends({ type: "pubrec", packetId: 1, reasonCode: 0 });
     expect(h.flush()).toEqual([{ type: "pubrel", packetId: 1, reasonCode: 0 }]);
     expect(h.serverSends({ type: "pubcomp", packetId: 1, reasonCode: 0 })).toEqual([]);
-    expect(h.conn.exportSession().retiredPacketIds).toEqual([]);
+    expect(h.conn.exportSession(h.now).retiredPacketIds).toEqual([]);
   });
 
   it("resubscribeOnSessionLoss: a restart before the SUBACK still subscribes again", () => {
     const options = { protocolVersion: 4 as const, clean: false, resubscribeOnSessionLoss: true };
     const h = new Harness(options);
     h.connect();
-    h.conn.subscribe({ topicFilter: "a/#", qos: 1 }, 0);
+    h.conn.subscribe(0, { topicFilter: "a/#", qos: 1 });
     h.flush();
     h.serverSends({ type: "suback", packetId: 1, reasonCodes: [1] });
     h.lose();
     // The server lost the session: the engine asks again...
     expect(h.connect({ sessionPresent: false })).toEqual([{ type: "subscribe", packetId: 2, subscriptions: [{ topicFilter: "a/#", qos: 1 }] }]);
-    expect(h.conn.exportSession().subscriptions).toEqual([{ topicFilter: "a/#", qos: 1, unconfirmed: true }]);
+    expect(h.conn.exportSession(h.now).subscriptions).toEqual([{ topicFilter: "a/#", qos: 1, unconfirmed: true }]);
     // ...the process restarts before the SUBACK...
-    const state = h.conn.exportSession();
+    const state = h.conn.exportSession(h.now);
     const n = new Harness(options);
-    n.conn.importSession(structuredClone(state));
+    n.conn.importSession(n.now, structuredClone(state));
     // ...and the next connection asks again, whatever the server says about its
     // session: the pending SUBSCRIBE is session state, sent again with its own id.
     expect(state.requests).toEqual([{ mid: 2, packetId: 2, kind: "subscribe", subscriptions: [{ topicFilter: "a/#", qos: 1 }] }]);
     expect(n.connect({ sessionPresent: true })).toEqual([{ type: "subscribe", packetId: 2, subscriptions: [{ topicFilter: "a/#", qos: 1 }] }]);
     n.serverSends({ type: "suback", packetId: 2, reasonCodes: [1] });
-    expect(n.conn.exportSession().subscriptions).toEqual([{ topicFilter: "a/#", qos: 1 }]);
+    expect(n.conn.exportSession(n.now).subscriptions).toEqual([{ topicFilter: "a/#", qos: 1 }]);
   });
 
   it("resubscribeOnSessionLoss: a refused resubscription is dropped from the session", () => {
     const h = new Harness({ protocolVersion: 4, clean: false, resubscribeOnSessionLoss: true });
     h.connect();
-    h.conn.subscribe({ topicFilter: "a", qos: 0 }, 0);
+    h.conn.subscribe(0, { topicFilter: "a", qos: 0 });
     h.flush();
     h.serverSends({ type: "suback", packetId: 1, reasonCodes: [0] });
     h.lose();
     h.connect({ sessionPresent: false });
     h.serverSends({ type: "suback", packetId: 2, reasonCodes: [0x80] });
-    expect(h.conn.exportSession().subscriptions).toEqual([]);
+    expect(h.conn.exportSession(h.now).subscriptions).toEqual([]);
   });
 
   it("[MQTT-3.2.2-15] a SUBSCRIBE asked for before CONNACK and larger than the server allows fails, unsent", () => {
     const h = new Harness({ protocolVersion: 5 });
-    const mid = h.conn.subscribe({ topicFilter: `a/${"x".repeat(100)}`, qos: 1 }, 0);
+    const mid = h.conn.subscribe(0, { topicFilter: `a/${"x".repeat(100)}`, qos: 1 });
     expect(h.connect({ properties: { maximumPacketSize: 50 } })).toEqual([]);
     expect(h.events.at(-1)).toMatchObject({ type: "subscribed", mid, reasonCodes: [0x80], error: { code: ErrorCode.PacketTooLarge, reasonCode: 0x95 } });
   });

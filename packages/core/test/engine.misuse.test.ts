@@ -30,9 +30,9 @@ const states: Record<string, Setup> = {
 function busy(state: string): Harness {
   const h = new Harness({ protocolVersion: 5, clean: false, maxQueued: 5, manualAck: true, properties: { sessionExpiryInterval: 10 } });
   h.connect({ properties: { receiveMaximum: 1 } });
-  h.conn.publish({ topic: "in-flight", payload: x, qos: 1 }, 0);
-  h.conn.publish({ topic: "queued", payload: x, qos: 1 }, 0);
-  h.conn.subscribe({ topicFilter: "s", qos: 1 }, 0);
+  h.conn.publish(0, { topic: "in-flight", payload: x, qos: 1 });
+  h.conn.publish(0, { topic: "queued", payload: x, qos: 1 });
+  h.conn.subscribe(0, { topicFilter: "s", qos: 1 });
   h.flush();
   h.serverSends({ type: "suback", packetId: 2, reasonCodes: [1] }, serverPublish("in", "1", { qos: 2, packetId: 5 }));
   h.lose();
@@ -47,36 +47,36 @@ describe("misuse leaves the engine unchanged", () => {
     describe(`while ${state}`, () => {
       it("publish with an invalid topic, QoS, or properties", () => {
         const h = busy(state);
-        expectMisuse(h, () => h.conn.publish({ topic: "a/+", payload: x }, 0), ErrorCode.TopicInvalid, 0x90);
-        expectMisuse(h, () => h.conn.publish({ topic: "t", payload: x, qos: 5 as 0 }, 0), ErrorCode.QosInvalid);
-        expectMisuse(h, () => h.conn.publish({ topic: "t", payload: x, properties: { subscriptionIdentifiers: [1] } }, 0), ErrorCode.PropertyNotAllowed);
-        expectMisuse(h, () => h.conn.publish({ topic: "t", payload: x, properties: { sessionExpiryInterval: 1 } }, 0), ErrorCode.PropertyNotAllowed);
-        expectMisuse(h, () => h.conn.publish({ topic: "t", payload: x, properties: { responseTopic: "a/#" } }, 0), ErrorCode.TopicInvalid);
+        expectMisuse(h, () => h.conn.publish(0, { topic: "a/+", payload: x }), ErrorCode.TopicInvalid, 0x90);
+        expectMisuse(h, () => h.conn.publish(0, { topic: "t", payload: x, qos: 5 as 0 }), ErrorCode.QosInvalid);
+        expectMisuse(h, () => h.conn.publish(0, { topic: "t", payload: x, properties: { subscriptionIdentifiers: [1] } }), ErrorCode.PropertyNotAllowed);
+        expectMisuse(h, () => h.conn.publish(0, { topic: "t", payload: x, properties: { sessionExpiryInterval: 1 } }), ErrorCode.PropertyNotAllowed);
+        expectMisuse(h, () => h.conn.publish(0, { topic: "t", payload: x, properties: { responseTopic: "a/#" } }), ErrorCode.TopicInvalid);
       });
 
       it("subscribe and unsubscribe with nothing or an invalid filter", () => {
         const h = busy(state);
-        expectMisuse(h, () => h.conn.subscribe([], 0), ErrorCode.Empty);
-        expectMisuse(h, () => h.conn.subscribe({ topicFilter: "a+", qos: 0 }, 0), ErrorCode.TopicFilterInvalid);
-        expectMisuse(h, () => h.conn.unsubscribe([], 0), ErrorCode.Empty);
-        expectMisuse(h, () => h.conn.unsubscribe(["ok", "#/x"], 0), ErrorCode.TopicFilterInvalid);
+        expectMisuse(h, () => h.conn.subscribe(0, []), ErrorCode.Empty);
+        expectMisuse(h, () => h.conn.subscribe(0, { topicFilter: "a+", qos: 0 }), ErrorCode.TopicFilterInvalid);
+        expectMisuse(h, () => h.conn.unsubscribe(0, []), ErrorCode.Empty);
+        expectMisuse(h, () => h.conn.unsubscribe(0, ["ok", "#/x"]), ErrorCode.TopicFilterInvalid);
       });
 
       it("a time that is not a number", () => {
         const h = busy(state);
-        expectMisuse(h, () => h.conn.publish({ topic: "t", payload: x }, Number.NaN), ErrorCode.InvalidArgument);
+        expectMisuse(h, () => h.conn.publish(Number.NaN, { topic: "t", payload: x }), ErrorCode.InvalidArgument);
         expectMisuse(h, () => h.conn.handleTimeout(Number.NaN), ErrorCode.InvalidArgument);
-        expectMisuse(h, () => h.conn.dataToSend(Number.NaN), ErrorCode.InvalidArgument);
+        expectMisuse(h, () => h.conn.pollTransmit(Number.NaN), ErrorCode.InvalidArgument);
       });
 
       it("a full queue", () => {
         const h = busy(state);
         // Fill the window (when connected) and then the queue, up to maxQueued (5).
-        for (let i = 0; i < 100 && h.conn.queuedCount < 5; i++) h.conn.publish({ topic: "fill", payload: x, qos: 1 }, 0);
+        for (let i = 0; i < 100 && h.conn.queuedCount < 5; i++) h.conn.publish(0, { topic: "fill", payload: x, qos: 1 });
         expect(h.conn.queuedCount).toBe(5);
         h.drain();
         h.flush();
-        expectMisuse(h, () => h.conn.publish({ topic: "t", payload: x, qos: 1 }, 0), ErrorCode.QueueFull, 0x97);
+        expectMisuse(h, () => h.conn.publish(0, { topic: "t", payload: x, qos: 1 }), ErrorCode.QueueFull, 0x97);
       });
 
       it("disconnect with an invalid reason code or property", () => {
@@ -111,22 +111,22 @@ describe("misuse leaves the engine unchanged", () => {
 
   it("the connected server's limits: QoS, retain, size, alias", () => {
     const h = busy("connected");
-    expectMisuse(h, () => h.conn.publish({ topic: "t", payload: x, qos: 2 }, 0), ErrorCode.NotSupported, 0x9b);
-    expectMisuse(h, () => h.conn.publish({ topic: "t", payload: x, retain: true }, 0), ErrorCode.NotSupported, 0x9a);
-    expectMisuse(h, () => h.conn.publish({ topic: "t", payload: new Uint8Array(200) }, 0), ErrorCode.PacketTooLarge, 0x95);
-    expectMisuse(h, () => h.conn.publish({ topic: "t", payload: x, properties: { topicAlias: 3 } }, 0), ErrorCode.TopicAliasInvalid, 0x94);
+    expectMisuse(h, () => h.conn.publish(0, { topic: "t", payload: x, qos: 2 }), ErrorCode.NotSupported, 0x9b);
+    expectMisuse(h, () => h.conn.publish(0, { topic: "t", payload: x, retain: true }), ErrorCode.NotSupported, 0x9a);
+    expectMisuse(h, () => h.conn.publish(0, { topic: "t", payload: new Uint8Array(200) }), ErrorCode.PacketTooLarge, 0x95);
+    expectMisuse(h, () => h.conn.publish(0, { topic: "t", payload: x, properties: { topicAlias: 3 } }), ErrorCode.TopicAliasInvalid, 0x94);
   });
 
   it("ack of an unknown id is not an error: it returns false and changes nothing", () => {
     const h = busy("connected");
     const before = h.snapshot();
-    expect(h.conn.ack(999)).toBe(false);
+    expect(h.conn.ack(h.now, 999)).toBe(false);
     expect(h.snapshot()).toEqual(before);
   });
 
   it("errors are MqttError subclasses with stable codes and names", () => {
     const h = new Harness({ protocolVersion: 5 });
-    const e = thrown(() => h.conn.publish({ topic: "#", payload: x }, 0));
+    const e = thrown(() => h.conn.publish(0, { topic: "#", payload: x }));
     expect(e).toBeInstanceOf(LocalProtocolError);
     expect(e).toBeInstanceOf(MqttError);
     expect(e).toMatchObject({ name: "LocalProtocolError", code: "ERR_TOPIC", reasonCode: 0x90 });
@@ -134,8 +134,8 @@ describe("misuse leaves the engine unchanged", () => {
 
   it("after a misuse, the corrected call works", () => {
     const h = busy("connected");
-    expectMisuse(h, () => h.conn.publish({ topic: "t", payload: x, qos: 2 }, 0), ErrorCode.NotSupported);
-    h.conn.publish({ topic: "t", payload: x, qos: 0 }, 0);
+    expectMisuse(h, () => h.conn.publish(0, { topic: "t", payload: x, qos: 2 }), ErrorCode.NotSupported);
+    h.conn.publish(0, { topic: "t", payload: x, qos: 0 });
     expect(h.flush()).toEqual([{ type: "publish", topic: "t", payload: x, qos: 0, retain: false, dup: false }]);
   });
 });

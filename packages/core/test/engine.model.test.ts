@@ -70,22 +70,8 @@
 import { isDeepStrictEqual } from "node:util";
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  type ConnectionOptions,
-  encodePacket,
-  ErrorCode,
-  type Event,
-  LocalProtocolError,
-  MqttConnection,
-  type Packet,
-  PacketDecoder,
-  type Properties,
-  type PublishPacket,
-  type QoS,
-  type SessionState,
-  sessionFromJSON,
-  sessionToJSON,
-} from "../src/index.js";
+import { type ConnectionOptions, ErrorCode, type Event, LocalProtocolError, MqttConnection, type Properties, type QoS, type SessionState, sessionFromJSON, sessionToJSON } from "../src/index.js";
+import { encodePacket, type Packet, PacketDecoder, type PublishPacket } from "../src/codec/index.js";
 import { type AcceptOptions, BrokerSim, BrokerViolation } from "./helpers/broker-sim.js";
 
 const CLIENT_ID = "model-client";
@@ -246,7 +232,7 @@ function fail(message: string): never {
 
 /** The protocol state of the engine's exported session, as comparable text (ids, states, subscriptions, counters). */
 function sessionKey(c: MqttConnection): string {
-  const s = c.exportSession();
+  const s = c.exportSession(0);
   let k = `${s.clientId} ${s.nextPacketId} ${s.nextMid} |`;
   for (const m of s.outgoing) k += ` ${m.mid}:${m.packetId ?? "-"}:${m.state}:${m.qos}`;
   k += " |";
@@ -490,9 +476,9 @@ class Sim {
     this.options = opts;
     this.conn = new MqttConnection(opts);
     if (cfg.firstPacketId !== 1) {
-      this.conn.importSession({ ...this.conn.exportSession(), nextPacketId: cfg.firstPacketId });
+      this.conn.importSession(this.now, { ...this.conn.exportSession(this.now), nextPacketId: cfg.firstPacketId });
     }
-    this.midCeil = this.conn.exportSession().nextMid;
+    this.midCeil = this.conn.exportSession(this.now).nextMid;
     this.broker = new BrokerSim({ version: cfg.version, clientMaxInflight: cfg.maxInflight, firstPacketId: cfg.firstPacketId });
   }
 
@@ -576,7 +562,7 @@ class Sim {
    * empty topic (2). At least 5.
    */
   fitSize([k, delta, mode]: readonly [number, number, number]): number | undefined {
-    const cands: { topic: string; payload: Uint8Array; qos: QoS; retain: boolean }[] = [...this.conn.exportSession().outgoing];
+    const cands: { topic: string; payload: Uint8Array; qos: QoS; retain: boolean }[] = [...this.conn.exportSession(this.now).outgoing];
     const last = [...this.model.mids.values()].at(-1);
     if (last !== undefined) cands.push({ topic: last.topic, payload: te.encode(last.payload), qos: last.qos, retain: last.retain });
     if (cands.length === 0) return undefined;
@@ -603,16 +589,16 @@ class Sim {
    */
   step(): void {
     for (let i = 0; ; i++) {
-      if (i > 1000) fail("step() did not come to rest: nextTimeout() keeps reporting a deadline that has passed");
+      if (i > 1000) fail("step() did not come to rest: pollTimeout() keeps reporting a deadline that has passed");
       for (;;) {
-        const e = this.guard("pollEvent", () => this.conn.pollEvent());
+        const e = this.guard("pollEvent", () => this.conn.pollEvent(this.now));
         if (e === undefined) break;
         this.onEvent(e);
         if (e.type === "subscribed" || e.type === "unsubscribed") this.noteGranted();
       }
       this.noteGranted();
       this.snapshotAllocations();
-      const chunks = this.guard("dataToSend", () => this.conn.dataToSend(this.now));
+      const chunks = this.guard("pollTransmit", () => this.conn.pollTransmit(this.now));
       if (chunks.length > 0) {
         if (this.socketOpen) {
           for (const c of chunks) this.tapSend(c);
@@ -629,7 +615,9 @@ class Sim {
       }
       const st = this.conn.state;
       if (this.socketOpen && (st === "closed" || st === "idle")) this.closeSocket(true);
-      const next = this.conn.nextTimeout();
+      // Handing bytes out can complete QoS 0 messages: their events come next.
+      if (chunks.length > 0) continue;
+      const next = this.conn.pollTimeout();
       if (next !== undefined && next <= this.now) {
         this.guard("handleTimeout", () => this.conn.handleTimeout(this.now));
         continue;
@@ -668,7 +656,7 @@ class Sim {
    */
   restart(json = false): void {
     this.drop();
-    const exported = this.conn.exportSession();
+    const exported = this.conn.exportSession(this.now);
     let state = structuredClone(exported);
     if (json) {
       const text = JSON.stringify(sessionToJSON(exported));
@@ -678,8 +666,8 @@ class Sim {
       this.jsonRestarts++;
     }
     this.conn = new MqttConnection(this.options);
-    this.conn.importSession(state);
-    const again = this.conn.exportSession();
+    this.conn.importSession(this.now, state);
+    const again = this.conn.exportSession(this.now);
     if (!isDeepStrictEqual(again, exported)) fail(`importSession(exportSession()) ${json ? "through JSON " : ""}does not export the same session: ${sessionKey(this.conn)}`);
     // Pending SUBSCRIBE / UNSUBSCRIBE requests (the application's and the
     // engine's own resubscriptions) are session state: they survive the
@@ -688,7 +676,7 @@ class Sim {
   }
 
   private snapshotAllocations(): void {
-    const st = this.conn.exportSession();
+    const st = this.conn.exportSession(this.now);
     for (const m of st.outgoing) {
       if (m.packetId === undefined) continue;
       const key = `${this.clientSession}/${m.mid}:${m.packetId}`;
@@ -755,7 +743,7 @@ class Sim {
    * resubscribeOnSessionLoss) all kept and unconfirmed.
    */
   private checkDiscarded(where: string, atConnack = false): void {
-    const st = this.conn.exportSession();
+    const st = this.conn.exportSession(this.now);
     // At a CONNACK the engine has gone on already: requeued messages sent anew, the broker's new messages taken.
     const kept = atConnack ? [] : st.outgoing.filter((o) => o.packetId !== undefined || o.state !== "queued");
     if (kept.length > 0) fail(`${where} kept messages of the discarded session in flight: ${JSON.stringify(kept.map((o) => [o.mid, o.packetId, o.state]))}`);
@@ -862,7 +850,7 @@ class Sim {
             // PUBREL gets "packet id not found", and its subscriptions are the
             // old session's.
             this.unobservedSessionChanges++;
-            this.staleIncoming.set(gen, new Set(this.conn.exportSession().incomingQos2.map((q) => q.packetId)));
+            this.staleIncoming.set(gen, new Set(this.conn.exportSession(this.now).incomingQos2.map((q) => q.packetId)));
             for (const mid of incomplete) this.desyncMids.add(mid);
             this.subscriptionsDesynced = true;
           }
@@ -881,7 +869,7 @@ class Sim {
         return;
       }
       case "message": {
-        const m = e.message;
+        const m = e;
         const payload = td.decode(m.payload);
         const qos = this.model.serverMsgs.get(payload);
         if (qos === undefined) fail(`message ${payload} that the broker never published`);
@@ -924,7 +912,7 @@ class Sim {
         const r = this.model.requests.get(e.mid);
         const sent = this.tapReqs.get(e.packetId);
         this.tapReqs.delete(e.packetId);
-        if (r === undefined) this.scanMids(this.conn.exportSession().nextMid);
+        if (r === undefined) this.scanMids(this.conn.exportSession(this.now).nextMid);
         if (requestError(e) !== undefined) {
           this.onRequestFailed(e, r, sent);
           return;
@@ -1336,7 +1324,7 @@ class Sim {
         // A reserved id is free once the broker ends its exchange: PUBCOMP, or a PUBREC that refuses it.
         if ((p.type === "pubcomp" || (p.type === "pubrec" && p.reasonCode >= 0x80)) && this.retired.has(p.packetId)) this.retired.delete(p.packetId);
       }
-      this.guard("receiveData", () => this.conn.receiveData(bytes, this.now));
+      this.guard("receiveData", () => this.conn.receiveData(this.now, bytes));
       this.step();
     }
   }
@@ -1355,7 +1343,7 @@ class Sim {
     const target = this.now + ms;
     for (let i = 0; ; i++) {
       if (i > 10_000) fail("advance() did not reach its target: timers keep firing");
-      const next = this.conn.nextTimeout();
+      const next = this.conn.pollTimeout();
       if (next === undefined || next > target) break;
       this.now = Math.max(this.now, next);
       this.guard("handleTimeout", () => this.conn.handleTimeout(this.now));
@@ -1401,7 +1389,7 @@ class Sim {
     this.broker.releaseHeld();
     for (let round = 0; round < 100; round++) {
       while (this.pendingAcks.length > 0) {
-        this.conn.ack(this.pendingAcks.shift()!.packetId);
+        this.conn.ack(this.now, this.pendingAcks.shift()!.packetId);
         this.step();
       }
       const st = this.conn.state;
@@ -1426,7 +1414,7 @@ class Sim {
     const m = this.model;
     const c = this.conn;
     if (c.inflightCount !== 0 || c.queuedCount !== 0) {
-      fail(`settled with ${c.inflightCount} in flight and ${c.queuedCount} queued: ${JSON.stringify(c.exportSession().outgoing.map((o) => [o.mid, o.packetId, o.state]))}`);
+      fail(`settled with ${c.inflightCount} in flight and ${c.queuedCount} queued: ${JSON.stringify(c.exportSession(0).outgoing.map((o) => [o.mid, o.packetId, o.state]))}`);
     }
     for (const [mid, want] of m.mids) {
       const o = this.midObs.get(mid)!;
@@ -1603,7 +1591,7 @@ const Publish = (qos: QoS, topic = 0, alias?: number, pad: number | [number, num
     const before = sessionKey(s.conn);
     let mid: number;
     try {
-      mid = s.conn.publish({ topic: name, payload: te.encode(payload), qos, retain, ...(useAlias !== undefined ? { properties: { topicAlias: useAlias } } : {}) }, s.now);
+      mid = s.conn.publish(s.now, { topic: name, payload: te.encode(payload), qos, retain, ...(useAlias !== undefined ? { properties: { topicAlias: useAlias } } : {}) });
     } catch (e) {
       const unchanged = sessionKey(s.conn) === before;
       // Documented refusals, nothing changed: a full queue; what the connected server said it cannot take.
@@ -1657,11 +1645,7 @@ const Subscribe = (f: number, qos: QoS, subId?: number, f2?: number): Cmd =>
     const before = sessionKey(s.conn);
     let mid: number;
     try {
-      mid = s.conn.subscribe(
-        filters.map((x) => ({ topicFilter: x, qos })),
-        s.now,
-        id !== undefined ? { subscriptionIdentifiers: [id] } : undefined,
-      );
+      mid = s.conn.subscribe(s.now, filters.map((x) => ({ topicFilter: x, qos })), id !== undefined ? { subscriptionIdentifiers: [id] } : undefined);
     } catch (e) {
       if (requestRefused(s, e, before, "subscribe", filters, id)) return;
       fail(`subscribe() threw: ${(e as Error)?.stack ?? String(e)}`);
@@ -1676,7 +1660,7 @@ const Unsubscribe = (f: number): Cmd =>
     const before = sessionKey(s.conn);
     let mid: number;
     try {
-      mid = s.conn.unsubscribe(filter, s.now);
+      mid = s.conn.unsubscribe(s.now, filter);
     } catch (e) {
       if (requestRefused(s, e, before, "unsubscribe", [filter], undefined)) return;
       fail(`unsubscribe() threw: ${(e as Error)?.stack ?? String(e)}`);
@@ -1782,7 +1766,7 @@ const AppAck = (i: number, refuse = false): Cmd =>
       // Refuses only what came on this connection: an id from an earlier one may
       // name another message by now (after a session change the client cannot see).
       const no = refuse && m.cfg.version === 5 && a!.epoch === s.t.epoch;
-      if (s.conn.ack(a!.packetId, no ? { reasonCode: 0x80 } : {})) {
+      if (s.conn.ack(s.now, a!.packetId, no ? { reasonCode: 0x80 } : {})) {
         s.appAcks++;
         if (no) s.refusedByApp.add(a!.payload);
       }
@@ -2235,7 +2219,7 @@ describe("engine model: counterexamples kept as fixed scenarios", () => {
     expect(sim.midObs.get(1)).toMatchObject({ events: 1, reasonCode: 0x95, failed: true });
     expect(sim.broker.received.get(big)).toBe(1);
     expect(sim.danglingQos2).toEqual([big]);
-    expect(sim.conn.exportSession().retiredPacketIds).toEqual([1]);
+    expect(sim.conn.exportSession(sim.now).retiredPacketIds).toEqual([1]);
     expect(sim.broker.publishLog.filter((r) => r.payload !== big).map((r) => [r.payload, r.packetId])).toEqual([
       ["c2", 2],
       ["c3", 3],
@@ -2306,10 +2290,10 @@ describe("engine model: counterexamples kept as fixed scenarios", () => {
     // From the tampered-session property: nextMid = MAX_SAFE_INTEGER was
     // accepted, and the next two publish() calls both returned 2^53.
     const c = new MqttConnection({ protocolVersion: 5, clientId: "c" });
-    const before = c.exportSession();
+    const before = c.exportSession(0);
     const e = (() => {
       try {
-        c.importSession({ ...before, nextMid: Number.MAX_SAFE_INTEGER });
+        c.importSession(0, { ...before, nextMid: Number.MAX_SAFE_INTEGER });
       } catch (err) {
         return err;
       }
@@ -2318,9 +2302,9 @@ describe("engine model: counterexamples kept as fixed scenarios", () => {
     expect(e).toBeInstanceOf(LocalProtocolError);
     expect((e as LocalProtocolError).code).toBe(ErrorCode.InvalidArgument);
     expect((e as Error).message).toMatch(/^session\.nextMid:/);
-    expect(c.exportSession()).toEqual(before);
-    c.importSession({ ...before, nextMid: 2 ** 52 });
-    const mids = [c.publish({ topic: "t", payload: te.encode("a") }, 0), c.publish({ topic: "t", payload: te.encode("b") }, 0), c.subscribe({ topicFilter: "t", qos: 0 }, 0)];
+    expect(c.exportSession(0)).toEqual(before);
+    c.importSession(0, { ...before, nextMid: 2 ** 52 });
+    const mids = [c.publish(0, { topic: "t", payload: te.encode("a") }), c.publish(0, { topic: "t", payload: te.encode("b") }), c.subscribe(0, { topicFilter: "t", qos: 0 })];
     expect(new Set(mids).size).toBe(3);
     expect(mids[2]).toBe(2 ** 52 + 2);
   });
@@ -2557,7 +2541,7 @@ function _lastKey(v: unknown, all: [SessionPath, unknown][]): string | number | 
  * and new messages and requests get new mids.
  */
 function exerciseImported(conn: MqttConnection, version: 4 | 5, present: boolean, mps: number | undefined, given: SessionState): void {
-  const st = conn.exportSession();
+  const st = conn.exportSession(0);
   // Every PUBLISH carries an imported message's topic and payload, byte for byte (or one of the new ones below).
   const bytesKey = (topic: unknown, payload: unknown): string => `${String(topic)} ${payload instanceof Uint8Array ? Buffer.from(payload).toString("hex") : "<not bytes>"}`;
   const known = new Set(given.outgoing.map((m) => bytesKey(m.topic, m.payload)));
@@ -2580,8 +2564,8 @@ function exerciseImported(conn: MqttConnection, version: 4 | 5, present: boolean
   const v5 = version === 5;
   const run = (): void => {
     for (let round = 0; round < 10_000; round++) {
-      for (let e = guard("pollEvent", () => conn.pollEvent()); e !== undefined; e = guard("pollEvent", () => conn.pollEvent())) events.push(e);
-      const chunks = guard("dataToSend", () => conn.dataToSend(0));
+      for (let e = guard("pollEvent", () => conn.pollEvent(0)); e !== undefined; e = guard("pollEvent", () => conn.pollEvent(0))) events.push(e);
+      const chunks = guard("pollTransmit", () => conn.pollTransmit(0));
       const replies: Packet[] = [];
       for (const c of chunks) {
         dec.push(c);
@@ -2629,10 +2613,14 @@ function exerciseImported(conn: MqttConnection, version: 4 | 5, present: boolean
           }
         }
       }
-      if (replies.length === 0) return;
+      if (replies.length === 0) {
+        // Handing bytes out completes QoS 0 messages: take those events too.
+        for (let e = guard("pollEvent", () => conn.pollEvent(0)); e !== undefined; e = guard("pollEvent", () => conn.pollEvent(0))) events.push(e);
+        return;
+      }
       for (const r of replies) {
         if (r.type === "connack") connacked = true;
-        guard("receiveData", () => conn.receiveData(encodePacket(r, version), 0));
+        guard("receiveData", () => conn.receiveData(0, encodePacket(r, version)));
       }
     }
     fail("imported session: the engine did not settle");
@@ -2642,9 +2630,9 @@ function exerciseImported(conn: MqttConnection, version: 4 | 5, present: boolean
   run();
   if (conn.state !== "connected") fail(`imported session: ${conn.state} after the CONNACK: ${JSON.stringify(events.at(-1), (_k, v: unknown) => (v instanceof Error ? v.message : v))}`);
   // New work after the imported session's: new mids, each answered once.
-  const m1 = guard("publish", () => conn.publish({ topic: "n/1", payload: te.encode("n"), qos: 1 }, 0));
-  const m2 = guard("publish", () => conn.publish({ topic: "n/2", payload: te.encode("n"), qos: 2 }, 0));
-  const m3 = guard("subscribe", () => conn.subscribe({ topicFilter: "n/#", qos: 1 }, 0));
+  const m1 = guard("publish", () => conn.publish(0, { topic: "n/1", payload: te.encode("n"), qos: 1 }));
+  const m2 = guard("publish", () => conn.publish(0, { topic: "n/2", payload: te.encode("n"), qos: 2 }));
+  const m3 = guard("subscribe", () => conn.subscribe(0, { topicFilter: "n/#", qos: 1 }));
   run();
   const fresh = [m1, m2, m3];
   // (What was given to importSession: a message the engine lost on the way gets no event.)
@@ -2675,33 +2663,33 @@ function tamperProperty(version: 4 | 5, stats: Record<string, number>): fc.IProp
     if (sim.conn.state === "connected") {
       for (const qos of [1, 2, 2] as const) {
         try {
-          sim.conn.publish({ topic: "e/x", payload: te.encode(`e${qos}`), qos }, sim.now);
+          sim.conn.publish(sim.now, { topic: "e/x", payload: te.encode(`e${qos}`), qos });
         } catch {
           // a full queue or a limit of the server: fine, the session is what it is
         }
       }
       try {
-        sim.conn.subscribe({ topicFilter: "e/#", qos: 1 }, sim.now);
+        sim.conn.subscribe(sim.now, { topicFilter: "e/#", qos: 1 });
       } catch {
         // a limit of the server
       }
-      sim.conn.dataToSend(sim.now);
+      sim.conn.pollTransmit(sim.now);
     }
     sim.conn.connectionLost(sim.now);
-    while (sim.conn.pollEvent() !== undefined);
-    const good = sim.conn.exportSession();
+    while (sim.conn.pollEvent(sim.now) !== undefined);
+    const good = sim.conn.exportSession(sim.now);
     const into: 4 | 5 = t.kind === "v5-into-3.1.1" ? 4 : version;
     const options: ConnectionOptions = { protocolVersion: into, clientId: "other", clean: false, maxQueued: cfg.maxQueued, maxInflight: cfg.maxInflight };
     if (into === 5) options.properties = { sessionExpiryInterval: 60 };
     const conn = new MqttConnection(options);
     // The engine holds a valid session before: a refusal leaves it exactly as it was.
-    if (into === version) conn.importSession(structuredClone(good));
-    const before = conn.exportSession();
+    if (into === version) conn.importSession(0, structuredClone(good));
+    const before = conn.exportSession(0);
     const { value, fields } = tamper(t.viaJson ? sessionToJSON(good) : good, t);
     let imported: SessionState | undefined;
     try {
       const state = t.viaJson ? sessionFromJSON(JSON.parse(JSON.stringify(value))) : (value as SessionState);
-      conn.importSession(state);
+      conn.importSession(0, state);
       imported = state;
       const why = mustRefuse(state);
       if (why !== undefined) fail(`${t.kind}: importSession accepted a session with ${why}`);
@@ -2711,7 +2699,7 @@ function tamperProperty(version: 4 | 5, stats: Record<string, number>): fc.IProp
       if (named === null) fail(`${t.kind}: the refusal does not start with session.<field>: ${e.message}`);
       if (fields !== undefined && named[1] !== "encoding" && !fields.has(named[1]!)) fail(`${t.kind}: the refusal names ${named[1]}, the tampering changed ${JSON.stringify([...fields])}: ${e.message}`);
       if (e.message.length > 400) fail(`${t.kind}: a refusal of ${e.message.length} characters`);
-      if (!isDeepStrictEqual(conn.exportSession(), before)) fail(`${t.kind}: importSession refused the session but changed the engine's`);
+      if (!isDeepStrictEqual(conn.exportSession(0), before)) fail(`${t.kind}: importSession refused the session but changed the engine's`);
       stats[`${t.kind}${t.viaJson ? " (JSON)" : ""}: refused`] = (stats[`${t.kind}${t.viaJson ? " (JSON)" : ""}: refused`] ?? 0) + 1;
     }
     if (imported !== undefined) {

@@ -3,8 +3,9 @@
  * path, always a final `closed` event with (MQTT 5) the DISCONNECT queued.
  */
 import { describe, expect, it } from "vitest";
-import { encodePacket, ErrorCode, type Packet, RemoteProtocolError } from "../src/index.js";
-import { Harness, serverPublish, te } from "./helpers/peer.js";
+import { encodePacket, type Packet } from "../src/codec/index.js";
+import { ErrorCode, RemoteProtocolError } from "../src/index.js";
+import { Harness, serverPublish, te, messageEvent } from "./helpers/peer.js";
 
 function expectProtocolError(h: Harness, evs: readonly unknown[], code: string, reasonCode = 0x82): void {
   expect(evs).toHaveLength(1);
@@ -12,7 +13,7 @@ function expectProtocolError(h: Harness, evs: readonly unknown[], code: string, 
   const e = (evs[0] as { reason: { error: unknown } }).reason.error;
   expect(e).toBeInstanceOf(RemoteProtocolError);
   expect(h.conn.state).toBe("closed");
-  expect(h.conn.nextTimeout()).toBeUndefined();
+  expect(h.conn.pollTimeout()).toBeUndefined();
   const sent = h.flush();
   if (h.version === 5) {
     expect(sent).toHaveLength(1);
@@ -72,12 +73,12 @@ describe("unexpected packets", () => {
       it("PUBACK for a QoS 2 message, PUBREC for a QoS 1 message", () => {
         const h = new Harness({ protocolVersion: v });
         h.connect();
-        h.conn.publish({ topic: "t", payload: te.encode("x"), qos: 2 }, 0);
+        h.conn.publish(0, { topic: "t", payload: te.encode("x"), qos: 2 });
         h.flush();
         expectProtocolError(h, h.serverSends({ type: "puback", packetId: 1, reasonCode: 0 }), ErrorCode.AckMismatch);
         const h2 = new Harness({ protocolVersion: v });
         h2.connect();
-        h2.conn.publish({ topic: "t", payload: te.encode("x"), qos: 1 }, 0);
+        h2.conn.publish(0, { topic: "t", payload: te.encode("x"), qos: 1 });
         h2.flush();
         expectProtocolError(h2, h2.serverSends({ type: "pubrec", packetId: 1, reasonCode: 0 }), ErrorCode.AckMismatch);
       });
@@ -85,7 +86,7 @@ describe("unexpected packets", () => {
       it("PUBCOMP before PUBREL", () => {
         const h = new Harness({ protocolVersion: v });
         h.connect();
-        h.conn.publish({ topic: "t", payload: te.encode("x"), qos: 2 }, 0);
+        h.conn.publish(0, { topic: "t", payload: te.encode("x"), qos: 2 });
         h.flush();
         expectProtocolError(h, h.serverSends({ type: "pubcomp", packetId: 1, reasonCode: 0 }), ErrorCode.AckMismatch);
       });
@@ -134,10 +135,10 @@ describe("malformed input", () => {
     const p = serverPublish("split/topic", "payload", { qos: 1, packetId: 3, properties: { userProperties: [["a", "b"]] } });
     const bytes = encodePacket(p, 5);
     for (const b of bytes.subarray(0, -1)) {
-      h.conn.receiveData(Uint8Array.of(b), h.now);
+      h.conn.receiveData(h.now, Uint8Array.of(b));
       expect(h.drain()).toEqual([]);
     }
-    h.conn.receiveData(bytes.subarray(-1), h.now);
-    expect(h.drain()).toEqual([{ type: "message", message: p }]);
+    h.conn.receiveData(h.now, bytes.subarray(-1));
+    expect(h.drain()).toEqual([messageEvent(p)]);
   });
 });

@@ -4,15 +4,16 @@
  * in-order acks on the wire).
  */
 import { describe, expect, it } from "vitest";
-import { encodePacket, ErrorCode } from "../src/index.js";
-import { expectMisuse, Harness, serverPublish, te } from "./helpers/peer.js";
+import { encodePacket } from "../src/codec/index.js";
+import { ErrorCode } from "../src/index.js";
+import { expectMisuse, Harness, serverPublish, te, messageEvent } from "./helpers/peer.js";
 
 describe("incoming QoS 0/1/2", () => {
   it("[MQTT-3.3.4-1] QoS 0: delivers the message and sends nothing", () => {
     const h = new Harness({ protocolVersion: 5 });
     h.connect();
     const p = serverPublish("a/b", "hi", { retain: true, properties: { contentType: "t", userProperties: [["k", "v"]] } });
-    expect(h.serverSends(p)).toEqual([{ type: "message", message: p }]);
+    expect(h.serverSends(p)).toEqual([messageEvent(p)]);
     expect(h.flush()).toEqual([]);
   });
 
@@ -20,7 +21,7 @@ describe("incoming QoS 0/1/2", () => {
     const h = new Harness({ protocolVersion: 5 });
     h.connect();
     const p = serverPublish("a", "1", { qos: 1, packetId: 300 });
-    expect(h.serverSends(p)).toEqual([{ type: "message", message: p }]);
+    expect(h.serverSends(p)).toEqual([messageEvent(p)]);
     expect(h.flush()).toEqual([{ type: "puback", packetId: 300, reasonCode: 0 }]);
     expect(h.sentBytes.at(-1)).toEqual(Uint8Array.of(0x40, 0x02, 0x01, 0x2c));
   });
@@ -32,7 +33,7 @@ describe("incoming QoS 0/1/2", () => {
     h.serverSends(p);
     expect(h.flush()).toEqual([{ type: "puback", packetId: 7, reasonCode: 0 }]);
     const again = { ...p, dup: true };
-    expect(h.serverSends(again)).toEqual([{ type: "message", message: again }]);
+    expect(h.serverSends(again)).toEqual([messageEvent(again)]);
     expect(h.flush()).toEqual([{ type: "puback", packetId: 7, reasonCode: 0 }]);
   });
 
@@ -40,7 +41,7 @@ describe("incoming QoS 0/1/2", () => {
     const h = new Harness({ protocolVersion: 5 });
     h.connect();
     const p = serverPublish("a", "1", { qos: 2, packetId: 12 });
-    expect(h.serverSends(p)).toEqual([{ type: "message", message: p }]);
+    expect(h.serverSends(p)).toEqual([messageEvent(p)]);
     expect(h.flush()).toEqual([{ type: "pubrec", packetId: 12, reasonCode: 0 }]);
     // Resends before PUBREL: PUBREC again, no second delivery.
     expect(h.serverSends({ ...p, dup: true }, { ...p, dup: true })).toEqual([]);
@@ -48,16 +49,16 @@ describe("incoming QoS 0/1/2", () => {
       { type: "pubrec", packetId: 12, reasonCode: 0 },
       { type: "pubrec", packetId: 12, reasonCode: 0 },
     ]);
-    expect(h.conn.exportSession().incomingQos2).toEqual([{ packetId: 12, state: "received" }]);
+    expect(h.conn.exportSession(h.now).incomingQos2).toEqual([{ packetId: 12, state: "received" }]);
     expect(h.serverSends({ type: "pubrel", packetId: 12, reasonCode: 0 })).toEqual([]);
     expect(h.flush()).toEqual([{ type: "pubcomp", packetId: 12, reasonCode: 0 }]);
-    expect(h.conn.exportSession().incomingQos2).toEqual([]);
+    expect(h.conn.exportSession(h.now).incomingQos2).toEqual([]);
     // A repeated PUBREL is answered again (0x92: we no longer hold it).
     h.serverSends({ type: "pubrel", packetId: 12, reasonCode: 0 });
     expect(h.flush()).toEqual([{ type: "pubcomp", packetId: 12, reasonCode: 0x92 }]);
     // After PUBCOMP the id names a new message.
     const next = serverPublish("a", "2", { qos: 2, packetId: 12 });
-    expect(h.serverSends(next)).toEqual([{ type: "message", message: next }]);
+    expect(h.serverSends(next)).toEqual([messageEvent(next)]);
   });
 
   it("PUBREL for an unknown id: PUBCOMP 0x92 in MQTT 5, a plain PUBCOMP in 3.1.1", () => {
@@ -86,11 +87,11 @@ describe("incoming QoS 0/1/2", () => {
     const h = new Harness({ protocolVersion: 4 });
     h.connect();
     const [ev] = h.serverSends(serverPublish("echo", "1", { qos: 1, packetId: 5, dup: true }));
-    expect(ev).toMatchObject({ type: "message", message: { dup: true } });
+    expect(ev).toMatchObject({ type: "message", dup: true });
     h.flush();
     // Hand the received packet straight back: its dup flag is not ours to copy.
     if (ev?.type !== "message") throw new Error("expected a message");
-    h.conn.publish(ev.message, h.now);
+    h.conn.publish(h.now, { ...ev } as never);
     expect(h.flush()).toEqual([{ type: "publish", topic: "echo", payload: te.encode("1"), qos: 1, retain: false, dup: false, packetId: 1 }]);
   });
 
@@ -170,16 +171,16 @@ describe("manual ack", () => {
     h.serverSends(...[11, 12, 13, 14].map((id) => serverPublish("t", String(id), { qos: 1, packetId: id })));
     expect(h.events.filter((e) => e.type === "message")).toHaveLength(4);
     expect(h.flush()).toEqual([]);
-    expect(h.conn.ack(13)).toBe(true);
-    expect(h.conn.ack(14)).toBe(true);
+    expect(h.conn.ack(h.now, 13)).toBe(true);
+    expect(h.conn.ack(h.now, 14)).toBe(true);
     expect(h.flush()).toEqual([]);
-    expect(h.conn.ack(11)).toBe(true);
+    expect(h.conn.ack(h.now, 11)).toBe(true);
     expect(h.flush()).toEqual([{ type: "puback", packetId: 11, reasonCode: 0 }]);
-    expect(h.conn.ack(12)).toBe(true);
+    expect(h.conn.ack(h.now, 12)).toBe(true);
     expect(h.flush()).toEqual([12, 13, 14].map((packetId) => ({ type: "puback", packetId, reasonCode: 0 })));
     // Acking twice, or an id never received, is reported as false and changes nothing.
-    expect(h.conn.ack(12)).toBe(false);
-    expect(h.conn.ack(99)).toBe(false);
+    expect(h.conn.ack(h.now, 12)).toBe(false);
+    expect(h.conn.ack(h.now, 99)).toBe(false);
     expect(h.flush()).toEqual([]);
   });
 
@@ -192,20 +193,20 @@ describe("manual ack", () => {
       serverPublish("t", "c", { qos: 2, packetId: 3 }),
     );
     // Not acknowledged yet: the QoS 2 message waits in state "delivered".
-    expect(h.conn.exportSession().incomingQos2).toEqual([
+    expect(h.conn.exportSession(h.now).incomingQos2).toEqual([
       { packetId: 1, state: "delivered" },
       { packetId: 3, state: "delivered" },
     ]);
-    h.conn.ack(3);
-    h.conn.ack(2);
+    h.conn.ack(h.now, 3);
+    h.conn.ack(h.now, 2);
     expect(h.flush()).toEqual([]);
-    h.conn.ack(1);
+    h.conn.ack(h.now, 1);
     expect(h.flush()).toEqual([
       { type: "pubrec", packetId: 1, reasonCode: 0 },
       { type: "puback", packetId: 2, reasonCode: 0 },
       { type: "pubrec", packetId: 3, reasonCode: 0 },
     ]);
-    expect(h.conn.exportSession().incomingQos2).toEqual([
+    expect(h.conn.exportSession(h.now).incomingQos2).toEqual([
       { packetId: 1, state: "received" },
       { packetId: 3, state: "received" },
     ]);
@@ -218,7 +219,7 @@ describe("manual ack", () => {
     h.serverSends(p);
     expect(h.serverSends({ ...p, dup: true })).toEqual([]);
     expect(h.flush()).toEqual([]);
-    h.conn.ack(1);
+    h.conn.ack(h.now, 1);
     expect(h.flush()).toEqual([{ type: "pubrec", packetId: 1, reasonCode: 0 }]);
   });
 
@@ -226,8 +227,8 @@ describe("manual ack", () => {
     const h = new Harness({ protocolVersion: 5, manualAck: true });
     h.connect();
     h.serverSends(serverPublish("t", "a", { qos: 1, packetId: 1 }), serverPublish("t", "b", { qos: 2, packetId: 2 }));
-    h.conn.ack(1, { reasonCode: 0x80, properties: { reasonString: "rejected" } });
-    h.conn.ack(2, { reasonCode: 0x97 });
+    h.conn.ack(h.now, 1, { reasonCode: 0x80, properties: { reasonString: "rejected" } });
+    h.conn.ack(h.now, 2, { reasonCode: 0x97 });
     expect(h.flush()).toEqual([
       { type: "puback", packetId: 1, reasonCode: 0x80, properties: { reasonString: "rejected" } },
       { type: "pubrec", packetId: 2, reasonCode: 0x97 },
@@ -237,11 +238,11 @@ describe("manual ack", () => {
   it("[MQTT-4.5.0-2] auto ack: messages are acknowledged whether or not the application looks at them", () => {
     const h = new Harness({ protocolVersion: 4 });
     h.connect();
-    h.conn.receiveData(encodePacket(serverPublish("t", "0"), 4), 0);
-    h.conn.receiveData(encodePacket(serverPublish("t", "1", { qos: 1, packetId: 1 }), 4), 0);
-    h.conn.receiveData(encodePacket(serverPublish("t", "2", { qos: 2, packetId: 2 }), 4), 0);
+    h.conn.receiveData(0, encodePacket(serverPublish("t", "0"), 4));
+    h.conn.receiveData(0, encodePacket(serverPublish("t", "1", { qos: 1, packetId: 1 }), 4));
+    h.conn.receiveData(0, encodePacket(serverPublish("t", "2", { qos: 2, packetId: 2 }), 4));
     // The application pulls the events (the engine parses as they are pulled) and ignores them.
-    for (let e = h.conn.pollEvent(); e !== undefined; e = h.conn.pollEvent());
+    for (let e = h.conn.pollEvent(h.now); e !== undefined; e = h.conn.pollEvent(h.now));
     expect(h.flush()).toEqual([
       { type: "puback", packetId: 1, reasonCode: 0 },
       { type: "pubrec", packetId: 2, reasonCode: 0 },
@@ -253,11 +254,11 @@ describe("manual ack", () => {
     h.connect();
     const p = serverPublish("t", "a", { qos: 2, packetId: 4 });
     h.serverSends(p);
-    h.conn.ack(4, { reasonCode: 0x80 });
+    h.conn.ack(h.now, 4, { reasonCode: 0x80 });
     expect(h.flush()).toEqual([{ type: "pubrec", packetId: 4, reasonCode: 0x80 }]);
-    expect(h.conn.exportSession().incomingQos2).toEqual([]);
-    expect(h.serverSends({ ...p, dup: true })).toEqual([{ type: "message", message: { ...p, dup: true } }]);
-    h.conn.ack(4);
+    expect(h.conn.exportSession(h.now).incomingQos2).toEqual([]);
+    expect(h.serverSends({ ...p, dup: true })).toEqual([messageEvent({ ...p, dup: true })]);
+    h.conn.ack(h.now, 4);
     expect(h.flush()).toEqual([{ type: "pubrec", packetId: 4, reasonCode: 0 }]);
   });
 
@@ -271,11 +272,11 @@ describe("manual ack", () => {
     );
     const userProperties: [string, string][] = [["k", "v"]];
     // Fits as it is (4 + 1 + 1 + 7 + 4 = 17 bytes).
-    h.conn.ack(1, { reasonCode: 0x80, properties: { reasonString: "r", userProperties } });
+    h.conn.ack(h.now, 1, { reasonCode: 0x80, properties: { reasonString: "r", userProperties } });
     // Too large with the reason string; fits with the user properties alone.
-    h.conn.ack(2, { reasonCode: 0x80, properties: { reasonString: "x".repeat(40), userProperties } });
+    h.conn.ack(h.now, 2, { reasonCode: 0x80, properties: { reasonString: "x".repeat(40), userProperties } });
     // Too large even without the reason string: both go.
-    h.conn.ack(3, { reasonCode: 0x80, properties: { reasonString: "x".repeat(40), userProperties: [["k".repeat(40), "v"]] } });
+    h.conn.ack(h.now, 3, { reasonCode: 0x80, properties: { reasonString: "x".repeat(40), userProperties: [["k".repeat(40), "v"]] } });
     expect(h.flush()).toEqual([
       { type: "puback", packetId: 1, reasonCode: 0x80, properties: { reasonString: "r", userProperties } },
       { type: "pubrec", packetId: 2, reasonCode: 0x80, properties: { userProperties } },
@@ -288,10 +289,10 @@ describe("manual ack", () => {
     const h = new Harness({ protocolVersion: 5, manualAck: true });
     h.connect();
     h.serverSends(serverPublish("t", "a", { qos: 1, packetId: 1 }), serverPublish("t", "b", { qos: 2, packetId: 2 }));
-    expectMisuse(h, () => h.conn.ack(1, { reasonCode: 0x92 }), ErrorCode.ReasonCodeInvalid);
-    expectMisuse(h, () => h.conn.ack(2, { reasonCode: 0x04 }), ErrorCode.ReasonCodeInvalid);
-    expect(h.conn.ack(1, { reasonCode: 0x10 })).toBe(true);
-    expect(h.conn.ack(2, { reasonCode: 0x10 })).toBe(true);
+    expectMisuse(h, () => h.conn.ack(h.now, 1, { reasonCode: 0x92 }), ErrorCode.ReasonCodeInvalid);
+    expectMisuse(h, () => h.conn.ack(h.now, 2, { reasonCode: 0x04 }), ErrorCode.ReasonCodeInvalid);
+    expect(h.conn.ack(h.now, 1, { reasonCode: 0x10 })).toBe(true);
+    expect(h.conn.ack(h.now, 2, { reasonCode: 0x10 })).toBe(true);
     expect(h.flush()).toEqual([
       { type: "puback", packetId: 1, reasonCode: 0x10 },
       { type: "pubrec", packetId: 2, reasonCode: 0x10 },
@@ -302,7 +303,7 @@ describe("manual ack", () => {
     const h = new Harness({ protocolVersion: 4, manualAck: true });
     h.connect();
     h.serverSends(serverPublish("t", "a", { qos: 1, packetId: 1 }));
-    expectMisuse(h, () => h.conn.ack(1, { reasonCode: 0x80 }), ErrorCode.VersionMismatch);
+    expectMisuse(h, () => h.conn.ack(h.now, 1, { reasonCode: 0x80 }), ErrorCode.VersionMismatch);
   });
 
   it("an ack after the connection closed sends nothing; a QoS 2 ack is kept for the resend", () => {
@@ -315,16 +316,16 @@ describe("manual ack", () => {
     h.conn.disconnect(h.now);
     expect(h.flush()).toEqual([{ type: "disconnect", reasonCode: 0 }]);
     // QoS 1: nothing waits on this connection any more; the server will resend it.
-    expect(h.conn.ack(1)).toBe(false);
+    expect(h.conn.ack(h.now, 1)).toBe(false);
     // QoS 2: remembered, so the resend is not delivered again and gets its PUBREC.
-    expect(h.conn.ack(2)).toBe(true);
+    expect(h.conn.ack(h.now, 2)).toBe(true);
     expect(h.flush()).toEqual([]);
-    expect(h.conn.exportSession().incomingQos2).toEqual([{ packetId: 2, state: "received" }]);
+    expect(h.conn.exportSession(h.now).incomingQos2).toEqual([{ packetId: 2, state: "received" }]);
     expect(h.drain()).toMatchObject([{ type: "closed" }]);
     h.connect({ sessionPresent: true });
     const evs = h.serverSends(serverPublish("t", "a", { qos: 1, packetId: 1, dup: true }), serverPublish("t", "b", { qos: 2, packetId: 2, dup: true }));
-    expect(evs).toMatchObject([{ type: "message", message: { packetId: 1 } }]);
-    h.conn.ack(1);
+    expect(evs).toMatchObject([{ type: "message", packetId: 1 }]);
+    h.conn.ack(h.now, 1);
     expect(h.flush()).toEqual([
       { type: "puback", packetId: 1, reasonCode: 0 },
       { type: "pubrec", packetId: 2, reasonCode: 0 },
@@ -335,7 +336,7 @@ describe("manual ack", () => {
     const h = new Harness({ protocolVersion: 4, manualAck: true, clean: false });
     h.connect();
     h.serverSends(serverPublish("t", "a", { qos: 1, packetId: 1 }), serverPublish("t", "b", { qos: 2, packetId: 2 }));
-    h.conn.ack(2); // held behind 1, which the application has not acked
+    h.conn.ack(h.now, 2); // held behind 1, which the application has not acked
     expect(h.flush()).toEqual([]);
     h.lose();
     h.connect({ sessionPresent: true });

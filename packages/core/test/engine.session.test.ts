@@ -13,7 +13,7 @@ const x = te.encode("x");
 function withFourInFlight(options: ConstructorParameters<typeof Harness>[0] = {}): { h: Harness; mids: number[] } {
   const h = new Harness({ protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 }, ...options });
   h.connect();
-  const mids = ([1, 2, 2, 1] as const).map((qos, i) => h.conn.publish({ topic: `t/${i + 1}`, payload: x, qos }, 0));
+  const mids = ([1, 2, 2, 1] as const).map((qos, i) => h.conn.publish(0, { topic: `t/${i + 1}`, payload: x, qos }));
   h.flush();
   h.serverSends({ type: "pubrec", packetId: 2, reasonCode: 0 });
   expect(h.flush()).toEqual([{ type: "pubrel", packetId: 2, reasonCode: 0 }]);
@@ -55,8 +55,8 @@ describe("resuming a session (session present)", () => {
   it("[MQTT-4.4.0-1] [MQTT-3.1.2-4] 3.1.1: resends with DUP after CleanSession 0 and session present", () => {
     const h = new Harness({ protocolVersion: 4, clean: false });
     h.connect();
-    h.conn.publish({ topic: "a", payload: x, qos: 1 }, 0);
-    h.conn.publish({ topic: "b", payload: x, qos: 2 }, 0);
+    h.conn.publish(0, { topic: "a", payload: x, qos: 1 });
+    h.conn.publish(0, { topic: "b", payload: x, qos: 2 });
     h.flush();
     h.lose();
     expect(h.connect({ sessionPresent: true })).toEqual([
@@ -83,7 +83,7 @@ describe("resuming a session (session present)", () => {
   it("[MQTT-3.3.4-8] [MQTT-4.9.0-3] a PUBREL is not held back behind a PUBLISH waiting for the window", () => {
     const h = new Harness({ protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 } });
     h.connect();
-    for (let i = 1; i <= 3; i++) h.conn.publish({ topic: `t/${i}`, payload: x, qos: 2 }, 0);
+    for (let i = 1; i <= 3; i++) h.conn.publish(0, { topic: `t/${i}`, payload: x, qos: 2 });
     h.flush();
     h.serverSends({ type: "pubrec", packetId: 3, reasonCode: 0 });
     h.flush();
@@ -105,8 +105,8 @@ describe("resuming a session (session present)", () => {
   it("[MQTT-3.2.2-15] a resend too large for the new connection's Maximum Packet Size fails instead of being sent", () => {
     const h = new Harness({ protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 } });
     h.connect();
-    const big = h.conn.publish({ topic: "big", payload: new Uint8Array(100), qos: 1 }, 0);
-    h.conn.publish({ topic: "small", payload: x, qos: 1 }, 0);
+    const big = h.conn.publish(0, { topic: "big", payload: new Uint8Array(100), qos: 1 });
+    h.conn.publish(0, { topic: "small", payload: x, qos: 1 });
     h.flush();
     h.lose();
     expect(h.connect({ sessionPresent: true, properties: { maximumPacketSize: 50 } })).toEqual([
@@ -127,11 +127,11 @@ describe("resuming a session (session present)", () => {
   it("after CONNACK: pending SUBSCRIBEs, then resends, then messages queued while offline (as new, DUP 0)", () => {
     const h = new Harness({ protocolVersion: 4, clean: false });
     h.connect();
-    h.conn.publish({ topic: "old", payload: x, qos: 1 }, 0);
+    h.conn.publish(0, { topic: "old", payload: x, qos: 1 });
     h.flush();
     h.lose();
-    h.conn.publish({ topic: "new", payload: x, qos: 1 }, 0);
-    h.conn.subscribe({ topicFilter: "s", qos: 0 }, 0);
+    h.conn.publish(0, { topic: "new", payload: x, qos: 1 });
+    h.conn.subscribe(0, { topicFilter: "s", qos: 0 });
     expect(h.connect({ sessionPresent: true })).toEqual([
       { type: "subscribe", packetId: 2, subscriptions: [{ topicFilter: "s", qos: 0 }] },
       { type: "publish", topic: "old", payload: x, qos: 1, retain: false, dup: true, packetId: 1 },
@@ -142,7 +142,7 @@ describe("resuming a session (session present)", () => {
   it("[MQTT-4.3.3-7] no message expiry for a QoS 2 message whose PUBLISH was sent: its PUBREL goes out however late", () => {
     const h = new Harness({ protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 86_400 } });
     h.connect();
-    const mid = h.conn.publish({ topic: "t", payload: x, qos: 2, properties: { messageExpiryInterval: 1 } }, 0);
+    const mid = h.conn.publish(0, { topic: "t", payload: x, qos: 2, properties: { messageExpiryInterval: 1 } });
     h.flush();
     h.serverSends({ type: "pubrec", packetId: 1, reasonCode: 0 });
     h.flush();
@@ -155,13 +155,13 @@ describe("resuming a session (session present)", () => {
   it("[MQTT-3.1.2-23] [MQTT-4.1.0-1] keeps the session state after the connection closes (session expiry above 0)", () => {
     const h = new Harness({ protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 } });
     h.connect();
-    h.conn.publish({ topic: "t", payload: x, qos: 1 }, 0);
+    h.conn.publish(0, { topic: "t", payload: x, qos: 1 });
     h.serverSends(serverPublish("in", "1", { qos: 2, packetId: 9 }));
-    h.conn.subscribe({ topicFilter: "s", qos: 1 }, 0);
+    h.conn.subscribe(0, { topicFilter: "s", qos: 1 });
     h.flush();
     h.serverSends({ type: "suback", packetId: 2, reasonCodes: [1] });
     h.lose();
-    const before = h.conn.exportSession();
+    const before = h.conn.exportSession(h.now);
     for (const end of ["lose", "disconnect", "server-disconnect", "ping-timeout"] as const) {
       h.connect({ sessionPresent: true });
       h.flush();
@@ -169,12 +169,12 @@ describe("resuming a session (session present)", () => {
       else if (end === "disconnect") h.conn.disconnect(h.now);
       else if (end === "server-disconnect") h.serverSends({ type: "disconnect", reasonCode: 0x8b });
       else {
-        h.advanceTo(h.conn.nextTimeout()!);
-        h.advanceTo(h.conn.nextTimeout()!);
+        h.advanceTo(h.conn.pollTimeout()!);
+        h.advanceTo(h.conn.pollTimeout()!);
       }
       h.drain();
       expect(h.conn.state).toBe("closed");
-      expect(h.conn.exportSession()).toEqual(before);
+      expect(h.conn.exportSession(h.now)).toEqual(before);
     }
     expect(before).toMatchObject({
       outgoing: [{ topic: "t", state: "publish", packetId: 1 }],
@@ -218,7 +218,7 @@ describe("session lost or discarded", () => {
   it("resubscribeOnSessionLoss: subscribes again to what the server had granted, with its identifier", () => {
     const h = new Harness({ protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 }, resubscribeOnSessionLoss: true });
     h.connect();
-    h.conn.subscribe([{ topicFilter: "a", qos: 1, noLocal: true }, { topicFilter: "b", qos: 2 }], 0, { subscriptionIdentifiers: [7] });
+    h.conn.subscribe(0, [{ topicFilter: "a", qos: 1, noLocal: true }, { topicFilter: "b", qos: 2 }], { subscriptionIdentifiers: [7] });
     h.flush();
     h.serverSends({ type: "suback", packetId: 1, reasonCodes: [1, 0x80] });
     h.lose();
@@ -236,8 +236,8 @@ describe("session lost or discarded", () => {
     h.lose();
     h.conn.connect(h.now, { clean: true });
     // Discarded at once, before the CONNACK.
-    expect(h.conn.exportSession()).toMatchObject({ incomingQos2: [], subscriptions: [] });
-    expect(h.conn.exportSession().outgoing.map((m) => [m.mid, m.state])).toEqual([
+    expect(h.conn.exportSession(h.now)).toMatchObject({ incomingQos2: [], subscriptions: [] });
+    expect(h.conn.exportSession(h.now).outgoing.map((m) => [m.mid, m.state])).toEqual([
       [mids[0], "queued"],
       [mids[2], "queued"],
       [mids[3], "queued"],
@@ -255,19 +255,19 @@ describe("session lost or discarded", () => {
     const h = new Harness({ protocolVersion: 4, clean: true, republishOnSessionLoss: false });
     h.connect();
     h.serverSends(serverPublish("in", "1", { qos: 2, packetId: 3 }));
-    const mid = h.conn.publish({ topic: "t", payload: x, qos: 1 }, 0);
+    const mid = h.conn.publish(0, { topic: "t", payload: x, qos: 1 });
     h.flush();
     h.lose();
     expect(h.connect()).toEqual([]);
     expect(h.events.at(-2)).toEqual({ type: "published", mid, qos: 1, reasonCode: 0x80, error: expect.objectContaining({ code: ErrorCode.InvalidState }) });
-    expect(h.conn.exportSession()).toMatchObject({ outgoing: [], incomingQos2: [], subscriptions: [] });
+    expect(h.conn.exportSession(h.now)).toMatchObject({ outgoing: [], incomingQos2: [], subscriptions: [] });
     expect(h.serverSends(serverPublish("in", "again", { qos: 2, packetId: 3 }))).toMatchObject([{ type: "message" }]);
   });
 
   it("[MQTT-4.1.0-2] 3.1.1: even a clean session holds its state for as long as the connection is open", () => {
     const h = new Harness({ protocolVersion: 4, clean: true });
     h.connect();
-    h.conn.publish({ topic: "t", payload: x, qos: 2 }, 0);
+    h.conn.publish(0, { topic: "t", payload: x, qos: 2 });
     h.serverSends(serverPublish("in", "1", { qos: 2, packetId: 3 }));
     h.flush();
     h.advanceTo(30_000);
@@ -289,14 +289,14 @@ describe("export / import", () => {
   it("exports plain data and resumes it on a new MqttConnection", () => {
     const { h, mids } = withFourInFlight({ clientId: "", properties: { sessionExpiryInterval: 60 } });
     h.serverSends(serverPublish("in", "1", { qos: 2, packetId: 9 }));
-    h.conn.subscribe({ topicFilter: "s/#", qos: 2, retainHandling: 1 }, 0, { subscriptionIdentifiers: [3] });
+    h.conn.subscribe(0, { topicFilter: "s/#", qos: 2, retainHandling: 1 }, { subscriptionIdentifiers: [3] });
     h.flush();
     h.serverSends({ type: "suback", packetId: 5, reasonCodes: [2] });
     h.lose();
-    h.conn.publish({ topic: "queued", payload: te.encode("q"), qos: 1, retain: true, properties: { contentType: "c" } }, 0);
-    h.conn.publish({ topic: "queued", payload: te.encode("q0") }, 0);
-    h.conn.publish({ topic: "offline", payload: x, qos: 2 }, 0);
-    const exported = h.conn.exportSession();
+    h.conn.publish(0, { topic: "queued", payload: te.encode("q"), qos: 1, retain: true, properties: { contentType: "c" } });
+    h.conn.publish(0, { topic: "queued", payload: te.encode("q0") });
+    h.conn.publish(0, { topic: "offline", payload: x, qos: 2 });
+    const exported = h.conn.exportSession(h.now);
     const restored = viaJson(exported);
     expect(restored).toEqual(exported);
     expect(restored).toEqual({
@@ -321,8 +321,8 @@ describe("export / import", () => {
     });
 
     const n = new Harness({ protocolVersion: 5, clientId: "ignored", clean: false, properties: { sessionExpiryInterval: 60 } });
-    n.conn.importSession(restored);
-    expect(n.conn.exportSession()).toEqual(exported);
+    n.conn.importSession(n.now, restored);
+    expect(n.conn.exportSession(n.now)).toEqual(exported);
     expect(n.conn.grantedSubscriptions).toEqual(exported.subscriptions);
     n.conn.connect(0);
     expect(n.flush()).toMatchObject([{ type: "connect", clientId: "", clean: false }]);
@@ -336,11 +336,13 @@ describe("export / import", () => {
       { type: "publish", topic: "queued", payload: te.encode("q0"), qos: 0, retain: false, dup: false },
       { type: "publish", topic: "offline", payload: x, qos: 2, retain: false, dup: false, packetId: 7 },
     ]);
+    // The QoS 0 message is published now that its bytes were handed out.
+    expect(n.drain()).toMatchObject([{ type: "published", qos: 0, reasonCode: 0 }]);
     // The incoming QoS 2 dedup state came along.
     expect(n.serverSends(serverPublish("in", "1", { qos: 2, packetId: 9, dup: true }))).toEqual([]);
     expect(n.flush()).toEqual([{ type: "pubrec", packetId: 9, reasonCode: 0 }]);
     // Message ids continue.
-    expect(n.conn.publish({ topic: "t", payload: x }, 0)).toBe(mids[3]! + 5);
+    expect(n.conn.publish(0, { topic: "t", payload: x })).toBe(mids[3]! + 5);
     n.drain();
     // The completions report the original mids.
     expect(n.serverSends({ type: "pubcomp", packetId: 2, reasonCode: 0 })).toEqual([{ type: "published", mid: mids[1], qos: 2, reasonCode: 0, packetId: 2 }]);
@@ -349,47 +351,47 @@ describe("export / import", () => {
   it("an exported session is a copy: later changes do not reach it", () => {
     const h = new Harness({ protocolVersion: 4, clean: false });
     h.connect();
-    h.conn.publish({ topic: "t", payload: x, qos: 2 }, 0);
+    h.conn.publish(0, { topic: "t", payload: x, qos: 2 });
     h.flush();
-    const s = h.conn.exportSession();
+    const s = h.conn.exportSession(h.now);
     h.serverSends({ type: "pubrec", packetId: 1, reasonCode: 0 });
     expect(s.outgoing[0]!.state).toBe("publish");
     // Mutating the export does not reach the engine.
     s.outgoing[0]!.state = "queued";
     s.outgoing.length = 0;
-    expect(h.conn.exportSession().outgoing).toMatchObject([{ state: "pubrel" }]);
+    expect(h.conn.exportSession(h.now).outgoing).toMatchObject([{ state: "pubrel" }]);
   });
 
   it("imports into a closed connection, and replaces what it held", () => {
     const h = new Harness({ protocolVersion: 4, clean: false });
     h.connect();
-    h.conn.publish({ topic: "mine", payload: x, qos: 1 }, 0);
+    h.conn.publish(0, { topic: "mine", payload: x, qos: 1 });
     h.flush();
     h.lose();
-    h.conn.importSession({ format: 1, clientId: "other", nextPacketId: 40, nextMid: 100, outgoing: [], incomingQos2: [], subscriptions: [] });
+    h.conn.importSession(h.now, { format: 1, clientId: "other", nextPacketId: 40, nextMid: 100, outgoing: [], incomingQos2: [], subscriptions: [] });
     expect(h.conn.clientId).toBe("other");
     expect(h.conn.inflightCount).toBe(0);
     expect(h.connect({ sessionPresent: true })).toEqual([]);
     expect(h.sent.filter((p) => p.type === "connect").at(-1)).toMatchObject({ clientId: "other" });
-    expect(h.conn.publish({ topic: "t", payload: x, qos: 1 }, 0)).toBe(100);
+    expect(h.conn.publish(0, { topic: "t", payload: x, qos: 1 })).toBe(100);
     expect(h.flush()).toMatchObject([{ type: "publish", packetId: 40 }]);
   });
 
   it("[MQTT-4.1.0-1] refuses to import while a connection is open, and an unknown format, changing nothing", () => {
     const h = new Harness({ protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 } });
-    const s = h.conn.exportSession();
+    const s = h.conn.exportSession(h.now);
     h.conn.connect(0);
     h.flush();
-    expectMisuse(h, () => h.conn.importSession(s), ErrorCode.InvalidState);
+    expectMisuse(h, () => h.conn.importSession(h.now, s), ErrorCode.InvalidState);
     h.serverSends({ type: "connack", sessionPresent: false, reasonCode: 0 });
-    expectMisuse(h, () => h.conn.importSession(s), ErrorCode.InvalidState);
+    expectMisuse(h, () => h.conn.importSession(h.now, s), ErrorCode.InvalidState);
     h.lose();
-    expectMisuse(h, () => h.conn.importSession({ ...s, format: 2 as 1 }), ErrorCode.InvalidArgument);
+    expectMisuse(h, () => h.conn.importSession(h.now, { ...s, format: 2 as 1 }), ErrorCode.InvalidArgument);
   });
 
   it("a queued message in the export has no packet id; an inflight one keeps its id on import", () => {
     const c = new MqttConnection({ clientId: "c", protocolVersion: 4, clean: false });
-    c.importSession({
+    c.importSession(0, {
       format: 1,
       clientId: "c",
       nextPacketId: 1,
@@ -404,7 +406,7 @@ describe("export / import", () => {
     expect(c.inflightCount).toBe(1);
     expect(c.queuedCount).toBe(1);
     const h = new Harness({ protocolVersion: 4, clean: false });
-    h.conn.importSession(c.exportSession());
+    h.conn.importSession(h.now, c.exportSession(0));
     // The cursor is at 1 but 1 is in flight: the queued message takes 2.
     expect(h.connect({ sessionPresent: true })).toMatchObject([
       { type: "publish", topic: "a", packetId: 1, dup: true },

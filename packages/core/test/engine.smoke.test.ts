@@ -6,7 +6,7 @@ describe("engine basics", () => {
     const h = new Harness({ protocolVersion: 5, keepAlive: 10 });
     h.connect();
     expect(h.events.map((e) => e.type)).toEqual(["connected"]);
-    const mid = h.conn.publish({ topic: "a/b", payload: te.encode("x"), qos: 1 }, h.now);
+    const mid = h.conn.publish(h.now, { topic: "a/b", payload: te.encode("x"), qos: 1 });
     const [pub] = h.flush();
     expect(pub).toMatchObject({ type: "publish", topic: "a/b", qos: 1, dup: false, packetId: 1 });
     const evs = h.serverSends({ type: "puback", packetId: 1, reasonCode: 0 });
@@ -16,7 +16,7 @@ describe("engine basics", () => {
   it("[MQTT-3.1.2-20] sends PINGREQ after keepalive idle, and times out without PINGRESP", () => {
     const h = new Harness({ protocolVersion: 4, keepAlive: 10 });
     h.connect();
-    expect(h.conn.nextTimeout()).toBe(10_000);
+    expect(h.conn.pollTimeout()).toBe(10_000);
     h.advanceTo(9_999);
     expect(h.flush()).toEqual([]);
     h.advanceTo(10_000);

@@ -11,7 +11,8 @@
  * standards (not in the client checklists) but is what topicMatchesSub implements.
  */
 import { describe, expect, it } from "vitest";
-import { decodePacket, encodePacket, isSharedSubscription, isValidTopicFilter, isValidTopicName, parseSharedSubscription, RemoteProtocolError, topicMatchesSub } from "../src/index.js";
+import { decodePacket, encodePacket } from "../src/codec/index.js";
+import { isSharedSubscription, isValidTopicFilter, isValidTopicName, parseSharedSubscription, RemoteProtocolError, topicMatchesSub } from "../src/index.js";
 
 describe("isValidTopicName", () => {
   it.each([

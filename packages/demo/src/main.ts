@@ -16,8 +16,10 @@
 import { randomBytes } from "node:crypto";
 import { connect } from "node:net";
 import { performance } from "node:perf_hooks";
-import { connackReturnCodeName, MqttConnection, MqttError, PacketDecoder, reasonCodeName } from "@sansmqtt/core";
-import type { CloseReason, Event, Packet, Properties, ProtocolVersion, QoS } from "@sansmqtt/core";
+import { connackReturnCodeName, MqttConnection, MqttError, reasonCodeName } from "@sansmqtt/core";
+import { PacketDecoder } from "@sansmqtt/core/codec";
+import type { CloseReason, Event, Properties, ProtocolVersion, QoS } from "@sansmqtt/core";
+import type { Packet } from "@sansmqtt/core/codec";
 
 const TIMEOUT_MS = 10_000;
 const KEEP_ALIVE_S = 1;
@@ -124,7 +126,7 @@ function describe(p: Packet): string {
 
 function describeEvent(e: Event): string {
   if (e.type === "connected") return `connected sessionPresent=${e.sessionPresent}`;
-  if (e.type === "message") return `message topic=${quote(e.message.topic)} qos=${e.message.qos} payload=${payloadText(e.message.payload)}`;
+  if (e.type === "message") return `message topic=${quote(e.topic)} qos=${e.qos} payload=${payloadText(e.payload)}`;
   if (e.type === "published") return `published mid=${e.mid} qos=${e.qos} reason=${hex(e.reasonCode)}${e.error ? ` error=${e.error.code}` : ""}`;
   if (e.type === "subscribed" || e.type === "unsubscribed") return `${e.type} mid=${e.mid} reasons=[${e.reasonCodes.map(hex).join(",")}]`;
   if (e.type === "closed") return `closed ${e.reason.kind} reason=${hex(e.reason.reasonCode)}`;
@@ -195,13 +197,13 @@ function main(): void {
 
   /** The polling order of the core's README, after any input: events, then bytes, then one timer. */
   function drive(): void {
-    for (let e = conn.pollEvent(); e !== undefined; e = conn.pollEvent()) onEvent(e);
-    for (const chunk of conn.dataToSend(now())) {
+    for (let e = conn.pollEvent(now()); e !== undefined; e = conn.pollEvent(now())) onEvent(e);
+    for (const chunk of conn.pollTransmit(now())) {
       tap(sentTap, chunk, "->");
       socket.write(chunk);
     }
     clearTimeout(engineTimer);
-    const at = conn.nextTimeout(); // keep alive, or the CONNACK / PINGRESP deadline
+    const at = conn.pollTimeout(); // keep alive, or the CONNACK / PINGRESP deadline
     if (at !== undefined) engineTimer = setTimeout(() => (conn.handleTimeout(now()), drive()), Math.max(0, at - now()));
   }
 
@@ -213,7 +215,7 @@ function main(): void {
       toSend = outgoing.filter((m) => m.qos <= max);
       if (max < 2) console.log(`demo: the broker's maximum QoS is ${max}; publishing only at QoS ${toSend.map((m) => m.qos).join(" and ")}`);
       phase = "suback";
-      conn.subscribe({ topicFilter: topic, qos: 2 }, now());
+      conn.subscribe(now(), { topicFilter: topic, qos: 2 });
     } else if (e.type === "subscribed") {
       const code = e.reasonCodes[0] ?? 0x80;
       if (code >= 0x80) fail(`the broker refused the subscription: reason code ${hex(code)}`);
@@ -221,13 +223,13 @@ function main(): void {
       phase = "exchange";
       for (const m of toSend) {
         const request = { topic, payload: new TextEncoder().encode(m.text), qos: m.qos, ...(opts.version === 5 ? { properties } : {}) };
-        unpublished.add(conn.publish(request, now()));
+        unpublished.add(conn.publish(now(), request));
       }
     } else if (e.type === "published") {
       if (e.reasonCode >= 0x80 || e.error) fail(`message ${e.mid} failed: reason code ${hex(e.reasonCode)}${e.error ? ` (${e.error.message})` : ""}`);
       unpublished.delete(e.mid);
     } else if (e.type === "message") {
-      const { topic: t, qos, payload } = e.message;
+      const { topic: t, qos, payload } = e;
       const text = decoder.decode(payload);
       if (t !== topic || !toSend.some((m) => m.text === text && Math.min(m.qos, granted) === qos)) fail(`a message came back changed: ${describeEvent(e)}`);
       cameBack.push(qos);
@@ -259,7 +261,7 @@ function main(): void {
   });
   socket.on("data", (chunk: Buffer) => {
     const packets = tap(receivedTap, chunk, "<-");
-    conn.receiveData(chunk, now());
+    conn.receiveData(now(), chunk);
     drive();
     if (phase === "keepalive" && packets.some((p) => p.type === "pingresp")) disconnect();
   });

@@ -1,18 +1,11 @@
 // The one place the tests drive the Sans-IO engine (MqttConnection) over a
 // Transport, with the polling loop of the core's README: after any input, pull
-// events, write dataToSend (holding back while the transport asks to wait for
-// drain), re-arm one timer at nextTimeout. The engine API is being reworked;
+// events, write pollTransmit (holding back while the transport asks to wait for
+// drain), re-arm one timer at pollTimeout. The engine API is used only here;
 // keep every use of it in this file.
 import { performance } from "node:perf_hooks";
 import { expect } from "vitest";
-import {
-  MqttConnection,
-  type ConnectionOptions,
-  type Event,
-  type ProtocolVersion,
-  type Transport,
-  type TransportError,
-} from "@sansmqtt/core";
+import { MqttConnection, type ConnectionOptions, type Event, type ProtocolVersion, type Transport, type TransportError } from "@sansmqtt/core";
 import { text, uniqueClientId, uniqueTopic, untext } from "./index.js";
 
 const now = (): number => performance.now();
@@ -49,7 +42,7 @@ export class EngineDriver {
         this.drive();
       },
       onData: (chunk) => {
-        this.conn.receiveData(chunk, now());
+        this.conn.receiveData(now(), chunk);
         this.drive();
       },
       onDrain: () => {
@@ -94,7 +87,7 @@ export class EngineDriver {
   }
 
   messages(): string[] {
-    return this.events.flatMap((e) => (e.type === "message" ? [untext(e.message.payload)] : []));
+    return this.events.flatMap((e) => (e.type === "message" ? [untext(e.payload)] : []));
   }
 
   /** Stops at once: no more timers, the transport torn down. */
@@ -105,7 +98,7 @@ export class EngineDriver {
   }
 
   private drive(): void {
-    for (let e = this.conn.pollEvent(); e !== undefined; e = this.conn.pollEvent()) {
+    for (let e = this.conn.pollEvent(now()); e !== undefined; e = this.conn.pollEvent(now())) {
       this.events.push(e);
       for (const w of [...this.waiters]) {
         if (w.pred(e)) {
@@ -123,7 +116,7 @@ export class EngineDriver {
     }
     if (!this.gone) this.flush();
     clearTimeout(this.timer);
-    const at = this.conn.nextTimeout();
+    const at = this.conn.pollTimeout();
     if (at !== undefined && !this.gone) {
       this.timer = setTimeout(() => {
         this.conn.handleTimeout(now());
@@ -134,7 +127,7 @@ export class EngineDriver {
 
   private flush(): void {
     if (this.blocked || this.transport.state !== "open") return;
-    const chunks = this.conn.dataToSend(now());
+    const chunks = this.conn.pollTransmit(now());
     if (chunks.length > 0 && !this.transport.write(chunks)) this.blocked = true;
   }
 }
@@ -150,15 +143,15 @@ export async function qosRoundTrip(transport: Transport, version: ProtocolVersio
   try {
     expect(await d.open()).toMatchObject({ type: "connected", sessionPresent: false });
     const topic = uniqueTopic(label);
-    const sub = d.run((c, t) => c.subscribe({ topicFilter: topic, qos: 2 }, t));
+    const sub = d.run((c, t) => c.subscribe(t, { topicFilter: topic, qos: 2 }));
     expect(await d.next((e) => e.type === "subscribed")).toMatchObject({ mid: sub, reasonCodes: [2] });
-    const mids = ([0, 1, 2] as const).map((qos) => d.run((c, t) => c.publish({ topic, payload: text(`${label} q${qos}`), qos }, t)));
+    const mids = ([0, 1, 2] as const).map((qos) => d.run((c, t) => c.publish(t, { topic, payload: text(`${label} q${qos}`), qos })));
     for (const mid of mids) {
       expect(await d.next((e) => e.type === "published" && e.mid === mid)).toMatchObject({ reasonCode: 0 });
     }
     await d.next(() => d.messages().length === 3);
     expect(d.messages().sort()).toEqual([0, 1, 2].map((q) => `${label} q${q}`));
-    const qos = d.events.flatMap((e) => (e.type === "message" ? [e.message.qos] : [])).sort();
+    const qos = d.events.flatMap((e) => (e.type === "message" ? [e.qos] : [])).sort();
     expect(qos).toEqual([0, 1, 2]);
     d.run((c, t) => c.disconnect(t));
     expect(await d.next((e) => e.type === "closed")).toMatchObject({ reason: { kind: "local" } });

@@ -2,7 +2,8 @@
 // (scripts/with-broker.sh): its address from the environment, and the MQTT codec
 // from @sansmqtt/core over any byte pipe. Private; never published.
 import { expect } from "vitest";
-import { encodePacket, PacketDecoder, type Packet, type ProtocolVersion } from "@sansmqtt/core";
+import { encodePacket, PacketDecoder, type Packet } from "@sansmqtt/core/codec";
+import { type ProtocolVersion } from "@sansmqtt/core";
 
 /** A variable that scripts/with-broker.sh exports. Missing means the test fails, never skips. */
 export function brokerEnv(name: string): string {

@@ -1,7 +1,7 @@
 // The Sans-IO engine (MqttConnection) against the real mosquitto over the
 // TcpTransport, driven exactly as its README says (test-support's EngineDriver):
-// after any input, drain events, write dataToSend, re-arm one timer at
-// nextTimeout. Proves the engine interoperates with a real broker for MQTT
+// after any input, drain events, write pollTransmit, re-arm one timer at
+// pollTimeout. Proves the engine interoperates with a real broker for MQTT
 // 3.1.1 and 5: QoS 0/1/2 both ways, flow control with topic aliases, and a
 // persistent session resumed across connections.
 import { afterEach, describe, expect, it } from "vitest";
@@ -29,9 +29,9 @@ describe.each([4, 5] as ProtocolVersion[])("engine against mosquitto, MQTT %s", 
     const d = client({ protocolVersion: version, clientId: uniqueClientId("engine"), keepAlive: 30 });
     expect(await d.open()).toMatchObject({ type: "connected", sessionPresent: false });
     const topic = uniqueTopic("engine");
-    const sub = d.run((c, t) => c.subscribe({ topicFilter: topic, qos: 2 }, t));
+    const sub = d.run((c, t) => c.subscribe(t, { topicFilter: topic, qos: 2 }));
     expect(await d.next((e) => e.type === "subscribed")).toMatchObject({ mid: sub, reasonCodes: [2] });
-    const mids = ([0, 1, 2] as const).map((qos) => d.run((c, t) => c.publish({ topic, payload: text(`q${qos}`), qos }, t)));
+    const mids = ([0, 1, 2] as const).map((qos) => d.run((c, t) => c.publish(t, { topic, payload: text(`q${qos}`), qos })));
     for (const mid of mids) {
       expect(await d.next((e) => e.type === "published" && e.mid === mid)).toMatchObject({ reasonCode: 0 });
     }
@@ -50,9 +50,9 @@ describe.each([4, 5] as ProtocolVersion[])("engine against mosquitto, MQTT %s", 
     });
     await d.open();
     const base = uniqueTopic("window");
-    d.run((c, t) => c.subscribe({ topicFilter: `${base}/+`, qos: 1 }, t));
+    d.run((c, t) => c.subscribe(t, { topicFilter: `${base}/+`, qos: 1 }));
     await d.next((e) => e.type === "subscribed");
-    for (let i = 0; i < 200; i++) d.run((c, t) => c.publish({ topic: `${base}/${i % 3}`, payload: text(String(i)), qos: 1 }, t));
+    for (let i = 0; i < 200; i++) d.run((c, t) => c.publish(t, { topic: `${base}/${i % 3}`, payload: text(String(i)), qos: 1 }));
     expect(d.conn.inflightCount).toBeLessThanOrEqual(5);
     await d.next(() => messages(d).length === 200, 10_000);
     expect(messages(d)).toEqual(Array.from({ length: 200 }, (_, i) => String(i)));
@@ -67,18 +67,18 @@ describe.each([4, 5] as ProtocolVersion[])("engine against mosquitto, MQTT %s", 
     // MQTT 5 can start clean and keep the session afterwards; in 3.1.1 a clean
     // session ends with its connection, so it starts persistent (a new client id).
     await a.open(version === 5);
-    a.run((c, t) => c.subscribe({ topicFilter: topic, qos: 1 }, t));
+    a.run((c, t) => c.subscribe(t, { topicFilter: topic, qos: 1 }));
     await a.next((e) => e.type === "subscribed");
     a.run((c, t) => c.disconnect(t));
     await a.next((e) => e.type === "closed");
 
     const b = client({ protocolVersion: version, clientId: uniqueClientId("sender") });
     await b.open();
-    const mid = b.run((c, t) => c.publish({ topic, payload: text("while away"), qos: 1 }, t));
+    const mid = b.run((c, t) => c.publish(t, { topic, payload: text("while away"), qos: 1 }));
     await b.next((e) => e.type === "published" && e.mid === mid);
 
     const back = client(options);
-    back.conn.importSession(a.conn.exportSession());
+    back.conn.importSession(0, a.conn.exportSession(0));
     expect(await back.open()).toMatchObject({ type: "connected", sessionPresent: true });
     await back.next((e) => e.type === "message");
     expect(messages(back)).toEqual(["while away"]);

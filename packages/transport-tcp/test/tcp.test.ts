@@ -293,7 +293,7 @@ describe("TcpTransport faults: typed errors, not hangs", () => {
   it("a server that accepts TCP and never answers: the transport opens (TCP knows no better); the engine's CONNACK timeout ends it", async () => {
     const silent = await server(startSilentServer());
     const t = new TcpTransport({ host: "127.0.0.1", port: silent.port });
-    const d = new EngineDriver(t, { protocolVersion: 5, clientId: uniqueClientId("silent"), connectTimeout: 300 });
+    const d = new EngineDriver(t, { protocolVersion: 5, clientId: uniqueClientId("silent"), connectTimeoutMs: 300 });
     const started = Date.now();
     expect(await d.open()).toMatchObject({ type: "closed", reason: { kind: "timeout" } });
     expect(Date.now() - started).toBeLessThan(3000);

@@ -7,7 +7,8 @@ import http from "node:http";
 import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
-import { encodePacket, PacketDecoder, TransportError, type Packet, type ProtocolVersion, type TransportHandlers } from "@sansmqtt/core";
+import { encodePacket, PacketDecoder, type Packet } from "@sansmqtt/core/codec";
+import { TransportError, type ProtocolVersion, type TransportHandlers } from "@sansmqtt/core";
 import {
   brokerEnv,
   brokerPort,
@@ -168,7 +169,7 @@ describe("MQTT over WebSocket frames", () => {
     const t = new WsTransport({ url: `ws://127.0.0.1:${peer.port}/` });
     const d = new EngineDriver(t, { protocolVersion: 5, clientId: uniqueClientId("frames") });
     expect(await d.open()).toMatchObject({ type: "connected" });
-    d.run((c, n) => c.subscribe({ topicFilter: "t", qos: 0 }, n));
+    d.run((c, n) => c.subscribe(n, { topicFilter: "t", qos: 0 }));
     await d.next((e) => e.type === "subscribed");
     await d.next(() => d.messages().length === 3);
     expect(d.messages()).toEqual(["a", "b", "c"]);

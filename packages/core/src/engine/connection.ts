@@ -4,16 +4,16 @@
  * Inputs: commands (connect, publish, subscribe, unsubscribe, disconnect, auth,
  * ack), bytes (`receiveData`), transport loss (`connectionLost`) and time (`now`,
  * milliseconds on the caller's monotonic clock).
- * Outputs: events (`pollEvent`), bytes (`dataToSend`) and the next deadline
- * (`nextTimeout`, served by `handleTimeout`).
+ * Outputs: events (`pollEvent`), bytes (`pollTransmit`) and the next deadline
+ * (`pollTimeout`, served by `handleTimeout`).
  *
- * Polling order, after any input: drain `pollEvent()` until undefined, then
- * write `dataToSend(now)`, then sleep until `nextTimeout()` or the next input.
+ * Polling order, after any input: drain `pollEvent(now)` until undefined, then
+ * write `pollTransmit(now)`, then sleep until `pollTimeout()` or the next input.
  *
  * Errors: a command that misuses the API throws LocalProtocolError before any
  * state changes. A server that breaks the protocol never throws out of the
  * receive path: it becomes a final `closed` event, with the MQTT 5 DISCONNECT
- * already queued in `dataToSend`.
+ * already queued in `pollTransmit`.
  *
  * This class validates commands, takes the inputs, dispatches packets and
  * orchestrates the CONNACK; the state lives in parts that own it:
@@ -44,7 +44,7 @@ import { ErrorCode, type MqttError, RemoteProtocolError } from "../errors.js";
 import { isValidTopicFilter, isValidTopicName } from "../topic.js";
 import { TopicAliases } from "./aliases.js";
 import { misuse, remote } from "./errors.js";
-import type { CloseReason, Event } from "./events.js";
+import type { CloseReason, Event, MessageEvent } from "./events.js";
 import { IncomingFlow } from "./incoming.js";
 import { KeepAlive } from "./keepalive.js";
 import { defaultLimits, limitsFromConnack, MIN_SERVER_PACKET_SIZE, publishRefusal, type ServerLimits, subscribeRefusal } from "./limits.js";
@@ -66,9 +66,13 @@ export interface PublishRequest {
   qos?: QoS;
   retain?: boolean;
   properties?: Properties;
+  /**
+   * Anything of the caller's, handed back in this message's `published`
+   * event (a callback, a promise's resolver, its own id), so a layer above
+   * needs no map from mid to state. Not part of the exported session.
+   */
+  token?: unknown;
 }
-
-export interface SubscribeRequest extends Subscription {}
 
 const NO_CHUNKS: Uint8Array[] = [];
 
@@ -167,13 +171,18 @@ export class MqttConnection {
     return this.outgoing.queuedCount;
   }
 
-  /** Whether `dataToSend` has bytes (Paho's want_write). */
+  /** Whether `pollTransmit` has bytes (Paho's want_write). */
   wantsWrite(): boolean {
     return this.out.bytes > 0;
   }
 
+  /** Whether `pollEvent` has events ready without more input (e.g. QoS 0 `published` after `pollTransmit`). */
+  wantsEvents(): boolean {
+    return this.eventHead < this.events.length;
+  }
+
   /**
-   * Bytes waiting in `dataToSend`. It grows only with the caller's commands
+   * Bytes waiting in `pollTransmit`. It grows only with the caller's commands
    * and with input (at most one small answer per received packet), so a loop
    * that stops reading while this is high bounds it.
    */
@@ -181,8 +190,8 @@ export class MqttConnection {
     return this.out.bytes;
   }
 
-  /** The earliest time `handleTimeout` has work to do, or undefined. */
-  nextTimeout(): number | undefined {
+  /** The earliest time (ms, the caller's clock) `handleTimeout` has work to do, or undefined. */
+  pollTimeout(): number | undefined {
     const a = this.connackBy;
     const b = this.keepAlive.next();
     if (a === undefined) return b;
@@ -238,7 +247,7 @@ export class MqttConnection {
    * maximum [MQTT-3.2.2-11], retain when unavailable [MQTT-3.2.2-14], larger
    * than its maximum packet size [MQTT-3.2.2-15]), or a full queue.
    */
-  publish(request: PublishRequest, now: number): number {
+  publish(now: number, request: PublishRequest): number {
     now = this.tick(now);
     if (typeof request !== "object" || request === null) {
       throw misuse(ErrorCode.InvalidArgument, `publish needs a request object, got ${show(request)}`);
@@ -270,12 +279,13 @@ export class MqttConnection {
     }
     const m: OutEntry = { mid: this.nextMid++, topic: request.topic, payload: request.payload, qos, retain, state: "queued", wire };
     if (props !== undefined) m.properties = props;
+    if (request.token !== undefined) m.token = request.token;
     this.outgoing.enqueue(m);
     return m.mid;
   }
 
   /** Subscribes; returns the mid reported by the `subscribed` event. */
-  subscribe(subscriptions: Subscription | Subscription[], now: number, properties?: Properties): number {
+  subscribe(now: number, subscriptions: Subscription | Subscription[], properties?: Properties): number {
     now = this.tick(now);
     const subs = Array.isArray(subscriptions) ? subscriptions : [subscriptions];
     if (subs.length === 0) throw misuse(ErrorCode.Empty, "subscribe needs at least one topic filter");
@@ -300,7 +310,7 @@ export class MqttConnection {
   }
 
   /** Unsubscribes; returns the mid reported by the `unsubscribed` event. */
-  unsubscribe(topicFilters: string | string[], now: number, properties?: Properties): number {
+  unsubscribe(now: number, topicFilters: string | string[], properties?: Properties): number {
     now = this.tick(now);
     const filters = Array.isArray(topicFilters) ? topicFilters : [topicFilters];
     if (filters.length === 0) throw misuse(ErrorCode.Empty, "unsubscribe needs at least one topic filter");
@@ -370,7 +380,8 @@ export class MqttConnection {
    * that id waits for an ack on this connection (e.g. it came on an earlier one:
    * the server will send it again).
    */
-  ack(packetId: number, options: { reasonCode?: number; properties?: Properties } = {}): boolean {
+  ack(now: number, packetId: number, options: { reasonCode?: number; properties?: Properties } = {}): boolean {
+    this.tick(now);
     checkCount(packetId, "packetId", 1, 0xffff);
     const rc = options.reasonCode ?? ReasonCode.Success;
     if (rc !== 0 && this.protocolVersion !== 5) throw misuse(ErrorCode.VersionMismatch, "ack reason codes need MQTT 5");
@@ -386,7 +397,7 @@ export class MqttConnection {
   // ==== IO inputs ====
 
   /** Buffers received bytes; they are parsed as events are pulled. */
-  receiveData(bytes: Uint8Array, now: number): void {
+  receiveData(now: number, bytes: Uint8Array): void {
     if (!(bytes instanceof Uint8Array)) throw misuse(ErrorCode.InvalidArgument, `receiveData needs a Uint8Array, got ${show(bytes)}`);
     now = this.tick(now);
     if (this.st === "connecting" || this.st === "connected") this.decoder.push(bytes);
@@ -425,7 +436,8 @@ export class MqttConnection {
    * The next event, or undefined when there is none until more input. Packets
    * are parsed and handled here, one at a time, so not pulling is back-pressure.
    */
-  pollEvent(): Event | undefined {
+  pollEvent(now: number): Event | undefined {
+    this.tick(now);
     for (;;) {
       if (this.eventHead < this.events.length) {
         const e = this.events[this.eventHead++]!;
@@ -450,16 +462,11 @@ export class MqttConnection {
     }
   }
 
-  /** Drains every event available now. */
-  *drainEvents(): Generator<Event, void, undefined> {
-    for (let e = this.pollEvent(); e !== undefined; e = this.pollEvent()) yield e;
-  }
-
   /**
    * The bytes to write, in order, as chunks (empty when there are none). Taking
    * them counts as sending for keep alive, so pass the current time.
    */
-  dataToSend(now: number): Uint8Array[] {
+  pollTransmit(now: number): Uint8Array[] {
     now = this.tick(now);
     if (this.out.bytes === 0) return NO_CHUNKS;
     const chunks = this.out.take();
@@ -473,7 +480,8 @@ export class MqttConnection {
   // ==== session export / import ====
 
   /** The complete session as plain data (see SessionState), for a store to persist. */
-  exportSession(): SessionState {
+  exportSession(now: number): SessionState {
+    this.tick(now);
     return {
       format: 1,
       clientId: this.clientIdentifier,
@@ -494,7 +502,8 @@ export class MqttConnection {
    * bad one is refused with ERR_ARGUMENT naming the field, and the engine is
    * left as it was. A session read back from JSON goes through `sessionFromJSON`.
    */
-  importSession(session: SessionState): void {
+  importSession(now: number, session: SessionState): void {
+    this.tick(now);
     if (this.st === "connecting" || this.st === "connected") {
       throw misuse(ErrorCode.InvalidState, "importSession needs a closed connection");
     }
@@ -689,7 +698,8 @@ export class MqttConnection {
     const props = p.properties;
     if (p.reasonCode !== 0) {
       // A refusal ends the connection [MQTT-4.13.2-1]; the session is kept.
-      this.close(nextState(this.st, "connack-refused"), { kind: "refused", reasonCode: p.reasonCode, connack: p });
+      const reason: CloseReason = props !== undefined ? { kind: "refused", reasonCode: p.reasonCode, properties: props } : { kind: "refused", reasonCode: p.reasonCode };
+      this.close(nextState(this.st, "connack-refused"), reason);
       return;
     }
     const method = this.opts.properties?.authenticationMethod;
@@ -717,7 +727,7 @@ export class MqttConnection {
     // [MQTT-3.2.2-5] the server has no session: discard ours.
     if (!p.sessionPresent && !this.connectedClean) this.discardSession();
     this.keepAlive.start(this.limits.keepAlive);
-    this.emit({ type: "connected", sessionPresent: p.sessionPresent, connack: p });
+    this.emit(props !== undefined ? { type: "connected", sessionPresent: p.sessionPresent, reasonCode: 0, properties: props } : { type: "connected", sessionPresent: p.sessionPresent, reasonCode: 0 });
     // Resume: pending SUBSCRIBE/UNSUBSCRIBE (then resubscriptions), then PUBLISH (DUP) and PUBREL in order, then the queue.
     this.requests.resume(this.limits, () => this.nextMid++, this.opts.resubscribeOnSessionLoss);
     this.outgoing.pump();
@@ -731,7 +741,11 @@ export class MqttConnection {
       const topic = this.aliases.resolveInbound(alias, p.topic, this.opts.properties?.topicAliasMaximum ?? 0);
       if (topic !== p.topic) message = { ...p, topic };
     }
-    if (p.qos === 0 || this.incoming.onPublish(p)) this.emit({ type: "message", message });
+    if (p.qos !== 0 && !this.incoming.onPublish(p)) return;
+    const e: MessageEvent = { type: "message", topic: message.topic, payload: p.payload, qos: p.qos, retain: p.retain, dup: p.dup };
+    if (p.packetId !== undefined) (e as { packetId?: number }).packetId = p.packetId;
+    if (p.properties !== undefined) (e as { properties?: Properties }).properties = p.properties;
+    this.emit(e);
   }
 
   private onDisconnect(p: DisconnectPacket): void {

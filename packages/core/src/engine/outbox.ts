@@ -1,6 +1,6 @@
 /**
  * The bytes the engine has produced and the caller has not taken yet
- * (`dataToSend`), in order.
+ * (`pollTransmit`), in order.
  *
  * How output is bounded: everything here was caused either by the caller's
  * own commands (PUBLISH, SUBSCRIBE, ... each refused or queued under its

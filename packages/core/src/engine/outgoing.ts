@@ -15,7 +15,7 @@ import type { Properties, ProtocolVersion, PublishPacket, QoS } from "../codec/t
 import { ErrorCode, type LocalProtocolError } from "../errors.js";
 import type { TopicAliases } from "./aliases.js";
 import { misuse } from "./errors.js";
-import type { Event } from "./events.js";
+import type { Event, PublishedEvent } from "./events.js";
 import { publishRefusal, type ServerLimits } from "./limits.js";
 import type { Outbox } from "./outbox.js";
 import type { PacketIds } from "./packet-ids.js";
@@ -34,6 +34,8 @@ export interface OutEntry extends OutgoingMessage {
   relSent?: boolean;
   /** MQTT 5 Message Expiry: when it expires, on the engine's clock (ms); set when it is first seen. */
   expiresAt?: number;
+  /** The caller's token from `publish`, handed back in `published`. */
+  token?: unknown;
 }
 
 export interface OutgoingOptions {
@@ -56,8 +58,10 @@ export class OutgoingFlow {
   private readonly retired = new Set<number>();
   /** Messages in flight not yet (re)sent on this connection: `pump` walks the inflight list only then. */
   private resendPending = false;
-  /** QoS 1/2 messages whose PUBLISH is in the output, not yet handed out by `dataToSend`. */
+  /** QoS 1/2 messages whose PUBLISH is in the output, not yet handed out by `pollTransmit`. */
   private unflushed: OutEntry[] = [];
+  /** QoS 0 messages in the output: `published` when `pollTransmit` hands them out. */
+  private unflushed0: OutEntry[] = [];
 
   constructor(
     private readonly version: ProtocolVersion,
@@ -233,7 +237,7 @@ export class OutgoingFlow {
     }
     if (m.qos === 0) {
       this.sendPublish(m, false, l, live.props);
-      this.emit({ type: "published", mid: m.mid, qos: 0, reasonCode: ReasonCode.Success });
+      this.unflushed0.push(m);
       return;
     }
     const id = this.ids.allocate();
@@ -248,9 +252,18 @@ export class OutgoingFlow {
     this.sendPublish(m, false, l, live.props);
   }
 
-  private fail(m: OutgoingMessage, error: LocalProtocolError, packetId: number | undefined): void {
-    const e = { type: "published" as const, mid: m.mid, qos: m.qos, reasonCode: error.reasonCode ?? ReasonCode.UnspecifiedError, error };
-    this.emit(packetId === undefined ? e : { ...e, packetId });
+  private fail(m: OutEntry, error: LocalProtocolError, packetId: number | undefined): void {
+    this.report(m, error.reasonCode ?? ReasonCode.UnspecifiedError, packetId, undefined, error);
+  }
+
+  /** The message's one `published` event. */
+  private report(m: OutEntry, reasonCode: number, packetId: number | undefined, properties: Properties | undefined, error: LocalProtocolError | undefined): void {
+    const e: { -readonly [K in keyof PublishedEvent]: PublishedEvent[K] } = { type: "published", mid: m.mid, qos: m.qos, reasonCode };
+    if (m.token !== undefined) e.token = m.token;
+    if (packetId !== undefined) e.packetId = packetId;
+    if (properties !== undefined) e.properties = properties;
+    if (error !== undefined) e.error = error;
+    this.emit(e);
   }
 
   /**
@@ -306,7 +319,7 @@ export class OutgoingFlow {
     this.sent(m);
   }
 
-  /** A QoS 1/2 PUBLISH is in the output: it counts against the server's quota, and is sent once `dataToSend` hands it out. */
+  /** A QoS 1/2 PUBLISH is in the output: it counts against the server's quota, and is sent once `pollTransmit` hands it out. */
   private sent(m: OutEntry): void {
     if (m.qos === 0) return;
     m.inQuota = true;
@@ -317,14 +330,27 @@ export class OutgoingFlow {
   /** The output was handed out: every PUBLISH in it reached the wire as far as the engine can know. */
   flushed(): void {
     const fresh = this.unflushed;
-    if (fresh.length === 0) return;
-    for (let i = 0; i < fresh.length; i++) fresh[i]!.sent = true;
-    this.unflushed = [];
+    if (fresh.length > 0) {
+      for (let i = 0; i < fresh.length; i++) fresh[i]!.sent = true;
+      this.unflushed = [];
+    }
+    // QoS 0 is done once its bytes are handed out: the engine can know no more.
+    const q0 = this.unflushed0;
+    if (q0.length > 0) {
+      this.unflushed0 = [];
+      for (let i = 0; i < q0.length; i++) this.report(q0[i]!, ReasonCode.Success, undefined, undefined, undefined);
+    }
   }
 
-  /** The output was dropped: no PUBLISH in it counts as sent. */
+  /** The output was dropped: no PUBLISH in it counts as sent, and a QoS 0 message in it is lost. */
   dropped(): void {
     this.unflushed = [];
+    const q0 = this.unflushed0;
+    if (q0.length === 0) return;
+    this.unflushed0 = [];
+    for (const m of q0) {
+      this.fail(m, misuse(ErrorCode.InvalidState, "the connection ended before this QoS 0 message was handed out", ReasonCode.UnspecifiedError), undefined);
+    }
   }
 
   private complete(m: OutEntry, reasonCode: number, properties: Properties | undefined): void {
@@ -336,8 +362,7 @@ export class OutgoingFlow {
       this.quota--;
     }
     m.relSent = false;
-    const e: Extract<Event, { type: "published" }> = { type: "published", mid: m.mid, qos: m.qos, reasonCode, packetId: id };
-    this.emit(properties !== undefined ? { ...e, properties } : e);
+    this.report(m, reasonCode, id, properties, undefined);
     this.pump();
   }
 
@@ -427,7 +452,7 @@ export class OutgoingFlow {
     for (const m of this.inflight.values()) {
       this.ids.release(m.packetId!);
       if (m.state === "pubrel") {
-        this.emit({ type: "published", mid: m.mid, qos: m.qos, reasonCode: ReasonCode.Success, packetId: m.packetId! });
+        this.report(m, ReasonCode.Success, m.packetId!, undefined, undefined);
       } else if (this.opts.republishOnSessionLoss) {
         m.state = "queued";
         delete m.packetId;
@@ -435,8 +460,7 @@ export class OutgoingFlow {
         m.inQuota = false;
         requeue.push(m);
       } else {
-        const error = misuse(ErrorCode.InvalidState, "the session was discarded before the message was acknowledged", ReasonCode.UnspecifiedError);
-        this.emit({ type: "published", mid: m.mid, qos: m.qos, reasonCode: ReasonCode.UnspecifiedError, error });
+        this.fail(m, misuse(ErrorCode.InvalidState, "the session was discarded before the message was acknowledged", ReasonCode.UnspecifiedError), undefined);
       }
     }
     this.inflight.clear();

@@ -25,7 +25,7 @@ export interface OutgoingMessage {
   state: "queued" | "publish" | "pubrel";
   packetId?: number;
   /**
-   * Whether a PUBLISH of it was handed out by `dataToSend`: a resend then sets
+   * Whether a PUBLISH of it was handed out by `pollTransmit`: a resend then sets
    * DUP [MQTT-3.3.1-1], and a QoS 2 server may hold it. False when every
    * attempt was dropped before it left (the connection ended first). Absent
    * (older sessions) counts as true.

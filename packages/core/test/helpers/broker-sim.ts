@@ -35,15 +35,8 @@
  * subscriptions; the resend-order check takes ids as allocated in a cycle (a
  * step forward of less than half the id space).
  */
-import {
-  type ConnackPacket,
-  encodePacket,
-  type Packet,
-  PacketDecoder,
-  type Properties,
-  type PublishPacket,
-  type QoS,
-} from "../../src/index.js";
+import { type ConnackPacket, encodePacket, type Packet, PacketDecoder, type PublishPacket } from "../../src/codec/index.js";
+import { type Properties, type QoS } from "../../src/index.js";
 
 const td = new TextDecoder();
 const te = new TextEncoder();

@@ -3,16 +3,8 @@
  * decoder for what the engine sends. No sockets, no sleeps, no fake timers.
  */
 import { expect } from "vitest";
-import {
-  encodePacket,
-  LocalProtocolError,
-  type Event,
-  MqttConnection,
-  type ConnectionOptions,
-  type Packet,
-  PacketDecoder,
-  type ProtocolVersion,
-} from "../../src/index.js";
+import { encodePacket, type Packet, PacketDecoder } from "../../src/codec/index.js";
+import { LocalProtocolError, type Event, MqttConnection, type ConnectionOptions, type ProtocolVersion } from "../../src/index.js";
 
 export class Harness {
   readonly conn: MqttConnection;
@@ -45,7 +37,7 @@ export class Harness {
   /** Drains the engine's events into `events`; returns the new ones. */
   drain(): Event[] {
     const out: Event[] = [];
-    for (let e = this.conn.pollEvent(); e !== undefined; e = this.conn.pollEvent()) out.push(e);
+    for (let e = this.conn.pollEvent(this.now); e !== undefined; e = this.conn.pollEvent(this.now)) out.push(e);
     this.events.push(...out);
     return out;
   }
@@ -53,7 +45,7 @@ export class Harness {
   /** Takes what the engine wants to send, decodes it (it must decode), returns the packets. */
   flush(): Packet[] {
     const out: Packet[] = [];
-    for (const chunk of this.conn.dataToSend(this.now)) {
+    for (const chunk of this.conn.pollTransmit(this.now)) {
       this.sentBytes.push(chunk);
       this.fromClient.push(chunk);
     }
@@ -70,13 +62,13 @@ export class Harness {
 
   /** The server sends `packets`; the engine receives them. Returns the new events. */
   serverSends(...packets: Packet[]): Event[] {
-    for (const p of packets) this.conn.receiveData(encodePacket(p, this.version), this.now);
+    for (const p of packets) this.conn.receiveData(this.now, encodePacket(p, this.version));
     return this.drain();
   }
 
   /** Raw bytes from the server. */
   serverSendsBytes(bytes: Uint8Array): Event[] {
-    this.conn.receiveData(bytes, this.now);
+    this.conn.receiveData(this.now, bytes);
     return this.drain();
   }
 
@@ -101,11 +93,11 @@ export class Harness {
     return {
       state: c.state,
       clientId: c.clientId,
-      session: c.exportSession(),
+      session: c.exportSession(0),
       inflight: c.inflightCount,
       queued: c.queuedCount,
       wantsWrite: c.wantsWrite(),
-      nextTimeout: c.nextTimeout(),
+      nextTimeout: c.pollTimeout(),
       limits: { ...c.serverLimits },
       granted: c.grantedSubscriptions.map((s) => ({ ...s })),
     };
@@ -125,7 +117,7 @@ export function expectMisuse(h: Harness, fn: () => unknown, code: string, reason
   expect(err.code).toBe(code);
   if (reasonCode !== undefined) expect(err.reasonCode).toBe(reasonCode);
   expect(h.snapshot()).toEqual(before);
-  expect(h.conn.pollEvent()).toBeUndefined();
+  expect(h.conn.pollEvent(h.now)).toBeUndefined();
   return err;
 }
 
@@ -158,3 +150,11 @@ export function serverPublish(
 
 export const te = new TextEncoder();
 export const td = new TextDecoder();
+
+/** The `message` event the engine gives for a PUBLISH (its topic as sent; resolve aliases yourself). */
+export function messageEvent(p: Extract<Packet, { type: "publish" }>): Event {
+  const e: Record<string, unknown> = { type: "message", topic: p.topic, payload: p.payload, qos: p.qos, retain: p.retain, dup: p.dup };
+  if (p.packetId !== undefined) e.packetId = p.packetId;
+  if (p.properties !== undefined) e.properties = p.properties;
+  return e as unknown as Event;
+}
