@@ -24,7 +24,7 @@
  * and exports and imports its own share of `SessionState`.
  */
 import { show } from "../codec/bytes.js";
-import { encodePacket } from "../codec/encode.js";
+import { checkPacket, encodePacket } from "../codec/encode.js";
 import { PacketDecoder, MQTT_MAX_PACKET_SIZE } from "../codec/decoder.js";
 import { isValidReasonCode, ReasonCode } from "../codec/reason-codes.js";
 import type {
@@ -142,7 +142,7 @@ export class MqttConnection {
     // Validate everything CONNECT will carry now, so a bad option fails here.
     // The client id rules wait for connect(): an empty id may still come from importSession.
     const probe = this.connectPacket(this.opts.clean);
-    encodePacket(probe.clientId === "" ? { ...probe, clientId: "id" } : probe, v);
+    checkPacket(probe.clientId === "" ? { ...probe, clientId: "id" } : probe, v);
   }
 
   // ==== getters ====
@@ -269,15 +269,15 @@ export class MqttConnection {
     const probe: PublishPacket = { type: "publish", topic: request.topic, payload: request.payload, qos, retain, dup: false };
     if (qos > 0) probe.packetId = 1; // the real id is written into these bytes when it is known
     if (props !== undefined) probe.properties = props;
-    const wire = encodePacket(probe, this.protocolVersion);
+    const size = checkPacket(probe, this.protocolVersion); // validated once; written unchecked when sent
     if (this.st === "connected") {
-      const problem = publishRefusal(this.limits, qos, retain, wire.length, props);
+      const problem = publishRefusal(this.limits, qos, retain, size, props);
       if (problem !== undefined) throw problem;
     }
     if (this.outgoing.queuedCount >= this.opts.maxQueued && this.outgoing.wouldWait(qos)) {
       throw misuse(ErrorCode.QueueFull, `the outgoing queue holds ${this.opts.maxQueued} messages`, ReasonCode.QuotaExceeded);
     }
-    const m: OutEntry = { mid: this.nextMid++, topic: request.topic, payload: request.payload, qos, retain, state: "queued", wire };
+    const m: OutEntry = { mid: this.nextMid++, topic: request.topic, payload: request.payload, qos, retain, state: "queued", size };
     if (props !== undefined) m.properties = props;
     if (request.token !== undefined) m.token = request.token;
     this.outgoing.enqueue(m);
@@ -334,11 +334,11 @@ export class MqttConnection {
     if (requested !== undefined && requested !== 0 && (this.opts.properties?.sessionExpiryInterval ?? 0) === 0) {
       throw misuse(ErrorCode.PropertyValue, "session expiry cannot be set on DISCONNECT when CONNECT had 0 [MQTT-3.14.2-2]", ReasonCode.ProtocolError);
     }
-    encodePacket(p, this.protocolVersion); // validates before anything changes
+    checkPacket(p, this.protocolVersion); // validates before anything changes
     if (this.st === "connected" && p.properties !== undefined) {
       // What sendTrimmed cannot leave out (a session expiry) must fit the server's limit [MQTT-3.2.2-15].
       const { reasonString: _r, userProperties: _u, ...kept } = p.properties;
-      const size = encodePacket({ ...p, properties: kept }, this.protocolVersion).length;
+      const size = checkPacket({ ...p, properties: kept }, this.protocolVersion);
       const max = this.limits.maximumPacketSize;
       if (size > max) throw misuse(ErrorCode.PacketTooLarge, `DISCONNECT of ${size} bytes exceeds the server's maximum packet size of ${max} [MQTT-3.2.2-15]`, ReasonCode.PacketTooLarge);
     }
@@ -368,7 +368,7 @@ export class MqttConnection {
       (this.st === "connected" && (rc === ReasonCode.ContinueAuthentication || rc === ReasonCode.ReAuthenticate));
     if (!ok) throw misuse(ErrorCode.InvalidState, `AUTH 0x${rc.toString(16)} is not allowed while ${this.st}`);
     const p: AuthPacket = { type: "auth", reasonCode: rc, properties: { ...options.properties, authenticationMethod: method } };
-    encodePacket(p, 5); // validates before anything changes
+    checkPacket(p, 5); // validates before anything changes
     this.sendTrimmed(p); // [MQTT-3.15.2-2] [MQTT-3.15.2-3]
     if (rc === ReasonCode.ReAuthenticate) this.reauthenticating = true;
   }
@@ -389,7 +389,7 @@ export class MqttConnection {
     if (qos !== undefined) {
       // Validate before changing anything.
       const props = options.properties ? { properties: options.properties } : {};
-      encodePacket({ type: qos === 1 ? "puback" : "pubrec", packetId, reasonCode: rc, ...props }, this.protocolVersion);
+      checkPacket({ type: qos === 1 ? "puback" : "pubrec", packetId, reasonCode: rc, ...props }, this.protocolVersion);
     }
     return this.incoming.ack(packetId, rc, options.properties);
   }
@@ -642,7 +642,7 @@ export class MqttConnection {
       kind === "subscribe"
         ? { type: "subscribe", packetId: 1, subscriptions, ...(properties ? { properties } : {}) }
         : { type: "unsubscribe", packetId: 1, topicFilters, ...(properties ? { properties } : {}) };
-    const size = encodePacket(probe, this.protocolVersion).length;
+    const size = checkPacket(probe, this.protocolVersion);
     if (this.st === "connected" && size > this.limits.maximumPacketSize) {
       throw misuse(ErrorCode.PacketTooLarge, `${kind.toUpperCase()} of ${size} bytes exceeds the server's maximum packet size`, ReasonCode.PacketTooLarge);
     }

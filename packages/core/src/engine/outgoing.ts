@@ -9,7 +9,7 @@
  * message in flight (its order is the send order resends keep
  * [MQTT-4.6.0-1]), and per-connection flags on the message itself.
  */
-import { encodePacket } from "../codec/encode.js";
+import { packetSize, writePacket } from "../codec/encode.js";
 import { ReasonCode } from "../codec/reason-codes.js";
 import type { Properties, ProtocolVersion, PublishPacket, QoS } from "../codec/types.js";
 import { ErrorCode, type LocalProtocolError } from "../errors.js";
@@ -27,7 +27,8 @@ import type { OutgoingMessage } from "./session.js";
  * `publish()` encoded to validate it (packet id 0 and DUP 0 stand in).
  */
 export interface OutEntry extends OutgoingMessage {
-  wire?: Uint8Array | undefined;
+  /** The PUBLISH's size as `publish()` checked it (packet id and DUP do not change it); written unchecked from it. */
+  size?: number | undefined;
   /** Its PUBLISH went out on this connection and counts against the server's Receive Maximum. */
   inQuota?: boolean;
   /** Its PUBREL went out on this connection. */
@@ -149,7 +150,7 @@ export class OutgoingFlow {
         const id = m.packetId!;
         if (m.state === "pubrel") {
           if (m.relSent !== true) {
-            this.out.push(encodePacket({ type: "pubrel", packetId: id, reasonCode: 0 }, this.version));
+            this.out.pushAck(0x62, id); // PUBREL, reason 0: four bytes in every version
             m.relSent = true;
           }
         } else if (m.inQuota !== true) {
@@ -198,7 +199,8 @@ export class OutgoingFlow {
       const { topicAlias: _a, ...rest } = props;
       props = rest;
     }
-    const size = encodePacket(publishPacket(m, m.topic, true, m.packetId, props), this.version).length;
+    // Checked when published (or imported): only measured here.
+    const size = packetSize(publishPacket(m, m.topic, true, m.packetId, props), this.version);
     const problem = publishRefusal(l, m.qos, m.retain, size, props);
     if (problem === undefined) return false;
     this.giveUp(m);
@@ -227,9 +229,8 @@ export class OutgoingFlow {
       return;
     }
     // A reduced expiry changes the bytes (not their size): encode afresh.
-    if (live.props !== m.properties) m.wire = undefined;
-    const wire = m.wire;
-    const size = wire !== undefined ? wire.length : encodePacket(publishPacket(m, m.topic, false, m.qos > 0 ? 1 : undefined, live.props), this.version).length;
+    // A reduced expiry changes a value, not the size.
+    const size = m.size ?? packetSize(publishPacket(m, m.topic, false, m.qos > 0 ? 1 : undefined, live.props), this.version);
     const problem = publishRefusal(l, m.qos, m.retain, size, live.props);
     if (problem !== undefined) {
       this.fail(m, problem, undefined);
@@ -273,24 +274,12 @@ export class OutgoingFlow {
    * checks ran on the message as the caller gave it [MQTT-3.2.2-15].
    */
   private sendPublish(m: OutEntry, dup: boolean, l: ServerLimits, properties: Properties | undefined): void {
-    const wire = m.wire;
-    if (wire !== undefined) {
-      // Taken once: a later resend is encoded afresh (DUP, this connection's aliases).
-      m.wire = undefined;
-      if (!dup && m.properties?.topicAlias === undefined && !(this.opts.autoTopicAlias && l.topicAliasMaximum > 0)) {
-        if (m.qos > 0) {
-          const id = m.packetId!;
-          let at = 1;
-          while ((wire[at]! & 0x80) !== 0) at++;
-          at += 1; // past the Remaining Length
-          at += 2 + ((wire[at]! << 8) | wire[at + 1]!); // past the topic name
-          wire[at] = id >> 8;
-          wire[at + 1] = id & 0xff;
-        }
-        this.out.push(wire);
-        this.sent(m);
-        return;
-      }
+    const plain = !dup && m.size !== undefined && properties?.topicAlias === undefined && !(this.opts.autoTopicAlias && l.topicAliasMaximum > 0);
+    if (plain) {
+      // The common case: as checked by publish(), with this packet id; written without checking again.
+      this.out.push(writePacket(publishPacket(m, m.topic, false, m.packetId, properties), this.version, m.size));
+      this.sent(m);
+      return;
     }
     let props = properties;
     const max = l.topicAliasMaximum;
@@ -306,7 +295,9 @@ export class OutgoingFlow {
     if (auto) alias = this.aliases.choose(m.topic, max);
     if (alias !== undefined) {
       const mapped = this.aliases.maps(alias, m.topic);
-      const bytes = encodePacket(publishPacket(m, mapped ? "" : m.topic, dup, m.packetId, { ...props, topicAlias: alias }), this.version);
+      const variant = publishPacket(m, mapped ? "" : m.topic, dup, m.packetId, { ...props, topicAlias: alias });
+      const size = packetSize(variant, this.version);
+      const bytes = writePacket(variant, this.version, size);
       if (!auto || bytes.length <= l.maximumPacketSize) {
         this.aliases.use(alias, m.topic);
         this.out.push(bytes);
@@ -315,7 +306,7 @@ export class OutgoingFlow {
       }
       // The alias property would take it over the server's limit: no alias.
     }
-    this.out.push(encodePacket(publishPacket(m, m.topic, dup, m.packetId, props), this.version));
+    this.out.push(writePacket(publishPacket(m, m.topic, dup, m.packetId, props), this.version));
     this.sent(m);
   }
 
@@ -388,10 +379,10 @@ export class OutgoingFlow {
       if (this.retired.has(id)) {
         // The server did hold the message we gave up on: finish the exchange to free the id.
         if (rc >= 0x80) this.unretire(id);
-        else this.out.push(encodePacket({ type: "pubrel", packetId: id, reasonCode: 0 }, this.version));
+        else this.out.pushAck(0x62, id); // PUBREL, reason 0: four bytes in every version
       } else {
         const reasonCode = this.version === 5 ? ReasonCode.PacketIdentifierNotFound : 0;
-        this.out.push(encodePacket({ type: "pubrel", packetId: id, reasonCode }, this.version));
+        this.out.push(writePacket({ type: "pubrel", packetId: id, reasonCode }, this.version));
       }
       return true;
     }
@@ -402,7 +393,7 @@ export class OutgoingFlow {
     }
     // A repeated PUBREC is answered again.
     m.state = "pubrel";
-    this.out.push(encodePacket({ type: "pubrel", packetId: id, reasonCode: 0 }, this.version));
+    this.out.pushAck(0x62, id); // PUBREL, reason 0: four bytes in every version
     m.relSent = true;
     return true;
   }
