@@ -43,6 +43,7 @@ import type {
 import { ErrorCode, type MqttError, RemoteProtocolError } from "../errors.js";
 import { isValidTopicFilter, isValidTopicName } from "../topic.js";
 import { TopicAliases } from "./aliases.js";
+import { EnhancedAuth } from "./auth.js";
 import { misuse, remote } from "./errors.js";
 import type { CloseReason, Event, MessageEvent } from "./events.js";
 import { IncomingFlow } from "./incoming.js";
@@ -51,7 +52,7 @@ import { defaultLimits, limitsFromConnack, MIN_SERVER_PACKET_SIZE, publishRefusa
 import { type OutEntry, OutgoingFlow } from "./outgoing.js";
 import { Outbox } from "./outbox.js";
 import { PacketIds } from "./packet-ids.js";
-import { Requests } from "./requests.js";
+import { normalizeSubscription, Requests } from "./requests.js";
 import { type SessionState, type SessionSubscription, validateSession } from "./session.js";
 import { type ConnectionState, nextState, type Trigger } from "./state.js";
 import { sendTrimmed } from "./wire.js";
@@ -100,8 +101,6 @@ export class MqttConnection {
   private decoder: PacketDecoder;
   private readonly out = new Outbox();
   private connectedClean = true;
-  /** We sent AUTH 0x19 and the server has not finished the re-authentication. */
-  private reauthenticating = false;
 
   // ---- the parts ----
   private readonly ids = new PacketIds();
@@ -110,6 +109,7 @@ export class MqttConnection {
   private readonly outgoing: OutgoingFlow;
   private readonly incoming: IncomingFlow;
   private readonly requests: Requests;
+  private readonly enhancedAuth: EnhancedAuth;
 
   // ---- session ----
   private nextMid = 1;
@@ -139,6 +139,7 @@ export class MqttConnection {
     );
     this.incoming = new IncomingFlow(v, this.out, this.opts.manualAck, this.opts.properties?.receiveMaximum ?? 65535, () => this.limits.maximumPacketSize);
     this.requests = new Requests(v, this.out, this.ids, emit);
+    this.enhancedAuth = new EnhancedAuth(this.opts.properties?.authenticationMethod);
     // Validate everything CONNECT will carry now, so a bad option fails here.
     // The client id rules wait for connect(): an empty id may still come from importSession.
     const probe = this.connectPacket(this.opts.clean);
@@ -295,7 +296,7 @@ export class MqttConnection {
         throw misuse(ErrorCode.InvalidArgument, `subscription ${i} must be an object with a string topicFilter, got ${show(s)}`);
       }
     }
-    const list = subs.map((s) => this.normalizeSubscription(s));
+    const list = subs.map((s) => normalizeSubscription(s, this.protocolVersion));
     if (this.st === "connected") {
       // Checked after the codec's rules (an invalid filter is ERR_TOPIC_FILTER, not this).
       for (const s of list) {
@@ -356,21 +357,10 @@ export class MqttConnection {
   auth(now: number, options: { reasonCode: number; properties?: Properties }): void {
     now = this.tick(now);
     if (this.protocolVersion !== 5) throw misuse(ErrorCode.VersionMismatch, "AUTH needs MQTT 5");
-    const method = this.opts.properties?.authenticationMethod;
-    if (method === undefined) throw misuse(ErrorCode.AuthInvalid, "AUTH needs an authentication method in CONNECT [MQTT-4.12.0-7]");
-    const given = options.properties?.authenticationMethod;
-    if (given !== undefined && given !== method) {
-      throw misuse(ErrorCode.AuthInvalid, "AUTH must use the CONNECT's authentication method [MQTT-4.12.1-1]");
-    }
-    const rc = options.reasonCode;
-    const ok =
-      (this.st === "connecting" && rc === ReasonCode.ContinueAuthentication) ||
-      (this.st === "connected" && (rc === ReasonCode.ContinueAuthentication || rc === ReasonCode.ReAuthenticate));
-    if (!ok) throw misuse(ErrorCode.InvalidState, `AUTH 0x${rc.toString(16)} is not allowed while ${this.st}`);
-    const p: AuthPacket = { type: "auth", reasonCode: rc, properties: { ...options.properties, authenticationMethod: method } };
+    const p = this.enhancedAuth.request(this.st === "connecting" || this.st === "connected" ? this.st : "other", options);
     checkPacket(p, 5); // validates before anything changes
     this.sendTrimmed(p); // [MQTT-3.15.2-2] [MQTT-3.15.2-3]
-    if (rc === ReasonCode.ReAuthenticate) this.reauthenticating = true;
+    this.enhancedAuth.sent(p);
   }
 
   /**
@@ -556,7 +546,7 @@ export class MqttConnection {
     this.incoming.reset();
     this.requests.reset();
     this.aliases.reset();
-    this.reauthenticating = false;
+    this.enhancedAuth.reset();
   }
 
   /** The session is gone: every part lets go of its share. */
@@ -619,36 +609,12 @@ export class MqttConnection {
     this.events.push(e);
   }
 
-  // ==== internals: requests ====
-
-  private normalizeSubscription(s: Subscription): Subscription {
-    const out: Subscription = { topicFilter: s.topicFilter, qos: s.qos };
-    if (this.protocolVersion === 5) {
-      out.noLocal = s.noLocal ?? false;
-      out.retainAsPublished = s.retainAsPublished ?? false;
-      out.retainHandling = s.retainHandling ?? 0;
-    } else {
-      if (s.noLocal !== undefined) out.noLocal = s.noLocal;
-      if (s.retainAsPublished !== undefined) out.retainAsPublished = s.retainAsPublished;
-      if (s.retainHandling !== undefined) out.retainHandling = s.retainHandling;
-    }
-    return out;
-  }
-
   /** A SUBSCRIBE / UNSUBSCRIBE the caller asked for: checked (throwing, nothing changed), then made. */
   private request(kind: "subscribe" | "unsubscribe", subscriptions: Subscription[], topicFilters: string[], properties: Properties | undefined): number {
-    // Validate with the codec first (filters, options, properties); id 1 stands in.
-    const probe: Packet =
-      kind === "subscribe"
-        ? { type: "subscribe", packetId: 1, subscriptions, ...(properties ? { properties } : {}) }
-        : { type: "unsubscribe", packetId: 1, topicFilters, ...(properties ? { properties } : {}) };
-    const size = checkPacket(probe, this.protocolVersion);
-    if (this.st === "connected" && size > this.limits.maximumPacketSize) {
-      throw misuse(ErrorCode.PacketTooLarge, `${kind.toUpperCase()} of ${size} bytes exceeds the server's maximum packet size`, ReasonCode.PacketTooLarge);
-    }
-    if (this.ids.inUse >= 0xffff) throw misuse(ErrorCode.PacketIdsExhausted, "all 65,535 packet identifiers are in use");
+    const limits = this.st === "connected" ? this.limits : undefined;
+    this.requests.check(kind, subscriptions, topicFilters, properties, limits);
     const mid = this.nextMid++;
-    this.requests.add(mid, kind, subscriptions, topicFilters, properties, this.st === "connected" ? this.limits : undefined);
+    this.requests.add(mid, kind, subscriptions, topicFilters, properties, limits);
     return mid;
   }
 
@@ -657,7 +623,7 @@ export class MqttConnection {
   private handlePacket(p: Packet): void {
     if (this.st === "connecting") {
       if (p.type === "connack") return this.onConnack(p);
-      if (p.type === "auth") return this.onAuth(p);
+      if (p.type === "auth") return this.emit(this.enhancedAuth.onAuth(p, false));
       if (p.type === "disconnect" && this.protocolVersion === 5) return this.onDisconnect(p);
       throw remote(ErrorCode.UnexpectedPacket, `${p.type.toUpperCase()} before CONNACK`);
     }
@@ -685,7 +651,7 @@ export class MqttConnection {
         if (this.protocolVersion === 5) return this.onDisconnect(p);
         break;
       case "auth":
-        return this.onAuth(p);
+        return this.emit(this.enhancedAuth.onAuth(p, true));
       default:
         break;
     }
@@ -702,10 +668,7 @@ export class MqttConnection {
       this.close(nextState(this.st, "connack-refused"), reason);
       return;
     }
-    const method = this.opts.properties?.authenticationMethod;
-    if (v5 && props?.authenticationMethod !== method) {
-      throw remote(ErrorCode.AuthInvalid, "CONNACK authentication method differs from CONNECT's [MQTT-4.12.0-5]");
-    }
+    if (v5) this.enhancedAuth.checkConnack(props);
     // [MQTT-3.2.2-4] a session the client does not hold cannot be present.
     if (p.sessionPresent && this.connectedClean) {
       throw remote(ErrorCode.SessionPresentInvalid, "CONNACK reports a session present after a clean start");
@@ -757,23 +720,6 @@ export class MqttConnection {
       ? { kind: "server-disconnect", reasonCode: p.reasonCode, properties: p.properties }
       : { kind: "server-disconnect", reasonCode: p.reasonCode };
     this.close(nextState(this.st, "server-disconnect"), reason);
-  }
-
-  private onAuth(p: AuthPacket): void {
-    const method = this.opts.properties?.authenticationMethod;
-    if (method === undefined) throw remote(ErrorCode.AuthInvalid, "AUTH from the server although CONNECT named no authentication method");
-    if (p.properties?.authenticationMethod !== method) {
-      throw remote(ErrorCode.AuthInvalid, "AUTH with another authentication method [MQTT-4.12.0-5]");
-    }
-    if (p.reasonCode === ReasonCode.ReAuthenticate || (p.reasonCode === 0 && this.st === "connecting")) {
-      throw remote(ErrorCode.AuthInvalid, `AUTH reason 0x${p.reasonCode.toString(16)} from the server ${this.st === "connecting" ? "before CONNACK" : ""}`);
-    }
-    // Once connected, only the client starts a re-authentication (4.12.1).
-    if (this.st === "connected" && !this.reauthenticating) {
-      throw remote(ErrorCode.AuthInvalid, "AUTH from the server without a re-authentication in progress");
-    }
-    if (p.reasonCode === 0) this.reauthenticating = false;
-    this.emit(p.properties ? { type: "auth", reasonCode: p.reasonCode, properties: p.properties } : { type: "auth", reasonCode: p.reasonCode });
   }
 }
 

@@ -4,9 +4,9 @@
  * connection until answered. With resubscribeOnSessionLoss, subscriptions the
  * server lost are kept, marked unconfirmed, and asked for again.
  */
-import { encodePacket } from "../codec/encode.js";
+import { checkPacket, encodePacket } from "../codec/encode.js";
 import { ReasonCode } from "../codec/reason-codes.js";
-import type { Properties, ProtocolVersion, QoS, SubackPacket, Subscription, UnsubackPacket } from "../codec/types.js";
+import type { Packet, Properties, ProtocolVersion, QoS, SubackPacket, Subscription, UnsubackPacket } from "../codec/types.js";
 import { ErrorCode, type MqttError } from "../errors.js";
 import type { Event } from "./events.js";
 import { misuse, remote } from "./errors.js";
@@ -39,6 +39,23 @@ export class Requests {
 
   get subscriptions(): readonly SessionSubscription[] {
     return [...this.granted.values()];
+  }
+
+  /**
+   * Checks a request the caller makes (throwing LocalProtocolError, nothing
+   * changed): the codec's rules (filters, options, properties; id 1 stands
+   * in), the server's Maximum Packet Size when connected, and a free id.
+   */
+  check(kind: "subscribe" | "unsubscribe", subscriptions: Subscription[], topicFilters: string[], properties: Properties | undefined, limits: ServerLimits | undefined): void {
+    const probe: Packet =
+      kind === "subscribe"
+        ? { type: "subscribe", packetId: 1, subscriptions, ...(properties ? { properties } : {}) }
+        : { type: "unsubscribe", packetId: 1, topicFilters, ...(properties ? { properties } : {}) };
+    const size = checkPacket(probe, this.version);
+    if (limits !== undefined && size > limits.maximumPacketSize) {
+      throw misuse(ErrorCode.PacketTooLarge, `${kind.toUpperCase()} of ${size} bytes exceeds the server's maximum packet size`, ReasonCode.PacketTooLarge);
+    }
+    if (this.ids.inUse >= 0xffff) throw misuse(ErrorCode.PacketIdsExhausted, "all 65,535 packet identifiers are in use");
   }
 
   /**
@@ -208,4 +225,19 @@ export class Requests {
     }
     for (const s of subscriptions) this.granted.set(s.topicFilter, { ...s });
   }
+}
+
+/** A subscription as the engine sends it: MQTT 5 options filled in with their defaults, others as given. */
+export function normalizeSubscription(s: Subscription, version: ProtocolVersion): Subscription {
+  const out: Subscription = { topicFilter: s.topicFilter, qos: s.qos };
+  if (version === 5) {
+    out.noLocal = s.noLocal ?? false;
+    out.retainAsPublished = s.retainAsPublished ?? false;
+    out.retainHandling = s.retainHandling ?? 0;
+  } else {
+    if (s.noLocal !== undefined) out.noLocal = s.noLocal;
+    if (s.retainAsPublished !== undefined) out.retainAsPublished = s.retainAsPublished;
+    if (s.retainHandling !== undefined) out.retainHandling = s.retainHandling;
+  }
+  return out;
 }
