@@ -84,7 +84,7 @@ export interface TransportHandlers {
    * Bytes arrived, in order, cut anywhere (not on MQTT packet boundaries).
    * Ownership of `chunk` passes to the receiver: the transport never reads,
    * reuses or modifies it again, so it may be kept without copying. It may be
-   * a view into a larger buffer (a Node Buffer is a Uint8Array), so mind
+   * a view into a larger buffer (a Node buffer is a Uint8Array), so mind
    * `byteOffset` when taking its `.buffer`. Only between onOpen and onClose,
    * and not after `close()`.
    */

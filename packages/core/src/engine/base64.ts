@@ -1,6 +1,6 @@
 /**
  * Base64 (RFC 4648 §4, with padding) for sessions written as JSON. Written out
- * here because the core uses no runtime's built-ins (no Buffer, and atob/btoa
+ * here because the core uses no runtime's built-ins (no Node buffer, and atob/btoa
  * work on binary strings, not bytes).
  */
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

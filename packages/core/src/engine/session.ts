@@ -84,45 +84,6 @@ export interface SessionState {
   requests?: SessionRequest[];
 }
 
-/**
- * Packet identifiers 1..65535, never reused while in flight [MQTT-2.2.1-3]:
- * a cursor that moves on from the last one given, skipping ids in use.
- */
-export class PacketIdAllocator {
-  next = 1;
-  private readonly used = new Set<number>();
-
-  get inUse(): number {
-    return this.used.size;
-  }
-
-  has(id: number): boolean {
-    return this.used.has(id);
-  }
-
-  /** A free id, or undefined when all 65,535 are in use. */
-  allocate(): number | undefined {
-    if (this.used.size >= 0xffff) return undefined;
-    let id = this.next;
-    while (this.used.has(id)) id = id === 0xffff ? 1 : id + 1;
-    this.used.add(id);
-    this.next = id === 0xffff ? 1 : id + 1;
-    return id;
-  }
-
-  /** Marks an id in use (restoring a session). */
-  claim(id: number): void {
-    this.used.add(id);
-  }
-
-  release(id: number): void {
-    this.used.delete(id);
-  }
-
-  clear(): void {
-    this.used.clear();
-  }
-}
 
 // ============================================================================
 // Validation: a session is caller input (it comes back from a store)
