@@ -152,6 +152,7 @@ export async function publishRoundTrip(wire: MqttWire, label: string): Promise<v
 }
 
 export { EngineDriver, qosRoundTrip } from "./driver.js";
+export { recordTransport, trackServers, transportFailure, type ServerTracker, type TransportRecord } from "./transport-record.js";
 export {
   startHttpConnectProxy,
   startRefusingHttpServer,

@@ -15,51 +15,20 @@ import {
   startSocks5Proxy,
   uniqueClientId,
   type TestServer,
+  recordTransport,
+  trackServers,
+  transportFailure,
 } from "@sansmqtt/test-support";
 import { TcpTransport, type TcpOptions } from "../src/index.js";
 
 const VERSIONS: [string, ProtocolVersion][] = [["3.1.1", 4], ["5.0", 5]];
 const broker = (): TcpOptions => ({ host: brokerEnv("MQTT_HOST"), port: brokerPort("MQTT_TCP_PORT") });
 
-const servers: TestServer[] = [];
-async function server<T extends TestServer>(s: Promise<T>): Promise<T> {
-  const started = await s;
-  servers.push(started);
-  return started;
-}
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const server = trackServers();
 
-/** What a transport reported, in order, and its close error. */
-function record(): { handlers: TransportHandlers; log: string[]; chunks: Uint8Array[]; closed: Promise<TransportError | undefined> } {
-  const log: string[] = [];
-  const chunks: Uint8Array[] = [];
-  let resolve!: (e: TransportError | undefined) => void;
-  const closed = new Promise<TransportError | undefined>((r) => (resolve = r));
-  return {
-    log,
-    chunks,
-    closed,
-    handlers: {
-      onOpen: () => log.push("open"),
-      onData: (c) => (log.push("data"), chunks.push(c)),
-      onDrain: () => log.push("drain"),
-      onClose: (e) => (log.push(`close:${e?.code ?? "clean"}`), resolve(e)),
-    },
-  };
-}
+const record = recordTransport;
 
-/** Opens `t` and resolves with the error it closes with (it must not open). */
-async function failure(t: TcpTransport): Promise<TransportError> {
-  const r = record();
-  t.open(r.handlers);
-  const err = await r.closed;
-  expect(r.log).toEqual([`close:${err?.code}`]);
-  expect(err).toBeInstanceOf(TransportError);
-  expect(t.state).toBe("closed");
-  return err!;
-}
+const failure = transportFailure;
 
 /** A loopback port with nothing listening. */
 async function closedPort(): Promise<number> {
@@ -205,7 +174,7 @@ describe("the Transport contract (TcpTransport)", () => {
         res();
       });
       s.listen(0, "127.0.0.1", () => (port = (s.address() as net.AddressInfo).port));
-      servers.push({ port: 0, accepted: 0, close: () => new Promise((r) => (peer?.destroy(), s.close(() => r()))) });
+      server.add({ port: 0, accepted: 0, close: () => new Promise((r) => (peer?.destroy(), s.close(() => r()))) });
     });
     let port = 0;
     while (port === 0) await new Promise((r) => setTimeout(r, 5));
@@ -272,7 +241,7 @@ describe("TcpTransport faults: typed errors, not hangs", () => {
     const rst = net.createServer((s) => setTimeout(() => s.resetAndDestroy(), 20));
     rst.listen(0, "127.0.0.1");
     await once(rst, "listening");
-    servers.push({ port: 0, accepted: 0, close: () => new Promise((r) => rst.close(() => r())) });
+    server.add({ port: 0, accepted: 0, close: () => new Promise((r) => rst.close(() => r())) });
     const r = record();
     new TcpTransport({ host: "127.0.0.1", port: (rst.address() as net.AddressInfo).port }).open(r.handlers);
     const err = await r.closed;

@@ -18,6 +18,9 @@ import {
   startSocks5Proxy,
   uniqueClientId,
   type TestServer,
+  recordTransport,
+  trackServers,
+  transportFailure,
 } from "@sansmqtt/test-support";
 import { TlsTransport, type TlsOptions } from "../src/index.js";
 
@@ -32,44 +35,11 @@ const verified = (port = brokerPort("MQTT_TLS_PORT")): TlsOptions => ({
 });
 const clientCert = (): TlsOptions => ({ certFile: env("MQTT_CLIENT_CERT"), keyFile: env("MQTT_CLIENT_KEY") });
 
-const servers: TestServer[] = [];
-async function server<T extends TestServer>(s: Promise<T>): Promise<T> {
-  const started = await s;
-  servers.push(started);
-  return started;
-}
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const server = trackServers();
 
-function record(): { handlers: TransportHandlers; log: string[]; opened: Promise<void>; closed: Promise<TransportError | undefined> } {
-  const log: string[] = [];
-  let resolveClosed!: (e: TransportError | undefined) => void;
-  let resolveOpened!: () => void;
-  const closed = new Promise<TransportError | undefined>((r) => (resolveClosed = r));
-  const opened = new Promise<void>((r) => (resolveOpened = r));
-  return {
-    log,
-    opened,
-    closed,
-    handlers: {
-      onOpen: () => (log.push("open"), resolveOpened()),
-      onData: () => log.push("data"),
-      onDrain: () => log.push("drain"),
-      onClose: (e) => (log.push(`close:${e?.code ?? "clean"}`), resolveClosed(e)),
-    },
-  };
-}
+const record = recordTransport;
 
-/** Opens `t`, expecting it to fail before onOpen; the error. */
-async function failure(t: TlsTransport): Promise<TransportError> {
-  const r = record();
-  t.open(r.handlers);
-  const err = await r.closed;
-  expect(r.log).toEqual([`close:${err?.code}`]);
-  expect(err).toBeInstanceOf(TransportError);
-  return err!;
-}
+const failure = transportFailure;
 
 /** Connects (CONNECT/CONNACK through the engine) and disconnects. */
 async function connects(t: TlsTransport, check: () => void = () => undefined): Promise<void> {
@@ -103,7 +73,7 @@ async function tlsServer(options: tls.TlsOptions): Promise<TestServer & { seen: 
     seen,
     close: () => new Promise<void>((r) => (sockets.forEach((c) => c.destroy()), s.close(() => r()))),
   };
-  servers.push(started);
+  server.add(started);
   return started;
 }
 

@@ -19,6 +19,9 @@ import {
   text,
   uniqueClientId,
   type TestServer,
+  recordTransport,
+  trackServers,
+  transportFailure,
 } from "@sansmqtt/test-support";
 import { WsTransport, type TlsSecurityOptions } from "../src/node.js";
 import { WsTransport as StandardWsTransport, type StandardWebSocketConstructor } from "../src/index.js";
@@ -28,43 +31,11 @@ const wsUrl = (): string => `ws://${brokerEnv("MQTT_HOST")}:${brokerPort("MQTT_W
 const wssUrl = (): string => `wss://${brokerEnv("MQTT_HOST")}:${brokerPort("MQTT_WSS_PORT")}/mqtt`;
 const verifiedTls = (): TlsSecurityOptions => ({ caFile: brokerEnv("MQTT_CA_FILE"), servername: "localhost" });
 
-const servers: TestServer[] = [];
-async function server<T extends TestServer>(s: Promise<T>): Promise<T> {
-  const started = await s;
-  servers.push(started);
-  return started;
-}
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const server = trackServers();
 
-function record(): { handlers: TransportHandlers; log: string[]; opened: Promise<void>; closed: Promise<TransportError | undefined> } {
-  const log: string[] = [];
-  let resolveClosed!: (e: TransportError | undefined) => void;
-  let resolveOpened!: () => void;
-  const closed = new Promise<TransportError | undefined>((r) => (resolveClosed = r));
-  const opened = new Promise<void>((r) => (resolveOpened = r));
-  return {
-    log,
-    opened,
-    closed,
-    handlers: {
-      onOpen: () => (log.push("open"), resolveOpened()),
-      onData: () => log.push("data"),
-      onDrain: () => log.push("drain"),
-      onClose: (e) => (log.push(`close:${e?.code ?? "clean"}`), resolveClosed(e)),
-    },
-  };
-}
+const record = recordTransport;
 
-async function failure(t: WsTransport | StandardWsTransport): Promise<TransportError> {
-  const r = record();
-  t.open(r.handlers);
-  const err = await r.closed;
-  expect(r.log).toEqual([`close:${err?.code}`]);
-  expect(err).toBeInstanceOf(TransportError);
-  return err!;
-}
+const failure = transportFailure;
 
 /**
  * A scripted MQTT-over-WebSocket peer on loopback: agrees to "mqtt", decodes
@@ -96,7 +67,7 @@ async function scriptedPeer(
     frames,
     close: () => new Promise<void>((r) => (wss.clients.forEach((c) => c.terminate()), wss.close(() => r()))),
   };
-  servers.push(started);
+  server.add(started);
   return started;
 }
 
@@ -221,7 +192,7 @@ describe("WsTransport flow control and abrupt ends (Node entry)", () => {
       peerSocket = req.socket;
       peerSocket.pause();
     });
-    servers.push({ port: 0, accepted: 0, close: () => new Promise<void>((r) => (wss.clients.forEach((c) => c.terminate()), wss.close(() => r()))) });
+    server.add({ port: 0, accepted: 0, close: () => new Promise<void>((r) => (wss.clients.forEach((c) => c.terminate()), wss.close(() => r()))) });
     const t = new WsTransport({ url: `ws://127.0.0.1:${(wss.address() as net.AddressInfo).port}/` });
     const r = record();
     let drained!: () => void;
@@ -266,7 +237,7 @@ describe("WsTransport options (Paho's ws_set_options)", () => {
     });
     s.listen(0, "127.0.0.1");
     await once(s, "listening");
-    servers.push({ port: 0, accepted: 0, close: () => new Promise((r) => s.close(() => r())) });
+    server.add({ port: 0, accepted: 0, close: () => new Promise((r) => s.close(() => r())) });
     const port = (s.address() as net.AddressInfo).port;
     let n = 0;
     for (const headers of [{ authorization: "Bearer fixed" }, () => ({ authorization: `Bearer t${++n}` })]) {
