@@ -1,5 +1,5 @@
 /**
- * Conformance: every `codec` row of /shared/conformance/mqtt-v5-client.tsv and
+ * Conformance: every `codec` row of conformance/mqtt-v5-client.tsv and
  * mqtt-v311-client.tsv, one or more tests each, tagged with the row's ID.
  *
  * IDs are per standard (the same ID can mean different rules in 5.0 and 3.1.1),

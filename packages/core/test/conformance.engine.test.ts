@@ -1,5 +1,5 @@
 /**
- * Conformance rows (binds `client` or `both`) of /work/shared/conformance/*.tsv
+ * Conformance rows (binds `client` or `both`) of conformance/*.tsv
  * that the engine enforces and that no feature test (engine.*.test.ts) covers
  * naturally, plus the MQTT 3.1.1 rows whose IDs mean something else in MQTT 5.
  * Feature tests carry the other IDs in their titles.
