@@ -25,27 +25,11 @@ import { describe, expect, it } from "vitest";
 import { encodePacket, type Packet, PacketDecoder, type PublishPacket } from "../src/codec/index.js";
 import { type ProtocolVersion } from "../src/index.js";
 import { type ArbitraryOptions, arbPacketStream, concatBytes } from "@sansmqtt/core/testing";
+import { check } from "./helpers/fc.js";
 
 // ---------------------------------------------------------------------------
 // Running properties (as in codec.prop.test.ts)
 
-function fcParams(numRuns: number): fc.Parameters<unknown> {
-  const env = process.env;
-  const params: fc.Parameters<unknown> = { numRuns };
-  if (env.FC_NUM_RUNS !== undefined && env.FC_NUM_RUNS !== "") params.numRuns = Number.parseInt(env.FC_NUM_RUNS, 10);
-  if (env.FC_SEED !== undefined && env.FC_SEED !== "") params.seed = Number.parseInt(env.FC_SEED, 10);
-  if (env.FC_PATH !== undefined && env.FC_PATH !== "") params.path = env.FC_PATH;
-  return params;
-}
-
-function check<Ts extends [unknown, ...unknown[]]>(property: fc.IProperty<Ts>, numRuns: number): void {
-  const details = fc.check(property, fcParams(numRuns) as fc.Parameters<Ts>);
-  if (details.failed) {
-    const replay = `Replay: FC_SEED=${details.seed} FC_PATH=${JSON.stringify(details.counterexamplePath ?? "")}`;
-    const got = details.errorInstance instanceof Error ? `${details.errorInstance.name}: ${details.errorInstance.message}` : String(details.errorInstance);
-    throw new Error(`${fc.defaultReportMessage(details)}\nGot error: ${got}\n${replay}`, { cause: details.errorInstance });
-  }
-}
 
 const RUNS = { chunkings: 60, views: 100 };
 

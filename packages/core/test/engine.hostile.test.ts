@@ -22,11 +22,10 @@ import { describe, expect, it } from "vitest";
 import { encodePacket, type Packet, PacketDecoder, PROPERTY_TABLE } from "../src/codec/index.js";
 import { type Event, MqttConnection, type Properties, type ProtocolVersion } from "../src/index.js";
 import { arbPacketOfType, chunk, arbChunker, type Chunking } from "../src/testing/index.js";
+import { check } from "./helpers/fc.js";
 
 /** Per call, however the bytes are cut: generous for a loaded 2-core machine. */
 const CALL_BUDGET_MS = 2_000;
-const SEED = process.env.FC_SEED !== undefined ? Number(process.env.FC_SEED) : undefined;
-const PATH = process.env.FC_PATH;
 
 class Violation extends Error {}
 function fail(message: string): never {
@@ -410,12 +409,7 @@ function runHostile(version: 4 | 5, numRuns: number): void {
     }
     d.checkClose();
   });
-  const params: fc.Parameters<[unknown, Packet, Step[]]> = { numRuns, ...(SEED !== undefined ? { seed: SEED } : {}), ...(PATH !== undefined ? { path: PATH } : {}) };
-  const out = fc.check(prop, params);
-  if (out.failed) {
-    const cause = out.errorInstance instanceof Error ? out.errorInstance.message : String(out.errorInstance);
-    throw new Error(`${cause}\n${fc.defaultReportMessage(out)}\nReplay: FC_SEED=${out.seed} FC_PATH=${out.counterexamplePath ?? ""}`);
-  }
+  check(prop, numRuns);
 }
 
 describe("random hostile servers", () => {
