@@ -1,19 +1,19 @@
-// The one place the tests drive the Sans-IO engine (MqttConnection) over a
-// Transport, with the polling loop of the core's README: after any input, pull
-// events, write pollTransmit (holding back while the transport asks to wait for
-// drain), re-arm one timer at pollTimeout. The engine API is used only here;
-// keep every use of it in this file.
+// The one place the tests drive the engine over a Transport: through
+// @sansmqtt/loop-external's ExternalLoop, scheduled on Node's event loop the
+// way a client's own loop would (onReadable → loopRead, register-write and
+// onWritable → loopWrite, one timer at miscDelay → loopMisc). The tests see the
+// engine's events and the transport's close.
 import { performance } from "node:perf_hooks";
 import { expect } from "vitest";
 import { MqttConnection, type ConnectionOptions, type Event, type ProtocolVersion, type Transport, type TransportError } from "@sansmqtt/core";
+import { ExternalLoop } from "@sansmqtt/loop-external";
 import { text, uniqueClientId, uniqueTopic, untext } from "./index.js";
-
-const now = (): number => performance.now();
 
 type Waiter = { pred: (e: Event) => boolean; resolve: (e: Event) => void };
 
 export class EngineDriver {
   readonly conn: MqttConnection;
+  readonly loop: ExternalLoop;
   readonly events: Event[] = [];
   /** Resolves with the transport's onClose argument. */
   readonly transportClosed: Promise<TransportError | undefined>;
@@ -21,9 +21,8 @@ export class EngineDriver {
   private closedResolve!: (e: TransportError | undefined) => void;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private waiters: Waiter[] = [];
-  private blocked = false;
+  private scheduled = false;
   private gone = false;
-  private closeBound: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     readonly transport: Transport,
@@ -31,42 +30,53 @@ export class EngineDriver {
   ) {
     this.conn = new MqttConnection(options);
     this.transportClosed = new Promise((resolve) => (this.closedResolve = resolve));
+    // The transport, with its open/close reports seen by the test too.
+    const observed: Transport = {
+      get state() {
+        return transport.state;
+      },
+      open: (h) =>
+        transport.open({
+          onOpen: () => ((this.transportOpened = true), h.onOpen()),
+          onData: (c) => h.onData(c),
+          onDrain: () => h.onDrain(),
+          onClose: (e) => {
+            this.gone = true;
+            h.onClose(e);
+            // Handled at once, so a test that awaits the close sees its `closed` event.
+            this.pump();
+            this.closedResolve(e);
+          },
+        }),
+      write: (c) => transport.write(c),
+      close: (e) => transport.close(e),
+      socket: () => transport.socket(),
+    };
+    this.loop = new ExternalLoop({
+      engine: this.conn,
+      transport: () => observed,
+      clock: () => performance.now(),
+      closeTimeoutMs: 1000,
+      onEvent: (e) => this.deliver(e),
+      onReadable: () => this.schedule(),
+      onWritable: () => this.schedule(),
+      onSocketRegisterWrite: () => this.schedule(),
+    });
   }
 
   /** Opens the transport, then CONNECT; resolves with `connected` or `closed`. */
   open(clean?: boolean): Promise<Event> {
-    this.transport.open({
-      onOpen: () => {
-        this.transportOpened = true;
-        this.conn.connect(now(), clean === undefined ? {} : { clean });
-        this.drive();
-      },
-      onData: (chunk) => {
-        this.conn.receiveData(now(), chunk);
-        this.drive();
-      },
-      onDrain: () => {
-        this.blocked = false;
-        this.drive();
-      },
-      onClose: (error) => {
-        this.gone = true;
-        clearTimeout(this.timer);
-        clearTimeout(this.closeBound);
-        this.closedResolve(error);
-        if (this.transportOpened) {
-          this.conn.connectionLost(now(), error);
-          this.drive();
-        }
-      },
-    });
-    return this.next((e) => e.type === "connected" || e.type === "closed");
+    const opened = this.loop.connect(clean === undefined ? {} : { clean });
+    const outcome = this.next((e) => e.type === "connected" || e.type === "closed");
+    // A transport that fails to open ends as the engine would see it: a `closed` event.
+    opened.catch((error: unknown) => this.deliver({ type: "closed", reason: { kind: "transport", reasonCode: 0x80, cause: error } }));
+    return outcome;
   }
 
   /** Runs a command on the engine, then the loop. */
   run<T>(command: (c: MqttConnection, t: number) => T): T {
-    const r = command(this.conn, now());
-    this.drive();
+    const r = command(this.conn, this.loop.now());
+    this.pump();
     return r;
   }
 
@@ -93,45 +103,41 @@ export class EngineDriver {
   /** Stops at once: no more timers, the transport torn down. */
   close(): void {
     clearTimeout(this.timer);
-    clearTimeout(this.closeBound);
+    this.timer = undefined;
     if (!this.gone) this.transport.close(new Error("test over"));
+    this.loop.onReadable = this.loop.onWritable = this.loop.onSocketRegisterWrite = undefined;
   }
 
-  private drive(): void {
-    for (let e = this.conn.pollEvent(now()); e !== undefined; e = this.conn.pollEvent(now())) {
-      this.events.push(e);
-      for (const w of [...this.waiters]) {
-        if (w.pred(e)) {
-          this.waiters.splice(this.waiters.indexOf(w), 1);
-          w.resolve(e);
-        }
-      }
-      if (e.type === "closed" && !this.gone) {
-        this.flush();
-        // A graceful close waits for the peer to close too; a peer that never
-        // does (a hung server) is cut off after a second.
-        this.transport.close();
-        this.closeBound = setTimeout(() => this.transport.close(new Error("the peer did not close within 1 s")), 1000);
+  private deliver(e: Event): void {
+    this.events.push(e);
+    for (const w of [...this.waiters]) {
+      if (w.pred(e)) {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        w.resolve(e);
       }
     }
-    if (!this.gone) this.flush();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      this.pump();
+    });
+  }
+
+  /** One turn of the loop: what Paho's loop() does after select(). */
+  private pump(): void {
+    this.loop.loopRead();
+    if (this.loop.wantWrite()) this.loop.loopWrite();
+    this.loop.loopMisc();
     clearTimeout(this.timer);
-    const at = this.conn.pollTimeout();
-    if (at !== undefined && !this.gone) {
-      this.timer = setTimeout(() => {
-        this.conn.handleTimeout(now());
-        this.drive();
-      }, Math.max(0, at - now()));
-    }
-  }
-
-  private flush(): void {
-    if (this.blocked || this.transport.state !== "open") return;
-    const chunks = this.conn.pollTransmit(now());
-    if (chunks.length > 0 && !this.transport.write(chunks)) this.blocked = true;
+    this.timer = undefined;
+    const delay = this.loop.miscDelay();
+    if (delay !== undefined) this.timer = setTimeout(() => this.pump(), delay);
   }
 }
-
 /**
  * What every transport must carry, through the engine: CONNECT (clean),
  * SUBSCRIBE at QoS 2, PUBLISH at QoS 0, 1 and 2, each completed (PUBACK,
