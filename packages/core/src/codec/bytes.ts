@@ -3,7 +3,7 @@
  * buffer (Writer). Every read is bounds-checked against the end of the packet,
  * so a length field that lies can only produce ERR_LENGTH, never a read past it.
  */
-import { codecError, ErrorCode, type Blame } from "../errors.js";
+import { codecError, ErrorCode, type Blame, type MqttError } from "../errors.js";
 import { decodeUtf8, writeUtf8 } from "./utf8.js";
 
 /**
@@ -26,9 +26,7 @@ export class Reader {
   }
 
   need(n: number, what: string): void {
-    if (this.end - this.pos < n) {
-      throw codecError("remote", ErrorCode.LengthMismatch, `${what} runs past the end of the packet`);
-    }
+    if (this.end - this.pos < n) throw pastEnd(what);
   }
 
   u8(what: string): number {
@@ -55,7 +53,7 @@ export class Reader {
   /** Variable Byte Integer, shortest form only [MQTT-1.5.5-1]. */
   varint(what: string): number {
     const r = readVarint(this.buf, this.pos, this.end, what);
-    if (r < 0) throw codecError("remote", ErrorCode.LengthMismatch, `${what} runs past the end of the packet`);
+    if (r < 0) throw pastEnd(what);
     this.pos += r & 7;
     return r >>> 3;
   }
@@ -89,6 +87,11 @@ export class Reader {
       throw codecError("remote", ErrorCode.LengthMismatch, `${this.end - this.pos} unexpected byte(s) after ${what}`);
     }
   }
+}
+
+/** A field that runs past the end of its packet (ERR_LENGTH). */
+export function pastEnd(what: string): MqttError {
+  return codecError("remote", ErrorCode.LengthMismatch, `${what} runs past the end of the packet`);
 }
 
 /**
@@ -236,10 +239,18 @@ export function show(v: unknown): string {
   }
 }
 
+/** The message for a value of the wrong kind: "keep alive must be an integer in 0..65535, got -1". */
+export function mustBe(what: string, expected: string, v: unknown): string {
+  return `${what} must be ${expected}, got ${show(v)}`;
+}
+
+/** A byte or a small number in hex for messages: 0x8f. */
+export function hex(n: number): string {
+  return `0x${n.toString(16).padStart(2, "0")}`;
+}
+
 /** Range checks for numbers the caller hands to the encoder. */
-export function checkInt(v: unknown, max: number, what: string, min = 0, blame: Blame = "local"): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    throw codecError(blame, ErrorCode.ValueRange, `${what} must be an integer in ${min}..${max}, got ${show(v)}`);
-  }
+export function checkInt(v: unknown, max: number, what: string, min = 0, blame: Blame = "local", code: ErrorCode = ErrorCode.ValueRange): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) throw codecError(blame, code, mustBe(what, `an integer in ${min}..${max}`, v));
   return v;
 }

@@ -1,10 +1,11 @@
 /**
- * Decoding one complete packet body. Each packet type has one function; all
- * errors are RemoteProtocolError (the bytes came from the peer).
+ * Decoding one complete packet body. Each packet type has one function, found
+ * in a table by its type number; all errors are RemoteProtocolError (the bytes
+ * came from the peer).
  */
 import { codecError, ErrorCode, PROTOCOL_ERROR } from "../errors.js";
 import { isValidTopicFilter, isValidTopicName } from "../topic.js";
-import { Reader, show, view } from "./bytes.js";
+import { hex, pastEnd, Reader, show, view } from "./bytes.js";
 import { readProperties } from "./properties.js";
 import { decodeUtf8 } from "./utf8.js";
 import { isValidReasonCode, isValidV4SubackCode } from "./reason-codes.js";
@@ -17,6 +18,7 @@ import type {
   ConnectPacket,
   DisconnectPacket,
   Packet,
+  Properties,
   ProtocolVersion,
   PublishPacket,
   QoS,
@@ -28,6 +30,10 @@ import type {
   Will,
 } from "./types.js";
 
+/** A packet type's name for messages: "SUBACK". */
+function nameOf(type: number): string {
+  return PACKET_TYPES[type - 1]!.toUpperCase();
+}
 
 /**
  * Checks the first byte of a fixed header: a known packet type for this version,
@@ -48,60 +54,109 @@ export function checkFirstByte(b0: number, version: ProtocolVersion): void {
     return;
   }
   const expected = type === 6 || type === 8 || type === 10 ? 2 : 0;
-  if (flags !== expected) {
-    throw codecError("remote", ErrorCode.FixedHeaderFlags, `${PACKET_TYPES[type - 1]} with fixed header flags ${flags.toString(2).padStart(4, "0")}`);
-  }
+  if (flags !== expected) throw codecError("remote", ErrorCode.FixedHeaderFlags, `${nameOf(type)} with header flags ${hex(flags)}`);
 }
 
 export function versionName(v: ProtocolVersion): string {
   return v === 3 ? "3.1" : v === 4 ? "3.1.1" : "5.0";
 }
 
+/** Decodes the body of one packet type (not PUBLISH, which has its own fast path). */
+type BodyDecoder = (r: Reader, version: ProtocolVersion, type: number) => Packet;
+/**
+ * Body decoders by packet type number. A type without one is a packet the
+ * peer may not send (ERR_UNEXPECTED_PACKET): the client's table leaves out
+ * the packets only a client sends, so the engine's bundle has no decoder for
+ * them (CONNECT, SUBSCRIBE, ...).
+ */
+export type Decoders = readonly (BodyDecoder | undefined)[];
+
+/** Every packet type. */
+export const DECODERS: Decoders = [
+  undefined,
+  decodeConnect,
+  decodeConnack,
+  undefined,
+  decodeTail,
+  decodeTail,
+  decodeTail,
+  decodeTail,
+  decodeSubscribe,
+  decodeSuback,
+  decodeUnsubscribe,
+  decodeSuback,
+  decodeEmpty,
+  decodeEmpty,
+  decodeTail,
+  decodeTail,
+];
+
+/** What a server sends to a client. */
+export const CLIENT_DECODERS: Decoders = [
+  undefined,
+  undefined,
+  decodeConnack,
+  undefined,
+  decodeTail,
+  decodeTail,
+  decodeTail,
+  decodeTail,
+  undefined,
+  decodeSuback,
+  undefined,
+  decodeSuback,
+  undefined,
+  decodeEmpty,
+  decodeTail,
+  decodeTail,
+];
+
 /**
  * Decodes the body buf[start, end) of a packet whose first byte is `b0` (already
- * checked by checkFirstByte). `version` is ignored for CONNECT, which names its own.
+ * checked by checkFirstByte) with `table`. `version` is ignored for CONNECT, which names its own.
  */
-export function decodeBody(b0: number, buf: Uint8Array, start: number, end: number, version: ProtocolVersion, dv?: DataView): Packet {
-  if (b0 >> 4 === 3) return decodePublish(b0, buf, start, end, version, dv);
-  const r = new Reader(buf, start, end);
-  switch (b0 >> 4) {
-    case 1:
-      return decodeConnect(r);
-    case 2:
-      return decodeConnack(r, version);
-    case 4:
-      return decodeAck("puback", r, version);
-    case 5:
-      return decodeAck("pubrec", r, version);
-    case 6:
-      return decodeAck("pubrel", r, version);
-    case 7:
-      return decodeAck("pubcomp", r, version);
-    case 8:
-      return decodeSubscribe(r, version);
-    case 9:
-      return decodeSuback(r, version);
-    case 10:
-      return decodeUnsubscribe(r, version);
-    case 11:
-      return decodeUnsuback(r, version);
-    case 12:
-      r.done("PINGREQ");
-      return { type: "pingreq" };
-    case 13:
-      r.done("PINGRESP");
-      return { type: "pingresp" };
-    case 14:
-      return decodeDisconnect(r, version);
-    default:
-      return decodeAuth(r);
-  }
+export function decodeBody(table: Decoders, b0: number, buf: Uint8Array, start: number, end: number, version: ProtocolVersion, dv?: DataView): Packet {
+  const t = b0 >> 4;
+  if (t === 3) return decodePublish(b0, buf, start, end, version, dv);
+  const f = table[t];
+  if (f === undefined) throw codecError("remote", ErrorCode.UnexpectedPacket, `a server does not send ${nameOf(t)}`);
+  return f(new Reader(buf, start, end), version, t);
+}
+
+function decodeEmpty(r: Reader, _v: ProtocolVersion, t: number): Packet {
+  r.done(nameOf(t));
+  return { type: PACKET_TYPES[t - 1] as "pingreq" | "pingresp" };
 }
 
 function packetId(r: Reader): number {
   const id = r.u16("packet identifier");
-  if (id === 0) throw codecError("remote", ErrorCode.PacketIdInvalid, "packet identifier 0 [MQTT-2.2.1-3]");
+  if (id === 0) throw zeroId();
   return id;
+}
+
+function zeroId(): Error {
+  return codecError("remote", ErrorCode.PacketIdInvalid, "packet identifier 0 [MQTT-2.2.1-3]");
+}
+
+/** A reason code valid for packet type `t` in MQTT 5 (3.1.1 SUBACK return codes otherwise). */
+function reasonCode(r: Reader, t: number, v: ProtocolVersion = 5): number {
+  const c = r.u8("reason code");
+  const type = PACKET_TYPES[t - 1] as Parameters<typeof isValidReasonCode>[0];
+  if (v === 5 ? !isValidReasonCode(type, c) : !isValidV4SubackCode(c)) {
+    throw codecError("remote", ErrorCode.ReasonCodeInvalid, `${hex(c)} is not a ${nameOf(t)} reason code`);
+  }
+  return c;
+}
+
+/** The property list of a packet of type `t`: undefined when empty. */
+function readProps(r: Reader, t: number): Properties | undefined {
+  return readProperties(r, PACKET_TYPES[t - 1] as Parameters<typeof readProperties>[1]);
+}
+
+/** `p` with `props` when there are any. */
+function withProps<P extends Packet>(p: P, props: Properties | undefined): P {
+  if (props !== undefined) (p as { properties?: Properties }).properties = props;
+  return p;
 }
 
 function decodeConnect(r: Reader): ConnectPacket {
@@ -129,7 +184,7 @@ function decodeConnect(r: Reader): ConnectPacket {
   const keepAlive = r.u16("keep alive");
   const properties = version === 5 ? readProperties(r, "connect") : undefined;
   // Payload order [MQTT-3.1.3-1]: client id, will properties, will topic, will payload, user name, password.
-  const clientId = r.str("client identifier");
+  const clientId = r.str("client id");
   const clean = (flags & 0x02) !== 0;
   const idProblem = clientIdProblem(clientId, clean, version);
   if (idProblem !== undefined) throw codecError("remote", ErrorCode.ValueRange, idProblem, CLIENT_ID_NOT_VALID);
@@ -137,7 +192,7 @@ function decodeConnect(r: Reader): ConnectPacket {
   if (willFlag) {
     const willProps = version === 5 ? readProperties(r, "will") : undefined;
     const topic = r.str("will topic");
-    if (!isValidTopicName(topic)) throw codecError("remote", ErrorCode.TopicInvalid, "will topic is not a valid topic name");
+    if (!isValidTopicName(topic)) throw codecError("remote", ErrorCode.TopicInvalid, `will topic ${show(topic)} is not a valid topic name`);
     const payload = r.bin("will payload");
     const will: Will = { topic, payload, qos: willQos as QoS, retain: willRetain };
     if (willProps !== undefined) will.properties = willProps;
@@ -150,7 +205,7 @@ function decodeConnect(r: Reader): ConnectPacket {
   return p;
 }
 
-function decodeConnack(r: Reader, version: ProtocolVersion): ConnackPacket {
+function decodeConnack(r: Reader, version: ProtocolVersion, t: number): ConnackPacket {
   const flags = r.u8("connack flags");
   // MQTT 3.1 has no session present flag: its first byte is "reserved values,
   // not used" (MQTT V3.1, 3.2 CONNACK), with no rule on what it holds. So it is
@@ -162,10 +217,7 @@ function decodeConnack(r: Reader, version: ProtocolVersion): ConnackPacket {
   const sessionPresent = version !== 3 && flags === 1;
   checkConnack(reasonCode, sessionPresent, version, "remote");
   const p: ConnackPacket = { type: "connack", sessionPresent, reasonCode };
-  if (version === 5) {
-    const props = readProperties(r, "connack");
-    if (props !== undefined) p.properties = props;
-  }
+  if (version === 5) withProps(p, readProps(r, t));
   r.done("CONNACK");
   return p;
 }
@@ -215,7 +267,7 @@ function topicAt(buf: Uint8Array, dv: DataView | undefined, start: number, n: nu
   }
   const topic = decodeUtf8(buf, start, start + n, "remote", "topic name");
   if (!isValidTopicName(topic)) {
-    throw codecError("remote", ErrorCode.TopicInvalid, `PUBLISH topic ${show(topic)} is not a valid topic name [MQTT-3.3.2-2]`);
+    throw codecError("remote", ErrorCode.TopicInvalid, `${show(topic)} is not a valid topic name [MQTT-3.3.2-2]`);
   }
   // A slot changes hands on its second miss in a row, so topics seen once do
   // not churn the cache.
@@ -236,19 +288,19 @@ function topicAt(buf: Uint8Array, dv: DataView | undefined, start: number, n: nu
  * 3.3.2.3.4) [MQTT-4.7.3-1].
  */
 function decodePublish(b0: number, buf: Uint8Array, start: number, end: number, version: ProtocolVersion, dv: DataView | undefined): PublishPacket {
-  if (end - start < 2) throw codecError("remote", ErrorCode.LengthMismatch, "topic name runs past the end of the packet");
+  if (end - start < 2) throw pastEnd("topic name");
   const n = (buf[start]! << 8) | buf[start + 1]!;
   let pos = start + 2 + n;
-  if (pos > end) throw codecError("remote", ErrorCode.LengthMismatch, "topic name runs past the end of the packet");
+  if (pos > end) throw pastEnd("topic name");
   if (n === 0 && version !== 5) throw emptyTopic();
   const topic = n === 0 ? "" : topicAt(buf, dv, start + 2, n);
   const qos = ((b0 >> 1) & 3) as QoS;
   const retain = (b0 & 1) !== 0;
   let id = 0;
   if (qos !== 0) {
-    if (end - pos < 2) throw codecError("remote", ErrorCode.LengthMismatch, "packet identifier runs past the end of the packet");
+    if (end - pos < 2) throw pastEnd("packet identifier");
     id = (buf[pos]! << 8) | buf[pos + 1]!;
-    if (id === 0) throw codecError("remote", ErrorCode.PacketIdInvalid, "packet identifier 0 [MQTT-2.2.1-3]");
+    if (id === 0) throw zeroId();
     pos += 2;
   }
   if (version !== 5) {
@@ -271,147 +323,81 @@ function emptyTopic(): Error {
   return codecError("remote", ErrorCode.TopicInvalid, "PUBLISH with an empty topic name [MQTT-4.7.3-1]");
 }
 
-function decodeAck<T extends "puback" | "pubrec" | "pubrel" | "pubcomp">(type: T, r: Reader, version: ProtocolVersion): AckPacket<T> {
-  const id = packetId(r);
-  if (version !== 5 || r.remaining === 0) {
-    r.done(type.toUpperCase());
-    return { type, packetId: id, reasonCode: 0 };
+/**
+ * PUBACK, PUBREC, PUBREL, PUBCOMP (with a packet identifier), DISCONNECT and
+ * AUTH (without): in MQTT 5 an optional reason code, then optional
+ * properties. AUTH may only leave out the whole variable header (Remaining
+ * Length 0, 3.15.2): after its reason code the Property Length always follows.
+ */
+function decodeTail(r: Reader, version: ProtocolVersion, t: number): Packet {
+  const type = PACKET_TYPES[t - 1] as "puback" | "disconnect" | "auth";
+  const p = (t < 8 ? { type, packetId: packetId(r), reasonCode: 0 } : { type, reasonCode: 0 }) as AckPacket<"puback"> | DisconnectPacket | AuthPacket;
+  if (version === 5 && r.remaining > 0) {
+    p.reasonCode = reasonCode(r, t);
+    if (r.remaining > 0 || t === 15) withProps(p, readProps(r, t));
+    // With a variable header, AUTH needs its Authentication Method: "It is a
+    // Protocol Error to omit the Authentication Method" (3.15.2.2.2).
+    if (t === 15 && p.properties?.authenticationMethod === undefined) {
+      throw codecError("remote", ErrorCode.AuthInvalid, "AUTH without an authentication method (3.15.2.2.2)", PROTOCOL_ERROR);
+    }
   }
-  const reasonCode = r.u8("reason code");
-  if (!isValidReasonCode(type, reasonCode)) {
-    throw codecError("remote", ErrorCode.ReasonCodeInvalid, `0x${reasonCode.toString(16)} is not a ${type.toUpperCase()} reason code`);
-  }
-  const p: AckPacket<T> = { type, packetId: id, reasonCode };
-  if (r.remaining > 0) {
-    const props = readProperties(r, type);
-    if (props !== undefined) p.properties = props;
-  }
-  r.done(type.toUpperCase());
+  r.done(nameOf(t));
   return p;
 }
 
-function decodeSubscribe(r: Reader, version: ProtocolVersion): SubscribePacket {
+/** A topic filter of SUBSCRIBE or UNSUBSCRIBE. */
+function topicFilter(r: Reader, version: ProtocolVersion): string {
+  const f = r.str("topic filter");
+  if (!isValidTopicFilter(f, version)) throw codecError("remote", ErrorCode.TopicFilterInvalid, `${show(f)} is not a valid topic filter`);
+  return f;
+}
+
+/** Reads `item` until the end of the packet; none at all is ERR_EMPTY [MQTT-3.8.3-2] [MQTT-3.10.3-2]. */
+function listOf<T>(r: Reader, t: number, item: () => T): T[] {
+  const out: T[] = [];
+  while (r.remaining > 0) out.push(item());
+  if (out.length === 0) throw codecError("remote", ErrorCode.Empty, `${nameOf(t)} with an empty payload`);
+  return out;
+}
+
+function decodeSubscribe(r: Reader, version: ProtocolVersion, t: number): SubscribePacket {
   const id = packetId(r);
-  const props = version === 5 ? readProperties(r, "subscribe") : undefined;
-  const subscriptions: Subscription[] = [];
-  while (r.remaining > 0) {
-    const topicFilter = r.str("topic filter");
-    if (!isValidTopicFilter(topicFilter, version)) {
-      throw codecError("remote", ErrorCode.TopicFilterInvalid, `${show(topicFilter)} is not a valid topic filter`);
-    }
+  const props = version === 5 ? readProps(r, t) : undefined;
+  const subscriptions = listOf(r, t, (): Subscription => {
+    const topicFilter_ = topicFilter(r, version);
     const o = r.u8("subscription options");
     // Reserved bits: 7-2 before MQTT 5 [MQTT-3-8.3-4], 7-6 in MQTT 5 [MQTT-3.8.3-5] (QoS 3 is reported first).
     if ((o & (version === 5 ? 0xc0 : 0xfc)) !== 0 && (o & 3) !== 3) {
-      throw codecError("remote", ErrorCode.SubscriptionOptions, "subscription options have reserved bits set");
+      throw codecError("remote", ErrorCode.SubscriptionOptions, `subscription options ${hex(o)} have reserved bits set`);
     }
-    const qos = o & 3;
+    const qos = (o & 3) as QoS;
     const noLocal = (o & 4) !== 0;
     const retainAsPublished = (o & 8) !== 0;
     const retainHandling = (o >> 4) & 3;
-    checkSubscription(topicFilter, qos, noLocal, retainAsPublished, retainHandling, version, "remote");
-    subscriptions.push(
-      version === 5
-        ? { topicFilter, qos: qos as QoS, noLocal, retainAsPublished, retainHandling: retainHandling as 0 | 1 | 2 }
-        : { topicFilter, qos: qos as QoS },
-    );
-  }
-  if (subscriptions.length === 0) throw codecError("remote", ErrorCode.Empty, "SUBSCRIBE without a topic filter [MQTT-3.8.3-2]");
-  const p: SubscribePacket = { type: "subscribe", packetId: id, subscriptions };
-  if (props !== undefined) p.properties = props;
-  return p;
+    checkSubscription(topicFilter_, qos, noLocal, retainAsPublished, retainHandling, version, "remote");
+    return version === 5
+      ? { topicFilter: topicFilter_, qos, noLocal, retainAsPublished, retainHandling: retainHandling as 0 | 1 | 2 }
+      : { topicFilter: topicFilter_, qos };
+  });
+  return withProps<SubscribePacket>({ type: "subscribe", packetId: id, subscriptions }, props);
 }
 
-function decodeSuback(r: Reader, version: ProtocolVersion): SubackPacket {
+function decodeUnsubscribe(r: Reader, version: ProtocolVersion, t: number): UnsubscribePacket {
   const id = packetId(r);
-  const props = version === 5 ? readProperties(r, "suback") : undefined;
-  const reasonCodes: number[] = [];
-  while (r.remaining > 0) {
-    const c = r.u8("reason code");
-    if (version === 5 ? !isValidReasonCode("suback", c) : !isValidV4SubackCode(c)) {
-      throw codecError("remote", ErrorCode.ReasonCodeInvalid, `0x${c.toString(16)} is not a SUBACK reason code [MQTT-3.9.3-2]`);
-    }
-    reasonCodes.push(c);
-  }
-  if (reasonCodes.length === 0) throw codecError("remote", ErrorCode.Empty, "SUBACK without a reason code");
-  const p: SubackPacket = { type: "suback", packetId: id, reasonCodes };
-  if (props !== undefined) p.properties = props;
-  return p;
+  const props = version === 5 ? readProps(r, t) : undefined;
+  return withProps<UnsubscribePacket>({ type: "unsubscribe", packetId: id, topicFilters: listOf(r, t, () => topicFilter(r, version)) }, props);
 }
 
-function decodeUnsubscribe(r: Reader, version: ProtocolVersion): UnsubscribePacket {
+/** SUBACK and UNSUBACK (MQTT 5: one reason code per filter; 3.x UNSUBACK: none). */
+function decodeSuback(r: Reader, version: ProtocolVersion, t: number): SubackPacket | UnsubackPacket {
+  const type = PACKET_TYPES[t - 1] as "suback" | "unsuback";
   const id = packetId(r);
-  const props = version === 5 ? readProperties(r, "unsubscribe") : undefined;
-  const topicFilters: string[] = [];
-  while (r.remaining > 0) {
-    const f = r.str("topic filter");
-    if (!isValidTopicFilter(f, version)) {
-      throw codecError("remote", ErrorCode.TopicFilterInvalid, `${show(f)} is not a valid topic filter`);
-    }
-    topicFilters.push(f);
-  }
-  if (topicFilters.length === 0) throw codecError("remote", ErrorCode.Empty, "UNSUBSCRIBE without a topic filter [MQTT-3.10.3-2]");
-  const p: UnsubscribePacket = { type: "unsubscribe", packetId: id, topicFilters };
-  if (props !== undefined) p.properties = props;
-  return p;
-}
-
-function decodeUnsuback(r: Reader, version: ProtocolVersion): UnsubackPacket {
-  const id = packetId(r);
-  if (version !== 5) {
+  if (t === 11 && version !== 5) {
     r.done("UNSUBACK");
-    return { type: "unsuback", packetId: id, reasonCodes: [] };
+    return { type, packetId: id, reasonCodes: [] };
   }
-  const props = readProperties(r, "unsuback");
-  const reasonCodes: number[] = [];
-  while (r.remaining > 0) {
-    const c = r.u8("reason code");
-    if (!isValidReasonCode("unsuback", c)) {
-      throw codecError("remote", ErrorCode.ReasonCodeInvalid, `0x${c.toString(16)} is not an UNSUBACK reason code`);
-    }
-    reasonCodes.push(c);
-  }
-  if (reasonCodes.length === 0) throw codecError("remote", ErrorCode.Empty, "UNSUBACK without a reason code");
-  const p: UnsubackPacket = { type: "unsuback", packetId: id, reasonCodes };
-  if (props !== undefined) p.properties = props;
-  return p;
-}
-
-function decodeDisconnect(r: Reader, version: ProtocolVersion): DisconnectPacket {
-  if (version !== 5 || r.remaining === 0) {
-    r.done("DISCONNECT");
-    return { type: "disconnect", reasonCode: 0 };
-  }
-  const reasonCode = r.u8("reason code");
-  if (!isValidReasonCode("disconnect", reasonCode)) {
-    throw codecError("remote", ErrorCode.ReasonCodeInvalid, `0x${reasonCode.toString(16)} is not a DISCONNECT reason code`);
-  }
-  const p: DisconnectPacket = { type: "disconnect", reasonCode };
-  if (r.remaining > 0) {
-    const props = readProperties(r, "disconnect");
-    if (props !== undefined) p.properties = props;
-  }
-  r.done("DISCONNECT");
-  return p;
-}
-
-function decodeAuth(r: Reader): AuthPacket {
-  if (r.remaining === 0) return { type: "auth", reasonCode: 0 };
-  const reasonCode = r.u8("reason code");
-  if (!isValidReasonCode("auth", reasonCode)) {
-    throw codecError("remote", ErrorCode.ReasonCodeInvalid, `0x${reasonCode.toString(16)} is not an AUTH reason code`);
-  }
-  const p: AuthPacket = { type: "auth", reasonCode };
-  // Only the whole variable header may be left out (Remaining Length 0, 3.15.2);
-  // after a reason code the Property Length is always present.
-  const props = readProperties(r, "auth");
-  // With a variable header, the Authentication Method is required: "It is a
-  // Protocol Error to omit the Authentication Method" (3.15.2.2.2).
-  if (props?.authenticationMethod === undefined) {
-    throw codecError("remote", ErrorCode.AuthInvalid, "AUTH without an authentication method (3.15.2.2.2)", PROTOCOL_ERROR);
-  }
-  p.properties = props;
-  r.done("AUTH");
-  return p;
+  const props = version === 5 ? readProps(r, t) : undefined;
+  return withProps<SubackPacket | UnsubackPacket>({ type, packetId: id, reasonCodes: listOf(r, t, () => reasonCode(r, t, version)) }, props);
 }
 
 /** The MQTT 5 reason code for a client identifier the server does not accept (3.1 / 3.1.1: return code 2). */

@@ -30,7 +30,7 @@
  */
 import { codecError, ErrorCode, type MqttError } from "../errors.js";
 import { readVarint, view } from "./bytes.js";
-import { checkFirstByte, decodeBody, versionName } from "./decode.js";
+import { checkFirstByte, decodeBody, DECODERS, type Decoders, versionName } from "./decode.js";
 import type { Packet, ProtocolVersion } from "./types.js";
 
 /** The largest packet MQTT can express: 1 + 4 + 268,435,455 bytes. */
@@ -54,7 +54,12 @@ export interface DecoderOptions {
   maximumPacketSize?: number;
 }
 
-export class PacketDecoder {
+/**
+ * The streaming machinery over a table of body decoders: PacketDecoder has
+ * every packet type, the client engine's decoder (client.ts) only what a
+ * server sends.
+ */
+export class FrameDecoder {
   protocolVersion: ProtocolVersion;
   maximumPacketSize: number;
   /**
@@ -80,7 +85,10 @@ export class PacketDecoder {
   private dvOf: Uint8Array | undefined;
   private dv: DataView | undefined;
 
-  constructor(options: DecoderOptions = {}) {
+  constructor(
+    options: DecoderOptions,
+    private readonly decoders: Decoders,
+  ) {
     this.protocolVersion = options.protocolVersion ?? 4;
     this.maximumPacketSize = options.maximumPacketSize ?? MQTT_MAX_PACKET_SIZE;
   }
@@ -161,11 +169,7 @@ export class PacketDecoder {
     const headerLen = 1 + (r & 7);
     const total = headerLen + remaining;
     if (total > this.maximumPacketSize) {
-      throw codecError(
-        "remote",
-        ErrorCode.PacketTooLarge,
-        `packet of ${total} bytes exceeds the maximum packet size of ${this.maximumPacketSize}`,
-      );
+      throw codecError("remote", ErrorCode.PacketTooLarge, `packet of ${total} bytes is over the maximum packet size ${this.maximumPacketSize}`);
     }
     if (this.buffered < total) return undefined;
     let packet: Packet;
@@ -175,13 +179,13 @@ export class PacketDecoder {
         this.dvOf = first;
         this.dv = new DataView(first.buffer, first.byteOffset, first.byteLength);
       }
-      packet = decodeBody(b0, first, head + headerLen, head + total, this.protocolVersion, this.dv);
+      packet = decodeBody(this.decoders, b0, first, head + headerLen, head + total, this.protocolVersion, this.dv);
       this.buffered -= total;
       if (head + total === first.length) this.dropFirst();
       else this.head = head + total;
     } else {
       const frame = this.take(total);
-      packet = decodeBody(b0, frame, headerLen, total, this.protocolVersion);
+      packet = decodeBody(this.decoders, b0, frame, headerLen, total, this.protocolVersion);
     }
     if (packet.type === "connect") this.protocolVersion = packet.protocolVersion;
     return packet;
@@ -275,6 +279,13 @@ export class PacketDecoder {
     if (this.ownStale) this.syncOwn();
     this.own = undefined;
     this.ownLen = 0;
+  }
+}
+
+/** The streaming decoder for every packet type. */
+export class PacketDecoder extends FrameDecoder {
+  constructor(options: DecoderOptions = {}) {
+    super(options, DECODERS);
   }
 }
 

@@ -17,18 +17,25 @@
  * `checkPacket` returned still holds for it; `packetSize` measures any other
  * change of a checked packet (a topic alias in place of its topic, ...)
  * without checking it again.
+ *
+ * Each packet type is a row of a table (measure, write, first byte). The
+ * functions exported here use every row; the client engine uses the rows of
+ * the packets a client sends (client.ts), so a bundle of the engine leaves the
+ * server's packets (CONNACK, SUBACK, UNSUBACK, PINGRESP) out.
  */
 import { codecError, ErrorCode, PROTOCOL_ERROR } from "../errors.js";
 import { CLIENT_ID_NOT_VALID, clientIdProblem } from "./decode.js";
 import { isValidTopicFilter, isValidTopicName } from "../topic.js";
-import { alloc, checkInt, show, SLAB_MAX_PIECE, varintSize, VARINT_MAX, Writer } from "./bytes.js";
+import { alloc, checkInt, hex, mustBe, show, SLAB_MAX_PIECE, varintSize, VARINT_MAX, Writer } from "./bytes.js";
 import { type PropertyContext, propertiesSize, writeProperties } from "./properties.js";
 import { isValidReasonCode, isValidV4SubackCode } from "./reason-codes.js";
 import { checkConnack, checkSubscription, subscriptionOptionsByte } from "./rules.js";
 import type {
   AckPacket,
+  ConnackPacket,
   ConnectPacket,
   Packet,
+  PacketType,
   Properties,
   ProtocolVersion,
   PublishPacket,
@@ -39,16 +46,82 @@ import type {
 } from "./types.js";
 import { utf8Length, writeUtf8 } from "./utf8.js";
 
+// ---------------------------------------------------------------------------
+// The tables
+
+/** Measures (with `check`: checks first) a packet of one type; returns its whole size. */
+type Measure<P> = (p: P, v: ProtocolVersion, check: boolean) => number;
+/** Writes the body of a checked packet after its fixed header; `full` false stops a PUBLISH before its payload. */
+type Write<P> = (w: Writer, p: P, v: ProtocolVersion, remaining: number, full: boolean, b0: number) => void;
+type Row<P> = readonly [measure: Measure<P>, write: Write<P>, b0: number];
+/** Packet types and their rows; a type without a row is refused (ERR_PACKET_TYPE). */
+export type Encoders = { readonly [T in PacketType]?: Row<Extract<Packet, { type: T }>> };
+
+function rowOf(table: Encoders, packet: Packet): Row<Packet> {
+  const t = packet.type;
+  if (typeof t !== "string" || !Object.hasOwn(table, t)) throw codecError("local", ErrorCode.PacketTypeInvalid, `can't encode packet type ${show(t)}`);
+  return table[t] as Row<Packet>;
+}
+
+/** checkPacket over `table`. */
+export function checkWith(table: Encoders, packet: Packet, version: ProtocolVersion): number {
+  if (version !== 3 && version !== 4 && version !== 5) throw codecError("local", ErrorCode.ProtocolInvalid, `unknown protocol version ${show(version)}`);
+  if (typeof packet !== "object" || packet === null) throw codecError("local", ErrorCode.PacketTypeInvalid, mustBe("a packet", "an object", packet));
+  return rowOf(table, packet)[0](packet, version, true);
+}
+
+/** packetSize over `table`. */
+export function sizeWith(table: Encoders, packet: Packet, version: ProtocolVersion): number {
+  return rowOf(table, packet)[0](packet, version, false);
+}
+
+/** Writes the first `n` bytes of the checked packet of `size` bytes at buf[offset]. */
+export function writeWith(table: Encoders, packet: Packet, version: ProtocolVersion, size: number, buf: Uint8Array, offset: number, n: number): void {
+  const row = rowOf(table, packet);
+  const w = new Writer(buf, offset);
+  const remaining = remainingOf(size);
+  const p = packet as PublishPacket;
+  w.u8(p.type === "publish" ? 0x30 | (p.dup ? 8 : 0) | (p.qos << 1) | (p.retain ? 1 : 0) : row[2]);
+  w.varint(remaining);
+  row[1](w, packet, version, remaining, n === size, row[2]);
+}
+
+/** The packets a client sends. */
+export const CLIENT_ENCODERS: Encoders = {
+  connect: [sizeConnect, writeConnect, 0x10],
+  publish: [sizePublish, writePublish, 0x30],
+  puback: [sizeAck, writeTail, 0x40],
+  pubrec: [sizeAck, writeTail, 0x50],
+  pubrel: [sizeAck, writeTail, 0x62],
+  pubcomp: [sizeAck, writeTail, 0x70],
+  subscribe: [sizeSubscribe, writeSubscribe, 0x82],
+  unsubscribe: [sizeUnsubscribe, writeUnsubscribe, 0xa2],
+  pingreq: [sizePing, writeNothing, 0xc0],
+  disconnect: [sizeDisconnect, writeTail, 0xe0],
+  auth: [sizeAuth, writeTail, 0xf0],
+};
+
+/** Every packet type. */
+const ENCODERS: Encoders = /*#__PURE__*/ Object.assign(
+  {
+    connack: [sizeConnack, writeConnack, 0x20],
+    suback: [sizeSuback, writeSuback, 0x90],
+    unsuback: [sizeUnsuback, writeUnsuback, 0xb0],
+    pingresp: [sizePing, writeNothing, 0xd0],
+  } satisfies Encoders,
+  CLIENT_ENCODERS,
+);
+
+// ---------------------------------------------------------------------------
+// The public functions, over every packet type
+
 /**
  * Encodes `packet` for protocol `version` (CONNECT uses its own
  * `protocolVersion`). Throws LocalProtocolError, with a stable code, when the
  * packet breaks a rule of the protocol; returns the complete frame otherwise.
  */
 export function encodePacket(packet: Packet, version: ProtocolVersion): Uint8Array {
-  const size = checkPacket(packet, version);
-  const buf = alloc(size);
-  writeBody(packet, version, size, buf, 0, size);
-  return buf;
+  return writePacket(packet, version, checkPacket(packet, version));
 }
 
 /**
@@ -57,13 +130,7 @@ export function encodePacket(packet: Packet, version: ProtocolVersion): Uint8Arr
  * included). Throws LocalProtocolError as `encodePacket` does.
  */
 export function checkPacket(packet: Packet, version: ProtocolVersion): number {
-  if (version !== 3 && version !== 4 && version !== 5) {
-    throw codecError("local", ErrorCode.ProtocolInvalid, `unknown protocol version ${show(version)}`);
-  }
-  if (typeof packet !== "object" || packet === null) {
-    throw codecError("local", ErrorCode.PacketTypeInvalid, `a packet must be an object, got ${show(packet)}`);
-  }
-  return measure(packet, version, true);
+  return checkWith(ENCODERS, packet, version);
 }
 
 /**
@@ -73,7 +140,7 @@ export function checkPacket(packet: Packet, version: ProtocolVersion): number {
  * it returns for an unchecked packet means nothing.
  */
 export function packetSize(packet: Packet, version: ProtocolVersion): number {
-  return measure(packet, version, false);
+  return sizeWith(ENCODERS, packet, version);
 }
 
 /**
@@ -83,7 +150,7 @@ export function packetSize(packet: Packet, version: ProtocolVersion): number {
  */
 export function writePacket(packet: Packet, version: ProtocolVersion, size: number = packetSize(packet, version)): Uint8Array {
   const buf = alloc(size);
-  writeBody(packet, version, size, buf, 0, size);
+  writeWith(ENCODERS, packet, version, size, buf, 0, size);
   return buf;
 }
 
@@ -101,7 +168,7 @@ export function writePacketInto(
   withPayload = true,
 ): void {
   const n = !withPayload && packet.type === "publish" ? size - packet.payload.length : size;
-  writeBody(packet, version, size, buf, offset, n);
+  writeWith(ENCODERS, packet, version, size, buf, offset, n);
 }
 
 /**
@@ -119,67 +186,16 @@ export function writePacketChunks(packet: Packet, version: ProtocolVersion, size
   if (packet.type !== "publish" || packet.payload.length < CHUNKED_PAYLOAD_MIN) return [writePacket(packet, version, size)];
   const n = size - packet.payload.length;
   const head = alloc(n);
-  writeBody(packet, version, size, head, 0, n);
+  writeWith(ENCODERS, packet, version, size, head, 0, n);
   return [head, packet.payload];
 }
 
 // ---------------------------------------------------------------------------
 // Measuring: every rule, and the size. With `check` false, only the size.
 
-function measure(packet: Packet, version: ProtocolVersion, check: boolean): number {
-  switch (packet.type) {
-    case "connect":
-      return sizeConnect(packet, check);
-    case "connack": {
-      if (check) {
-        const rc = checkInt(packet.reasonCode, 0xff, "reason code");
-        checkConnack(rc, Boolean(packet.sessionPresent), version, "local");
-        // MQTT 3.1's CONNACK has no session present flag (its first byte is unused).
-        if (packet.sessionPresent && version === 3) throw codecError("local", ErrorCode.VersionMismatch, "session present needs MQTT 3.1.1 or later");
-      }
-      return frame(2 + withLength(props(packet.properties, "connack", version, check), version));
-    }
-    case "publish":
-      return sizePublish(packet, version, check);
-    case "puback":
-    case "pubrec":
-    case "pubrel":
-    case "pubcomp":
-      if (check) pid(packet.packetId);
-      return sizeTail(packet.type, 2, check ? checkInt(packet.reasonCode ?? 0, 0xff, "reason code") : (packet.reasonCode ?? 0), packet.properties, version, check);
-    case "subscribe":
-      return sizeSubscribe(packet, version, check);
-    case "suback":
-      return sizeSuback(packet, version, check);
-    case "unsubscribe":
-      return sizeUnsubscribe(packet, version, check);
-    case "unsuback":
-      return sizeUnsuback(packet, version, check);
-    case "pingreq":
-    case "pingresp":
-      if (check) noProperties(packet as { properties?: unknown }, packet.type.toUpperCase());
-      return 2;
-    case "disconnect":
-      return sizeTail("disconnect", 0, check ? checkInt(packet.reasonCode ?? 0, 0xff, "reason code") : (packet.reasonCode ?? 0), packet.properties, version, check);
-    case "auth": {
-      if (check && version !== 5) throw codecError("local", ErrorCode.VersionMismatch, "AUTH needs MQTT 5");
-      const size = sizeTail("auth", 0, check ? checkInt(packet.reasonCode ?? 0, 0xff, "reason code") : (packet.reasonCode ?? 0), packet.properties, version, check);
-      // Only the short form (success, no properties: Remaining Length 0) goes
-      // without the Authentication Method; "It is a Protocol Error to omit the
-      // Authentication Method" otherwise (3.15.2.2.2).
-      if (check && size > 2 && packet.properties?.authenticationMethod === undefined) {
-        throw codecError("local", ErrorCode.AuthInvalid, "AUTH without an authentication method (3.15.2.2.2)", PROTOCOL_ERROR);
-      }
-      return size;
-    }
-    default:
-      throw codecError("local", ErrorCode.PacketTypeInvalid, `unknown packet type ${show((packet as { type: unknown }).type)}`);
-  }
-}
-
 /** The size of a whole packet whose body is `body` bytes. */
 function frame(body: number): number {
-  if (body > VARINT_MAX) throw codecError("local", ErrorCode.PacketTooLarge, `packet body of ${body} bytes exceeds the MQTT maximum`);
+  if (body > VARINT_MAX) throw codecError("local", ErrorCode.PacketTooLarge, `packet body of ${body} bytes is over the MQTT maximum`);
   return 1 + varintSize(body) + body;
 }
 
@@ -188,32 +204,40 @@ function remainingOf(size: number): number {
   return size <= 129 ? size - 2 : size <= 16_386 ? size - 3 : size <= 2_097_155 ? size - 4 : size - 5;
 }
 
+const TOO_LONG = " is over 65535 bytes";
+
 /** Byte length of a string field (checked: a string of valid UTF-8, at most 65,535 bytes). */
 function str(s: unknown, what: string, check: boolean): number {
-  if (check && typeof s !== "string") throw codecError("local", ErrorCode.ValueRange, `${what} must be a string`);
+  if (check && typeof s !== "string") throw codecError("local", ErrorCode.ValueRange, mustBe(what, "a string", s));
   const n = utf8Length(s as string, "local", what);
-  if (check && n > 0xffff) throw codecError("local", ErrorCode.ValueRange, `${what} is longer than 65,535 bytes`);
+  if (check && n > 0xffff) throw codecError("local", ErrorCode.ValueRange, what + TOO_LONG);
   return n;
 }
 
 function bin(b: unknown, what: string, check: boolean): number {
   if (check) {
-    if (!(b instanceof Uint8Array)) throw codecError("local", ErrorCode.ValueRange, `${what} must be a Uint8Array`);
-    if (b.length > 0xffff) throw codecError("local", ErrorCode.ValueRange, `${what} is longer than 65,535 bytes`);
+    if (!(b instanceof Uint8Array)) throw codecError("local", ErrorCode.ValueRange, mustBe(what, "a Uint8Array", b));
+    if (b.length > 0xffff) throw codecError("local", ErrorCode.ValueRange, what + TOO_LONG);
   }
   return (b as Uint8Array).length;
 }
 
 function qosOf(q: unknown, what: string): number {
-  if (q !== 0 && q !== 1 && q !== 2) throw codecError("local", ErrorCode.QosInvalid, `${what} must be 0, 1 or 2, got ${show(q)}`);
+  if (q !== 0 && q !== 1 && q !== 2) throw codecError("local", ErrorCode.QosInvalid, mustBe(what, "0, 1 or 2", q));
   return q;
 }
 
 function pid(id: unknown): number {
-  if (typeof id !== "number" || !Number.isInteger(id) || id < 1 || id > 0xffff) {
-    throw codecError("local", ErrorCode.PacketIdInvalid, `packet identifier must be an integer in 1..65535, got ${show(id)}`);
-  }
-  return id;
+  return checkInt(id, 0xffff, "packet identifier", 1, "local", ErrorCode.PacketIdInvalid);
+}
+
+function rcOf(rc: unknown, check: boolean): number {
+  return check ? checkInt(rc ?? 0, 0xff, "reason code") : ((rc as number | undefined) ?? 0);
+}
+
+/** Whether a property list holds anything. */
+function hasAny(p: unknown): boolean {
+  return p !== undefined && (typeof p !== "object" || p === null || Object.values(p).some((v) => v !== undefined));
 }
 
 /**
@@ -223,24 +247,10 @@ function pid(id: unknown): number {
  */
 function props(p: Properties | undefined, context: PropertyContext, version: ProtocolVersion, check: boolean): number {
   if (version !== 5) {
-    if (check && p !== undefined && (typeof p !== "object" || p === null || Object.values(p).some((v) => v !== undefined))) {
-      throw codecError("local", ErrorCode.VersionMismatch, `properties need MQTT 5 (${context})`);
-    }
+    if (check && hasAny(p)) throw codecError("local", ErrorCode.VersionMismatch, `${context} properties need MQTT 5`);
     return 0;
   }
   return propertiesSize(p, context, check);
-}
-
-/**
- * PINGREQ and PINGRESP have no variable header in any version (3.12, 3.13), so
- * properties on one are the caller's mistake, refused rather than dropped.
- * An absent or empty `properties` carries nothing and passes, as elsewhere.
- */
-function noProperties(packet: { properties?: unknown }, name: string): void {
-  const p = packet.properties;
-  if (p !== undefined && (typeof p !== "object" || p === null || Object.values(p).some((v) => v !== undefined))) {
-    throw codecError("local", ErrorCode.PropertyNotAllowed, `${name} carries no properties`);
-  }
 }
 
 /** Bytes a property list of `n` bytes takes with its length prefix in `version`. */
@@ -248,7 +258,17 @@ function withLength(n: number, version: ProtocolVersion): number {
   return version === 5 ? varintSize(n) + n : 0;
 }
 
-function sizeConnect(p: ConnectPacket, check: boolean): number {
+/**
+ * PINGREQ and PINGRESP have no variable header in any version (3.12, 3.13), so
+ * properties on one are the caller's mistake, refused rather than dropped.
+ * An absent or empty `properties` carries nothing and passes, as elsewhere.
+ */
+function sizePing(p: { type: string; properties?: unknown }, _v: ProtocolVersion, check: boolean): number {
+  if (check && hasAny(p.properties)) throw codecError("local", ErrorCode.PropertyNotAllowed, `${p.type} has no properties`);
+  return 2;
+}
+
+function sizeConnect(p: ConnectPacket, _version: ProtocolVersion, check: boolean): number {
   const v = p.protocolVersion;
   if (check) {
     if (v !== 3 && v !== 4 && v !== 5) throw codecError("local", ErrorCode.ProtocolInvalid, `unknown protocol version ${show(v)}`);
@@ -257,7 +277,7 @@ function sizeConnect(p: ConnectPacket, check: boolean): number {
   // [MQTT-3.1.2-1] "MQTT" (3.1: "MQIsdp"), then the level, flags, keep alive.
   let size = (v === 3 ? 8 : 6) + 1 + 1 + 2;
   size += withLength(props(p.properties, "connect", v, check), v);
-  size += 2 + str(p.clientId, "client identifier", check);
+  size += 2 + str(p.clientId, "client id", check);
   if (check) {
     const idProblem = clientIdProblem(p.clientId, Boolean(p.clean), v);
     if (idProblem !== undefined) throw codecError("local", ErrorCode.ValueRange, idProblem, CLIENT_ID_NOT_VALID);
@@ -265,8 +285,8 @@ function sizeConnect(p: ConnectPacket, check: boolean): number {
   const will = p.will;
   if (will !== undefined) {
     if (check) {
-      if (typeof will !== "object" || will === null) throw codecError("local", ErrorCode.ValueRange, "will must be an object");
-      if (!isValidTopicName(will.topic)) throw codecError("local", ErrorCode.TopicInvalid, "will topic is not a valid topic name");
+      if (typeof will !== "object" || will === null) throw codecError("local", ErrorCode.ValueRange, mustBe("will", "an object", will));
+      if (!isValidTopicName(will.topic)) throw codecError("local", ErrorCode.TopicInvalid, `will topic ${show(will.topic)} is not a valid topic name`);
     }
     const topicLen = str(will.topic, "will topic", check);
     if (check) qosOf(will.qos, "will QoS");
@@ -280,6 +300,16 @@ function sizeConnect(p: ConnectPacket, check: boolean): number {
     size += 2 + bin(p.password, "password", check);
   }
   return frame(size);
+}
+
+function sizeConnack(p: ConnackPacket, version: ProtocolVersion, check: boolean): number {
+  if (check) {
+    const rc = checkInt(p.reasonCode, 0xff, "reason code");
+    checkConnack(rc, Boolean(p.sessionPresent), version, "local");
+    // MQTT 3.1's CONNACK has no session present flag (its first byte is unused).
+    if (p.sessionPresent && version === 3) throw codecError("local", ErrorCode.VersionMismatch, "session present needs MQTT 3.1.1 or later");
+  }
+  return frame(2 + withLength(props(p.properties, "connack", version, check), version));
 }
 
 function sizePublish(p: PublishPacket, v: ProtocolVersion, check: boolean): number {
@@ -308,7 +338,7 @@ function sizePublish(p: PublishPacket, v: ProtocolVersion, check: boolean): numb
     size += 2;
   }
   const payload = p.payload;
-  if (check && !(payload instanceof Uint8Array)) throw codecError("local", ErrorCode.ValueRange, "payload must be a Uint8Array");
+  if (check && !(payload instanceof Uint8Array)) throw codecError("local", ErrorCode.ValueRange, mustBe("payload", "a Uint8Array", payload));
   return frame(size + withLength(props(p.properties, "publish", v, check), v) + payload.length);
 }
 
@@ -384,9 +414,7 @@ function sizeTail(context: TailContext, head: number, rc: number, properties: Pr
     }
     return 2 + head;
   }
-  if (check && !isValidReasonCode(context, rc)) {
-    throw codecError("local", ErrorCode.ReasonCodeInvalid, `0x${rc.toString(16)} is not a ${context.toUpperCase()} reason code`);
-  }
+  if (check && !isValidReasonCode(context, rc)) throw codecError("local", ErrorCode.ReasonCodeInvalid, `${hex(rc)} is not a ${context} reason code`);
   const inner = propertiesSize(properties, context, check);
   // Acks and DISCONNECT may stop after the reason code (3.4.2.2.1, 3.14.2.2.1); AUTH
   // may only drop the whole variable header, so after its reason code the
@@ -395,179 +423,98 @@ function sizeTail(context: TailContext, head: number, rc: number, properties: Pr
   return frame(withProps ? head + 1 + varintSize(inner) + inner : rc !== 0 ? head + 1 : head);
 }
 
-function sizeSubscribe(p: SubscribePacket, v: ProtocolVersion, check: boolean): number {
+function sizeAck(p: AckPacket<"puback" | "pubrec" | "pubrel" | "pubcomp">, v: ProtocolVersion, check: boolean): number {
   if (check) pid(p.packetId);
-  const subs = p.subscriptions;
-  if (check && (!Array.isArray(subs) || subs.length === 0)) {
-    throw codecError("local", ErrorCode.Empty, "SUBSCRIBE needs at least one topic filter [MQTT-3.8.3-2]");
+  return sizeTail(p.type, 2, rcOf(p.reasonCode, check), p.properties, v, check);
+}
+
+function sizeDisconnect(p: Extract<Packet, { type: "disconnect" }>, v: ProtocolVersion, check: boolean): number {
+  return sizeTail("disconnect", 0, rcOf(p.reasonCode, check), p.properties, v, check);
+}
+
+function sizeAuth(p: Extract<Packet, { type: "auth" }>, v: ProtocolVersion, check: boolean): number {
+  if (check && v !== 5) throw codecError("local", ErrorCode.VersionMismatch, "AUTH needs MQTT 5");
+  const size = sizeTail("auth", 0, rcOf(p.reasonCode, check), p.properties, v, check);
+  // Only the short form (success, no properties: Remaining Length 0) goes
+  // without the Authentication Method; "It is a Protocol Error to omit the
+  // Authentication Method" otherwise (3.15.2.2.2).
+  if (check && size > 2 && p.properties?.authenticationMethod === undefined) {
+    throw codecError("local", ErrorCode.AuthInvalid, "AUTH needs an authentication method (3.15.2.2.2)", PROTOCOL_ERROR);
   }
-  let size = 2 + withLength(props(p.properties, "subscribe", v, check), v);
-  for (const s of subs) {
-    if (check) {
-      if (typeof s !== "object" || s === null) throw codecError("local", ErrorCode.ValueRange, "a subscription must be an object");
-      if (!isValidTopicFilter(s.topicFilter, v)) {
-        throw codecError("local", ErrorCode.TopicFilterInvalid, `${show(s.topicFilter)} is not a valid topic filter`);
-      }
-    }
-    size += 3 + str(s.topicFilter, "topic filter", check);
+  return size;
+}
+
+/** The packet identifier and the property list of SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK (5.0), checked. */
+function idAndProps(p: { packetId: number; properties?: Properties }, context: PropertyContext, v: ProtocolVersion, check: boolean): number {
+  if (check) pid(p.packetId);
+  return 2 + withLength(props(p.properties, context, v, check), v);
+}
+
+/** A non-empty array (anything else: ERR_EMPTY). */
+function listOf(a: unknown, what: string, check: boolean): unknown[] {
+  if (check && (!Array.isArray(a) || a.length === 0)) throw codecError("local", ErrorCode.Empty, mustBe(what, "a non-empty array", a));
+  return a as unknown[];
+}
+
+function filterLen(f: unknown, v: ProtocolVersion, check: boolean): number {
+  if (check && !isValidTopicFilter(f as string, v)) throw codecError("local", ErrorCode.TopicFilterInvalid, `${show(f)} is not a valid topic filter`);
+  return 2 + str(f, "topic filter", check);
+}
+
+function sizeSubscribe(p: SubscribePacket, v: ProtocolVersion, check: boolean): number {
+  let size = idAndProps(p, "subscribe", v, check);
+  // [MQTT-3.8.3-2] at least one topic filter.
+  for (const s of listOf(p.subscriptions, "subscriptions", check) as SubscribePacket["subscriptions"]) {
+    if (check && (typeof s !== "object" || s === null)) throw codecError("local", ErrorCode.ValueRange, mustBe("a subscription", "an object", s));
+    size += 1 + filterLen(s.topicFilter, v, check);
     if (check) checkSubscription(s.topicFilter, s.qos, s.noLocal === true, s.retainAsPublished === true, s.retainHandling ?? 0, v, "local");
   }
   return frame(size);
 }
 
-function sizeSuback(p: SubackPacket, v: ProtocolVersion, check: boolean): number {
-  if (check) {
-    pid(p.packetId);
-    if (!Array.isArray(p.reasonCodes) || p.reasonCodes.length === 0) {
-      throw codecError("local", ErrorCode.Empty, "SUBACK needs a reason code per filter");
-    }
-    for (const c of p.reasonCodes) {
-      if (v === 5 ? !isValidReasonCode("suback", c) : !isValidV4SubackCode(c)) {
-        throw codecError("local", ErrorCode.ReasonCodeInvalid, `${show(c)} is not a SUBACK reason code`);
-      }
-    }
-  }
-  return frame(2 + withLength(props(p.properties, "suback", v, check), v) + p.reasonCodes.length);
-}
-
 function sizeUnsubscribe(p: UnsubscribePacket, v: ProtocolVersion, check: boolean): number {
-  if (check) {
-    pid(p.packetId);
-    if (!Array.isArray(p.topicFilters) || p.topicFilters.length === 0) {
-      throw codecError("local", ErrorCode.Empty, "UNSUBSCRIBE needs at least one topic filter [MQTT-3.10.3-2]");
-    }
-  }
-  let size = 2 + withLength(props(p.properties, "unsubscribe", v, check), v);
-  for (const f of p.topicFilters) {
-    if (check && !isValidTopicFilter(f, v)) throw codecError("local", ErrorCode.TopicFilterInvalid, `${show(f)} is not a valid topic filter`);
-    size += 2 + str(f, "topic filter", check);
-  }
+  let size = idAndProps(p, "unsubscribe", v, check);
+  // [MQTT-3.10.3-2] at least one topic filter.
+  for (const f of listOf(p.topicFilters, "topicFilters", check)) size += filterLen(f, v, check);
   return frame(size);
 }
 
-function sizeUnsuback(p: UnsubackPacket, v: ProtocolVersion, check: boolean): number {
-  if (check) {
-    pid(p.packetId);
-    if (!Array.isArray(p.reasonCodes)) throw codecError("local", ErrorCode.ValueRange, "UNSUBACK reasonCodes must be an array");
-  }
-  if (v !== 5) {
-    if (check) {
-      if (p.reasonCodes.length !== 0) throw codecError("local", ErrorCode.VersionMismatch, "UNSUBACK reason codes need MQTT 5");
-      props(p.properties, "unsuback", v, check);
+function sizeSuback(p: SubackPacket, v: ProtocolVersion, check: boolean): number {
+  const size = idAndProps(p, "suback", v, check);
+  for (const c of listOf(p.reasonCodes, "reasonCodes", check)) {
+    if (check && (v === 5 ? !isValidReasonCode("suback", c as number) : !isValidV4SubackCode(c as number))) {
+      throw codecError("local", ErrorCode.ReasonCodeInvalid, `${show(c)} is not a suback reason code`);
     }
+  }
+  return frame(size + p.reasonCodes.length);
+}
+
+function sizeUnsuback(p: UnsubackPacket, v: ProtocolVersion, check: boolean): number {
+  if (check && !Array.isArray(p.reasonCodes)) throw codecError("local", ErrorCode.ValueRange, mustBe("reasonCodes", "an array", p.reasonCodes));
+  if (v !== 5) {
+    if (check && p.reasonCodes.length !== 0) throw codecError("local", ErrorCode.VersionMismatch, "unsuback reason codes need MQTT 5");
+    idAndProps(p, "unsuback", v, check);
     return 4;
   }
-  if (check) {
-    if (p.reasonCodes.length === 0) throw codecError("local", ErrorCode.Empty, "UNSUBACK needs a reason code per filter");
-    for (const c of p.reasonCodes) {
-      if (!isValidReasonCode("unsuback", c)) throw codecError("local", ErrorCode.ReasonCodeInvalid, `${show(c)} is not an UNSUBACK reason code`);
-    }
+  const size = idAndProps(p, "unsuback", v, check);
+  for (const c of listOf(p.reasonCodes, "reasonCodes", check)) {
+    if (check && !isValidReasonCode("unsuback", c as number)) throw codecError("local", ErrorCode.ReasonCodeInvalid, `${show(c)} is not an unsuback reason code`);
   }
-  return frame(2 + withLength(props(p.properties, "unsuback", v, check), 5) + p.reasonCodes.length);
+  return frame(size + p.reasonCodes.length);
 }
 
 // ---------------------------------------------------------------------------
-// Writing: a checked packet of `size` bytes, laid out; no rule, nothing thrown.
+// Writing a checked packet's body (the fixed header is written): no rule, nothing thrown.
 
-const ACK_B0 = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 } as const;
+function writeNothing(): void {}
 
-/** Writes the first `n` bytes of the checked packet of `size` bytes at buf[offset]. */
-function writeBody(packet: Packet, version: ProtocolVersion, size: number, buf: Uint8Array, offset: number, n: number): void {
-  const w = new Writer(buf, offset);
-  const remaining = remainingOf(size);
-  switch (packet.type) {
-    case "connect":
-      writeConnect(w, packet, remaining);
-      return;
-    case "connack":
-      w.u8(0x20);
-      w.varint(remaining);
-      w.u8(packet.sessionPresent ? 1 : 0);
-      w.u8(packet.reasonCode);
-      if (version === 5) writeProperties(w, packet.properties);
-      return;
-    case "publish": {
-      const p = packet;
-      w.u8(0x30 | (p.dup ? 8 : 0) | (p.qos << 1) | (p.retain ? 1 : 0));
-      w.varint(remaining);
-      const cached = topicBytes.get(p.topic);
-      if (cached !== undefined) {
-        w.u16(cached.length);
-        w.raw(cached);
-      } else {
-        w.str(p.topic);
-      }
-      if (p.qos !== 0) w.u16(p.packetId!);
-      if (version === 5) writeProperties(w, p.properties);
-      if (n === size) w.raw(p.payload);
-      return;
-    }
-    case "puback":
-    case "pubrec":
-    case "pubrel":
-    case "pubcomp":
-      writeTail(w, ACK_B0[packet.type], remaining, 2, packet.packetId, packet.reasonCode ?? 0, packet.properties);
-      return;
-    case "subscribe": {
-      w.u8(0x82);
-      w.varint(remaining);
-      w.u16(packet.packetId);
-      if (version === 5) writeProperties(w, packet.properties);
-      for (const s of packet.subscriptions) {
-        w.str(s.topicFilter);
-        w.u8(subscriptionOptionsByte(s.qos, s.noLocal === true, s.retainAsPublished === true, s.retainHandling ?? 0));
-      }
-      return;
-    }
-    case "suback":
-      w.u8(0x90);
-      w.varint(remaining);
-      w.u16(packet.packetId);
-      if (version === 5) writeProperties(w, packet.properties);
-      for (const c of packet.reasonCodes) w.u8(c);
-      return;
-    case "unsubscribe":
-      w.u8(0xa2);
-      w.varint(remaining);
-      w.u16(packet.packetId);
-      if (version === 5) writeProperties(w, packet.properties);
-      for (const f of packet.topicFilters) w.str(f);
-      return;
-    case "unsuback":
-      w.u8(0xb0);
-      w.varint(remaining);
-      w.u16(packet.packetId);
-      if (version === 5) {
-        writeProperties(w, packet.properties);
-        for (const c of packet.reasonCodes) w.u8(c);
-      }
-      return;
-    case "pingreq":
-      w.u8(0xc0);
-      w.u8(0);
-      return;
-    case "pingresp":
-      w.u8(0xd0);
-      w.u8(0);
-      return;
-    case "disconnect":
-      writeTail(w, 0xe0, remaining, 0, 0, packet.reasonCode ?? 0, packet.properties);
-      return;
-    case "auth":
-      writeTail(w, 0xf0, remaining, 0, 0, packet.reasonCode ?? 0, packet.properties);
-      return;
-  }
-}
-
-function writeConnect(w: Writer, p: ConnectPacket, remaining: number): void {
+function writeConnect(w: Writer, p: ConnectPacket): void {
   const v = p.protocolVersion;
   const will = p.will;
   let flags = p.clean ? 0x02 : 0;
   if (will !== undefined) flags |= 0x04 | (will.qos << 3) | (will.retain ? 0x20 : 0);
   if (p.username !== undefined) flags |= 0x80;
   if (p.password !== undefined) flags |= 0x40;
-  w.u8(0x10);
-  w.varint(remaining);
   w.str(v === 3 ? "MQIsdp" : "MQTT");
   w.u8(v);
   w.u8(flags);
@@ -583,15 +530,73 @@ function writeConnect(w: Writer, p: ConnectPacket, remaining: number): void {
   if (p.password !== undefined) w.bin(p.password);
 }
 
+function writeConnack(w: Writer, p: ConnackPacket, version: ProtocolVersion): void {
+  w.u8(p.sessionPresent ? 1 : 0);
+  w.u8(p.reasonCode);
+  if (version === 5) writeProperties(w, p.properties);
+}
+
+function writePublish(w: Writer, p: PublishPacket, version: ProtocolVersion, _remaining: number, full: boolean): void {
+  const cached = topicBytes.get(p.topic);
+  if (cached !== undefined) {
+    w.u16(cached.length);
+    w.raw(cached);
+  } else {
+    w.str(p.topic);
+  }
+  if (p.qos !== 0) w.u16(p.packetId!);
+  if (version === 5) writeProperties(w, p.properties);
+  if (full) w.raw(p.payload);
+}
+
+/** The packet identifier and (5.0) the properties. */
+function writeIdAndProps(w: Writer, p: { packetId: number; properties?: Properties }, version: ProtocolVersion): void {
+  w.u16(p.packetId);
+  if (version === 5) writeProperties(w, p.properties);
+}
+
+function writeSubscribe(w: Writer, p: SubscribePacket, version: ProtocolVersion): void {
+  writeIdAndProps(w, p, version);
+  for (const s of p.subscriptions) {
+    w.str(s.topicFilter);
+    w.u8(subscriptionOptionsByte(s.qos, s.noLocal === true, s.retainAsPublished === true, s.retainHandling ?? 0));
+  }
+}
+
+function writeSuback(w: Writer, p: SubackPacket, version: ProtocolVersion): void {
+  writeIdAndProps(w, p, version);
+  for (const c of p.reasonCodes) w.u8(c);
+}
+
+function writeUnsubscribe(w: Writer, p: UnsubscribePacket, version: ProtocolVersion): void {
+  writeIdAndProps(w, p, version);
+  for (const f of p.topicFilters) w.str(f);
+}
+
+function writeUnsuback(w: Writer, p: UnsubackPacket, version: ProtocolVersion): void {
+  w.u16(p.packetId);
+  if (version === 5) {
+    writeProperties(w, p.properties);
+    for (const c of p.reasonCodes) w.u8(c);
+  }
+}
+
 /**
  * An ack, DISCONNECT or AUTH (see sizeTail). Its shape follows from its
- * Remaining Length: `head` bytes alone, one more for the reason code, or the
- * reason code and the property list.
+ * Remaining Length: the packet identifier (acks) alone, one more byte for the
+ * reason code, or the reason code and the property list.
  */
-function writeTail(w: Writer, b0: number, remaining: number, head: number, id: number, rc: number, properties: Properties | undefined): void {
-  w.u8(b0);
-  w.varint(remaining);
-  if (head !== 0) w.u16(id);
-  if (remaining > head) w.u8(rc);
-  if (remaining > head + 1) writeProperties(w, properties);
+function writeTail(
+  w: Writer,
+  p: { packetId?: number; reasonCode?: number; properties?: Properties },
+  _v: ProtocolVersion,
+  remaining: number,
+  _full: boolean,
+  b0: number,
+): void {
+  // Acks (0x40..0x70) have a packet identifier; DISCONNECT and AUTH do not.
+  const head = b0 < 0x80 ? 2 : 0;
+  if (head !== 0) w.u16(p.packetId!);
+  if (remaining > head) w.u8(p.reasonCode ?? 0);
+  if (remaining > head + 1) writeProperties(w, p.properties);
 }

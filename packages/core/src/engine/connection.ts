@@ -24,8 +24,8 @@
  * and exports and imports its own share of `SessionState`.
  */
 import { show } from "../codec/bytes.js";
-import { checkPacket, encodePacket } from "../codec/encode.js";
-import { PacketDecoder, MQTT_MAX_PACKET_SIZE } from "../codec/decoder.js";
+import { checkPacket, ClientDecoder, encodePacket } from "../codec/client.js";
+import { MQTT_MAX_PACKET_SIZE } from "../codec/decoder.js";
 import { isValidReasonCode, ReasonCode } from "../codec/reason-codes.js";
 import type {
   AuthPacket,
@@ -98,7 +98,7 @@ export class MqttConnection {
   private eventHead = 0;
 
   // ---- per network connection ----
-  private decoder: PacketDecoder;
+  private decoder: ClientDecoder;
   private readonly out = new Outbox();
   private connectedClean = true;
 
@@ -526,9 +526,9 @@ export class MqttConnection {
     return this.clock;
   }
 
-  private newDecoder(): PacketDecoder {
+  private newDecoder(): ClientDecoder {
     const max = this.opts.properties?.maximumPacketSize ?? this.opts.maximumPacketSize;
-    return new PacketDecoder({ protocolVersion: this.protocolVersion, maximumPacketSize: max ?? MQTT_MAX_PACKET_SIZE });
+    return new ClientDecoder({ protocolVersion: this.protocolVersion, maximumPacketSize: max ?? MQTT_MAX_PACKET_SIZE });
   }
 
   private connectPacket(clean: boolean): ConnectPacket {

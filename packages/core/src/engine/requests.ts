@@ -4,7 +4,7 @@
  * connection until answered. With resubscribeOnSessionLoss, subscriptions the
  * server lost are kept, marked unconfirmed, and asked for again.
  */
-import { checkPacket, encodePacket } from "../codec/encode.js";
+import { checkPacket, encodePacket } from "../codec/client.js";
 import { ReasonCode } from "../codec/reason-codes.js";
 import type { Packet, Properties, ProtocolVersion, QoS, SubackPacket, Subscription, UnsubackPacket } from "../codec/types.js";
 import { ErrorCode, type MqttError } from "../errors.js";

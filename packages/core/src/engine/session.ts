@@ -3,7 +3,7 @@
  * a store, a process). It is plain data so a store can persist it as it is.
  */
 import { show } from "../codec/bytes.js";
-import { encodePacket } from "../codec/encode.js";
+import { encodePacket } from "../codec/client.js";
 import type { Packet, Properties, ProtocolVersion, QoS, Subscription } from "../codec/types.js";
 import { ErrorCode, LocalProtocolError, MqttError } from "../errors.js";
 import { base64Decode, base64Encode } from "./base64.js";
