@@ -276,6 +276,15 @@ export class ExternalLoop implements LoopHooks {
     return this.phase === "open" && (this.blocked || this.engine.wantsWrite());
   }
 
+  /**
+   * The transport asked to wait for drain: a `loopWrite` now would write
+   * nothing (select would not report the socket writable). `onWritable` says
+   * when this ends.
+   */
+  get writeBlocked(): boolean {
+    return this.blocked;
+  }
+
   /** Whether `loopRead` has work now (what `onReadable` announced). */
   wantRead(): boolean {
     return this.ended !== undefined || (this.phase === "open" && (this.inbox.length > 0 || this.engine.wantsEvents()));
