@@ -31,6 +31,12 @@ export function writePacket(packet: Packet, version: ProtocolVersion, size: numb
   return buf;
 }
 
+/** `writePacketInto` (encode.ts) for the packets a client sends. */
+export function writePacketInto(packet: Packet, version: ProtocolVersion, size: number, buf: Uint8Array, offset: number, withPayload = true): void {
+  const n = !withPayload && packet.type === "publish" ? size - packet.payload.length : size;
+  writeWith(CLIENT_ENCODERS, packet, version, size, buf, offset, n);
+}
+
 /** `encodePacket` (encode.ts) for the packets a client sends. */
 export function encodePacket(packet: Packet, version: ProtocolVersion): Uint8Array {
   return writePacket(packet, version, checkPacket(packet, version));

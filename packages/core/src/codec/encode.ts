@@ -27,7 +27,7 @@ import { codecError, ErrorCode, PROTOCOL_ERROR } from "../errors.js";
 import { CLIENT_ID_NOT_VALID, clientIdProblem } from "./decode.js";
 import { isValidTopicFilter, isValidTopicName } from "../topic.js";
 import { alloc, checkInt, hex, mustBe, show, SLAB_MAX_PIECE, varintSize, VARINT_MAX, Writer } from "./bytes.js";
-import { type PropertyContext, propertiesSize, writeProperties } from "./properties.js";
+import { type PropertyContext, propertiesSize, tooLong, writeProperties } from "./properties.js";
 import { isValidReasonCode, isValidV4SubackCode } from "./reason-codes.js";
 import { checkConnack, checkSubscription, subscriptionOptionsByte } from "./rules.js";
 import type {
@@ -204,20 +204,18 @@ function remainingOf(size: number): number {
   return size <= 129 ? size - 2 : size <= 16_386 ? size - 3 : size <= 2_097_155 ? size - 4 : size - 5;
 }
 
-const TOO_LONG = " is over 65535 bytes";
-
 /** Byte length of a string field (checked: a string of valid UTF-8, at most 65,535 bytes). */
 function str(s: unknown, what: string, check: boolean): number {
   if (check && typeof s !== "string") throw codecError("local", ErrorCode.ValueRange, mustBe(what, "a string", s));
   const n = utf8Length(s as string, "local", what);
-  if (check && n > 0xffff) throw codecError("local", ErrorCode.ValueRange, what + TOO_LONG);
+  if (check && n > 0xffff) throw tooLong(what);
   return n;
 }
 
 function bin(b: unknown, what: string, check: boolean): number {
   if (check) {
     if (!(b instanceof Uint8Array)) throw codecError("local", ErrorCode.ValueRange, mustBe(what, "a Uint8Array", b));
-    if (b.length > 0xffff) throw codecError("local", ErrorCode.ValueRange, what + TOO_LONG);
+    if (b.length > 0xffff) throw tooLong(what);
   }
   return (b as Uint8Array).length;
 }

@@ -4,7 +4,7 @@
  * validation, so they cannot disagree.
  */
 import { type Blame, codecError, ErrorCode, type MqttError, PROTOCOL_ERROR } from "../errors.js";
-import { type Reader, show, type Writer, varintSize, VARINT_MAX } from "./bytes.js";
+import { checkInt, hex, mustBe, type Reader, show, type Writer, varintSize, VARINT_MAX } from "./bytes.js";
 import { isValidTopicName } from "../topic.js";
 import type { Properties, UserProperty } from "./types.js";
 import { utf8Length } from "./utf8.js";
@@ -47,114 +47,126 @@ interface PropertySpec {
   readonly repeated?: readonly PropertyContext[];
 }
 
-const ACKS: readonly PropertyContext[] = ["puback", "pubrec", "pubrel", "pubcomp"];
-const BOOL = [0, 1] as const;
-const USER_PROPERTY_CONTEXTS: readonly PropertyContext[] = [
+/** Where a property may stand, as bits (the order of PropertyContext). */
+const CONTEXTS: readonly PropertyContext[] = [
   "connect",
   "connack",
   "publish",
-  "will",
-  ...ACKS,
+  "puback",
+  "pubrec",
+  "pubrel",
+  "pubcomp",
   "subscribe",
   "suback",
   "unsubscribe",
   "unsuback",
   "disconnect",
   "auth",
+  "will",
 ];
+const CONNECT = 1 << 0;
+const CONNACK = 1 << 1;
+const PUBLISH = 1 << 2;
+const ACKS = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6);
+const SUBSCRIBE = 1 << 7;
+const SUBACK = 1 << 8;
+const UNSUBSCRIBE = 1 << 9;
+const UNSUBACK = 1 << 10;
+const DISCONNECT = 1 << 11;
+const AUTH = 1 << 12;
+const WILL = 1 << 13;
+const MESSAGE = PUBLISH | WILL;
+const ALL = (1 << 14) - 1;
 
-export const PROPERTY_TABLE: readonly PropertySpec[] = [
-  { id: 0x01, name: "payloadFormatIndicator", kind: "byte", contexts: ["publish", "will"], values: BOOL },
-  { id: 0x02, name: "messageExpiryInterval", kind: "u32", contexts: ["publish", "will"] },
-  { id: 0x03, name: "contentType", kind: "str", contexts: ["publish", "will"] },
-  { id: 0x08, name: "responseTopic", kind: "str", contexts: ["publish", "will"], topic: true },
-  { id: 0x09, name: "correlationData", kind: "bin", contexts: ["publish", "will"] },
-    // Several in a PUBLISH to the client (3.3.2.3.8), at most one in SUBSCRIBE (3.8.2.1.2).
-  { id: 0x0b, name: "subscriptionIdentifiers", kind: "varint", contexts: ["publish", "subscribe"], nonZero: true, repeated: ["publish"] },
-  { id: 0x11, name: "sessionExpiryInterval", kind: "u32", contexts: ["connect", "connack", "disconnect"] },
-  { id: 0x12, name: "assignedClientIdentifier", kind: "str", contexts: ["connack"] },
-  { id: 0x13, name: "serverKeepAlive", kind: "u16", contexts: ["connack"] },
-  { id: 0x15, name: "authenticationMethod", kind: "str", contexts: ["connect", "connack", "auth"] },
-  { id: 0x16, name: "authenticationData", kind: "bin", contexts: ["connect", "connack", "auth"] },
-  { id: 0x17, name: "requestProblemInformation", kind: "byte", contexts: ["connect"], values: BOOL },
-  { id: 0x18, name: "willDelayInterval", kind: "u32", contexts: ["will"] },
-  { id: 0x19, name: "requestResponseInformation", kind: "byte", contexts: ["connect"], values: BOOL },
-  { id: 0x1a, name: "responseInformation", kind: "str", contexts: ["connack"] },
-  { id: 0x1c, name: "serverReference", kind: "str", contexts: ["connack", "disconnect"] },
-  {
-    id: 0x1f,
-    name: "reasonString",
-    kind: "str",
-    contexts: ["connack", ...ACKS, "suback", "unsuback", "disconnect", "auth"],
-  },
-  { id: 0x21, name: "receiveMaximum", kind: "u16", contexts: ["connect", "connack"], nonZero: true },
-  { id: 0x22, name: "topicAliasMaximum", kind: "u16", contexts: ["connect", "connack"] },
-  { id: 0x23, name: "topicAlias", kind: "u16", contexts: ["publish"], nonZero: true },
-  { id: 0x24, name: "maximumQoS", kind: "byte", contexts: ["connack"], values: BOOL },
-  { id: 0x25, name: "retainAvailable", kind: "byte", contexts: ["connack"], values: BOOL },
-  // "allowed to appear multiple times" wherever it may appear (2.2.2.2, table 2-4).
-  { id: 0x26, name: "userProperties", kind: "pair", contexts: USER_PROPERTY_CONTEXTS, repeated: USER_PROPERTY_CONTEXTS },
-  { id: 0x27, name: "maximumPacketSize", kind: "u32", contexts: ["connect", "connack"], nonZero: true },
-  { id: 0x28, name: "wildcardSubscriptionAvailable", kind: "byte", contexts: ["connack"], values: BOOL },
-  { id: 0x29, name: "subscriptionIdentifierAvailable", kind: "byte", contexts: ["connack"], values: BOOL },
-  { id: 0x2a, name: "sharedSubscriptionAvailable", kind: "byte", contexts: ["connack"], values: BOOL },
-];
+/** Value rules, as bits: a byte of 0 or 1; 0 is a Protocol Error; a valid topic name. */
+const BOOL = 1;
+const NON_ZERO = 2;
+const TOPIC = 4;
 
-const CONTEXT_BIT: Readonly<Record<PropertyContext, number>> = {
-  connect: 1 << 0,
-  connack: 1 << 1,
-  publish: 1 << 2,
-  puback: 1 << 3,
-  pubrec: 1 << 4,
-  pubrel: 1 << 5,
-  pubcomp: 1 << 6,
-  subscribe: 1 << 7,
-  suback: 1 << 8,
-  unsubscribe: 1 << 9,
-  unsuback: 1 << 10,
-  disconnect: 1 << 11,
-  auth: 1 << 12,
-  will: 1 << 13,
-};
-
-interface Entry extends PropertySpec {
+/** One property: identifier, name, wire type, where it may stand, its value rules, where it may repeat. */
+interface Entry {
+  readonly id: number;
+  readonly name: keyof Properties;
+  readonly kind: Kind;
   readonly mask: number;
-  /** The contexts of `repeated`, as bits; 0 for a property that is never a list. */
+  readonly rules: number;
+  /** The contexts where it may appear more than once, as bits; 0 for a property that is never a list. */
   readonly repeatMask: number;
-  readonly list: boolean;
 }
-const BY_ID: (Entry | undefined)[] = [];
-const BY_NAME = new Map<string, Entry>();
-for (const spec of PROPERTY_TABLE) {
-  let mask = 0;
-  for (const c of spec.contexts) mask |= CONTEXT_BIT[c];
-  let repeatMask = 0;
-  for (const c of spec.repeated ?? []) repeatMask |= CONTEXT_BIT[c];
-  const e: Entry = { ...spec, mask, repeatMask, list: spec.repeated !== undefined };
-  BY_ID[spec.id] = e;
-  BY_NAME.set(spec.name, e);
+
+function row(id: number, name: keyof Properties, kind: Kind, mask: number, rules = 0, repeatMask = 0): Entry {
+  return { id, name, kind, mask, rules, repeatMask };
 }
+
+const ENTRIES: readonly Entry[] = [
+  /*#__PURE__*/ row(0x01, "payloadFormatIndicator", "byte", MESSAGE, BOOL),
+  /*#__PURE__*/ row(0x02, "messageExpiryInterval", "u32", MESSAGE),
+  /*#__PURE__*/ row(0x03, "contentType", "str", MESSAGE),
+  /*#__PURE__*/ row(0x08, "responseTopic", "str", MESSAGE, TOPIC),
+  /*#__PURE__*/ row(0x09, "correlationData", "bin", MESSAGE),
+  // Several in a PUBLISH to the client (3.3.2.3.8), at most one in SUBSCRIBE (3.8.2.1.2).
+  /*#__PURE__*/ row(0x0b, "subscriptionIdentifiers", "varint", PUBLISH | SUBSCRIBE, NON_ZERO, PUBLISH),
+  /*#__PURE__*/ row(0x11, "sessionExpiryInterval", "u32", CONNECT | CONNACK | DISCONNECT),
+  /*#__PURE__*/ row(0x12, "assignedClientIdentifier", "str", CONNACK),
+  /*#__PURE__*/ row(0x13, "serverKeepAlive", "u16", CONNACK),
+  /*#__PURE__*/ row(0x15, "authenticationMethod", "str", CONNECT | CONNACK | AUTH),
+  /*#__PURE__*/ row(0x16, "authenticationData", "bin", CONNECT | CONNACK | AUTH),
+  /*#__PURE__*/ row(0x17, "requestProblemInformation", "byte", CONNECT, BOOL),
+  /*#__PURE__*/ row(0x18, "willDelayInterval", "u32", WILL),
+  /*#__PURE__*/ row(0x19, "requestResponseInformation", "byte", CONNECT, BOOL),
+  /*#__PURE__*/ row(0x1a, "responseInformation", "str", CONNACK),
+  /*#__PURE__*/ row(0x1c, "serverReference", "str", CONNACK | DISCONNECT),
+  /*#__PURE__*/ row(0x1f, "reasonString", "str", CONNACK | ACKS | SUBACK | UNSUBACK | DISCONNECT | AUTH),
+  /*#__PURE__*/ row(0x21, "receiveMaximum", "u16", CONNECT | CONNACK, NON_ZERO),
+  /*#__PURE__*/ row(0x22, "topicAliasMaximum", "u16", CONNECT | CONNACK),
+  /*#__PURE__*/ row(0x23, "topicAlias", "u16", PUBLISH, NON_ZERO),
+  /*#__PURE__*/ row(0x24, "maximumQoS", "byte", CONNACK, BOOL),
+  /*#__PURE__*/ row(0x25, "retainAvailable", "byte", CONNACK, BOOL),
+  // "allowed to appear multiple times" wherever it may appear (2.2.2.2, table 2-4).
+  /*#__PURE__*/ row(0x26, "userProperties", "pair", ALL, 0, ALL),
+  /*#__PURE__*/ row(0x27, "maximumPacketSize", "u32", CONNECT | CONNACK, NON_ZERO),
+  /*#__PURE__*/ row(0x28, "wildcardSubscriptionAvailable", "byte", CONNACK, BOOL),
+  /*#__PURE__*/ row(0x29, "subscriptionIdentifierAvailable", "byte", CONNACK, BOOL),
+  /*#__PURE__*/ row(0x2a, "sharedSubscriptionAvailable", "byte", CONNACK, BOOL),
+];
+
+function contextsOf(mask: number): PropertyContext[] {
+  return CONTEXTS.filter((_, i) => (mask & (1 << i)) !== 0);
+}
+
+/** The table for tools and tests, in the shape of the spec's table 2-4 (built from the rows above). */
+export const PROPERTY_TABLE: readonly PropertySpec[] = /*#__PURE__*/ ENTRIES.map((e) => {
+  const spec: { -readonly [K in keyof PropertySpec]: PropertySpec[K] } = { id: e.id, name: e.name, kind: e.kind, contexts: contextsOf(e.mask) };
+  if ((e.rules & BOOL) !== 0) spec.values = [0, 1];
+  if ((e.rules & NON_ZERO) !== 0) spec.nonZero = true;
+  if ((e.rules & TOPIC) !== 0) spec.topic = true;
+  if (e.repeatMask !== 0) spec.repeated = contextsOf(e.repeatMask);
+  return spec;
+});
+
+/** A context's bit. */
+function bitOf(context: PropertyContext): number {
+  return 1 << CONTEXTS.indexOf(context);
+}
+
+/** The entries by identifier and by name. */
+const BY_ID: readonly (Entry | undefined)[] = /*#__PURE__*/ ENTRIES.reduce<(Entry | undefined)[]>((a, e) => ((a[e.id] = e), a), []);
+const BY_NAME: ReadonlyMap<string, Entry> = /*#__PURE__*/ new Map(/*#__PURE__*/ ENTRIES.map((e) => [e.name, e]));
 
 /** The property's spec by name, for tools and tests. */
 export function propertySpec(name: keyof Properties): PropertySpec {
-  return BY_NAME.get(name)!;
+  return PROPERTY_TABLE.find((s) => s.name === name)!;
 }
 
 /** Whether `name` may appear in `context`. */
 export function isPropertyAllowed(name: keyof Properties, context: PropertyContext): boolean {
   const e = BY_NAME.get(name);
-  return e !== undefined && (e.mask & CONTEXT_BIT[context]) !== 0;
-}
-
-function hex(id: number): string {
-  return `0x${id.toString(16).padStart(2, "0")}`;
+  return e !== undefined && (e.mask & bitOf(context)) !== 0;
 }
 
 function checkValue(e: Entry, v: number, blame: Blame): void {
-  if (e.values !== undefined && !e.values.includes(v)) {
-    throw codecError(blame, ErrorCode.PropertyValue, `${e.name} must be one of ${e.values.join(", ")}, got ${v}`);
-  }
-  if (e.nonZero === true && v === 0) {
+  if ((e.rules & BOOL) !== 0 && v !== 0 && v !== 1) throw codecError(blame, ErrorCode.PropertyValue, mustBe(e.name, "0 or 1", v));
+  if ((e.rules & NON_ZERO) !== 0 && v === 0) {
     // Topic alias 0 is a Topic Alias error (0x94), like every other invalid alias [MQTT-3.3.2-8].
     if (e.id === 0x23) throw codecError(blame, ErrorCode.TopicAliasInvalid, "topicAlias must not be 0 [MQTT-3.3.2-8]", 0x94);
     throw codecError(blame, ErrorCode.PropertyValue, `${e.name} must not be 0`);
@@ -173,19 +185,17 @@ export function readProperties(r: Reader, context: PropertyContext): Properties 
   const end = r.pos + len;
   const outerEnd = r.end;
   r.end = end; // a property that overruns the list is malformed, not a read into the payload
-  const bit = CONTEXT_BIT[context];
+  const bit = bitOf(context);
   const props: Properties = {};
   const p = props as Record<string, unknown>;
   while (r.pos < end) {
     const id = r.varint("property identifier");
     const e = BY_ID[id];
-    if (e === undefined) throw codecError("remote", ErrorCode.PropertyUnknown, `unknown property identifier ${hex(id)}`);
-    if ((e.mask & bit) === 0) {
-      throw codecError("remote", ErrorCode.PropertyNotAllowed, `${e.name} (${hex(id)}) is not allowed in ${context}`);
-    }
+    if (e === undefined) throw codecError("remote", ErrorCode.PropertyUnknown, `unknown property ${hex(id)}`);
+    if ((e.mask & bit) === 0) throw notAllowed("remote", e.name, context);
     const prev = p[e.name];
     if (prev !== undefined && (e.repeatMask & bit) === 0) {
-      throw codecError("remote", ErrorCode.PropertyDuplicate, `${e.name} included more than once`);
+      throw codecError("remote", ErrorCode.PropertyDuplicate, `${context} has ${e.name} twice`);
     }
     let v: unknown;
     switch (e.kind) {
@@ -207,9 +217,7 @@ export function readProperties(r: Reader, context: PropertyContext): Properties 
         break;
       case "str":
         v = r.str(e.name);
-        if (e.topic === true && !isValidTopicName(v as string)) {
-          throw codecError("remote", ErrorCode.TopicInvalid, `${e.name} is not a valid topic name`);
-        }
+        if ((e.rules & TOPIC) !== 0 && !isValidTopicName(v as string)) throw notTopic("remote", e.name, v);
         break;
       case "bin":
         v = r.bin(e.name);
@@ -218,7 +226,7 @@ export function readProperties(r: Reader, context: PropertyContext): Properties 
         v = [r.str("user property name"), r.str("user property value")] as UserProperty;
         break;
     }
-    if (!e.list) p[e.name] = v;
+    if (e.repeatMask === 0) p[e.name] = v;
     else if (prev === undefined) p[e.name] = [v];
     else (prev as unknown[]).push(v);
   }
@@ -233,6 +241,19 @@ export function readProperties(r: Reader, context: PropertyContext): Properties 
  * and AUTH (3.15.2.2.3) define their data by the method just the same, and an
  * AUTH needs the method anyway (3.15.2.2.2), so the rule holds in all three.
  */
+function notAllowed(blame: Blame, name: string, context: PropertyContext): MqttError {
+  return codecError(blame, ErrorCode.PropertyNotAllowed, `${name} is not allowed in ${context}`);
+}
+
+function notTopic(blame: Blame, name: string, v: unknown): MqttError {
+  return codecError(blame, ErrorCode.TopicInvalid, `${name} ${show(v)} is not a valid topic name`);
+}
+
+/** A string or binary value over 65,535 bytes (ERR_VALUE_RANGE). */
+export function tooLong(what: string): MqttError {
+  return codecError("local", ErrorCode.ValueRange, `${what} is over 65535 bytes`);
+}
+
 function dataWithoutMethod(blame: Blame): MqttError {
   return codecError(blame, ErrorCode.AuthInvalid, "authentication data without an authentication method", PROTOCOL_ERROR);
 }
@@ -246,7 +267,7 @@ function dataWithoutMethod(blame: Blame): MqttError {
 export function propertiesSize(props: Properties | undefined, context: PropertyContext, check: boolean): number {
   if (props === undefined) return 0;
   if (check && (typeof props !== "object" || props === null)) throw codecError("local", ErrorCode.PropertyValue, "properties must be an object");
-  const bit = CONTEXT_BIT[context];
+  const bit = bitOf(context);
   let size = 0;
   for (const name in props) {
     const v = (props as Record<string, unknown>)[name];
@@ -254,17 +275,15 @@ export function propertiesSize(props: Properties | undefined, context: PropertyC
     const e = BY_NAME.get(name);
     if (check) {
       if (e === undefined) throw codecError("local", ErrorCode.PropertyUnknown, `unknown property ${show(name)}`);
-      if ((e.mask & bit) === 0) throw codecError("local", ErrorCode.PropertyNotAllowed, `${name} is not allowed in ${context}`);
+      if ((e.mask & bit) === 0) throw notAllowed("local", name, context);
     }
-    if (!e!.list) {
+    if (e!.repeatMask === 0) {
       size += 1 + valueSize(e!, v, check);
       continue;
     }
     if (check) {
-      if (!Array.isArray(v)) throw codecError("local", ErrorCode.PropertyValue, `${name} must be an array`);
-      if (v.length > 1 && (e!.repeatMask & bit) === 0) {
-        throw codecError("local", ErrorCode.PropertyDuplicate, `${context} carries at most one ${name}`);
-      }
+      if (!Array.isArray(v)) throw codecError("local", ErrorCode.PropertyValue, mustBe(name, "an array", v));
+      if (v.length > 1 && (e!.repeatMask & bit) === 0) throw codecError("local", ErrorCode.PropertyDuplicate, `${context} has at most one ${name}`);
     }
     for (const item of v as unknown[]) size += 1 + valueSize(e!, item, check);
   }
@@ -292,19 +311,19 @@ function valueSize(e: Entry, v: unknown, check: boolean): number {
       return varintSize(v as number);
     case "str":
       if (check) {
-        if (typeof v !== "string") throw codecError("local", ErrorCode.PropertyValue, `${e.name} must be a string`);
-        if (e.topic === true && !isValidTopicName(v)) throw codecError("local", ErrorCode.TopicInvalid, `${e.name} is not a valid topic name`);
+        if (typeof v !== "string") throw codecError("local", ErrorCode.PropertyValue, mustBe(e.name, "a string", v));
+        if ((e.rules & TOPIC) !== 0 && !isValidTopicName(v)) throw notTopic("local", e.name, v);
       }
       return 2 + strLen(v as string, e.name);
     case "bin":
       if (check) {
-        if (!(v instanceof Uint8Array)) throw codecError("local", ErrorCode.PropertyValue, `${e.name} must be a Uint8Array`);
-        if (v.length > 0xffff) throw codecError("local", ErrorCode.ValueRange, `${e.name} is longer than 65,535 bytes`);
+        if (!(v instanceof Uint8Array)) throw codecError("local", ErrorCode.PropertyValue, mustBe(e.name, "a Uint8Array", v));
+        if (v.length > 0xffff) throw tooLong(e.name);
       }
       return 2 + (v as Uint8Array).length;
     case "pair": {
       if (check && (!Array.isArray(v) || v.length !== 2 || typeof v[0] !== "string" || typeof v[1] !== "string")) {
-        throw codecError("local", ErrorCode.PropertyValue, `${e.name} entries must be [name, value] string pairs`);
+        throw codecError("local", ErrorCode.PropertyValue, mustBe("a user property", "[name, value] strings", v));
       }
       const pair = v as UserProperty;
       return 4 + strLen(pair[0], "user property name") + strLen(pair[1], "user property value");
@@ -315,15 +334,12 @@ function valueSize(e: Entry, v: unknown, check: boolean): number {
 /** Byte length of a string property (valid UTF-8 and at most 65,535 bytes, or LocalProtocolError). */
 function strLen(s: string, what: string): number {
   const n = utf8Length(s, "local", what);
-  if (n > 0xffff) throw codecError("local", ErrorCode.ValueRange, `${what} is longer than 65,535 bytes`);
+  if (n > 0xffff) throw tooLong(what);
   return n;
 }
 
 function checkNumber(e: Entry, v: unknown, max: number): void {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max) {
-    throw codecError("local", ErrorCode.PropertyValue, `${e.name} must be an integer in 0..${max}, got ${show(v)}`);
-  }
-  checkValue(e, v, "local");
+  checkValue(e, checkInt(v, max, e.name, 0, "local", ErrorCode.PropertyValue), "local");
 }
 
 /**
@@ -339,7 +355,7 @@ export function writeProperties(w: Writer, props: Properties | undefined): void 
       const v = (props as Record<string, unknown>)[name];
       if (v === undefined) continue;
       const e = BY_NAME.get(name)!;
-      if (!e.list) writeValue(w, e, v);
+      if (e.repeatMask === 0) writeValue(w, e, v);
       else for (const item of v as unknown[]) writeValue(w, e, item);
     }
   }

@@ -54,86 +54,145 @@ export const ReasonCode = {
 
 type ReasonPacket = Extract<PacketType, "connack" | "puback" | "pubrec" | "pubrel" | "pubcomp" | "suback" | "unsuback" | "disconnect" | "auth">;
 
-// [code, name, packets]; 0x00 has a name per packet.
-const TABLE: ReadonlyArray<readonly [number, string, readonly ReasonPacket[]]> = [
-  [0x01, "Granted QoS 1", ["suback"]],
-  [0x02, "Granted QoS 2", ["suback"]],
-  [0x04, "Disconnect with Will Message", ["disconnect"]],
-  [0x10, "No matching subscribers", ["puback", "pubrec"]],
-  [0x11, "No subscription existed", ["unsuback"]],
-  [0x18, "Continue authentication", ["auth"]],
-  [0x19, "Re-authenticate", ["auth"]],
-  [0x80, "Unspecified error", ["connack", "puback", "pubrec", "suback", "unsuback", "disconnect"]],
-  [0x81, "Malformed Packet", ["connack", "disconnect"]],
-  [0x82, "Protocol Error", ["connack", "disconnect"]],
-  [0x83, "Implementation specific error", ["connack", "puback", "pubrec", "suback", "unsuback", "disconnect"]],
-  [0x84, "Unsupported Protocol Version", ["connack"]],
-  [0x85, "Client Identifier not valid", ["connack"]],
-  [0x86, "Bad User Name or Password", ["connack"]],
-  [0x87, "Not authorized", ["connack", "puback", "pubrec", "suback", "unsuback", "disconnect"]],
-  [0x88, "Server unavailable", ["connack"]],
-  [0x89, "Server busy", ["connack", "disconnect"]],
-  [0x8a, "Banned", ["connack"]],
-  [0x8b, "Server shutting down", ["disconnect"]],
-  [0x8c, "Bad authentication method", ["connack", "disconnect"]],
-  [0x8d, "Keep Alive timeout", ["disconnect"]],
-  [0x8e, "Session taken over", ["disconnect"]],
-  [0x8f, "Topic Filter invalid", ["suback", "unsuback", "disconnect"]],
-  [0x90, "Topic Name invalid", ["connack", "puback", "pubrec", "disconnect"]],
-  [0x91, "Packet Identifier in use", ["puback", "pubrec", "suback", "unsuback"]],
-  [0x92, "Packet Identifier not found", ["pubrel", "pubcomp"]],
-  [0x93, "Receive Maximum exceeded", ["disconnect"]],
-  [0x94, "Topic Alias invalid", ["disconnect"]],
-  [0x95, "Packet too large", ["connack", "disconnect"]],
-  [0x96, "Message rate too high", ["disconnect"]],
-  [0x97, "Quota exceeded", ["connack", "puback", "pubrec", "suback", "disconnect"]],
-  [0x98, "Administrative action", ["disconnect"]],
-  [0x99, "Payload format invalid", ["connack", "puback", "pubrec", "disconnect"]],
-  [0x9a, "Retain not supported", ["connack", "disconnect"]],
-  [0x9b, "QoS not supported", ["connack", "disconnect"]],
-  [0x9c, "Use another server", ["connack", "disconnect"]],
-  [0x9d, "Server moved", ["connack", "disconnect"]],
-  [0x9e, "Shared Subscriptions not supported", ["suback", "disconnect"]],
-  [0x9f, "Connection rate exceeded", ["connack", "disconnect"]],
-  [0xa0, "Maximum connect time", ["disconnect"]],
-  [0xa1, "Subscription Identifiers not supported", ["suback", "disconnect"]],
-  [0xa2, "Wildcard Subscriptions not supported", ["suback", "disconnect"]],
-];
-
-const SUCCESS_NAME: Readonly<Record<ReasonPacket, string>> = {
-  connack: "Success",
-  puback: "Success",
-  pubrec: "Success",
-  pubrel: "Success",
-  pubcomp: "Success",
-  suback: "Granted QoS 0",
-  unsuback: "Success",
-  disconnect: "Normal disconnection",
-  auth: "Success",
+/*
+ * Which packets may carry each reason code (table 2-6), as bits: validation
+ * needs only these few numbers, so the names (for messages and tools) are a
+ * table of their own that a bundle without `reasonCodeName` leaves out.
+ */
+const CONNACK = 1;
+const PUBACK = 2;
+const PUBREC = 4;
+const PUBREL = 8;
+const PUBCOMP = 16;
+const SUBACK = 32;
+const UNSUBACK = 64;
+const DISCONNECT = 128;
+const AUTH = 256;
+const BIT: Readonly<Record<ReasonPacket, number>> = {
+  connack: CONNACK,
+  puback: PUBACK,
+  pubrec: PUBREC,
+  pubrel: PUBREL,
+  pubcomp: PUBCOMP,
+  suback: SUBACK,
+  unsuback: UNSUBACK,
+  disconnect: DISCONNECT,
+  auth: AUTH,
 };
+/** The usual failures of CONNACK, PUBACK, PUBREC, SUBACK, UNSUBACK and DISCONNECT. */
+const FAILURE = CONNACK | PUBACK | PUBREC | SUBACK | UNSUBACK | DISCONNECT;
+const CONNACK_DISCONNECT = CONNACK | DISCONNECT;
 
-const NAMES = new Map<number, string>(TABLE.map(([c, n]) => [c, n]));
-const VALID: Readonly<Record<ReasonPacket, ReadonlySet<number>>> = (() => {
-  const out = {} as Record<ReasonPacket, Set<number>>;
-  for (const p of Object.keys(SUCCESS_NAME) as ReasonPacket[]) out[p] = new Set([0]);
-  for (const [code, , packets] of TABLE) for (const p of packets) out[p].add(code);
-  return out;
-})();
+/** Code → the packets it is valid in (0x00 is valid in all of them). */
+const PACKETS: Readonly<Record<number, number>> = {
+  0x00: CONNACK | PUBACK | PUBREC | PUBREL | PUBCOMP | SUBACK | UNSUBACK | DISCONNECT | AUTH,
+  0x01: SUBACK,
+  0x02: SUBACK,
+  0x04: DISCONNECT,
+  0x10: PUBACK | PUBREC,
+  0x11: UNSUBACK,
+  0x18: AUTH,
+  0x19: AUTH,
+  0x80: FAILURE,
+  0x81: CONNACK_DISCONNECT,
+  0x82: CONNACK_DISCONNECT,
+  0x83: FAILURE,
+  0x84: CONNACK,
+  0x85: CONNACK,
+  0x86: CONNACK,
+  0x87: FAILURE,
+  0x88: CONNACK,
+  0x89: CONNACK_DISCONNECT,
+  0x8a: CONNACK,
+  0x8b: DISCONNECT,
+  0x8c: CONNACK_DISCONNECT,
+  0x8d: DISCONNECT,
+  0x8e: DISCONNECT,
+  0x8f: SUBACK | UNSUBACK | DISCONNECT,
+  0x90: CONNACK | PUBACK | PUBREC | DISCONNECT,
+  0x91: PUBACK | PUBREC | SUBACK | UNSUBACK,
+  0x92: PUBREL | PUBCOMP,
+  0x93: DISCONNECT,
+  0x94: DISCONNECT,
+  0x95: CONNACK_DISCONNECT,
+  0x96: DISCONNECT,
+  0x97: CONNACK | PUBACK | PUBREC | SUBACK | DISCONNECT,
+  0x98: DISCONNECT,
+  0x99: CONNACK | PUBACK | PUBREC | DISCONNECT,
+  0x9a: CONNACK_DISCONNECT,
+  0x9b: CONNACK_DISCONNECT,
+  0x9c: CONNACK_DISCONNECT,
+  0x9d: CONNACK_DISCONNECT,
+  0x9e: SUBACK | DISCONNECT,
+  0x9f: CONNACK_DISCONNECT,
+  0xa0: DISCONNECT,
+  0xa1: SUBACK | DISCONNECT,
+  0xa2: SUBACK | DISCONNECT,
+};
 
 /** Whether `code` is a valid MQTT 5 reason code for `packet`. */
 export function isValidReasonCode(packet: ReasonPacket, code: number): boolean {
-  return VALID[packet].has(code);
+  return typeof code === "number" && ((PACKETS[code] ?? 0) & BIT[packet]) !== 0;
 }
 
 /** The MQTT 5 reason codes valid in `packet`, ascending. */
 export function reasonCodesFor(packet: ReasonPacket): number[] {
-  return [...VALID[packet]].sort((a, b) => a - b);
+  return Object.keys(PACKETS)
+    .map(Number)
+    .filter((c) => isValidReasonCode(packet, c))
+    .sort((a, b) => a - b);
 }
+
+/** The spec's names of the reason codes above 0x00. */
+const NAMES: Readonly<Record<number, string>> = {
+  0x01: "Granted QoS 1",
+  0x02: "Granted QoS 2",
+  0x04: "Disconnect with Will Message",
+  0x10: "No matching subscribers",
+  0x11: "No subscription existed",
+  0x18: "Continue authentication",
+  0x19: "Re-authenticate",
+  0x80: "Unspecified error",
+  0x81: "Malformed Packet",
+  0x82: "Protocol Error",
+  0x83: "Implementation specific error",
+  0x84: "Unsupported Protocol Version",
+  0x85: "Client Identifier not valid",
+  0x86: "Bad User Name or Password",
+  0x87: "Not authorized",
+  0x88: "Server unavailable",
+  0x89: "Server busy",
+  0x8a: "Banned",
+  0x8b: "Server shutting down",
+  0x8c: "Bad authentication method",
+  0x8d: "Keep Alive timeout",
+  0x8e: "Session taken over",
+  0x8f: "Topic Filter invalid",
+  0x90: "Topic Name invalid",
+  0x91: "Packet Identifier in use",
+  0x92: "Packet Identifier not found",
+  0x93: "Receive Maximum exceeded",
+  0x94: "Topic Alias invalid",
+  0x95: "Packet too large",
+  0x96: "Message rate too high",
+  0x97: "Quota exceeded",
+  0x98: "Administrative action",
+  0x99: "Payload format invalid",
+  0x9a: "Retain not supported",
+  0x9b: "QoS not supported",
+  0x9c: "Use another server",
+  0x9d: "Server moved",
+  0x9e: "Shared Subscriptions not supported",
+  0x9f: "Connection rate exceeded",
+  0xa0: "Maximum connect time",
+  0xa1: "Subscription Identifiers not supported",
+  0xa2: "Wildcard Subscriptions not supported",
+};
 
 /** The spec's name of a reason code ("Packet too large"), in the context of `packet` for 0x00. */
 export function reasonCodeName(code: number, packet: ReasonPacket = "disconnect"): string {
-  if (code === 0) return SUCCESS_NAME[packet];
-  return NAMES.get(code) ?? `Unknown reason code 0x${code.toString(16).padStart(2, "0")}`;
+  if (code === 0) return packet === "suback" ? "Granted QoS 0" : packet === "disconnect" ? "Normal disconnection" : "Success";
+  return NAMES[code] ?? `Unknown reason code 0x${code.toString(16).padStart(2, "0")}`;
 }
 
 /** MQTT 3.1 / 3.1.1 CONNACK return codes. */

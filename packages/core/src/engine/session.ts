@@ -2,7 +2,7 @@
  * Session state: everything that must outlive a network connection (and, with
  * a store, a process). It is plain data so a store can persist it as it is.
  */
-import { show } from "../codec/bytes.js";
+import { mustBe, show } from "../codec/bytes.js";
 import { encodePacket } from "../codec/client.js";
 import type { Packet, Properties, ProtocolVersion, QoS, Subscription } from "../codec/types.js";
 import { ErrorCode, LocalProtocolError, MqttError } from "../errors.js";
@@ -94,29 +94,55 @@ function bad(field: string, problem: string): LocalProtocolError {
   return new LocalProtocolError(ErrorCode.InvalidArgument, `session.${field}: ${problem}`, 0x83);
 }
 
+/** A field of the wrong kind: "session.outgoing[0].qos: must be 0, 1 or 2, got 3". */
+function wrong(field: string, expected: string, v: unknown): LocalProtocolError {
+  return bad(field, mustBe("", expected, v).slice(1));
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+function objectAt(v: unknown, field: string): Record<string, unknown> {
+  if (!isObject(v)) throw wrong(field, "an object", v);
+  return v;
+}
+
+/** Optional MQTT 5 properties: an object when present (the codec checks what is in it). */
+function propertiesAt(v: unknown, field: string): Properties | undefined {
+  return v === undefined ? undefined : (objectAt(v, field) as Properties);
+}
+
+/** One of a few allowed values (a QoS, a state). */
+function oneOf<T>(v: unknown, field: string, allowed: readonly T[]): T {
+  if (!allowed.includes(v as T)) throw wrong(field, allowed.map((a) => JSON.stringify(a)).join(" or "), v);
+  return v as T;
+}
+
+const QOS: readonly QoS[] = [0, 1, 2];
+
 function intIn(v: unknown, field: string, min: number, max: number): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    throw bad(field, `must be an integer in ${min}..${max}, got ${show(v)}`);
-  }
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) throw wrong(field, `an integer in ${min}..${max}`, v);
   return v;
 }
 
 function arrayOf(v: unknown, field: string): unknown[] {
-  if (!Array.isArray(v)) throw bad(field, `must be an array, got ${show(v)}`);
+  if (!Array.isArray(v)) throw wrong(field, "an array", v);
   return v;
+}
+
+function typed<T>(v: unknown, field: string, type: "string" | "boolean"): T {
+  if (typeof v !== type) throw wrong(field, `a ${type}`, v);
+  return v as T;
 }
 
 function optionalBoolean(v: unknown, field: string): boolean | undefined {
-  if (v !== undefined && typeof v !== "boolean") throw bad(field, `must be a boolean, got ${show(v)}`);
-  return v;
+  return v === undefined ? undefined : typed<boolean>(v, field, "boolean");
 }
 
 /** Checks a packet the session would send with the codec's own rules; a refusal names `field`. */
-function probe(p: Packet, version: ProtocolVersion, field: string): void {
+function probe(p: Packet, props: Properties | undefined, version: ProtocolVersion, field: string): void {
+  if (props !== undefined) (p as { properties?: Properties }).properties = props;
   try {
     encodePacket(p, version);
   } catch (e) {
@@ -143,94 +169,82 @@ const MAX_MID = 2 ** 52;
  * Throws LocalProtocolError ERR_ARGUMENT naming the first bad field.
  */
 export function validateSession(input: unknown, version: ProtocolVersion, maxQueued: number): SessionState {
-  if (!isObject(input)) throw bad("", `a session must be an object, got ${show(input)}`);
+  if (!isObject(input)) throw bad("", mustBe("a session", "an object", input));
   const s = input;
   if (s.format !== 1) throw bad("format", `unknown session format ${show(s.format)}`);
-  if (typeof s.clientId !== "string") throw bad("clientId", `must be a string, got ${show(s.clientId)}`);
-  probe({ type: "connect", protocolVersion: 5, clean: true, keepAlive: 0, clientId: s.clientId }, 5, "clientId");
+  const clientId = typed<string>(s.clientId, "clientId", "string");
+  probe({ type: "connect", protocolVersion: 5, clean: true, keepAlive: 0, clientId }, undefined, 5, "clientId");
   const nextPacketId = intIn(s.nextPacketId, "nextPacketId", 1, 0xffff);
   const nextMid = intIn(s.nextMid, "nextMid", 1, MAX_MID);
   const mids = new Set<number>();
   const ids = new Set<number>();
-  const claimId = (id: unknown, field: string): number => {
-    const n = intIn(id, field, 1, 0xffff);
-    if (ids.has(n)) throw bad(field, `packet identifier ${n} is used twice`);
-    ids.add(n);
+  /** A value not used twice in `set`. */
+  const unique = (set: Set<number>, n: number, field: string, what: string): number => {
+    if (set.has(n)) throw bad(field, `${what} ${n} is used twice`);
+    set.add(n);
     return n;
   };
+  const claimId = (id: unknown, field: string): number => unique(ids, intIn(id, field, 1, 0xffff), field, "packet identifier");
   const claimMid = (mid: unknown, field: string): number => {
     const n = intIn(mid, field, 1, MAX_MID);
     if (n >= nextMid) throw bad(field, `message id ${n} is not below nextMid ${nextMid}`);
-    if (mids.has(n)) throw bad(field, `message id ${n} is used twice`);
-    mids.add(n);
-    return n;
+    return unique(mids, n, field, "message id");
   };
 
-  const outgoing: OutgoingMessage[] = [];
-  arrayOf(s.outgoing, "outgoing").forEach((raw, i) => {
+  const outgoing = arrayOf(s.outgoing, "outgoing").map((raw, i): OutgoingMessage => {
     const f = `outgoing[${i}]`;
-    if (!isObject(raw)) throw bad(f, `must be an object, got ${show(raw)}`);
-    const mid = claimMid(raw.mid, `${f}.mid`);
-    const state = raw.state;
-    if (state !== "queued" && state !== "publish" && state !== "pubrel") {
-      throw bad(`${f}.state`, `must be "queued", "publish" or "pubrel", got ${show(state)}`);
-    }
-    if (typeof raw.topic !== "string") throw bad(`${f}.topic`, `must be a string, got ${show(raw.topic)}`);
-    if (!(raw.payload instanceof Uint8Array)) throw bad(`${f}.payload`, `must be a Uint8Array, got ${show(raw.payload)}`);
-    if (raw.qos !== 0 && raw.qos !== 1 && raw.qos !== 2) throw bad(`${f}.qos`, `must be 0, 1 or 2, got ${show(raw.qos)}`);
-    if (typeof raw.retain !== "boolean") throw bad(`${f}.retain`, `must be a boolean, got ${show(raw.retain)}`);
-    if (raw.properties !== undefined && !isObject(raw.properties)) throw bad(`${f}.properties`, `must be an object, got ${show(raw.properties)}`);
-    const sent = optionalBoolean(raw.sent, `${f}.sent`);
-    const m: OutgoingMessage = { mid, topic: raw.topic, payload: raw.payload, qos: raw.qos, retain: raw.retain, state };
-    if (raw.properties !== undefined) m.properties = raw.properties as Properties;
+    const o = objectAt(raw, f);
+    const mid = claimMid(o.mid, `${f}.mid`);
+    const state = oneOf(o.state, `${f}.state`, ["queued", "publish", "pubrel"] as const);
+    const topic = typed<string>(o.topic, `${f}.topic`, "string");
+    if (!(o.payload instanceof Uint8Array)) throw wrong(`${f}.payload`, "a Uint8Array", o.payload);
+    const qos = oneOf(o.qos, `${f}.qos`, QOS);
+    const retain = typed<boolean>(o.retain, `${f}.retain`, "boolean");
+    const properties = propertiesAt(o.properties, `${f}.properties`);
+    const sent = optionalBoolean(o.sent, `${f}.sent`);
+    const m: OutgoingMessage = { mid, topic, payload: o.payload, qos, retain, state };
+    if (properties !== undefined) m.properties = properties;
     if (state === "queued") {
-      if (raw.packetId !== undefined) throw bad(`${f}.packetId`, "a queued message has no packet identifier yet");
+      if (o.packetId !== undefined) throw bad(`${f}.packetId`, "a queued message has no packet identifier yet");
     } else {
-      if (m.qos === 0) throw bad(`${f}.state`, `a QoS 0 message is never "${state}"`);
-      if (state === "pubrel" && m.qos !== 2) throw bad(`${f}.state`, `only a QoS 2 message is ever "pubrel"`);
-      m.packetId = claimId(raw.packetId, `${f}.packetId`);
+      if (qos === 0) throw bad(`${f}.state`, `a QoS 0 message is never "${state}"`);
+      if (state === "pubrel" && qos !== 2) throw bad(`${f}.state`, `only a QoS 2 message is ever "pubrel"`);
+      m.packetId = claimId(o.packetId, `${f}.packetId`);
       if (sent !== undefined) m.sent = sent;
     }
-    if (m.properties?.subscriptionIdentifiers !== undefined) {
+    if (properties?.subscriptionIdentifiers !== undefined) {
       throw bad(`${f}.properties`, "a client PUBLISH never carries a subscription identifier [MQTT-3.3.4-6]");
     }
-    const p: Packet = { type: "publish", topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain, dup: false };
-    if (m.qos > 0) p.packetId = m.packetId ?? 1;
-    if (m.properties !== undefined) p.properties = m.properties;
-    probe(p, version, f);
-    outgoing.push(m);
+    const p: Packet = { type: "publish", topic, payload: m.payload, qos, retain, dup: false };
+    if (qos > 0) p.packetId = m.packetId ?? 1;
+    probe(p, properties, version, f);
+    return m;
   });
   // The most an engine can hold: `maxQueued` messages the application queued
   // plus up to 65,535 that had packet ids and went back to the queue when a
   // session was lost. More than that is not a session this engine wrote.
   if (outgoing.length > maxQueued + 0xffff) {
-    throw bad("outgoing", `${outgoing.length} messages exceed what an engine with maxQueued ${maxQueued} can hold (${maxQueued + 0xffff})`);
+    throw bad("outgoing", `${outgoing.length} messages are more than an engine with maxQueued ${maxQueued} can hold (${maxQueued + 0xffff})`);
   }
 
   const retired = arrayOf(s.retiredPacketIds ?? [], "retiredPacketIds").map((id, i) => claimId(id, `retiredPacketIds[${i}]`));
 
-  const requests: SessionRequest[] = arrayOf(s.requests ?? [], "requests").map((raw, i) => {
+  const requests = arrayOf(s.requests ?? [], "requests").map((raw, i): SessionRequest => {
     const f = `requests[${i}]`;
-    if (!isObject(raw)) throw bad(f, `must be an object, got ${show(raw)}`);
-    const mid = claimMid(raw.mid, `${f}.mid`);
-    const packetId = claimId(raw.packetId, `${f}.packetId`);
-    if (raw.properties !== undefined && !isObject(raw.properties)) throw bad(`${f}.properties`, `must be an object, got ${show(raw.properties)}`);
-    const props = raw.properties as Properties | undefined;
-    const r: SessionRequest = { mid, packetId, kind: "subscribe" };
-    if (raw.kind === "subscribe") {
-      const subs = arrayOf(raw.subscriptions, `${f}.subscriptions`).map((x, j) => subscription(x, `${f}.subscriptions[${j}]`));
-      r.subscriptions = subs;
-      probe({ type: "subscribe", packetId, subscriptions: subs, ...(props ? { properties: props } : {}) }, version, f);
-    } else if (raw.kind === "unsubscribe") {
-      r.kind = "unsubscribe";
-      const filters = arrayOf(raw.topicFilters, `${f}.topicFilters`).map((x, j) => {
-        if (typeof x !== "string") throw bad(`${f}.topicFilters[${j}]`, `must be a string, got ${show(x)}`);
-        return x;
-      });
-      r.topicFilters = filters;
-      probe({ type: "unsubscribe", packetId, topicFilters: filters, ...(props ? { properties: props } : {}) }, version, f);
+    const o = objectAt(raw, f);
+    const mid = claimMid(o.mid, `${f}.mid`);
+    const packetId = claimId(o.packetId, `${f}.packetId`);
+    const props = propertiesAt(o.properties, `${f}.properties`);
+    const kind = oneOf(o.kind, `${f}.kind`, ["subscribe", "unsubscribe"] as const);
+    const r: SessionRequest = { mid, packetId, kind };
+    if (kind === "subscribe") {
+      const subscriptions = arrayOf(o.subscriptions, `${f}.subscriptions`).map((x, j) => subscription(x, `${f}.subscriptions[${j}]`));
+      r.subscriptions = subscriptions;
+      probe({ type: "subscribe", packetId, subscriptions }, props, version, f);
     } else {
-      throw bad(`${f}.kind`, `must be "subscribe" or "unsubscribe", got ${show(raw.kind)}`);
+      const topicFilters = arrayOf(o.topicFilters, `${f}.topicFilters`).map((x, j) => typed<string>(x, `${f}.topicFilters[${j}]`, "string"));
+      r.topicFilters = topicFilters;
+      probe({ type: "unsubscribe", packetId, topicFilters }, props, version, f);
     }
     if (props !== undefined) r.properties = props;
     return r;
@@ -239,14 +253,9 @@ export function validateSession(input: unknown, version: ProtocolVersion, maxQue
   const seenIn = new Set<number>();
   const incomingQos2 = arrayOf(s.incomingQos2, "incomingQos2").map((raw, i): IncomingQos2 => {
     const f = `incomingQos2[${i}]`;
-    if (!isObject(raw)) throw bad(f, `must be an object, got ${show(raw)}`);
-    const packetId = intIn(raw.packetId, `${f}.packetId`, 1, 0xffff);
-    if (seenIn.has(packetId)) throw bad(`${f}.packetId`, `packet identifier ${packetId} is used twice`);
-    seenIn.add(packetId);
-    if (raw.state !== "delivered" && raw.state !== "received") {
-      throw bad(`${f}.state`, `must be "delivered" or "received", got ${show(raw.state)}`);
-    }
-    return { packetId, state: raw.state };
+    const o = objectAt(raw, f);
+    const packetId = unique(seenIn, intIn(o.packetId, `${f}.packetId`, 1, 0xffff), `${f}.packetId`, "packet identifier");
+    return { packetId, state: oneOf(o.state, `${f}.state`, ["delivered", "received"] as const) };
   });
 
   const filters = new Set<string>();
@@ -256,6 +265,7 @@ export function validateSession(input: unknown, version: ProtocolVersion, maxQue
     const r = raw as Record<string, unknown>;
     if (filters.has(sub.topicFilter)) throw bad(`${f}.topicFilter`, `${show(sub.topicFilter)} appears twice`);
     filters.add(sub.topicFilter);
+    const plain: Subscription = { ...sub };
     let props: Properties | undefined;
     if (r.subscriptionIdentifier !== undefined) {
       if (version !== 5) throw bad(`${f}.subscriptionIdentifier`, "subscription identifiers need MQTT 5");
@@ -264,15 +274,14 @@ export function validateSession(input: unknown, version: ProtocolVersion, maxQue
     }
     const unconfirmed = optionalBoolean(r.unconfirmed, `${f}.unconfirmed`);
     if (unconfirmed !== undefined) sub.unconfirmed = unconfirmed;
-    const { subscriptionIdentifier: _s, unconfirmed: _u, ...plain } = sub;
-    probe({ type: "subscribe", packetId: 1, subscriptions: [plain], ...(props ? { properties: props } : {}) }, version, f);
+    probe({ type: "subscribe", packetId: 1, subscriptions: [plain] }, props, version, f);
     return sub;
   });
 
   const endsWithConnection = optionalBoolean(s.endsWithConnection, "endsWithConnection");
   const out: SessionState = {
     format: 1,
-    clientId: s.clientId,
+    clientId,
     nextPacketId,
     nextMid,
     outgoing,
@@ -287,20 +296,13 @@ export function validateSession(input: unknown, version: ProtocolVersion, maxQue
 
 /** A subscription's own fields (the codec checks their values). */
 function subscription(raw: unknown, f: string): Subscription {
-  if (!isObject(raw)) throw bad(f, `must be an object, got ${show(raw)}`);
-  if (typeof raw.topicFilter !== "string") throw bad(`${f}.topicFilter`, `must be a string, got ${show(raw.topicFilter)}`);
-  if (raw.qos !== 0 && raw.qos !== 1 && raw.qos !== 2) throw bad(`${f}.qos`, `must be 0, 1 or 2, got ${show(raw.qos)}`);
-  const sub: Subscription = { topicFilter: raw.topicFilter, qos: raw.qos };
-  const noLocal = optionalBoolean(raw.noLocal, `${f}.noLocal`);
-  const rap = optionalBoolean(raw.retainAsPublished, `${f}.retainAsPublished`);
+  const o = objectAt(raw, f);
+  const sub: Subscription = { topicFilter: typed<string>(o.topicFilter, `${f}.topicFilter`, "string"), qos: oneOf(o.qos, `${f}.qos`, QOS) };
+  const noLocal = optionalBoolean(o.noLocal, `${f}.noLocal`);
+  const rap = optionalBoolean(o.retainAsPublished, `${f}.retainAsPublished`);
   if (noLocal !== undefined) sub.noLocal = noLocal;
   if (rap !== undefined) sub.retainAsPublished = rap;
-  if (raw.retainHandling !== undefined) {
-    if (raw.retainHandling !== 0 && raw.retainHandling !== 1 && raw.retainHandling !== 2) {
-      throw bad(`${f}.retainHandling`, `must be 0, 1 or 2, got ${show(raw.retainHandling)}`);
-    }
-    sub.retainHandling = raw.retainHandling;
-  }
+  if (o.retainHandling !== undefined) sub.retainHandling = oneOf(o.retainHandling, `${f}.retainHandling`, [0, 1, 2] as const);
   return sub;
 }
 
@@ -340,8 +342,7 @@ function propertiesToJSON(p: Properties): PropertiesJSON {
 }
 
 function propertiesFromJSON(p: unknown, field: string): Properties {
-  if (!isObject(p)) throw bad(field, `must be an object, got ${show(p)}`);
-  const { correlationData, authenticationData, ...rest } = p as PropertiesJSON;
+  const { correlationData, authenticationData, ...rest } = objectAt(p, field) as PropertiesJSON;
   const out: Properties = { ...(rest as Properties) };
   if (correlationData !== undefined) out.correlationData = fromBase64(correlationData, `${field}.correlationData`);
   if (authenticationData !== undefined) out.authenticationData = fromBase64(authenticationData, `${field}.authenticationData`);
@@ -349,9 +350,8 @@ function propertiesFromJSON(p: unknown, field: string): Properties {
 }
 
 function fromBase64(v: unknown, field: string): Uint8Array {
-  if (typeof v !== "string") throw bad(field, `must be base64 text, got ${show(v)}`);
-  const bytes = base64Decode(v);
-  if (bytes === undefined) throw bad(field, `is not valid base64 (${show(v)})`);
+  const bytes = typeof v === "string" ? base64Decode(v) : undefined;
+  if (bytes === undefined) throw wrong(field, "base64 text", v);
   return bytes;
 }
 
@@ -375,13 +375,12 @@ export function sessionToJSON(s: SessionState): SessionJSON {
  * LocalProtocolError ERR_ARGUMENT naming the field.
  */
 export function sessionFromJSON(value: unknown): SessionState {
-  if (!isObject(value)) throw bad("", `a session must be an object, got ${show(value)}`);
-  if (value.encoding !== "base64") throw bad("encoding", `must be "base64", got ${show(value.encoding)}`);
+  if (!isObject(value)) throw bad("", mustBe("a session", "an object", value));
+  oneOf(value.encoding, "encoding", ["base64"]);
   const { encoding: _e, outgoing, ...rest } = value;
   const messages = arrayOf(outgoing, "outgoing").map((raw, i) => {
     const f = `outgoing[${i}]`;
-    if (!isObject(raw)) throw bad(f, `must be an object, got ${show(raw)}`);
-    const { payload, properties, ...fields } = raw;
+    const { payload, properties, ...fields } = objectAt(raw, f);
     const m = { ...fields, payload: fromBase64(payload, `${f}.payload`) } as unknown as OutgoingMessage;
     if (properties !== undefined) m.properties = propertiesFromJSON(properties, `${f}.properties`);
     return m;
