@@ -49,7 +49,7 @@ import type { CloseReason, Event, MessageEvent } from "./events.js";
 import { IncomingFlow } from "./incoming.js";
 import { KeepAlive } from "./keepalive.js";
 import { defaultLimits, limitsFromConnack, MIN_SERVER_PACKET_SIZE, publishRefusal, type ServerLimits, subscribeRefusal } from "./limits.js";
-import { type OutEntry, OutgoingFlow } from "./outgoing.js";
+import { OutgoingFlow } from "./outgoing.js";
 import { Outbox } from "./outbox.js";
 import { PacketIds } from "./packet-ids.js";
 import { normalizeSubscription, Requests } from "./requests.js";
@@ -278,11 +278,9 @@ export class MqttConnection {
     if (this.outgoing.queuedCount >= this.opts.maxQueued && this.outgoing.wouldWait(qos)) {
       throw misuse(ErrorCode.QueueFull, `the outgoing queue holds ${this.opts.maxQueued} messages`, ReasonCode.QuotaExceeded);
     }
-    const m: OutEntry = { mid: this.nextMid++, topic: request.topic, payload: request.payload, qos, retain, state: "queued", size };
-    if (props !== undefined) m.properties = props;
-    if (request.token !== undefined) m.token = request.token;
-    this.outgoing.enqueue(m);
-    return m.mid;
+    const mid = this.nextMid++;
+    this.outgoing.enqueue(mid, request.topic, request.payload, qos, retain, props, request.token, size);
+    return mid;
   }
 
   /** Subscribes; returns the mid reported by the `subscribed` event. */

@@ -12,13 +12,28 @@
  * make us repeat without bound, are copied into a shared slab instead of one
  * array each: 200,000 of them hold about 800 KB, not tens of MB.
  *
- * The slab is private: what leaves it is a copy (one per `take`, or per 1,024
- * acks), so no chunk the caller holds, transfers to a worker or detaches
- * shares memory with bytes the engine writes later.
+ * The ack slab is private: what leaves it is a copy (one per `take`, or per
+ * 1,024 acks), so no chunk the caller holds, transfers to a worker or
+ * detaches shares memory with acks the engine writes later.
+ *
+ * PUBLISH packets (up to the codec's slab piece) are written straight into a
+ * run buffer, one after the other, and `take` hands out the run written
+ * since the last one as one chunk, a view: no array per packet, so thousands
+ * of messages published before a `take` leave nothing behind for the
+ * collector to copy. The run buffer follows the codec's slab rules (whose
+ * pieces held these packets before): bytes are never handed out twice nor
+ * written after they are handed out, a buffer lives as long as any chunk cut
+ * from it, and a buffer found detached (its chunk transferred to a worker)
+ * is replaced.
  */
+import { writePacketInto } from "../codec/encode.js";
+import type { Packet, ProtocolVersion } from "../codec/types.js";
 
 /** Bytes per slab for small fixed packets. */
 const SLAB_SIZE = 4096;
+/** Bytes per run buffer for PUBLISH packets (each at most the codec's slab piece, 8 KiB). */
+const RUN_SIZE = 64 * 1024;
+const NO_BYTES = new Uint8Array(0);
 
 export class Outbox {
   private chunks: Uint8Array[] = [];
@@ -26,6 +41,10 @@ export class Outbox {
   /** Slab bytes in use (acks not yet part of a chunk). */
   private slabPos = 0;
   private size = 0;
+  /** The run buffer: [runStart, runPos) written and not yet part of a chunk. */
+  private run = NO_BYTES;
+  private runStart = 0;
+  private runPos = 0;
 
   /** Bytes waiting to be taken. */
   get bytes(): number {
@@ -39,9 +58,29 @@ export class Outbox {
     this.size += chunk.length;
   }
 
+  /**
+   * Appends a checked packet of `size` bytes, written straight into the run
+   * buffer (see `writePacketInto`); with `withPayload` false, a PUBLISH up to
+   * its payload, which the caller pushes next. At most RUN_SIZE bytes.
+   */
+  write(packet: Packet, version: ProtocolVersion, size: number, withPayload = true): void {
+    this.sealAcks();
+    const n = withPayload || packet.type !== "publish" ? size : size - packet.payload.length;
+    let pos = this.runPos;
+    if (pos + n > this.run.length || this.run.byteLength === 0) {
+      this.sealRun();
+      this.run = new Uint8Array(RUN_SIZE);
+      this.runStart = pos = 0;
+    }
+    writePacketInto(packet, version, size, this.run, pos, withPayload);
+    this.runPos = pos + n;
+    this.size += n;
+  }
+
   /** Appends a four-byte packet `b0 02 id id` (a plain PUBACK/PUBREC/PUBREL/PUBCOMP). */
   pushAck(b0: number, packetId: number): void {
-    if (this.slabPos + 4 > SLAB_SIZE) this.seal();
+    this.sealRun();
+    if (this.slabPos + 4 > SLAB_SIZE) this.sealAcks();
     const s = this.slab;
     const pos = this.slabPos;
     s[pos] = b0;
@@ -65,14 +104,34 @@ export class Outbox {
   clear(): void {
     this.chunks = [];
     this.slabPos = 0;
+    // Never handed out: the run's next packet may take these bytes again.
+    this.runPos = this.runStart;
     this.size = 0;
   }
 
-  /** Moves the acks in the slab out as one chunk (a copy), so later pushes keep their order. */
+  /** Ends the open run or slab as a chunk, so later pushes keep their order. */
   private seal(): void {
+    this.sealAcks();
+    this.sealRun();
+  }
+
+  /** Moves the acks in the slab out as one chunk (a copy). */
+  private sealAcks(): void {
     if (this.slabPos > 0) {
       this.chunks.push(this.slab.slice(0, this.slabPos));
       this.slabPos = 0;
+    }
+  }
+
+  /** Moves the run written since the last chunk out as one chunk (a view, never written again). */
+  private sealRun(): void {
+    if (this.runPos > this.runStart) {
+      if (this.run.byteLength !== 0) this.chunks.push(this.run.subarray(this.runStart, this.runPos));
+      // Else the buffer was detached under these bytes (a chunk cut from it
+      // was transferred while they waited): they went with it, as the codec
+      // slab's pieces would have.
+      else this.size -= this.runPos - this.runStart;
+      this.runStart = this.runPos;
     }
   }
 }

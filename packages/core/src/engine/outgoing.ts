@@ -5,11 +5,19 @@
  * messages count against the quota, which PUBRELs went out on this
  * connection), which `reset` clears.
  *
- * Cost per message is flat in how many are in flight: one Map entry per
- * message in flight (its order is the send order resends keep
- * [MQTT-4.6.0-1]), and per-connection flags on the message itself.
+ * Cost per message is flat in how many are outstanding, and a message costs
+ * no object of its own while the engine holds it: its fields live in
+ * `Slots` (typed arrays for numbers and flags, plain arrays for the caller's
+ * topic, payload, properties and token), one slot per message, reused. The
+ * queue is a list of slots; the messages in flight are an IdMap from packet id
+ * to slot, and a list linked through the slots in the order first sent, the
+ * order resends keep [MQTT-4.6.0-1]. A message
+ * kept as an object until its ack would outlive the young generation when
+ * thousands are outstanding, and every old-space collection would then walk
+ * all of them.
  */
-import { packetSize, writePacket } from "../codec/encode.js";
+import { SLAB_MAX_PIECE } from "../codec/bytes.js";
+import { packetSize, writePacket, writePacketChunks } from "../codec/encode.js";
 import { ReasonCode } from "../codec/reason-codes.js";
 import type { Properties, ProtocolVersion, PublishPacket, QoS } from "../codec/types.js";
 import { ErrorCode, type LocalProtocolError } from "../errors.js";
@@ -20,24 +28,115 @@ import { publishRefusal, type ServerLimits } from "./limits.js";
 import type { Outbox } from "./outbox.js";
 import type { PacketIds } from "./packet-ids.js";
 import type { OutgoingMessage } from "./session.js";
+import { IdMap } from "./id-set.js";
+
+// ---- a slot's flags ----
+const QOS_MASK = 3;
+const RETAIN = 1 << 2;
+/** Stage "pubrel" (PUBREC received); a slot with a packet id and without it is at stage "publish". */
+const PUBREL = 1 << 3;
+/** Its PUBLISH went out on this connection and counts against the server's Receive Maximum. */
+const IN_QUOTA = 1 << 4;
+/** Its PUBREL went out on this connection. */
+const REL_SENT = 1 << 5;
+/** `sent` is known (absent in an older session: counts as true). */
+const SENT_KNOWN = 1 << 6;
+/** `sent` is true: a PUBLISH of it was handed out by `pollTransmit` (only with SENT_KNOWN). */
+const SENT = 1 << 7;
+/** Its PUBLISH is in the output, not handed out yet. */
+const UNFLUSHED = 1 << 8;
+
+/** No packet id (a queued or QoS 0 message). */
+const NO_ID = 0;
+/** No size checked by `publish()` (a message restored from a session). */
+const NO_SIZE = -1;
+const EMPTY = new Uint8Array(0);
+/** No slot (the ends of the in-flight list). */
+const NONE = -1;
 
 /**
- * An outgoing message as the engine holds it: the session's plain data plus
- * per-connection flags and, until it first goes out, the PUBLISH bytes that
- * `publish()` encoded to validate it (packet id 0 and DUP 0 stand in).
+ * The messages the engine holds, one slot each, as columns. Freed slots are
+ * reused (last freed first), so the columns only grow to the most messages
+ * held at once. References are cleared when a slot is freed: the engine
+ * keeps no caller's payload past its message's end.
  */
-export interface OutEntry extends OutgoingMessage {
-  /** The PUBLISH's size as `publish()` checked it (packet id and DUP do not change it); written unchecked from it. */
-  size?: number | undefined;
-  /** Its PUBLISH went out on this connection and counts against the server's Receive Maximum. */
-  inQuota?: boolean;
-  /** Its PUBREL went out on this connection. */
-  relSent?: boolean;
-  /** MQTT 5 Message Expiry: when it expires, on the engine's clock (ms); set when it is first seen. */
-  expiresAt?: number;
+class Slots {
+  private cap = 0;
+  mid = new Float64Array(0);
+  flags = new Uint16Array(0);
+  packetId = new Uint16Array(0);
+  /** The PUBLISH's size as `publish()` checked it, NO_SIZE when unknown. */
+  size = new Int32Array(0);
+  /** MQTT 5 Message Expiry: when it expires on the engine's clock (ms); NaN until first seen. */
+  expiresAt = new Float64Array(0);
+  /** The list of messages in flight, in send order: the slots before and after (NONE at the ends). */
+  prev = new Int32Array(0);
+  next = new Int32Array(0);
+  readonly topic: string[] = [];
+  readonly payload: Uint8Array[] = [];
+  readonly props: (Properties | undefined)[] = [];
   /** The caller's token from `publish`, handed back in `published`. */
-  token?: unknown;
+  readonly token: unknown[] = [];
+  private readonly free: number[] = [];
+
+  alloc(mid: number, topic: string, payload: Uint8Array, qos: QoS, retain: boolean, props: Properties | undefined, token: unknown, size: number): number {
+    let s = this.free.pop();
+    if (s === undefined) {
+      s = this.topic.length;
+      if (s === this.cap) this.grow();
+      this.topic.push(topic);
+      this.payload.push(payload);
+      this.props.push(props);
+      this.token.push(token);
+    } else {
+      this.topic[s] = topic;
+      this.payload[s] = payload;
+      this.props[s] = props;
+      this.token[s] = token;
+    }
+    this.mid[s] = mid;
+    this.flags[s] = qos | (retain ? RETAIN : 0);
+    this.packetId[s] = NO_ID;
+    this.size[s] = size;
+    this.expiresAt[s] = Number.NaN;
+    return s;
+  }
+
+  release(s: number): void {
+    this.flags[s] = 0;
+    this.topic[s] = "";
+    this.payload[s] = EMPTY;
+    this.props[s] = undefined;
+    this.token[s] = undefined;
+    this.free.push(s);
+  }
+
+  private grow(): void {
+    const cap = this.cap === 0 ? 16 : this.cap * 2;
+    const widen = <T extends Float64Array | Uint16Array | Int32Array>(a: T, b: T): T => {
+      b.set(a);
+      return b;
+    };
+    this.mid = widen(this.mid, new Float64Array(cap));
+    this.flags = widen(this.flags, new Uint16Array(cap));
+    this.packetId = widen(this.packetId, new Uint16Array(cap));
+    this.size = widen(this.size, new Int32Array(cap));
+    this.expiresAt = widen(this.expiresAt, new Float64Array(cap));
+    this.prev = widen(this.prev, new Int32Array(cap));
+    this.next = widen(this.next, new Int32Array(cap));
+    this.cap = cap;
+  }
 }
+
+/**
+ * A PUBLISH whose optional fields are always present (undefined when unused),
+ * so the one scratch object keeps one shape; the codec reads an undefined
+ * field as an absent one.
+ */
+type ScratchPublish = Omit<PublishPacket, "packetId" | "properties"> & { packetId: number | undefined; properties: Properties | undefined };
+
+/** What `liveProperties` returns for a message whose expiry has passed (never sent). */
+const EXPIRED: Properties = Object.freeze({});
 
 export interface OutgoingOptions {
   maxInflight: number;
@@ -46,8 +145,13 @@ export interface OutgoingOptions {
 }
 
 export class OutgoingFlow {
-  private readonly inflight = new Map<number, OutEntry>();
-  private queue: (OutEntry | undefined)[] = [];
+  private readonly slots = new Slots();
+  /** Packet id → slot, for the messages in flight. */
+  private readonly inflight = new IdMap();
+  /** The messages in flight in the order first sent, linked through the slots. */
+  private first = NONE;
+  private last = NONE;
+  private queue: number[] = [];
   private head = 0;
   /** Messages in flight counted against the server's Receive Maximum on this connection. */
   private quota = 0;
@@ -59,10 +163,12 @@ export class OutgoingFlow {
   private readonly retired = new Set<number>();
   /** Messages in flight not yet (re)sent on this connection: `pump` walks the inflight list only then. */
   private resendPending = false;
-  /** QoS 1/2 messages whose PUBLISH is in the output, not yet handed out by `pollTransmit`. */
-  private unflushed: OutEntry[] = [];
-  /** QoS 0 messages in the output: `published` when `pollTransmit` hands them out. */
-  private unflushed0: OutEntry[] = [];
+  /** Slots of QoS 1/2 messages whose PUBLISH is in the output (UNFLUSHED tells which still are). */
+  private unflushed: number[] = [];
+  /** Slots of QoS 0 messages in the output: `published` when `pollTransmit` hands them out. */
+  private unflushed0: number[] = [];
+  /** The PUBLISH being written: one object for every send, nothing kept from it. */
+  private readonly scratch: ScratchPublish = { type: "publish", topic: "", payload: EMPTY, qos: 0, retain: false, dup: false, packetId: undefined, properties: undefined };
 
   constructor(
     private readonly version: ProtocolVersion,
@@ -79,7 +185,7 @@ export class OutgoingFlow {
 
   /**
    * MQTT 5 Message Expiry for the client's own messages: the seconds of life
-   * `m` has left at `now` (0 or less: expired), or undefined when it never
+   * slot `s` has left at `now` (0 or less: expired), or undefined when it never
    * expires. The clock starts when the engine first holds the message
    * (`publish`, or `importSession` for a restored one); an interval of 0 has
    * no life left. A message whose interval passes before it is sent is
@@ -87,24 +193,28 @@ export class OutgoingFlow {
    * alive goes with the interval reduced by the time it waited, as a server
    * forwards one [MQTT-3.3.2-6].
    */
-  private lifeLeft(m: OutEntry, now: number): number | undefined {
-    const interval = m.properties?.messageExpiryInterval;
+  private lifeLeft(s: number, now: number): number | undefined {
+    const interval = this.slots.props[s]?.messageExpiryInterval;
     if (interval === undefined) return undefined;
-    if (m.expiresAt === undefined) m.expiresAt = now + interval * 1000;
-    return Math.ceil((m.expiresAt - now) / 1000);
+    let at = this.slots.expiresAt[s]!;
+    if (Number.isNaN(at)) this.slots.expiresAt[s] = at = now + interval * 1000;
+    return Math.ceil((at - now) / 1000);
   }
 
-  /** The properties to send `m` with at `now`: the expiry reduced by its wait; undefined when it has expired. */
-  private liveProperties(m: OutEntry, now: number): { props: Properties | undefined } | undefined {
-    const left = this.lifeLeft(m, now);
-    if (left === undefined) return { props: m.properties };
-    if (left <= 0) return undefined;
-    if (left === m.properties!.messageExpiryInterval) return { props: m.properties };
-    return { props: { ...m.properties, messageExpiryInterval: left } };
+  /** The properties to send slot `s` with at `now`: the expiry reduced by its wait; EXPIRED when it has expired. */
+  private liveProperties(s: number, now: number): Properties | undefined {
+    const props = this.slots.props[s];
+    const left = this.lifeLeft(s, now);
+    if (left === undefined) return props;
+    if (left <= 0) return EXPIRED;
+    if (left === props!.messageExpiryInterval) return props;
+    return { ...props, messageExpiryInterval: left };
   }
 
-  private expired(m: OutgoingMessage, packetId: number | undefined): void {
-    this.fail(m, misuse(ErrorCode.MessageExpired, `message ${m.mid} expired before it could be sent (Message Expiry Interval ${m.properties?.messageExpiryInterval} s)`), packetId);
+  private expired(s: number, packetId: number | undefined): void {
+    const mid = this.slots.mid[s]!;
+    const interval = this.slots.props[s]?.messageExpiryInterval;
+    this.fail(s, misuse(ErrorCode.MessageExpired, `message ${mid} expired before it could be sent (Message Expiry Interval ${interval} s)`), packetId);
   }
 
   get inflightCount(): number {
@@ -126,10 +236,15 @@ export class OutgoingFlow {
     return qos > 0 && (this.inflight.size >= this.opts.maxInflight || this.quota >= l.receiveMaximum);
   }
 
-  /** Queues a message `publish()` accepted (its expiry clock starts now), and sends what the window allows. */
-  enqueue(m: OutEntry): void {
-    this.lifeLeft(m, this.clock());
-    this.queue.push(m);
+  /**
+   * Queues a message `publish()` accepted (its expiry clock starts now), and
+   * sends what the window allows. `size` is its PUBLISH's size as checked
+   * (packet id and DUP do not change it): it is written unchecked from it.
+   */
+  enqueue(mid: number, topic: string, payload: Uint8Array, qos: QoS, retain: boolean, props: Properties | undefined, token: unknown, size: number): void {
+    const s = this.slots.alloc(mid, topic, payload, qos, retain, props, token, size);
+    this.lifeLeft(s, this.clock());
+    this.queue.push(s);
     this.pump();
   }
 
@@ -144,44 +259,48 @@ export class OutgoingFlow {
     const l = this.connected();
     if (l === undefined) return;
     const quotaMax = l.receiveMaximum;
+    const flags = this.slots.flags;
     if (this.resendPending) {
       let waiting = false;
-      for (const m of this.inflight.values()) {
-        const id = m.packetId!;
-        if (m.state === "pubrel") {
-          if (m.relSent !== true) {
+      // A message given up during the walk leaves the list; none joins it.
+      for (let s = this.first, n = NONE; s !== NONE; s = n) {
+        n = this.slots.next[s]!;
+        const id = this.slots.packetId[s]!;
+        const f = flags[s]!;
+        if ((f & PUBREL) !== 0) {
+          if ((f & REL_SENT) === 0) {
             this.out.pushAck(0x62, id); // PUBREL, reason 0: four bytes in every version
-            m.relSent = true;
+            flags[s] = f | REL_SENT;
           }
-        } else if (m.inQuota !== true) {
+        } else if ((f & IN_QUOTA) === 0) {
           // Only PUBLISH waits for the window; a PUBREL further on still goes out [MQTT-3.3.4-8].
           if (this.quota >= quotaMax) {
             waiting = true;
             continue;
           }
-          const live = this.liveProperties(m, this.clock());
-          if (live === undefined) {
-            this.giveUp(m);
-            this.expired(m, id);
+          const live = this.liveProperties(s, this.clock());
+          if (live === EXPIRED) {
+            this.expired(s, id);
+            this.giveUp(id, s);
             continue;
           }
-          if (this.resendRefused(m, l, live.props)) continue;
+          if (this.resendRefused(id, s, l, live)) continue;
           // A resend on a resumed session: same packet id [MQTT-4.4.0-1], DUP set
           // when an earlier PUBLISH of it was handed out [MQTT-3.3.1-1].
-          this.sendPublish(m, m.sent !== false, l, live.props);
+          this.sendPublish(s, (f & (SENT_KNOWN | SENT)) !== SENT_KNOWN, l, live);
         }
       }
       this.resendPending = waiting;
     }
     while (this.head < this.queue.length) {
-      const m = this.queue[this.head]!;
-      if (m.qos > 0 && (this.inflight.size >= this.opts.maxInflight || this.quota >= quotaMax)) break;
-      this.queue[this.head++] = undefined;
+      const s = this.queue[this.head]!;
+      if ((flags[s]! & QOS_MASK) > 0 && (this.inflight.size >= this.opts.maxInflight || this.quota >= quotaMax)) break;
+      this.head++;
       if (this.head > 1024 && this.head * 2 > this.queue.length) {
         this.queue = this.queue.slice(this.head);
         this.head = 0;
       }
-      this.start(m, l);
+      this.start(s, l);
     }
   }
 
@@ -193,78 +312,138 @@ export class OutgoingFlow {
    * `published` event with the limit's reason code (0x9B, 0x9A, 0x95) and the
    * error. Returns whether it did.
    */
-  private resendRefused(m: OutEntry, l: ServerLimits, live: Properties | undefined): boolean {
+  private resendRefused(id: number, s: number, l: ServerLimits, live: Properties | undefined): boolean {
     let props = live;
     if (props?.topicAlias !== undefined && props.topicAlias > l.topicAliasMaximum) {
       const { topicAlias: _a, ...rest } = props;
       props = rest;
     }
+    const slots = this.slots;
+    const qos = (slots.flags[s]! & QOS_MASK) as QoS;
+    const retain = (slots.flags[s]! & RETAIN) !== 0;
     // Checked when published (or imported): only measured here.
-    const size = packetSize(publishPacket(m, m.topic, true, m.packetId, props), this.version);
-    const problem = publishRefusal(l, m.qos, m.retain, size, props);
+    const size = packetSize(this.packet(s, slots.topic[s]!, true, id, props), this.version);
+    const problem = publishRefusal(l, qos, retain, size, props);
     if (problem === undefined) return false;
-    this.giveUp(m);
-    this.fail(m, problem, m.packetId);
+    this.fail(s, problem, id);
+    this.giveUp(id, s);
     return true;
   }
 
   /**
-   * Stops trying a message in flight. A QoS 2 PUBLISH that went out before
-   * may be held by the server, which waits for a PUBREL: its id stays
-   * reserved. A QoS 1 id is free (a late PUBACK is ignored), and so is the id
-   * of a PUBLISH that never left.
+   * Stops trying a message in flight (its event already reported). A QoS 2
+   * PUBLISH that went out before may be held by the server, which waits for a
+   * PUBREL: its id stays reserved. A QoS 1 id is free (a late PUBACK is
+   * ignored), and so is the id of a PUBLISH that never left.
    */
-  private giveUp(m: OutEntry): void {
-    const id = m.packetId!;
+  private giveUp(id: number, s: number): void {
+    const f = this.slots.flags[s]!;
     this.inflight.delete(id);
-    if (m.qos === 2 && m.sent !== false) this.retired.add(id);
+    this.unlink(s);
+    if ((f & IN_QUOTA) !== 0) this.quota--;
+    if ((f & QOS_MASK) === 2 && (f & (SENT_KNOWN | SENT)) !== SENT_KNOWN) this.retired.add(id);
     else this.ids.release(id);
+    this.slots.release(s);
   }
 
   /** A message leaves the queue: checked against the server's limits, given an id, sent. */
-  private start(m: OutEntry, l: ServerLimits): void {
-    const live = this.liveProperties(m, this.clock());
-    if (live === undefined) {
-      this.expired(m, undefined);
+  private start(s: number, l: ServerLimits): void {
+    const slots = this.slots;
+    const live = this.liveProperties(s, this.clock());
+    if (live === EXPIRED) {
+      this.expired(s, undefined);
+      this.slots.release(s);
       return;
     }
-    // A reduced expiry changes the bytes (not their size): encode afresh.
+    const f = slots.flags[s]!;
+    const qos = (f & QOS_MASK) as QoS;
     // A reduced expiry changes a value, not the size.
-    const size = m.size ?? packetSize(publishPacket(m, m.topic, false, m.qos > 0 ? 1 : undefined, live.props), this.version);
-    const problem = publishRefusal(l, m.qos, m.retain, size, live.props);
+    const checked = slots.size[s]!;
+    const size = checked !== NO_SIZE ? checked : packetSize(this.packet(s, slots.topic[s]!, false, qos > 0 ? 1 : undefined, live), this.version);
+    const problem = publishRefusal(l, qos, (f & RETAIN) !== 0, size, live);
     if (problem !== undefined) {
-      this.fail(m, problem, undefined);
+      this.fail(s, problem, undefined);
+      this.slots.release(s);
       return;
     }
-    if (m.qos === 0) {
-      this.sendPublish(m, false, l, live.props);
-      this.unflushed0.push(m);
+    if (qos === 0) {
+      this.sendPublish(s, false, l, live);
+      this.unflushed0.push(s);
       return;
     }
     const id = this.ids.allocate();
     if (id === undefined) {
-      this.fail(m, misuse(ErrorCode.PacketIdsExhausted, "no free packet identifier"), undefined);
+      this.fail(s, misuse(ErrorCode.PacketIdsExhausted, "no free packet identifier"), undefined);
+      this.slots.release(s);
       return;
     }
-    m.packetId = id;
-    m.state = "publish";
-    m.sent = false;
-    this.inflight.set(id, m);
-    this.sendPublish(m, false, l, live.props);
+    slots.packetId[s] = id;
+    slots.flags[s] = (f & ~(PUBREL | SENT)) | SENT_KNOWN; // stage "publish", not sent
+    this.inflight.set(id, s);
+    this.link(s);
+    this.sendPublish(s, false, l, live);
   }
 
-  private fail(m: OutEntry, error: LocalProtocolError, packetId: number | undefined): void {
-    this.report(m, error.reasonCode ?? ReasonCode.UnspecifiedError, packetId, undefined, error);
+  private fail(s: number, error: LocalProtocolError, packetId: number | undefined): void {
+    this.report(s, error.reasonCode ?? ReasonCode.UnspecifiedError, packetId, undefined, error);
   }
 
   /** The message's one `published` event. */
-  private report(m: OutEntry, reasonCode: number, packetId: number | undefined, properties: Properties | undefined, error: LocalProtocolError | undefined): void {
-    const e: { -readonly [K in keyof PublishedEvent]: PublishedEvent[K] } = { type: "published", mid: m.mid, qos: m.qos, reasonCode };
-    if (m.token !== undefined) e.token = m.token;
+  private report(s: number, reasonCode: number, packetId: number | undefined, properties: Properties | undefined, error: LocalProtocolError | undefined): void {
+    const slots = this.slots;
+    const e: { -readonly [K in keyof PublishedEvent]: PublishedEvent[K] } = {
+      type: "published",
+      mid: slots.mid[s]!,
+      qos: (slots.flags[s]! & QOS_MASK) as QoS,
+      reasonCode,
+    };
+    const token = slots.token[s];
+    if (token !== undefined) e.token = token;
     if (packetId !== undefined) e.packetId = packetId;
     if (properties !== undefined) e.properties = properties;
     if (error !== undefined) e.error = error;
     this.emit(e);
+  }
+
+  /** The PUBLISH of slot `s` (in the scratch object: write it before building another). */
+  private packet(s: number, topic: string, dup: boolean, packetId: number | undefined, props: Properties | undefined): PublishPacket {
+    const slots = this.slots;
+    const p = this.scratch;
+    const f = slots.flags[s]!;
+    p.topic = topic;
+    p.payload = slots.payload[s]!;
+    p.qos = (f & QOS_MASK) as QoS;
+    p.retain = (f & RETAIN) !== 0;
+    p.dup = dup;
+    p.packetId = packetId;
+    p.properties = props;
+    return p as PublishPacket;
+  }
+
+  /**
+   * Puts a checked PUBLISH of `size` bytes in the output. Up to the codec's
+   * slab piece (SLAB_MAX_PIECE) it is written whole into the output's run
+   * buffer. A larger one goes as two chunks: the bytes before the payload (in
+   * the run buffer), then the caller's payload itself, uncopied. Copying it
+   * would cost a buffer of its own (the codec's slab stops at that size) and a
+   * pass over every byte, for bytes that are already in one piece; with the
+   * split, a PUBLISH one byte over the limit costs less than one at it, not
+   * several times more. A PUBLISH whose bytes before the payload alone pass
+   * the limit (a topic or properties of kilobytes) goes as the codec's
+   * `writePacketChunks` writes it.
+   */
+  private write(p: PublishPacket, size: number): void {
+    if (size <= SLAB_MAX_PIECE) {
+      this.out.write(p, this.version, size);
+      return;
+    }
+    const payload = p.payload;
+    if (size - payload.length <= SLAB_MAX_PIECE) {
+      this.out.write(p, this.version, size, false);
+      this.out.push(payload);
+      return;
+    }
+    for (const chunk of writePacketChunks(p, this.version, size)) this.out.push(chunk);
   }
 
   /**
@@ -273,12 +452,17 @@ export class OutgoingFlow {
    * PUBLISH still fits the server's Maximum Packet Size with it: the size
    * checks ran on the message as the caller gave it [MQTT-3.2.2-15].
    */
-  private sendPublish(m: OutEntry, dup: boolean, l: ServerLimits, properties: Properties | undefined): void {
-    const plain = !dup && m.size !== undefined && properties?.topicAlias === undefined && !(this.opts.autoTopicAlias && l.topicAliasMaximum > 0);
+  private sendPublish(s: number, dup: boolean, l: ServerLimits, properties: Properties | undefined): void {
+    const slots = this.slots;
+    const topic = slots.topic[s]!;
+    const id = slots.packetId[s]!;
+    const packetId = id === NO_ID ? undefined : id;
+    const checked = slots.size[s]!;
+    const plain = !dup && checked !== NO_SIZE && properties?.topicAlias === undefined && !(this.opts.autoTopicAlias && l.topicAliasMaximum > 0);
     if (plain) {
       // The common case: as checked by publish(), with this packet id; written without checking again.
-      this.out.push(writePacket(publishPacket(m, m.topic, false, m.packetId, properties), this.version, m.size));
-      this.sent(m);
+      this.write(this.packet(s, topic, false, packetId, properties), checked);
+      this.sent(s);
       return;
     }
     let props = properties;
@@ -292,68 +476,110 @@ export class OutgoingFlow {
       alias = undefined;
     }
     const auto = alias === undefined && this.opts.autoTopicAlias && max > 0;
-    if (auto) alias = this.aliases.choose(m.topic, max);
+    if (auto) alias = this.aliases.choose(topic, max);
     if (alias !== undefined) {
-      const mapped = this.aliases.maps(alias, m.topic);
-      const variant = publishPacket(m, mapped ? "" : m.topic, dup, m.packetId, { ...props, topicAlias: alias });
+      const mapped = this.aliases.maps(alias, topic);
+      const variant = this.packet(s, mapped ? "" : topic, dup, packetId, { ...props, topicAlias: alias });
       const size = packetSize(variant, this.version);
-      const bytes = writePacket(variant, this.version, size);
-      if (!auto || bytes.length <= l.maximumPacketSize) {
-        this.aliases.use(alias, m.topic);
-        this.out.push(bytes);
-        this.sent(m);
+      if (!auto || size <= l.maximumPacketSize) {
+        this.aliases.use(alias, topic);
+        this.write(variant, size);
+        this.sent(s);
         return;
       }
       // The alias property would take it over the server's limit: no alias.
     }
-    this.out.push(writePacket(publishPacket(m, m.topic, dup, m.packetId, props), this.version));
-    this.sent(m);
+    const p = this.packet(s, topic, dup, packetId, props);
+    this.write(p, packetSize(p, this.version));
+    this.sent(s);
   }
 
   /** A QoS 1/2 PUBLISH is in the output: it counts against the server's quota, and is sent once `pollTransmit` hands it out. */
-  private sent(m: OutEntry): void {
-    if (m.qos === 0) return;
-    m.inQuota = true;
+  private sent(s: number): void {
+    const flags = this.slots.flags;
+    const f = flags[s]!;
+    if ((f & QOS_MASK) === 0) return;
     this.quota++;
-    if (m.sent !== true) this.unflushed.push(m);
+    if ((f & SENT) === 0) {
+      flags[s] = f | IN_QUOTA | UNFLUSHED;
+      this.unflushed.push(s);
+    } else {
+      flags[s] = f | IN_QUOTA;
+    }
   }
 
   /** The output was handed out: every PUBLISH in it reached the wire as far as the engine can know. */
   flushed(): void {
     const fresh = this.unflushed;
     if (fresh.length > 0) {
-      for (let i = 0; i < fresh.length; i++) fresh[i]!.sent = true;
-      this.unflushed = [];
+      const flags = this.slots.flags;
+      for (let i = 0; i < fresh.length; i++) {
+        const s = fresh[i]!;
+        const f = flags[s]!;
+        // A slot freed since (an early ack) has no UNFLUSHED bit, nor has one reused for a message not in this output.
+        if ((f & UNFLUSHED) !== 0) flags[s] = (f & ~UNFLUSHED) | SENT_KNOWN | SENT;
+      }
+      fresh.length = 0;
     }
     // QoS 0 is done once its bytes are handed out: the engine can know no more.
     const q0 = this.unflushed0;
     if (q0.length > 0) {
       this.unflushed0 = [];
-      for (let i = 0; i < q0.length; i++) this.report(q0[i]!, ReasonCode.Success, undefined, undefined, undefined);
+      for (let i = 0; i < q0.length; i++) {
+        this.report(q0[i]!, ReasonCode.Success, undefined, undefined, undefined);
+        this.slots.release(q0[i]!);
+      }
     }
+  }
+
+  /** Forgets which PUBLISH are in the output (it was dropped): none of them counts as sent. */
+  private forgetUnflushed(): void {
+    const fresh = this.unflushed;
+    const flags = this.slots.flags;
+    for (let i = 0; i < fresh.length; i++) flags[fresh[i]!]! &= ~UNFLUSHED;
+    fresh.length = 0;
   }
 
   /** The output was dropped: no PUBLISH in it counts as sent, and a QoS 0 message in it is lost. */
   dropped(): void {
-    this.unflushed = [];
+    this.forgetUnflushed();
     const q0 = this.unflushed0;
     if (q0.length === 0) return;
     this.unflushed0 = [];
-    for (const m of q0) {
-      this.fail(m, misuse(ErrorCode.InvalidState, "the connection ended before this QoS 0 message was handed out", ReasonCode.UnspecifiedError), undefined);
+    for (const s of q0) {
+      this.fail(s, misuse(ErrorCode.InvalidState, "the connection ended before this QoS 0 message was handed out", ReasonCode.UnspecifiedError), undefined);
+      this.slots.release(s);
     }
   }
 
-  private complete(m: OutEntry, reasonCode: number, properties: Properties | undefined): void {
-    const id = m.packetId!;
+  /** Appends slot `s` to the in-flight list. */
+  private link(s: number): void {
+    const { prev, next } = this.slots;
+    prev[s] = this.last;
+    next[s] = NONE;
+    if (this.last === NONE) this.first = s;
+    else next[this.last] = s;
+    this.last = s;
+  }
+
+  /** Takes slot `s` out of the in-flight list. */
+  private unlink(s: number): void {
+    const { prev, next } = this.slots;
+    const p = prev[s]!;
+    const n = next[s]!;
+    if (p === NONE) this.first = n;
+    else next[p] = n;
+    if (n === NONE) this.last = p;
+    else prev[n] = p;
+  }
+
+  private complete(id: number, s: number, reasonCode: number, properties: Properties | undefined): void {
     this.inflight.delete(id);
+    this.unlink(s);
     this.ids.release(id);
-    if (m.inQuota === true) {
-      m.inQuota = false;
-      this.quota--;
-    }
-    m.relSent = false;
-    this.report(m, reasonCode, id, properties, undefined);
+    if ((this.slots.flags[s]! & IN_QUOTA) !== 0) this.quota--;
+    this.report(s, reasonCode, id, properties, undefined);
+    this.slots.release(s);
     this.pump();
   }
 
@@ -361,10 +587,10 @@ export class OutgoingFlow {
 
   /** PUBACK: a QoS 1 message is done. Returns false for an ack that matches a QoS 2 message (the server broke the protocol). */
   onPuback(id: number, rc: number, props: Properties | undefined): boolean {
-    const m = this.inflight.get(id);
-    if (m === undefined) return true; // a late duplicate: nothing is waiting for it
-    if (m.qos !== 1) return false;
-    this.complete(m, rc, props);
+    const s = this.inflight.get(id);
+    if (s === NONE) return true; // a late duplicate: nothing is waiting for it
+    if ((this.slots.flags[s]! & QOS_MASK) !== 1) return false;
+    this.complete(id, s, rc, props);
     return true;
   }
 
@@ -374,8 +600,8 @@ export class OutgoingFlow {
    * retransmitted [MQTT-4.4.0-2]. Returns false when it matches a QoS 1 message.
    */
   onPubrec(id: number, rc: number, props: Properties | undefined): boolean {
-    const m = this.inflight.get(id);
-    if (m === undefined) {
+    const s = this.inflight.get(id);
+    if (s === NONE) {
       if (this.retired.has(id)) {
         // The server did hold the message we gave up on: finish the exchange to free the id.
         if (rc >= 0x80) this.unretire(id);
@@ -386,15 +612,15 @@ export class OutgoingFlow {
       }
       return true;
     }
-    if (m.qos !== 2) return false;
+    const flags = this.slots.flags;
+    if ((flags[s]! & QOS_MASK) !== 2) return false;
     if (rc >= 0x80) {
-      this.complete(m, rc, props);
+      this.complete(id, s, rc, props);
       return true;
     }
     // A repeated PUBREC is answered again.
-    m.state = "pubrel";
     this.out.pushAck(0x62, id); // PUBREL, reason 0: four bytes in every version
-    m.relSent = true;
+    flags[s]! |= PUBREL | REL_SENT;
     return true;
   }
 
@@ -404,13 +630,14 @@ export class OutgoingFlow {
    * PUBREC already accepted the message. Returns false before its PUBREL.
    */
   onPubcomp(id: number, rc: number, props: Properties | undefined): boolean {
-    const m = this.inflight.get(id);
-    if (m === undefined) {
+    const s = this.inflight.get(id);
+    if (s === NONE) {
       if (this.retired.has(id)) this.unretire(id);
       return true;
     }
-    if (m.qos !== 2 || m.state !== "pubrel") return false;
-    this.complete(m, rc === ReasonCode.PacketIdentifierNotFound ? 0 : rc, props);
+    const f = this.slots.flags[s]!;
+    if ((f & QOS_MASK) !== 2 || (f & PUBREL) === 0) return false;
+    this.complete(id, s, rc === ReasonCode.PacketIdentifierNotFound ? 0 : rc, props);
     return true;
   }
 
@@ -423,12 +650,10 @@ export class OutgoingFlow {
 
   /** A new network connection: nothing counts against its quota yet; what is in flight goes again. */
   reset(): void {
-    for (const m of this.inflight.values()) {
-      m.inQuota = false;
-      m.relSent = false;
-    }
+    const flags = this.slots.flags;
+    for (let s = this.first; s !== NONE; s = this.slots.next[s]!) flags[s]! &= ~(IN_QUOTA | REL_SENT);
     this.quota = 0;
-    this.unflushed = [];
+    this.forgetUnflushed();
     this.resendPending = this.inflight.size > 0;
   }
 
@@ -439,28 +664,34 @@ export class OutgoingFlow {
    * already received (PUBREL sent) are complete.
    */
   discardSession(): void {
-    const requeue: OutEntry[] = [];
-    for (const m of this.inflight.values()) {
-      this.ids.release(m.packetId!);
-      if (m.state === "pubrel") {
-        this.report(m, ReasonCode.Success, m.packetId!, undefined, undefined);
+    const requeue: number[] = [];
+    const slots = this.slots;
+    const flags = slots.flags;
+    for (let s = this.first, n = NONE; s !== NONE; s = n) {
+      n = slots.next[s]!;
+      const id = slots.packetId[s]!;
+      this.ids.release(id);
+      if ((flags[s]! & PUBREL) !== 0) {
+        this.report(s, ReasonCode.Success, id, undefined, undefined);
+        slots.release(s);
       } else if (this.opts.republishOnSessionLoss) {
-        m.state = "queued";
-        delete m.packetId;
-        delete m.sent;
-        m.inQuota = false;
-        requeue.push(m);
+        // Queued again, as new: no packet id, not sent, stage "queued".
+        slots.packetId[s] = NO_ID;
+        flags[s]! &= QOS_MASK | RETAIN;
+        requeue.push(s);
       } else {
-        this.fail(m, misuse(ErrorCode.InvalidState, "the session was discarded before the message was acknowledged", ReasonCode.UnspecifiedError), undefined);
+        this.fail(s, misuse(ErrorCode.InvalidState, "the session was discarded before the message was acknowledged", ReasonCode.UnspecifiedError), undefined);
+        slots.release(s);
       }
     }
     this.inflight.clear();
+    this.first = this.last = NONE;
     this.quota = 0;
     this.resendPending = false;
     for (const id of this.retired) this.ids.release(id);
     this.retired.clear();
     if (requeue.length > 0) {
-      this.queue = [...requeue, ...this.queue.slice(this.head)];
+      this.queue = requeue.concat(this.queue.slice(this.head));
       this.head = 0;
     }
   }
@@ -469,33 +700,50 @@ export class OutgoingFlow {
   exportMessages(): OutgoingMessage[] {
     const out: OutgoingMessage[] = [];
     const now = this.clock();
-    const copy = (m: OutEntry): OutgoingMessage => {
-      const c: OutgoingMessage = { mid: m.mid, topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain, state: m.state };
-      if (m.properties !== undefined) c.properties = m.properties;
+    const slots = this.slots;
+    const copy = (s: number): OutgoingMessage => {
+      const f = slots.flags[s]!;
+      const id = slots.packetId[s]!;
+      const state = id === NO_ID ? "queued" : (f & PUBREL) !== 0 ? "pubrel" : "publish";
+      const c: OutgoingMessage = { mid: slots.mid[s]!, topic: slots.topic[s]!, payload: slots.payload[s]!, qos: (f & QOS_MASK) as QoS, retain: (f & RETAIN) !== 0, state };
+      const props = slots.props[s];
+      if (props !== undefined) c.properties = props;
       // The life it has left, so a restored session does not extend it (0: expired).
-      const left = Number.isFinite(now) ? this.lifeLeft(m, now) : undefined;
-      if (left !== undefined && left !== m.properties!.messageExpiryInterval) c.properties = { ...m.properties, messageExpiryInterval: Math.max(0, left) };
-      if (m.packetId !== undefined) c.packetId = m.packetId;
-      if (m.sent !== undefined) c.sent = m.sent;
+      const left = Number.isFinite(now) ? this.lifeLeft(s, now) : undefined;
+      if (left !== undefined && left !== props!.messageExpiryInterval) c.properties = { ...props, messageExpiryInterval: Math.max(0, left) };
+      if (id !== NO_ID) c.packetId = id;
+      if ((f & SENT_KNOWN) !== 0) c.sent = (f & SENT) !== 0;
       return c;
     };
-    for (const m of this.inflight.values()) out.push(copy(m));
+    for (let s = this.first; s !== NONE; s = slots.next[s]!) out.push(copy(s));
     for (let i = this.head; i < this.queue.length; i++) out.push(copy(this.queue[i]!));
     return out;
   }
 
   /** Restores a validated session's messages and reserved ids, claiming their packet ids. */
   importSession(messages: readonly OutgoingMessage[], retired: readonly number[]): void {
+    const slots = this.slots;
+    for (let s = this.first; s !== NONE; s = slots.next[s]!) slots.release(s);
+    for (let i = this.head; i < this.queue.length; i++) slots.release(this.queue[i]!);
     this.inflight.clear();
+    this.first = this.last = NONE;
     this.queue = [];
     this.head = 0;
     this.quota = 0;
-    this.unflushed = [];
+    this.forgetUnflushed();
     for (const m of messages) {
-      if (m.state === "queued") this.queue.push({ ...m });
+      const s = slots.alloc(m.mid, m.topic, m.payload, m.qos, m.retain, m.properties, undefined, NO_SIZE);
+      if (m.state === "queued") this.queue.push(s);
       else {
-        this.ids.claim(m.packetId!);
-        this.inflight.set(m.packetId!, { ...m });
+        const id = m.packetId!;
+        this.ids.claim(id);
+        slots.packetId[s] = id;
+        let f = slots.flags[s]!;
+        if (m.state === "pubrel") f |= PUBREL;
+        if (m.sent !== undefined) f |= m.sent ? SENT_KNOWN | SENT : SENT_KNOWN;
+        slots.flags[s] = f;
+        this.inflight.set(id, s);
+        this.link(s);
       }
     }
     this.retired.clear();
@@ -506,15 +754,8 @@ export class OutgoingFlow {
     // Expiry clocks start now, or when the engine is first given a time.
     const now = this.clock();
     if (Number.isFinite(now)) {
-      for (const m of this.inflight.values()) this.lifeLeft(m, now);
+      for (let s = this.first; s !== NONE; s = slots.next[s]!) this.lifeLeft(s, now);
       for (let i = this.head; i < this.queue.length; i++) this.lifeLeft(this.queue[i]!, now);
     }
   }
-}
-
-function publishPacket(m: OutgoingMessage, topic: string, dup: boolean, packetId: number | undefined, props: Properties | undefined): PublishPacket {
-  const p: PublishPacket = { type: "publish", topic, payload: m.payload, qos: m.qos, retain: m.retain, dup };
-  if (packetId !== undefined) p.packetId = packetId;
-  if (props !== undefined) p.properties = props;
-  return p;
 }
