@@ -27,6 +27,7 @@ import {
   theirsParse,
 } from "./contenders.js";
 import { engineRows } from "./engine.js";
+import { E2E_MESSAGES, runE2E, type E2ERow } from "./e2e.js";
 import { SCALE_MESSAGES, SCALE_WINDOWS, scaleBench, windowName } from "./engine-scale.js";
 import { rows, type Row } from "./fixtures.js";
 import { missingThresholds, readThresholds } from "./thresholds.js";
@@ -208,6 +209,13 @@ if (wanted(scale.id)) {
   plan.push({ id: scale.id, group: "scale", label: scale.label, rows: [], contenders: SCALE_WINDOWS.length, make: scale.make });
 }
 const measureSizes = wanted("size");
+// End to end needs a broker: the root `pnpm bench` runs under scripts/with-broker.sh, which sets these.
+const e2eBroker = ((): { host: string; port: number } | undefined => {
+  const host = process.env["MQTT_HOST"];
+  const port = Number(process.env["MQTT_TCP_PORT"]);
+  return host && port > 0 ? { host, port } : undefined;
+})();
+const measureE2E = wanted("e2e");
 
 // ---- expected duration ----
 
@@ -215,8 +223,11 @@ const measureSizes = wanted("size");
 // its sampling time (passes overrun the minimum, streams are built, GC), plus
 // about 0.4 s per benchmark and 2 s for the bundles.
 const perContenderMs = (run.warmupRounds * run.warmupMs + run.rounds * run.minSampleMs) * 1.45;
+// End to end: (rounds + 1 warm-up) passes × 2 contenders × 3 QoS, about 0.8 s a pass here.
 const expectedS =
-  plan.reduce((s, p) => s + p.contenders * perContenderMs + 400, 0) / 1000 + (measureSizes ? 2 : 0);
+  plan.reduce((s, p) => s + p.contenders * perContenderMs + 400, 0) / 1000 +
+  (measureSizes ? 2 : 0) +
+  (measureE2E && e2eBroker !== undefined ? (run.rounds + 1) * 2 * 3 * 0.8 : 0);
 const fmtDuration = (s: number): string =>
   s < 90 ? `${Math.round(s)} s` : `${Math.floor(s / 60)} min ${String(Math.round(s % 60)).padStart(2, "0")} s`;
 // One line, before anything else on stdout.
@@ -246,6 +257,20 @@ for (const p of plan) {
 }
 
 const gcShares = wanted(scale.id) ? await scale.gcShares() : new Map<string, number>();
+
+let e2eRows: E2ERow[] = [];
+if (measureE2E) {
+  if (e2eBroker === undefined) {
+    problems.push("e2e: no broker (MQTT_HOST / MQTT_TCP_PORT unset): run `pnpm bench` from the root, which starts one");
+  } else {
+    log(`e2e: through mosquitto at ${e2eBroker.host}:${e2eBroker.port}`);
+    try {
+      e2eRows = await runE2E(e2eBroker.host, e2eBroker.port, run.rounds, log);
+    } catch (e) {
+      problems.push(`e2e: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+}
 
 let sizeEntries: SizeEntry[] = [];
 if (measureSizes) {
@@ -279,7 +304,7 @@ const bullet = (text: string): void => {
 };
 
 const cpus = os.cpus();
-out.push("## sansmqtt codec vs mqtt-packet 9.0.2, engine, bundle size");
+out.push("## sansmqtt codec vs mqtt-packet 9.0.2, engine, end to end, bundle size");
 out.push("");
 bullet(
   `Node ${process.version} (V8 ${process.versions.v8}), ${process.platform}/${process.arch}, ` +
@@ -479,6 +504,37 @@ if (scaleResults !== undefined) {
   out.push("");
 }
 
+if (e2eRows.length > 0) {
+  out.push("### End to end through mosquitto: the IO layer over the bare engine");
+  out.push("");
+  para(
+    `MQTT 5, ${E2E_MESSAGES.toLocaleString("en-US")} messages of 16 B per pass from a publisher to a subscriber ` +
+      "(both in this process, at most 500 sent and not yet received) through mosquitto on loopback. bare = the " +
+      "engine over node:net with a hand-written loop; loop = @sansmqtt/loop-external + @sansmqtt/transport-tcp. " +
+      `${run.rounds} passes each after a warm-up, alternating; medians. CPU = this process's user + system time per ` +
+      "message (mosquitto's is not counted).",
+  );
+  out.push("");
+  const body = e2eRows.map((r) => [
+    `QoS ${r.qos}`,
+    fmtRate(r.bare.msgPerSec),
+    fmtRate(r.loop.msgPerSec),
+    fmtRatio(r.loop.msgPerSec / r.bare.msgPerSec),
+    r.bare.cpuUsPerMsg.toFixed(1),
+    r.loop.cpuUsPerMsg.toFixed(1),
+    `${r.bare.spreadPct.toFixed(0)}% / ${r.loop.spreadPct.toFixed(0)}%`,
+  ]);
+  out.push(
+    fittedTable(
+      ["e2e", "bare msg/s", "loop msg/s", "loop/bare", "bare CPU µs/msg", "loop CPU µs/msg", "spread b/l"],
+      body,
+      ["l", "r", "r", "r", "r", "r", "r"],
+      new Footnotes(),
+    ),
+  );
+  out.push("");
+}
+
 if (sizeEntries.length > 0) {
   const kB = (n: number): string => `${(n / 1000).toFixed(1)} kB`;
   const notes = new Footnotes();
@@ -548,6 +604,16 @@ const targets: Target[] = [
     by: "size",
   },
 ];
+for (const qos of [0, 1, 2] as const) {
+  const r = e2eRows.find((x) => x.qos === qos);
+  targets.push({
+    what: `end to end QoS ${qos}: loop-external + transport-tcp ≥ 0.90x the bare engine's msg/s (IO layer ≤ 10%)`,
+    value: r === undefined ? undefined : r.loop.msgPerSec / r.bare.msgPerSec,
+    min: 0.9,
+    unit: "x",
+    by: "e2e",
+  });
+}
 out.push("### Targets");
 out.push("");
 const missed: string[] = [];

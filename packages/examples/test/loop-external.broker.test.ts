@@ -6,9 +6,9 @@ import { once } from "node:events";
 import { afterEach, describe, expect, it } from "vitest";
 import { encodePacket, PacketDecoder } from "@sansmqtt/core/codec";
 import { MqttConnection, type ConnectionOptions, type Event, type ProtocolVersion } from "@sansmqtt/core";
-import { brokerEnv, brokerPort, text, uniqueClientId, uniqueTopic } from "@sansmqtt/test-support";
+import { brokerEnv, brokerPort, text, uniqueClientId, uniqueTopic } from "@sansmqtt/test-broker";
 import { TcpTransport } from "@sansmqtt/transport-tcp";
-import { ExternalLoop, MQTT_ERR_CONN_LOST, MQTT_ERR_QUEUE_SIZE, resultOfError, type MqttErrorCode } from "../src/index.js";
+import { ExternalLoop, MQTT_ERR_CONN_LOST, MQTT_ERR_QUEUE_SIZE, resultOfError, type MqttErrorCode } from "@sansmqtt/loop-external";
 
 /** An ExternalLoop run on Node's event loop, logging hooks, events and the result codes the loop calls returned. */
 class Driven {

@@ -7,11 +7,11 @@
 import { describe, expect, it } from "vitest";
 import { PacketDecoder, type Packet } from "@sansmqtt/core/codec";
 import type { ProtocolVersion, Transport } from "@sansmqtt/core";
-import { brokerEnv, brokerPort, uniqueTopic } from "@sansmqtt/test-support";
+import { brokerEnv, brokerPort, uniqueTopic } from "@sansmqtt/test-broker";
 import { TcpTransport } from "@sansmqtt/transport-tcp";
-import { MQTT_ERR_SUCCESS } from "../src/index.js";
-import { run as runSelect } from "../examples/loop-select.js";
-import { run as runScheduler } from "../examples/loop-scheduler.js";
+import { MQTT_ERR_SUCCESS } from "@sansmqtt/loop-external";
+import { run as runSelect } from "../src/loop-select.js";
+import { run as runScheduler } from "../src/loop-scheduler.js";
 
 const host = brokerEnv("MQTT_HOST");
 const port = brokerPort("MQTT_TCP_PORT");

@@ -5,35 +5,8 @@ import { expect } from "vitest";
 import { encodePacket, PacketDecoder, type Packet } from "@sansmqtt/core/codec";
 import { type ProtocolVersion } from "@sansmqtt/core";
 
-/** A variable that scripts/with-broker.sh exports. Missing means the test fails, never skips. */
-export function brokerEnv(name: string): string {
-  const value = process.env[name];
-  if (!value) {
-    throw new Error(
-      `${name} is not set: these tests need the throwaway broker. ` +
-        "Run them with `bash scripts/test.sh`, or `bash scripts/with-broker.sh pnpm exec turbo run test`.",
-    );
-  }
-  return value;
-}
-
-export function brokerPort(name: string): number {
-  const port = Number(brokerEnv(name));
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`${name} is not a port: ${process.env[name]}`);
-  return port;
-}
-
-/** A topic no other test (or earlier run) publishes to. */
-export function uniqueTopic(label: string): string {
-  return `sansmqtt/test/${label}/${Math.random().toString(36).slice(2, 10)}`;
-}
-
-export function uniqueClientId(label: string): string {
-  return `sansmqtt-${label}-${Math.random().toString(36).slice(2, 10)}`;
-}
-
-export const text = (s: string): Uint8Array => new TextEncoder().encode(s);
-export const untext = (b: Uint8Array): string => new TextDecoder().decode(b);
+export { brokerEnv, brokerPort, uniqueTopic, uniqueClientId, text, untext } from "@sansmqtt/test-broker";
+import { text, uniqueClientId, uniqueTopic, untext } from "@sansmqtt/test-broker";
 
 type Waiter = { resolve: (p: Packet) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> };
 
