@@ -10,10 +10,14 @@
 //   the bytes, feed that window's PUBACKs (QoS 1), drain the `published`
 //   events; the codec-only contender encodes the same PUBLISH packets (and
 //   decodes the PUBACKs).
+// - [slab ≤ N B] outgoing QoS 0 of a packet of exactly N and N + 1 bytes, on
+//   both sides of the codec's slab piece (read from its source): the engine
+//   splits a PUBLISH past it into header + payload, so no step down there.
 
 import { encodePacket, PacketDecoder, type Packet } from "@sansmqtt/core/codec";
 import { MqttConnection } from "@sansmqtt/core";
 import type { Contender } from "./harness.js";
+import { readThresholds } from "./thresholds.js";
 
 const TOPIC = "sensors/building-7/floor-3/temperature";
 const N = 20_000;
@@ -173,6 +177,53 @@ function outgoing(qos: 0 | 1): Contender[] {
   return [engine, codec];
 }
 
+/**
+ * The engine on each side of the codec's slab piece (bytes.ts SLAB_MAX_PIECE):
+ * outgoing QoS 0 PUBLISH (3.1.1) of exactly `packetBytes`, a window of 100
+ * published then taken. Up to the limit the engine writes a PUBLISH whole
+ * into its output; past it, the header and then the caller's payload as a
+ * chunk of its own, uncopied. The codec-only contender encodes the same
+ * packets with encodePacket, which gives a packet past the limit an
+ * ArrayBuffer of its own. Compare the engine's msg/s of the two rows (run one
+ * after the other): no step down at the limit.
+ */
+function outgoingSized(packetBytes: number): Contender[] {
+  const M = 2_000;
+  // 3.1.1 QoS 0 PUBLISH: 1 + Remaining Length bytes + 2 + topic + payload.
+  const lenBytes = packetBytes - 1 < 128 ? 1 : packetBytes - 1 < 16_386 ? 2 : 3;
+  const body = new Uint8Array(packetBytes - 1 - lenBytes - 2 - TOPIC.length).map((_, i) => i * 13);
+  const packet: Packet = { type: "publish", topic: TOPIC, payload: body, qos: 0, retain: false, dup: false };
+  const size = encodePacket(packet, 4).length;
+  if (size !== packetBytes) throw new Error(`engine row: a ${size} B packet, wanted ${packetBytes}`);
+  const engine: Contender = {
+    name: "engine",
+    packetsPerPass: M,
+    bytesPerPass: M * size,
+    pass() {
+      const c = connected();
+      let bytes = 0;
+      let done = 0;
+      for (let sent = 0; sent < M; sent += WINDOW) {
+        for (let i = 0; i < WINDOW && sent + i < M; i++) c.publish(1, { topic: TOPIC, payload: body, qos: 0 });
+        for (const chunk of c.pollTransmit(1)) bytes += chunk.length;
+        for (let e = c.pollEvent(0); e !== undefined; e = c.pollEvent(0)) if (e.type === "published") done++;
+      }
+      if (bytes !== M * size || done !== M) throw new Error(`engine: ${bytes} bytes, ${done} published`);
+    },
+  };
+  const codec: Contender = {
+    name: "codec",
+    packetsPerPass: M,
+    bytesPerPass: M * size,
+    pass() {
+      let bytes = 0;
+      for (let i = 0; i < M; i++) bytes += encodePacket(packet, 4).length;
+      if (bytes !== M * size) throw new Error(`codec: ${bytes} bytes`);
+    },
+  };
+  return [engine, codec];
+}
+
 export interface EngineRow {
   id: string;
   label: string;
@@ -180,11 +231,17 @@ export interface EngineRow {
 }
 
 export function engineRows(): EngineRow[] {
+  const max = readThresholds().slabMaxPiece.value;
   return [
     { id: "engine:in0", label: "incoming QoS 0 PUBLISH, 16 B (3.1.1), delivered", make: () => incoming(0) },
     { id: "engine:in1", label: "incoming QoS 1 PUBLISH, 16 B, delivered + PUBACK", make: () => incoming(1) },
     { id: "engine:in2", label: "incoming QoS 2 PUBLISH, 16 B, delivered once + PUBREC, PUBREL → PUBCOMP", make: () => incoming(2) },
     { id: "engine:out0", label: "outgoing QoS 0 publish(), bytes taken, published", make: () => outgoing(0) },
     { id: "engine:out1", label: "outgoing QoS 1 publish(), window of 100, PUBACK → published", make: () => outgoing(1) },
+    ...[max, max + 1].map((size) => ({
+      id: `engine:slab${size}`,
+      label: `[slab ≤ ${max.toLocaleString("en-US")} B] outgoing QoS 0 publish(), ${size.toLocaleString("en-US")} B packet, window of 100`,
+      make: () => outgoingSized(size),
+    })),
   ];
 }

@@ -247,6 +247,12 @@ export class MqttConnection {
    * for an invalid message, one the server said it cannot take (QoS above its
    * maximum [MQTT-3.2.2-11], retain when unavailable [MQTT-3.2.2-14], larger
    * than its maximum packet size [MQTT-3.2.2-15]), or a full queue.
+   *
+   * The engine keeps `request.payload` itself, not a copy, until the
+   * message's `published` event: a resend encodes it again, and a PUBLISH
+   * larger than the codec's slab piece (8 KiB) is handed out by
+   * `pollTransmit` as two chunks, its header and then this very array. Do not
+   * modify the payload before `published` (copy it first if you must).
    */
   publish(now: number, request: PublishRequest): number {
     now = this.tick(now);
