@@ -6,12 +6,15 @@
  * `@sansmqtt/core/codec` (encode.ts, decode.ts), so the two cannot disagree;
  * what the engine never needs stays out of its bundle. A packet of another
  * type is refused: ERR_PACKET_TYPE when encoding, ERR_UNEXPECTED_PACKET when
- * a server sends it.
+ * a server sends it. The functions have the names and signatures of
+ * encode.ts's, so a module switches by its import path alone.
  */
 import { alloc } from "./bytes.js";
 import { CLIENT_DECODERS } from "./decode.js";
 import { type DecoderOptions, FrameDecoder } from "./decoder.js";
-import { checkWith, CLIENT_ENCODERS, sizeWith, writeWith } from "./encode.js";
+import { CHUNKED_PAYLOAD_MIN, checkWith, CLIENT_ENCODERS, sizeWith, writeWith } from "./encode.js";
+
+export { CHUNKED_PAYLOAD_MIN };
 import type { Packet, ProtocolVersion } from "./types.js";
 
 /** `checkPacket` (encode.ts) for the packets a client sends. */
@@ -35,6 +38,15 @@ export function writePacket(packet: Packet, version: ProtocolVersion, size: numb
 export function writePacketInto(packet: Packet, version: ProtocolVersion, size: number, buf: Uint8Array, offset: number, withPayload = true): void {
   const n = !withPayload && packet.type === "publish" ? size - packet.payload.length : size;
   writeWith(CLIENT_ENCODERS, packet, version, size, buf, offset, n);
+}
+
+/** `writePacketChunks` (encode.ts) for the packets a client sends. */
+export function writePacketChunks(packet: Packet, version: ProtocolVersion, size: number = packetSize(packet, version)): Uint8Array[] {
+  if (packet.type !== "publish" || packet.payload.length < CHUNKED_PAYLOAD_MIN) return [writePacket(packet, version, size)];
+  const n = size - packet.payload.length;
+  const head = alloc(n);
+  writeWith(CLIENT_ENCODERS, packet, version, size, head, 0, n);
+  return [head, packet.payload];
 }
 
 /** `encodePacket` (encode.ts) for the packets a client sends. */

@@ -61,26 +61,26 @@ export function limitsFromConnack(props: Properties | undefined, keepAlive: numb
   return l;
 }
 
+/** A packet over the server's Maximum Packet Size [MQTT-3.2.2-15]: ERR_PACKET_TOO_LARGE, 0x95. */
+export function overServerMax(what: string, size: number, max: number): LocalProtocolError {
+  return misuse(ErrorCode.PacketTooLarge, `${what} of ${size} bytes is over the server's maximum packet size ${max} [MQTT-3.2.2-15]`, ReasonCode.PacketTooLarge);
+}
+
+/** Something the server said it does not support: ERR_NOT_SUPPORTED with its reason code. */
+function unsupported(what: string, reasonCode: number): LocalProtocolError {
+  return misuse(ErrorCode.NotSupported, `the server does not support ${what}`, reasonCode);
+}
+
 /** Why the server cannot take this PUBLISH, if it cannot (a new message or a resend alike). */
 export function publishRefusal(l: ServerLimits, qos: QoS, retain: boolean, size: number, props: Properties | undefined): LocalProtocolError | undefined {
   if (qos > l.maximumQoS) return misuse(ErrorCode.NotSupported, `the server's maximum QoS is ${l.maximumQoS} [MQTT-3.2.2-11]`, ReasonCode.QoSNotSupported);
   if (retain && !l.retainAvailable) {
-    return misuse(ErrorCode.NotSupported, "the server does not support retained messages [MQTT-3.2.2-14]", ReasonCode.RetainNotSupported);
+    return unsupported("retained messages [MQTT-3.2.2-14]", ReasonCode.RetainNotSupported);
   }
-  if (size > l.maximumPacketSize) {
-    return misuse(
-      ErrorCode.PacketTooLarge,
-      `PUBLISH of ${size} bytes exceeds the server's maximum packet size of ${l.maximumPacketSize} [MQTT-3.2.2-15]`,
-      ReasonCode.PacketTooLarge,
-    );
-  }
+  if (size > l.maximumPacketSize) return overServerMax("PUBLISH", size, l.maximumPacketSize);
   const alias = props?.topicAlias;
   if (alias !== undefined && alias > l.topicAliasMaximum) {
-    return misuse(
-      ErrorCode.TopicAliasInvalid,
-      `topic alias ${alias} is above the server's maximum of ${l.topicAliasMaximum} [MQTT-3.2.2-17]`,
-      ReasonCode.TopicAliasInvalid,
-    );
+    return misuse(ErrorCode.TopicAliasInvalid, `topic alias ${alias} is over the server's maximum ${l.topicAliasMaximum} [MQTT-3.2.2-17]`, ReasonCode.TopicAliasInvalid);
   }
   return undefined;
 }
@@ -98,7 +98,7 @@ export interface SubscribeRefusal {
  */
 export function subscribeRefusal(l: ServerLimits, subs: readonly Subscription[], properties: Properties | undefined): SubscribeRefusal | undefined {
   if (!l.subscriptionIdentifierAvailable && properties?.subscriptionIdentifiers !== undefined) {
-    const error = misuse(ErrorCode.NotSupported, "the server does not support subscription identifiers", ReasonCode.SubscriptionIdentifiersNotSupported);
+    const error = unsupported("subscription identifiers", ReasonCode.SubscriptionIdentifiersNotSupported);
     return { error, codeFor: () => ReasonCode.SubscriptionIdentifiersNotSupported };
   }
   const wildcard = (f: string): boolean => !l.wildcardSubscriptionAvailable && /[+#]/.test(f);
@@ -107,10 +107,10 @@ export function subscribeRefusal(l: ServerLimits, subs: readonly Subscription[],
     shared(f) ? ReasonCode.SharedSubscriptionsNotSupported : wildcard(f) ? ReasonCode.WildcardSubscriptionsNotSupported : ReasonCode.UnspecifiedError;
   for (const s of subs) {
     if (shared(s.topicFilter)) {
-      return { error: misuse(ErrorCode.NotSupported, "the server does not support shared subscriptions", ReasonCode.SharedSubscriptionsNotSupported), codeFor };
+      return { error: unsupported("shared subscriptions", ReasonCode.SharedSubscriptionsNotSupported), codeFor };
     }
     if (wildcard(s.topicFilter)) {
-      return { error: misuse(ErrorCode.NotSupported, "the server does not support wildcard subscriptions", ReasonCode.WildcardSubscriptionsNotSupported), codeFor };
+      return { error: unsupported("wildcard subscriptions", ReasonCode.WildcardSubscriptionsNotSupported), codeFor };
     }
   }
   return undefined;

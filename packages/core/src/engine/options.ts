@@ -15,10 +15,10 @@
  * Every `now` the engine is given is in milliseconds on the caller's
  * monotonic clock.
  */
-import { show } from "../codec/bytes.js";
+import { mustBe, show } from "../codec/bytes.js";
 import { MQTT_MAX_PACKET_SIZE } from "../codec/decoder.js";
 import type { ConnectPacket, Properties, ProtocolVersion, Will } from "../codec/types.js";
-import { ErrorCode } from "../errors.js";
+import { ErrorCode, type LocalProtocolError } from "../errors.js";
 import { misuse } from "./errors.js";
 
 export interface ConnectionOptions {
@@ -113,12 +113,17 @@ const KNOWN: ReadonlySet<string> = new Set<keyof ConnectionOptions>([
 
 export function checkCount(v: unknown, what: string, min: number, max: number): void {
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    throw misuse(ErrorCode.InvalidArgument, `${what} must be an integer in ${min}..${max}, got ${show(v)}`);
+    throw wrong(what, `an integer in ${min}..${max}`, v);
   }
 }
 
 function checkBoolean(v: unknown, what: string): void {
-  if (v !== undefined && typeof v !== "boolean") throw misuse(ErrorCode.InvalidArgument, `${what} must be a boolean, got ${show(v)}`);
+  if (v !== undefined && typeof v !== "boolean") throw wrong(what, "a boolean", v);
+}
+
+/** ERR_ARGUMENT: "clientId must be a string, got 7". */
+function wrong(what: string, expected: string, v: unknown): LocalProtocolError {
+  return misuse(ErrorCode.InvalidArgument, mustBe(what, expected, v));
 }
 
 /**
@@ -127,12 +132,12 @@ function checkBoolean(v: unknown, what: string): void {
  * silently speak 3.1.1), as is a value of the wrong type or range.
  */
 export function normalizeOptions(options: ConnectionOptions): Options {
-  if (typeof options !== "object" || options === null) throw misuse(ErrorCode.InvalidArgument, `options must be an object, got ${show(options)}`);
+  if (typeof options !== "object" || options === null) throw wrong("options", "an object", options);
   for (const key of Object.keys(options)) {
     if (!KNOWN.has(key)) throw misuse(ErrorCode.InvalidArgument, `unknown option ${show(key)}`);
   }
   const v = options.protocolVersion ?? 4;
-  if (v !== 3 && v !== 4 && v !== 5) throw misuse(ErrorCode.InvalidArgument, `protocolVersion must be 3, 4 or 5, got ${show(v)}`);
+  if (v !== 3 && v !== 4 && v !== 5) throw wrong("protocolVersion", "3, 4 or 5", v);
   const o: Options = {
     keepAlive: 60,
     connectTimeoutMs: 30_000,
@@ -147,7 +152,7 @@ export function normalizeOptions(options: ConnectionOptions): Options {
     protocolVersion: v,
     clientId: options.clientId ?? "",
   };
-  if (typeof o.clientId !== "string") throw misuse(ErrorCode.InvalidArgument, `clientId must be a string, got ${show(o.clientId)}`);
+  if (typeof o.clientId !== "string") throw wrong("clientId", "a string", o.clientId);
   checkCount(o.keepAlive, "keepAlive (seconds)", 0, 0xffff);
   checkCount(o.maxInflight, "maxInflight", 1, 0xffff);
   checkCount(o.maxQueued, "maxQueued", 0, Number.MAX_SAFE_INTEGER);
@@ -159,9 +164,9 @@ export function normalizeOptions(options: ConnectionOptions): Options {
     // Only its type: a credential never appears in a message or a log.
     throw misuse(ErrorCode.InvalidArgument, `password must be a Uint8Array (the bytes to send), got a ${typeof o.password}`);
   }
-  if (o.username !== undefined && typeof o.username !== "string") throw misuse(ErrorCode.InvalidArgument, `username must be a string, got ${show(o.username)}`);
+  if (o.username !== undefined && typeof o.username !== "string") throw wrong("username", "a string", o.username);
   if (o.will !== undefined && (typeof o.will !== "object" || o.will === null || !(o.will.payload instanceof Uint8Array))) {
-    throw misuse(ErrorCode.InvalidArgument, `will must be an object with a Uint8Array payload, got ${show(o.will)}`);
+    throw wrong("will", "an object with a Uint8Array payload", o.will);
   }
   if (v !== 5 && o.properties !== undefined) throw misuse(ErrorCode.VersionMismatch, "CONNECT properties need MQTT 5");
   return o;

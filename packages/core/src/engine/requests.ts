@@ -10,7 +10,7 @@ import type { Packet, Properties, ProtocolVersion, QoS, SubackPacket, Subscripti
 import { ErrorCode, type MqttError } from "../errors.js";
 import type { Event } from "./events.js";
 import { misuse, remote } from "./errors.js";
-import { type ServerLimits, subscribeRefusal } from "./limits.js";
+import { overServerMax, type ServerLimits, subscribeRefusal } from "./limits.js";
 import type { Outbox } from "./outbox.js";
 import type { PacketIds } from "./packet-ids.js";
 import type { SessionRequest, SessionSubscription } from "./session.js";
@@ -24,6 +24,10 @@ interface Request {
   properties: Properties | undefined;
   /** Sent on this network connection (an answer is expected). */
   sent: boolean;
+}
+
+function idsExhausted(): MqttError {
+  return misuse(ErrorCode.PacketIdsExhausted, "all 65,535 packet identifiers are in use");
 }
 
 export class Requests {
@@ -52,10 +56,8 @@ export class Requests {
         ? { type: "subscribe", packetId: 1, subscriptions, ...(properties ? { properties } : {}) }
         : { type: "unsubscribe", packetId: 1, topicFilters, ...(properties ? { properties } : {}) };
     const size = checkPacket(probe, this.version);
-    if (limits !== undefined && size > limits.maximumPacketSize) {
-      throw misuse(ErrorCode.PacketTooLarge, `${kind.toUpperCase()} of ${size} bytes exceeds the server's maximum packet size`, ReasonCode.PacketTooLarge);
-    }
-    if (this.ids.inUse >= 0xffff) throw misuse(ErrorCode.PacketIdsExhausted, "all 65,535 packet identifiers are in use");
+    if (limits !== undefined && size > limits.maximumPacketSize) throw overServerMax(kind.toUpperCase(), size, limits.maximumPacketSize);
+    if (this.ids.inUse >= 0xffff) throw idsExhausted();
   }
 
   /**
@@ -67,7 +69,7 @@ export class Requests {
     const id = this.ids.allocate();
     const r: Request = { mid, packetId: id ?? 0, kind, subscriptions, topicFilters, properties, sent: false };
     if (id === undefined) {
-      this.fail(r, misuse(ErrorCode.PacketIdsExhausted, "all 65,535 packet identifiers are in use"), () => ReasonCode.UnspecifiedError);
+      this.fail(r, idsExhausted(), () => ReasonCode.UnspecifiedError);
       return;
     }
     this.pending.set(id, r);
@@ -92,8 +94,7 @@ export class Requests {
     if (bytes.length > max) {
       // Asked for before this server said its limit [MQTT-3.2.2-15]: fails, is not sent.
       this.finish(r);
-      const error = misuse(ErrorCode.PacketTooLarge, `${r.kind.toUpperCase()} of ${bytes.length} bytes exceeds the server's maximum packet size of ${max}`, ReasonCode.PacketTooLarge);
-      this.fail(r, error, () => ReasonCode.UnspecifiedError);
+      this.fail(r, overServerMax(r.kind.toUpperCase(), bytes.length, max), () => ReasonCode.UnspecifiedError);
       return;
     }
     const refusal = r.kind === "subscribe" ? subscribeRefusal(limits, r.subscriptions, r.properties) : undefined;
