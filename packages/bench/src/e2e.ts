@@ -1,5 +1,5 @@
 // End to end through a real mosquitto on loopback: what the IO layer
-// (@sansmqtt/loop-external + @sansmqtt/transport-tcp) costs over the bare
+// (@sansmqtt/loop-external's ExternalLoop and LoopRunner + @sansmqtt/transport-tcp) costs over the bare
 // engine driven by the thinnest loop we can write by hand over node:net.
 //
 // One pass, per QoS and per contender: a subscriber and a publisher connection
@@ -13,7 +13,7 @@
 import net from "node:net";
 import { performance } from "node:perf_hooks";
 import { MqttConnection, type Event, type QoS } from "@sansmqtt/core";
-import { ExternalLoop } from "@sansmqtt/loop-external";
+import { ExternalLoop, LoopRunner } from "@sansmqtt/loop-external";
 import { TcpTransport } from "@sansmqtt/transport-tcp";
 
 export const E2E_MESSAGES = 10_000;
@@ -86,43 +86,22 @@ const bare =
       });
     });
 
-/** The same engine through ExternalLoop and TcpTransport, pumped on Node's loop (microtasks, one timer). */
+/** The same engine through ExternalLoop and TcpTransport, run by loop-external's LoopRunner. */
 const viaLoop =
   (host: string, port: number): Connect =>
   async (id, onEvent) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let scheduled = false;
     let onClosed: (() => void) | undefined;
     let onConnected: ((c: Client) => void) | undefined;
-    const pump = (): void => {
-      scheduled = false;
-      loop.loopRead();
-      if (loop.wantWrite() && !loop.writeBlocked) loop.loopWrite();
-      loop.loopMisc();
-      clearTimeout(timer);
-      const delay = loop.miscDelay();
-      timer = delay === undefined ? undefined : setTimeout(pump, delay);
-    };
-    const schedule = (): void => {
-      if (scheduled) return;
-      scheduled = true;
-      queueMicrotask(pump);
-    };
     const loop: ExternalLoop = new ExternalLoop({
       engine: new MqttConnection({ protocolVersion: 5, clientId: id, keepAlive: 60, maxInflight: 1000 }),
       transport: () => new TcpTransport({ host, port }),
-      onReadable: schedule,
-      onWritable: schedule,
-      onSocketRegisterWrite: schedule,
       onEvent: (e) => {
         if (e.type === "connected") onConnected?.(client);
-        if (e.type === "closed") {
-          clearTimeout(timer);
-          onClosed?.();
-        }
+        if (e.type === "closed") onClosed?.();
         onEvent(e);
       },
     });
+    new LoopRunner(loop); // runs itself from the loop's hooks; it stops having work once the connection is closed
     const client: Client = {
       publish: (topic, qos) => void loop.publish({ topic, payload, qos }),
       subscribe: (topic) => void loop.subscribe({ topicFilter: topic, qos: 2 }),

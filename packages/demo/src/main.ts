@@ -1,11 +1,12 @@
 /// <reference types="node" />
-// sansmqtt demo: the Sans-IO engine (MqttConnection) of @sansmqtt/core over a plain
-// node:net socket. It connects, subscribes to a topic of its own, publishes at QoS
+// sansmqtt demo: the Sans-IO engine (MqttConnection) of @sansmqtt/core, driven by
+// @sansmqtt/loop-external (ExternalLoop, run by its LoopRunner) over
+// @sansmqtt/transport-tcp. It connects, subscribes to a topic of its own, publishes at QoS
 // 0, 1 and 2 (up to an MQTT 5 broker's maximum QoS), waits until each is `published`
 // and has come back, idles until keep alive (1 s) pings, disconnects and exits 0.
-// The engine makes and answers every packet; the demo moves bytes and time, prints
-// each packet on one line ("->" sent, "<-" received) by decoding a copy of the
-// bytes, and prints the engine's events ("event ...").
+// The engine makes and answers every packet; loop-external moves bytes and time;
+// the demo prints each packet on one line ("->" sent, "<-" received) by decoding
+// a copy of the bytes, and the engine's events ("event ...").
 //
 //   node packages/demo/dist/main.js [--v311] [--broker HOST:PORT]
 //
@@ -14,9 +15,9 @@
 // log in, if set; the password is never printed. Exits 1 on any error and after
 // 10 s without finishing, 2 on bad arguments.
 import { randomBytes } from "node:crypto";
-import { connect } from "node:net";
-import { performance } from "node:perf_hooks";
-import { connackReturnCodeName, MqttConnection, MqttError, reasonCodeName } from "@sansmqtt/core";
+import { connackReturnCodeName, MqttConnection, MqttError, reasonCodeName, type Transport } from "@sansmqtt/core";
+import { ExternalLoop, LoopRunner } from "@sansmqtt/loop-external";
+import { TcpTransport } from "@sansmqtt/transport-tcp";
 import { PacketDecoder } from "@sansmqtt/core/codec";
 import type { CloseReason, Event, Properties, ProtocolVersion, QoS } from "@sansmqtt/core";
 import type { Packet } from "@sansmqtt/core/codec";
@@ -142,12 +143,10 @@ function describeClose(r: CloseReason, version: ProtocolVersion): string {
   return r.kind === "transport" ? "the broker closed the connection" : "the connection was closed";
 }
 
-// ---- the conversation: the engine speaks MQTT, this code moves bytes and time ------
+// ---- the conversation: the engine speaks MQTT, loop-external moves bytes and time ------
 
 function main(): void {
   const opts = parseOptions(process.argv.slice(2), process.env);
-  const now = (): number => performance.now(); // the engine's clock: monotonic milliseconds
-  const startedAt = now();
   const suffix = randomBytes(4).toString("hex");
   const clientId = `sansmqtt-demo-${suffix}`;
   const topic = `sansmqtt/demo/${suffix}`;
@@ -155,7 +154,7 @@ function main(): void {
   const properties: Properties = { payloadFormatIndicator: 1, contentType: "text/plain", userProperties: [["sent-by", "sansmqtt demo"]] };
   const password = opts.password !== undefined ? { password: new TextEncoder().encode(opts.password) } : {};
   const username = opts.username !== undefined ? { username: opts.username } : {};
-  const conn = new MqttConnection({ protocolVersion: opts.version, clientId, keepAlive: KEEP_ALIVE_S, ...username, ...password });
+  const engine = new MqttConnection({ protocolVersion: opts.version, clientId, keepAlive: KEEP_ALIVE_S, ...username, ...password });
   // Two decoders only to print what goes over the wire; the engine has its own.
   const sentTap = new PacketDecoder({ protocolVersion: opts.version });
   const receivedTap = new PacketDecoder({ protocolVersion: opts.version });
@@ -165,7 +164,6 @@ function main(): void {
   let granted: QoS = 2; // messages come back at most at the QoS granted to the subscription
   const unpublished = new Set<number>(); // mids still waiting for their `published` event
   const cameBack: QoS[] = [];
-  let engineTimer: ReturnType<typeof setTimeout> | undefined;
   let pingTimer: ReturnType<typeof setTimeout> | undefined;
   const waitingFor = (): string =>
     phase === "exchange"
@@ -173,12 +171,11 @@ function main(): void {
       : { tcp: "the TCP connection", connack: "CONNACK", suback: "SUBACK", keepalive: "PINGRESP", disconnecting: "the broker to close the connection" }[phase];
 
   console.log(`demo: ${opts.version === 5 ? "MQTT 5" : "MQTT 3.1.1"} to ${opts.host}:${opts.port} as ${clientId}, topic ${topic}`);
-  const socket = connect({ host: opts.host, port: opts.port }).setNoDelay(true);
   const deadline = setTimeout(() => fail(`timed out after ${TIMEOUT_MS / 1000} s waiting for ${waitingFor()}`), TIMEOUT_MS);
 
   function fail(message: string): never {
     console.error(`demo: error: ${message}`);
-    socket.destroy();
+    loop.abort();
     process.exit(1);
   }
 
@@ -195,27 +192,40 @@ function main(): void {
     return out;
   }
 
-  /** The polling order of the core's README, after any input: events, then bytes, then one timer. */
-  function drive(): void {
-    for (let e = conn.pollEvent(now()); e !== undefined; e = conn.pollEvent(now())) onEvent(e);
-    for (const chunk of conn.pollTransmit(now())) {
-      tap(sentTap, chunk, "->");
-      socket.write(chunk);
-    }
-    clearTimeout(engineTimer);
-    const at = conn.pollTimeout(); // keep alive, or the CONNACK / PINGRESP deadline
-    if (at !== undefined) engineTimer = setTimeout(() => (conn.handleTimeout(now()), drive()), Math.max(0, at - now()));
+  /** TCP to the broker, with every byte both ways printed as packets on its way. */
+  function tappedTcp(): Transport {
+    const tcp = new TcpTransport({ host: opts.host, port: opts.port });
+    return {
+      get state() {
+        return tcp.state;
+      },
+      open: (h) =>
+        tcp.open({
+          ...h,
+          onData: (chunk) => {
+            const packets = tap(receivedTap, chunk, "<-");
+            h.onData(chunk);
+            if (phase === "keepalive" && packets.some((p) => p.type === "pingresp")) queueMicrotask(disconnect);
+          },
+        }),
+      write: (chunks) => {
+        for (const chunk of chunks) tap(sentTap, chunk, "->");
+        return tcp.write(chunks);
+      },
+      close: (error) => tcp.close(error),
+      socket: () => tcp.socket(),
+    };
   }
 
-  /** Handles one event. What a command issued here queues, drive() sends next. */
+  /** Handles one event. What a command issued here queues, the runner's next turn sends. */
   function onEvent(e: Event): void {
     console.log(`event ${describeEvent(e)}`);
     if (e.type === "connected") {
-      const max = conn.serverLimits.maximumQoS;
+      const max = engine.serverLimits.maximumQoS;
       toSend = outgoing.filter((m) => m.qos <= max);
       if (max < 2) console.log(`demo: the broker's maximum QoS is ${max}; publishing only at QoS ${toSend.map((m) => m.qos).join(" and ")}`);
       phase = "suback";
-      conn.subscribe(now(), { topicFilter: topic, qos: 2 });
+      loop.subscribe({ topicFilter: topic, qos: 2 });
     } else if (e.type === "subscribed") {
       const code = e.reasonCodes[0] ?? 0x80;
       if (code >= 0x80) fail(`the broker refused the subscription: reason code ${hex(code)}`);
@@ -223,7 +233,7 @@ function main(): void {
       phase = "exchange";
       for (const m of toSend) {
         const request = { topic, payload: new TextEncoder().encode(m.text), qos: m.qos, ...(opts.version === 5 ? { properties } : {}) };
-        unpublished.add(conn.publish(now(), request));
+        unpublished.add(loop.publish(request));
       }
     } else if (e.type === "published") {
       if (e.reasonCode >= 0x80 || e.error) fail(`message ${e.mid} failed: reason code ${hex(e.reasonCode)}${e.error ? ` (${e.error.message})` : ""}`);
@@ -233,46 +243,40 @@ function main(): void {
       const text = decoder.decode(payload);
       if (t !== topic || !toSend.some((m) => m.text === text && Math.min(m.qos, granted) === qos)) fail(`a message came back changed: ${describeEvent(e)}`);
       cameBack.push(qos);
-    } else if (e.type === "closed" && phase !== "disconnecting") {
-      fail(`${describeClose(e.reason, opts.version)}${e.reason.kind === "refused" ? "" : ` while waiting for ${waitingFor()}`}`);
+    } else if (e.type === "closed") {
+      if (phase !== "disconnecting") fail(`${describeClose(e.reason, opts.version)}${e.reason.kind === "refused" ? "" : ` while waiting for ${waitingFor()}`}`);
     }
     if (phase === "exchange" && unpublished.size === 0 && cameBack.length === toSend.length) {
       console.log(`demo: all ${toSend.length} published and received (QoS ${cameBack.join(", ")}); idle until keep alive (${KEEP_ALIVE_S} s) pings`);
       phase = "keepalive";
       pingTimer = setTimeout(() => {
-        console.log(`demo: no PINGRESP within ${PING_WAIT_MS / 1000} s (keep alive in force: ${conn.serverLimits.keepAlive} s); disconnecting anyway`);
+        console.log(`demo: no PINGRESP within ${PING_WAIT_MS / 1000} s (keep alive in force: ${engine.serverLimits.keepAlive} s); disconnecting anyway`);
         disconnect();
       }, PING_WAIT_MS);
     }
   }
 
   function disconnect(): void {
+    if (phase === "disconnecting") return;
     clearTimeout(pingTimer);
     phase = "disconnecting";
-    conn.disconnect(now()); // queues DISCONNECT, reports `closed`
-    drive();
-    socket.end(); // after the DISCONNECT that drive() wrote
+    loop.disconnect(); // queues DISCONNECT; the loop writes it, reports `closed`, then closes the socket
   }
 
-  socket.on("connect", () => {
-    phase = "connack";
-    conn.connect(now()); // queues CONNECT, arms the CONNACK deadline
-    drive();
+  const startedAt = performance.now();
+  const loop = new ExternalLoop({
+    engine,
+    transport: tappedTcp,
+    onEvent,
+    onSocketOpen: () => (phase = "connack"),
+    onSocketClose: () => {
+      if (phase !== "disconnecting") return; // the `closed` event that follows says why
+      clearTimeout(deadline);
+      console.log(`demo: done in ${((performance.now() - startedAt) / 1000).toFixed(2)} s`);
+    },
   });
-  socket.on("data", (chunk: Buffer) => {
-    const packets = tap(receivedTap, chunk, "<-");
-    conn.receiveData(now(), chunk);
-    drive();
-    if (phase === "keepalive" && packets.some((p) => p.type === "pingresp")) disconnect();
-  });
-  socket.on("error", (err: Error) => fail(`cannot talk to ${opts.host}:${opts.port}: ${err.message}`));
-  socket.on("close", () => {
-    conn.connectionLost(now()); // does nothing if the engine has reported `closed`
-    drive();
-    if (phase !== "disconnecting") fail(`the broker closed the connection while we were waiting for ${waitingFor()}`);
-    clearTimeout(deadline);
-    console.log(`demo: done in ${((now() - startedAt) / 1000).toFixed(2)} s`);
-  });
+  new LoopRunner(loop); // runs the loop on Node's event loop; failures arrive as the `closed` event
+  loop.connect().catch((err: unknown) => fail(`cannot talk to ${opts.host}:${opts.port}: ${err instanceof Error ? err.message : String(err)}`));
 }
 
 main();

@@ -5,6 +5,7 @@
  * built-ins: the caller's loop decides when to call what.
  */
 export { ExternalLoop, type ExternalLoopOptions, type LoopHooks } from "./loop.js";
+export { LoopRunner } from "./runner.js";
 export {
   MQTT_ERR_AGAIN,
   MQTT_ERR_SUCCESS,

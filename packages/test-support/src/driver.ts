@@ -1,12 +1,10 @@
-// The one place the tests drive the engine over a Transport: through
-// @sansmqtt/loop-external's ExternalLoop, scheduled on Node's event loop the
-// way a client's own loop would (onReadable → loopRead, register-write and
-// onWritable → loopWrite, one timer at miscDelay → loopMisc). The tests see the
-// engine's events and the transport's close.
+// The one place the transport tests drive the engine over a Transport: through
+// @sansmqtt/loop-external's ExternalLoop, run on Node's event loop by its
+// LoopRunner. The tests see the engine's events and the transport's close.
 import { performance } from "node:perf_hooks";
 import { expect } from "vitest";
 import { MqttConnection, type ConnectionOptions, type Event, type ProtocolVersion, type Transport, type TransportError } from "@sansmqtt/core";
-import { ExternalLoop } from "@sansmqtt/loop-external";
+import { ExternalLoop, LoopRunner } from "@sansmqtt/loop-external";
 import { text, uniqueClientId, uniqueTopic, untext } from "./index.js";
 
 type Waiter = { pred: (e: Event) => boolean; resolve: (e: Event) => void };
@@ -19,9 +17,8 @@ export class EngineDriver {
   readonly transportClosed: Promise<TransportError | undefined>;
   transportOpened = false;
   private closedResolve!: (e: TransportError | undefined) => void;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly runner: LoopRunner;
   private waiters: Waiter[] = [];
-  private scheduled = false;
   private gone = false;
 
   constructor(
@@ -44,7 +41,7 @@ export class EngineDriver {
             this.gone = true;
             h.onClose(e);
             // Handled at once, so a test that awaits the close sees its `closed` event.
-            this.pump();
+            this.runner.turn();
             this.closedResolve(e);
           },
         }),
@@ -58,10 +55,8 @@ export class EngineDriver {
       clock: () => performance.now(),
       closeTimeoutMs: 1000,
       onEvent: (e) => this.deliver(e),
-      onReadable: () => this.schedule(),
-      onWritable: () => this.schedule(),
-      onSocketRegisterWrite: () => this.schedule(),
     });
+    this.runner = new LoopRunner(this.loop);
   }
 
   /** Opens the transport, then CONNECT; resolves with `connected` or `closed`. */
@@ -76,7 +71,7 @@ export class EngineDriver {
   /** Runs a command on the engine, then the loop. */
   run<T>(command: (c: MqttConnection, t: number) => T): T {
     const r = command(this.conn, this.loop.now());
-    this.pump();
+    this.runner.turn();
     return r;
   }
 
@@ -102,10 +97,8 @@ export class EngineDriver {
 
   /** Stops at once: no more timers, the transport torn down. */
   close(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.runner.stop();
     if (!this.gone) this.transport.close(new Error("test over"));
-    this.loop.onReadable = this.loop.onWritable = this.loop.onSocketRegisterWrite = undefined;
   }
 
   private deliver(e: Event): void {
@@ -117,27 +110,8 @@ export class EngineDriver {
       }
     }
   }
-
-  private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    queueMicrotask(() => {
-      this.scheduled = false;
-      this.pump();
-    });
-  }
-
-  /** One turn of the loop: what Paho's loop() does after select(). */
-  private pump(): void {
-    this.loop.loopRead();
-    if (this.loop.wantWrite()) this.loop.loopWrite();
-    this.loop.loopMisc();
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    const delay = this.loop.miscDelay();
-    if (delay !== undefined) this.timer = setTimeout(() => this.pump(), delay);
-  }
 }
+
 /**
  * What every transport must carry, through the engine: CONNECT (clean),
  * SUBSCRIBE at QoS 2, PUBLISH at QoS 0, 1 and 2, each completed (PUBACK,
