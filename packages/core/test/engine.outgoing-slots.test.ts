@@ -10,6 +10,7 @@ import { MqttConnection } from "../src/index.js";
 import { decodePacket, encodePacket, type PublishPacket } from "../src/codec/index.js";
 import { SLAB_MAX_PIECE } from "../src/codec/bytes.js";
 import { IdMap } from "../src/engine/id-set.js";
+import { OUTPUT_HIGH_WATER } from "../src/engine/outgoing.js";
 import { check } from "./helpers/fc.js";
 
 function concat(chunks: Uint8Array[]): Uint8Array {
@@ -100,10 +101,16 @@ describe("outgoing slots", () => {
   it("70,000 QoS 1 messages, 60,000 in flight: resent in order with DUP after a reconnect, acked out of order, slots reused", () => {
     const c = connected(60_000);
     const payload = Uint8Array.of(1, 2, 3);
-    for (let i = 0; i < 70_000; i++) c.publish(1, { topic: `t/${i % 7}`, payload, qos: 1, token: i });
+    // Taking the bytes as a socket would: new PUBLISH stop at the output's high-water mark until taken.
+    const sent: Uint8Array[] = [];
+    for (let i = 0; i < 70_000; i++) {
+      c.publish(1, { topic: `t/${i % 7}`, payload, qos: 1, token: i });
+      if (c.outputBytes >= 32 * 1024) sent.push(...c.pollTransmit(1));
+    }
+    sent.push(...c.pollTransmit(1));
     expect(c.inflightCount).toBe(60_000);
     expect(c.queuedCount).toBe(10_000);
-    const first = publishes(concat(c.pollTransmit(1)));
+    const first = publishes(concat(sent));
     expect(first.length).toBe(60_000);
     expect(first.every((p, i) => p.packetId === i + 1 && !p.dup && p.topic === `t/${i % 7}`)).toBe(true);
 
@@ -127,8 +134,10 @@ describe("outgoing slots", () => {
       }
     }
     expect(tokens.size).toBe(60_000);
+    const restChunks: Uint8Array[] = [];
+    while (c.wantsWrite()) restChunks.push(...c.pollTransmit(4));
     expect(c.inflightCount).toBe(10_000);
-    const rest = publishes(concat(c.pollTransmit(4)));
+    const rest = publishes(concat(restChunks));
     expect(rest.length).toBe(10_000);
     expect(rest.every((p, i) => p.topic === `t/${(60_000 + i) % 7}` && !p.dup)).toBe(true);
     const session = c.exportSession(5);
@@ -159,5 +168,32 @@ describe("outgoing slots", () => {
         }
       }
     }
+  });
+});
+
+describe("output high-water mark", () => {
+  it("a caller that stops taking bytes holds at most the high-water mark plus one PUBLISH in the output; the queue (maxQueued) bounds the rest, QoS 0 included", () => {
+    const c = connected(65_535);
+    const payload = new Uint8Array(1000);
+    let refused: unknown;
+    let accepted = 0;
+    for (let i = 0; i < 100_000 && refused === undefined; i++) {
+      try {
+        c.publish(1, { topic: "hw", payload, qos: (i % 2) as 0 | 1 });
+        accepted++;
+      } catch (e) {
+        refused = e;
+      }
+    }
+    expect(refused).toMatchObject({ code: "ERR_QUEUE_FULL" });
+    expect(c.outputBytes).toBeLessThan(OUTPUT_HIGH_WATER + 1100);
+    expect(c.queuedCount).toBe(70_000); // connected()'s maxQueued
+    expect(c.wantsWrite()).toBe(true);
+    // Taking the bytes lets the queue move up, in order, until all are out.
+    const out: Uint8Array[] = [];
+    for (let turns = 0; c.wantsWrite() && turns < 10_000; turns++) out.push(...c.pollTransmit(2));
+    const got = publishes(concat(out));
+    expect(got.length).toBe(accepted);
+    expect(c.queuedCount).toBe(0);
   });
 });

@@ -53,7 +53,7 @@ export interface TcpOptions {
    * Milliseconds from `open()` until the transport is open: TCP connect, proxy
    * tunnel, and (TLS, WebSocket) handshake. Default 30 000; 0 waits forever.
    */
-  readonly connectTimeout?: number;
+  readonly connectTimeoutMs?: number;
   /** Tunnel through a proxy (TCP and TLS; not with `path`). */
   readonly proxy?: ProxyOptions;
 }
@@ -77,7 +77,7 @@ export function checkTcpOptions(o: TcpOptions): void {
   };
   if (o.path !== undefined && o.proxy !== undefined) bad("a unix socket path cannot go through a proxy");
   if (o.port !== undefined && !(Number.isInteger(o.port) && o.port > 0 && o.port < 65536)) bad(`port ${o.port} is not a TCP port`);
-  if (o.connectTimeout !== undefined && !(o.connectTimeout >= 0)) bad(`connectTimeout ${o.connectTimeout} is not a number of milliseconds`);
+  if (o.connectTimeoutMs !== undefined && !(o.connectTimeoutMs >= 0)) bad(`connectTimeoutMs ${o.connectTimeoutMs} is not a number of milliseconds`);
   const p = o.proxy;
   if (p !== undefined) {
     if (p.type !== "socks5" && p.type !== "http") bad(`unknown proxy type ${String((p as { type: unknown }).type)}`);

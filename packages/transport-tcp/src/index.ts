@@ -35,7 +35,7 @@ export class TcpTransport extends StreamTransport<net.Socket> {
   /** Throws a TransportError (ERR_TRANSPORT_CONFIG) for options that cannot work. */
   constructor(options: TcpOptions = {}) {
     checkTcpOptions(options);
-    super(options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT);
+    super(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT);
     this.options = options;
     this.#where = describeTarget(options, 1883);
   }

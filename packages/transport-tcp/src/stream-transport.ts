@@ -18,8 +18,8 @@ export abstract class StreamTransport<S extends net.Socket = net.Socket> impleme
   #needDrain = false;
   #done = false;
 
-  /** @param connectTimeout milliseconds from open() to onOpen; 0 for none. */
-  constructor(private readonly connectTimeout: number) {}
+  /** @param connectTimeoutMs milliseconds from open() to onOpen; 0 for none. */
+  constructor(private readonly connectTimeoutMs: number) {}
 
   get state(): TransportState {
     return this.#state;
@@ -33,8 +33,8 @@ export abstract class StreamTransport<S extends net.Socket = net.Socket> impleme
     if (this.#state !== "idle") throw new Error("Transport.open: called twice; make a new transport to reconnect");
     this.#handlers = handlers;
     this.#state = "opening";
-    if (this.connectTimeout > 0) {
-      this.#timer = setTimeout(() => this.fail(this.timeoutError(this.connectTimeout)), this.connectTimeout);
+    if (this.connectTimeoutMs > 0) {
+      this.#timer = setTimeout(() => this.fail(this.timeoutError(this.connectTimeoutMs)), this.connectTimeoutMs);
     }
     try {
       this.#cancelOpening = this.start();

@@ -293,11 +293,11 @@ describe("TcpTransport faults: typed errors, not hangs", () => {
       if (type === "http") expect(err.status).toBe(407);
     });
 
-    it(`${name} proxy that accepts TCP and never answers: ERR_TRANSPORT_TIMEOUT after connectTimeout`, async () => {
+    it(`${name} proxy that accepts TCP and never answers: ERR_TRANSPORT_TIMEOUT after connectTimeoutMs`, async () => {
       const make = type === "socks5" ? startSocks5Proxy : startHttpConnectProxy;
       const proxy = await server(make({ mode: "silent" }));
       const started = Date.now();
-      const err = await failure(new TcpTransport({ ...broker(), connectTimeout: 200, proxy: { type, host: "127.0.0.1", port: proxy.port } }));
+      const err = await failure(new TcpTransport({ ...broker(), connectTimeoutMs: 200, proxy: { type, host: "127.0.0.1", port: proxy.port } }));
       expect(err.code).toBe("ERR_TRANSPORT_TIMEOUT");
       expect(err.message).toContain("within 200 ms");
       expect(Date.now() - started).toBeGreaterThanOrEqual(190);

@@ -192,7 +192,7 @@ export class TlsTransport extends StreamTransport<tls.TLSSocket> {
   constructor(options: TlsOptions = {}) {
     checkTcpOptions(options);
     const tlsOptions = prepareTls(options, options.path === undefined ? (options.host ?? "localhost") : options.host);
-    super(options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT);
+    super(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT);
     this.options = options;
     this.#tls = tlsOptions;
     this.#where = describeTarget(options, 8883);

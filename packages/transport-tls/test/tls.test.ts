@@ -214,13 +214,13 @@ describe("TlsTransport faults: typed errors, not hangs", () => {
   it("a server that accepts TCP and never answers the handshake: ERR_TLS_HANDSHAKE_TIMEOUT", async () => {
     const silent = await server(startSilentServer());
     const started = Date.now();
-    const err = await failure(new TlsTransport({ ...verified(silent.port), connectTimeout: 300 }));
+    const err = await failure(new TlsTransport({ ...verified(silent.port), connectTimeoutMs: 300 }));
     expect(err.code).toBe("ERR_TLS_HANDSHAKE_TIMEOUT");
     expect(Date.now() - started).toBeLessThan(3000);
   });
 
   it("a server that does not speak TLS (mosquitto's plain MQTT port): ERR_TLS_HANDSHAKE", async () => {
-    const err = await failure(new TlsTransport({ ...verified(brokerPort("MQTT_TCP_PORT")), connectTimeout: 5000 }));
+    const err = await failure(new TlsTransport({ ...verified(brokerPort("MQTT_TCP_PORT")), connectTimeoutMs: 5000 }));
     expect(err.code).toBe("ERR_TLS_HANDSHAKE");
   });
 

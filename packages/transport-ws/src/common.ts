@@ -8,7 +8,7 @@ export interface WsBaseOptions {
   /** ws://host:port/path or wss://host:port/path (Paho's `transport="websockets"` and `ws_set_options(path=...)`). */
   readonly url: string;
   /** Milliseconds from `open()` until the upgrade is done (TCP, TLS, HTTP); default 30 000; 0 waits forever. */
-  readonly connectTimeout?: number;
+  readonly connectTimeoutMs?: number;
 }
 
 export const DEFAULT_CONNECT_TIMEOUT = 30_000;
@@ -30,8 +30,8 @@ export function checkWsOptions(o: WsBaseOptions): URL {
   if (url.protocol !== "ws:" && url.protocol !== "wss:") {
     throw new TransportError(C.Config, `a WebSocket URL starts with ws:// or wss://, not ${url.protocol}//`);
   }
-  if (o.connectTimeout !== undefined && !(o.connectTimeout >= 0)) {
-    throw new TransportError(C.Config, `connectTimeout ${o.connectTimeout} is not a number of milliseconds`);
+  if (o.connectTimeoutMs !== undefined && !(o.connectTimeoutMs >= 0)) {
+    throw new TransportError(C.Config, `connectTimeoutMs ${o.connectTimeoutMs} is not a number of milliseconds`);
   }
   return url;
 }
@@ -70,7 +70,7 @@ export abstract class WsTransportBase<S> implements Transport {
 
   constructor(
     options: WsBaseOptions,
-    private readonly connectTimeout: number = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT,
+    private readonly connectTimeoutMs: number = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT,
   ) {
     this.url = checkWsOptions(options).href;
   }
@@ -87,8 +87,8 @@ export abstract class WsTransportBase<S> implements Transport {
     if (this.#state !== "idle") throw new Error("Transport.open: called twice; make a new transport to reconnect");
     this.#handlers = handlers;
     this.#state = "opening";
-    if (this.connectTimeout > 0) {
-      const ms = this.connectTimeout;
+    if (this.connectTimeoutMs > 0) {
+      const ms = this.connectTimeoutMs;
       this.#timer = setTimeout(() => this.fail(new TransportError(C.Timeout, `no WebSocket connection to ${this.url} within ${ms} ms`)), ms);
     }
     try {

@@ -285,7 +285,7 @@ describe("WsTransport faults: typed errors, not hangs", () => {
   it("a server that accepts TCP and never answers the upgrade: ERR_TRANSPORT_TIMEOUT", async () => {
     const silent = await server(startSilentServer());
     const started = Date.now();
-    const err = await failure(new WsTransport({ url: `ws://127.0.0.1:${silent.port}/`, connectTimeout: 300 }));
+    const err = await failure(new WsTransport({ url: `ws://127.0.0.1:${silent.port}/`, connectTimeoutMs: 300 }));
     expect(err.code).toBe("ERR_TRANSPORT_TIMEOUT");
     expect(Date.now() - started).toBeLessThan(3000);
   });

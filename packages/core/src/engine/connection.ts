@@ -174,7 +174,7 @@ export class MqttConnection {
 
   /** Whether `pollTransmit` has bytes (Paho's want_write). */
   wantsWrite(): boolean {
-    return this.out.bytes > 0;
+    return this.out.bytes > 0 || this.outgoing.readyToSend();
   }
 
   /** Whether `pollEvent` has events ready without more input (e.g. QoS 0 `published` after `pollTransmit`). */
@@ -462,6 +462,8 @@ export class MqttConnection {
    */
   pollTransmit(now: number): Uint8Array[] {
     now = this.tick(now);
+    // Messages held back by the output's high-water mark move up first.
+    if (this.outgoing.readyToSend()) this.outgoing.pump();
     if (this.out.bytes === 0) return NO_CHUNKS;
     const chunks = this.out.take();
     // What was handed out reached the wire as far as the engine can know: a

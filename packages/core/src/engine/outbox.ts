@@ -26,7 +26,7 @@
  * from it, and a buffer found detached (its chunk transferred to a worker)
  * is replaced.
  */
-import { writePacketInto } from "../codec/encode.js";
+import { writePacketInto } from "../codec/client.js";
 import type { Packet, ProtocolVersion } from "../codec/types.js";
 
 /** Bytes per slab for small fixed packets. */

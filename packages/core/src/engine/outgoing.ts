@@ -17,7 +17,7 @@
  * all of them.
  */
 import { SLAB_MAX_PIECE } from "../codec/bytes.js";
-import { packetSize, writePacket, writePacketChunks } from "../codec/encode.js";
+import { packetSize, writePacket, writePacketChunks } from "../codec/client.js";
 import { ReasonCode } from "../codec/reason-codes.js";
 import type { Properties, ProtocolVersion, PublishPacket, QoS } from "../codec/types.js";
 import { ErrorCode, type LocalProtocolError } from "../errors.js";
@@ -138,6 +138,15 @@ type ScratchPublish = Omit<PublishPacket, "packetId" | "properties"> & { packetI
 /** What `liveProperties` returns for a message whose expiry has passed (never sent). */
 const EXPIRED: Properties = Object.freeze({});
 
+/**
+ * New PUBLISH packets stop moving from the queue to the output while this
+ * many bytes wait there untaken: a caller that stops taking bytes (its socket
+ * is full) then fills the queue, which `maxQueued` bounds, instead of the
+ * output growing without limit (Paho's unbounded out-queue). Acks, PINGREQ
+ * and resends are not held: they are bounded by input and the window.
+ */
+export const OUTPUT_HIGH_WATER = 64 * 1024;
+
 export interface OutgoingOptions {
   maxInflight: number;
   autoTopicAlias: boolean;
@@ -229,10 +238,18 @@ export class OutgoingFlow {
     return this.retired;
   }
 
+  /** Whether the queue's next message could go out now but for the output's high-water mark. */
+  readyToSend(): boolean {
+    const l = this.connected();
+    if (l === undefined || this.head >= this.queue.length) return false;
+    const s = this.queue[this.head]!;
+    return (this.slots.flags[s]! & QOS_MASK) === 0 || (this.inflight.size < this.opts.maxInflight && this.quota < l.receiveMaximum);
+  }
+
   /** Whether a new message of this QoS would wait in the queue rather than go out at once (see `pump`). */
   wouldWait(qos: QoS): boolean {
     const l = this.connected();
-    if (l === undefined || this.queuedCount > 0) return true;
+    if (l === undefined || this.queuedCount > 0 || this.out.bytes >= OUTPUT_HIGH_WATER) return true;
     return qos > 0 && (this.inflight.size >= this.opts.maxInflight || this.quota >= l.receiveMaximum);
   }
 
@@ -292,7 +309,7 @@ export class OutgoingFlow {
       }
       this.resendPending = waiting;
     }
-    while (this.head < this.queue.length) {
+    while (this.head < this.queue.length && this.out.bytes < OUTPUT_HIGH_WATER) {
       const s = this.queue[this.head]!;
       if ((flags[s]! & QOS_MASK) > 0 && (this.inflight.size >= this.opts.maxInflight || this.quota >= quotaMax)) break;
       this.head++;

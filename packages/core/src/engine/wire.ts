@@ -1,7 +1,7 @@
 /**
  * Putting packets in the output.
  */
-import { encodePacket } from "../codec/encode.js";
+import { encodePacket } from "../codec/client.js";
 import type { Packet, ProtocolVersion } from "../codec/types.js";
 import type { Outbox } from "./outbox.js";
 
