@@ -37,4 +37,4 @@ export { ReasonCode, ConnackReturnCode, reasonCodeName, connackReturnCodeName } 
 export { isValidTopicName, isValidTopicFilter, isSharedSubscription, parseSharedSubscription, topicMatchesSub } from "./topic.js";
 // The types the engine's commands and events use (packets themselves are at /codec).
 export type { Properties, ProtocolVersion, QoS, Subscription, UserProperty, Will } from "./codec/types.js";
-export { TransportError, TransportErrorCode, type Transport, type TransportHandlers, type TransportState } from "./transport.js";
+export { TransportError, TransportErrorCode, refuseUnknownOptions, type Transport, type TransportHandlers, type TransportState } from "./transport.js";

@@ -70,6 +70,19 @@ export class TransportError extends Error {
   }
 }
 
+/**
+ * Refuses options a transport does not know (ERR_TRANSPORT_CONFIG, naming
+ * the option), so that a misspelt or renamed option never passes silently.
+ * For the transport packages' constructors.
+ */
+export function refuseUnknownOptions(options: object, known: readonly string[], who: string): void {
+  for (const name of Object.keys(options)) {
+    if (!known.includes(name)) {
+      throw new TransportError(TransportErrorCode.Config, `${who}: unknown option "${name}" (known: ${known.join(", ")})`);
+    }
+  }
+}
+
 /** Where a transport is: `open()` moves "idle" to "opening"; "closed" is final. */
 export type TransportState = "idle" | "opening" | "open" | "closing" | "closed";
 

@@ -4,7 +4,7 @@ import { lookup as dnsLookup } from "node:dns";
 import { request } from "node:http";
 import net from "node:net";
 import { SocksClient, type SocksClientError } from "socks";
-import { TransportError, TransportErrorCode as C } from "@sansmqtt/core";
+import { refuseUnknownOptions, TransportError, TransportErrorCode as C } from "@sansmqtt/core";
 import { messageOf, netError } from "./errors.js";
 
 /** SOCKS5 (RFC 1928), with optional username/password (RFC 1929). Paho's `proxy_set(proxy_type=socks.SOCKS5, ...)`. */
@@ -60,6 +60,20 @@ export interface TcpOptions {
 
 export const DEFAULT_CONNECT_TIMEOUT = 30_000;
 
+/** Every option of TcpOptions: anything else is refused. */
+export const TCP_OPTION_NAMES: readonly string[] = [
+  "host",
+  "port",
+  "path",
+  "bindAddress",
+  "bindPort",
+  "family",
+  "lookup",
+  "noDelay",
+  "connectTimeoutMs",
+  "proxy",
+];
+
 /** "host:port", with brackets around an IPv6 address. */
 export function authority(host: string, port: number): string {
   return net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
@@ -70,11 +84,12 @@ export function describeTarget(o: TcpOptions, defaultPort: number): string {
   return o.path !== undefined ? `unix socket ${o.path}` : authority(o.host ?? "localhost", o.port ?? defaultPort);
 }
 
-/** Options that cannot work, found before any socket opens. */
-export function checkTcpOptions(o: TcpOptions): void {
+/** Options that cannot work, found before any socket opens; `known` lists the option names the caller's transport takes. */
+export function checkTcpOptions(o: TcpOptions, known: readonly string[] = TCP_OPTION_NAMES, who = "TcpTransport"): void {
   const bad = (m: string): never => {
     throw new TransportError(C.Config, m);
   };
+  refuseUnknownOptions(o, known, who);
   if (o.path !== undefined && o.proxy !== undefined) bad("a unix socket path cannot go through a proxy");
   if (o.port !== undefined && !(Number.isInteger(o.port) && o.port > 0 && o.port < 65536)) bad(`port ${o.port} is not a TCP port`);
   if (o.connectTimeoutMs !== undefined && !(o.connectTimeoutMs >= 0)) bad(`connectTimeoutMs ${o.connectTimeoutMs} is not a number of milliseconds`);

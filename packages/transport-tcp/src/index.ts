@@ -18,6 +18,7 @@ export {
   connectTcp,
   DEFAULT_CONNECT_TIMEOUT,
   describeTarget,
+  TCP_OPTION_NAMES,
   type Connected,
   type HttpProxyOptions,
   type ProxyOptions,

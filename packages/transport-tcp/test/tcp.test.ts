@@ -129,6 +129,11 @@ describe("TcpTransport options", () => {
     );
     expect(() => new TcpTransport({ port: 70000 })).toThrow(expect.objectContaining({ code: "ERR_TRANSPORT_CONFIG" }));
   });
+
+  it("refuses an option it does not know, naming it (a misspelt or renamed option never passes silently)", () => {
+    const unknown = { port: 1883, connectTimeout: 5000 } as unknown as ConstructorParameters<typeof TcpTransport>[0];
+    expect(() => new TcpTransport(unknown)).toThrow(expect.objectContaining({ code: "ERR_TRANSPORT_CONFIG", message: expect.stringContaining('"connectTimeout"') }));
+  });
 });
 
 describe("the Transport contract (TcpTransport)", () => {

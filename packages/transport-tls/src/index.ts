@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import net from "node:net";
 import tls from "node:tls";
-import { TransportError, TransportErrorCode as C } from "@sansmqtt/core";
+import { refuseUnknownOptions, TransportError, TransportErrorCode as C } from "@sansmqtt/core";
 import {
   checkTcpOptions,
   connectTcp,
@@ -17,6 +17,7 @@ import {
   messageOf,
   netError,
   StreamTransport,
+  TCP_OPTION_NAMES,
   type TcpOptions,
 } from "@sansmqtt/transport-tcp";
 
@@ -70,6 +71,32 @@ export interface TlsSecurityOptions {
 }
 
 export interface TlsOptions extends TcpOptions, TlsSecurityOptions {}
+
+/** Every option of TlsSecurityOptions (the WebSocket transport's `tls` takes these too). */
+export const TLS_SECURITY_OPTION_NAMES: readonly string[] = [
+  "ca",
+  "caFile",
+  "cert",
+  "certFile",
+  "key",
+  "keyFile",
+  "passphrase",
+  "ciphers",
+  "minVersion",
+  "maxVersion",
+  "alpn",
+  "servername",
+  "secureContext",
+  "insecure",
+];
+const TLS_OPTION_NAMES: readonly string[] = [...TCP_OPTION_NAMES, ...TLS_SECURITY_OPTION_NAMES];
+const INSECURE_OPTION_NAMES: readonly string[] = ["skipHostnameCheck", "skipCertificateCheck"];
+
+/** Refuses unknown names in TlsSecurityOptions and in its `insecure` (a misspelt switch must not pass silently). */
+export function checkTlsOptionNames(o: TlsSecurityOptions, known: readonly string[], who: string): void {
+  refuseUnknownOptions(o, known, who);
+  if (o.insecure !== undefined) refuseUnknownOptions(o.insecure, INSECURE_OPTION_NAMES, `${who} insecure`);
+}
 
 /** The tls.connect options that carry TlsSecurityOptions (for tls.connect, https, ws). */
 export type PreparedTls = Pick<
@@ -190,7 +217,8 @@ export class TlsTransport extends StreamTransport<tls.TLSSocket> {
 
   /** Throws a TransportError (ERR_TRANSPORT_CONFIG) for options that cannot work. */
   constructor(options: TlsOptions = {}) {
-    checkTcpOptions(options);
+    checkTlsOptionNames(options, TLS_OPTION_NAMES, "TlsTransport");
+    checkTcpOptions(options, TLS_OPTION_NAMES, "TlsTransport");
     const tlsOptions = prepareTls(options, options.path === undefined ? (options.host ?? "localhost") : options.host);
     super(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT);
     this.options = options;

@@ -129,6 +129,13 @@ describe("TlsTransport options (Paho's tls_set, tls_set_context, tls_insecure_se
     expect(() => new TlsTransport({ ...verified(), ciphers: "NO-SUCH-CIPHER" })).toThrow(config);
   });
 
+  it("refuses an option it does not know, and a misspelt `insecure` switch, naming it: verification is never turned off by a typo, nor silently kept on", () => {
+    const config = (name: string) => expect.objectContaining({ code: "ERR_TRANSPORT_CONFIG", message: expect.stringContaining(`"${name}"`) });
+    const cast = (o: object): ConstructorParameters<typeof TlsTransport>[0] => o as ConstructorParameters<typeof TlsTransport>[0];
+    expect(() => new TlsTransport(cast({ ...verified(), ca_certs: "x" }))).toThrow(config("ca_certs"));
+    expect(() => new TlsTransport(cast({ ...verified(), insecure: { skipHostCheck: true } }))).toThrow(config("skipHostCheck"));
+  });
+
   it("a ready-made secure context (tls_set_context)", async () => {
     const secureContext = tls.createSecureContext({ ca: readFileSync(env("MQTT_CA_FILE")), minVersion: "TLSv1.3" });
     const t = new TlsTransport({ host: "127.0.0.1", port: brokerPort("MQTT_TLS_PORT"), servername: "localhost", secureContext });

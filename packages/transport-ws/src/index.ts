@@ -5,7 +5,7 @@
  * package's "node" export condition picks ./node.js instead (the ws package,
  * with TLS options and headers). See README.md.
  */
-import { TransportError, TransportErrorCode as C } from "@sansmqtt/core";
+import { refuseUnknownOptions, TransportError, TransportErrorCode as C } from "@sansmqtt/core";
 import { DEFAULT_CONNECT_TIMEOUT, messageOf, MQTT_SUBPROTOCOL, WsTransportBase, type WsBaseOptions } from "./common.js";
 
 export type { Transport, TransportHandlers, TransportState, TransportErrorCode } from "@sansmqtt/core";
@@ -43,6 +43,7 @@ export class WsTransport extends WsTransportBase<StandardWebSocket> {
 
   constructor(options: WsOptions) {
     super(options);
+    refuseUnknownOptions(options, ["url", "connectTimeoutMs", "WebSocket"], "WsTransport");
     const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: StandardWebSocketConstructor }).WebSocket;
     if (Ctor === undefined) {
       throw new TransportError(C.Config, "no global WebSocket here; in Node, import @sansmqtt/transport-ws under the node condition (it uses the ws package)");

@@ -4,9 +4,9 @@
  * frames, extra headers (Paho's ws_set_options), and for wss:// every TLS
  * option of @sansmqtt/transport-tls. See README.md.
  */
-import { TransportError, TransportErrorCode as C } from "@sansmqtt/core";
+import { refuseUnknownOptions, TransportError, TransportErrorCode as C } from "@sansmqtt/core";
 import { errorCode, messageOf, netError } from "@sansmqtt/transport-tcp";
-import { prepareTls, tlsError, type PreparedTls, type TlsSecurityOptions } from "@sansmqtt/transport-tls";
+import { checkTlsOptionNames, prepareTls, TLS_SECURITY_OPTION_NAMES, tlsError, type PreparedTls, type TlsSecurityOptions } from "@sansmqtt/transport-tls";
 import WebSocket from "ws";
 import { checkWsOptions, MQTT_SUBPROTOCOL, WsTransportBase, type WsBaseOptions } from "./common.js";
 
@@ -60,6 +60,8 @@ export class WsTransport extends WsTransportBase<NodeWebSocket> {
   /** Throws a TransportError (ERR_TRANSPORT_CONFIG) for options that cannot work. */
   constructor(options: WsOptions) {
     super(options);
+    refuseUnknownOptions(options, ["url", "connectTimeoutMs", "headers", "tls", "lookup"], "WsTransport");
+    if (options.tls !== undefined) checkTlsOptionNames(options.tls, TLS_SECURITY_OPTION_NAMES, "WsTransport tls");
     const url = checkWsOptions(options);
     this.#secure = url.protocol === "wss:";
     if (options.tls !== undefined && !this.#secure) throw new TransportError(C.Config, "tls options given for a ws:// URL (use wss://)");

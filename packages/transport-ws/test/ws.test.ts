@@ -256,6 +256,16 @@ describe("WsTransport options (Paho's ws_set_options)", () => {
     expect(() => new WsTransport({ url: "not a url" })).toThrow(config);
     expect(() => new WsTransport({ url: wsUrl(), tls: { caFile: brokerEnv("MQTT_CA_FILE") } })).toThrow(config);
   });
+
+  it("refuses an option it does not know, in either entry and inside `tls`, naming it", () => {
+    const config = (name: string) => expect.objectContaining({ code: "ERR_TRANSPORT_CONFIG", message: expect.stringContaining(`"${name}"`) });
+    expect(() => new WsTransport({ url: wsUrl(), path: "/mqtt" } as unknown as ConstructorParameters<typeof WsTransport>[0])).toThrow(config("path"));
+    expect(() => new WsTransport({ url: wsUrl(), tls: { caFiles: "x" } } as unknown as ConstructorParameters<typeof WsTransport>[0])).toThrow(config("caFiles"));
+    const WebSocketStub = function () {} as unknown as StandardWebSocketConstructor;
+    expect(() => new StandardWsTransport({ url: wsUrl(), WebSocket: WebSocketStub, headers: {} } as unknown as ConstructorParameters<typeof StandardWsTransport>[0])).toThrow(
+      config("headers"),
+    );
+  });
 });
 
 describe("WsTransport faults: typed errors, not hangs", () => {
