@@ -29,6 +29,7 @@ import type { Outbox } from "./outbox.js";
 import type { PacketIds } from "./packet-ids.js";
 import type { OutgoingMessage } from "./session.js";
 import { IdMap } from "./id-set.js";
+import { Column, IntList } from "./columns.js";
 
 // ---- a slot's flags ----
 const QOS_MASK = 3;
@@ -72,28 +73,27 @@ class Slots {
   /** The list of messages in flight, in send order: the slots before and after (NONE at the ends). */
   prev = new Int32Array(0);
   next = new Int32Array(0);
-  readonly topic: string[] = [];
-  readonly payload: Uint8Array[] = [];
-  readonly props: (Properties | undefined)[] = [];
+  // References in paged columns, numbers in typed arrays: see columns.ts for why.
+  readonly topic = new Column<string>();
+  readonly payload = new Column<Uint8Array>();
+  readonly props = new Column<Properties>();
   /** The caller's token from `publish`, handed back in `published`. */
-  readonly token: unknown[] = [];
-  private readonly free: number[] = [];
+  readonly token = new Column<unknown>();
+  /** Slots in use or freed: the next never-used slot. */
+  private used = 0;
+  private readonly free = new IntList();
 
   alloc(mid: number, topic: string, payload: Uint8Array, qos: QoS, retain: boolean, props: Properties | undefined, token: unknown, size: number): number {
-    let s = this.free.pop();
-    if (s === undefined) {
-      s = this.topic.length;
+    let s: number;
+    if (this.free.n > 0) s = this.free.a[--this.free.n]!;
+    else {
+      s = this.used++;
       if (s === this.cap) this.grow();
-      this.topic.push(topic);
-      this.payload.push(payload);
-      this.props.push(props);
-      this.token.push(token);
-    } else {
-      this.topic[s] = topic;
-      this.payload[s] = payload;
-      this.props[s] = props;
-      this.token[s] = token;
     }
+    this.topic.set(s, topic);
+    this.payload.set(s, payload);
+    this.props.set(s, props);
+    this.token.set(s, token);
     this.mid[s] = mid;
     this.flags[s] = qos | (retain ? RETAIN : 0);
     this.packetId[s] = NO_ID;
@@ -104,10 +104,10 @@ class Slots {
 
   release(s: number): void {
     this.flags[s] = 0;
-    this.topic[s] = "";
-    this.payload[s] = EMPTY;
-    this.props[s] = undefined;
-    this.token[s] = undefined;
+    this.topic.set(s, undefined);
+    this.payload.set(s, undefined);
+    this.props.set(s, undefined);
+    this.token.set(s, undefined);
     this.free.push(s);
   }
 
@@ -160,7 +160,7 @@ export class OutgoingFlow {
   /** The messages in flight in the order first sent, linked through the slots. */
   private first = NONE;
   private last = NONE;
-  private queue: number[] = [];
+  private queue = new IntList();
   private head = 0;
   /** Messages in flight counted against the server's Receive Maximum on this connection. */
   private quota = 0;
@@ -173,9 +173,9 @@ export class OutgoingFlow {
   /** Messages in flight not yet (re)sent on this connection: `pump` walks the inflight list only then. */
   private resendPending = false;
   /** Slots of QoS 1/2 messages whose PUBLISH is in the output (UNFLUSHED tells which still are). */
-  private unflushed: number[] = [];
+  private readonly unflushed = new IntList();
   /** Slots of QoS 0 messages in the output: `published` when `pollTransmit` hands them out. */
-  private unflushed0: number[] = [];
+  private unflushed0 = new IntList();
   /** The PUBLISH being written: one object for every send, nothing kept from it. */
   private readonly scratch: ScratchPublish = { type: "publish", topic: "", payload: EMPTY, qos: 0, retain: false, dup: false, packetId: undefined, properties: undefined };
 
@@ -203,7 +203,7 @@ export class OutgoingFlow {
    * forwards one [MQTT-3.3.2-6].
    */
   private lifeLeft(s: number, now: number): number | undefined {
-    const interval = this.slots.props[s]?.messageExpiryInterval;
+    const interval = this.slots.props.get(s)?.messageExpiryInterval;
     if (interval === undefined) return undefined;
     let at = this.slots.expiresAt[s]!;
     if (Number.isNaN(at)) this.slots.expiresAt[s] = at = now + interval * 1000;
@@ -212,7 +212,7 @@ export class OutgoingFlow {
 
   /** The properties to send slot `s` with at `now`: the expiry reduced by its wait; EXPIRED when it has expired. */
   private liveProperties(s: number, now: number): Properties | undefined {
-    const props = this.slots.props[s];
+    const props = this.slots.props.get(s);
     const left = this.lifeLeft(s, now);
     if (left === undefined) return props;
     if (left <= 0) return EXPIRED;
@@ -222,7 +222,7 @@ export class OutgoingFlow {
 
   private expired(s: number, packetId: number | undefined): void {
     const mid = this.slots.mid[s]!;
-    const interval = this.slots.props[s]?.messageExpiryInterval;
+    const interval = this.slots.props.get(s)?.messageExpiryInterval;
     this.fail(s, misuse(ErrorCode.MessageExpired, `message ${mid} expired before it could be sent (Message Expiry Interval ${interval} s)`), packetId);
   }
 
@@ -231,7 +231,7 @@ export class OutgoingFlow {
   }
 
   get queuedCount(): number {
-    return this.queue.length - this.head;
+    return this.queue.n - this.head;
   }
 
   get retiredIds(): ReadonlySet<number> {
@@ -241,8 +241,8 @@ export class OutgoingFlow {
   /** Whether the queue's next message could go out now but for the output's high-water mark. */
   readyToSend(): boolean {
     const l = this.connected();
-    if (l === undefined || this.head >= this.queue.length) return false;
-    const s = this.queue[this.head]!;
+    if (l === undefined || this.head >= this.queue.n) return false;
+    const s = this.queue.a[this.head]!;
     return (this.slots.flags[s]! & QOS_MASK) === 0 || (this.inflight.size < this.opts.maxInflight && this.quota < l.receiveMaximum);
   }
 
@@ -309,12 +309,12 @@ export class OutgoingFlow {
       }
       this.resendPending = waiting;
     }
-    while (this.head < this.queue.length && this.out.bytes < OUTPUT_HIGH_WATER) {
-      const s = this.queue[this.head]!;
+    while (this.head < this.queue.n && this.out.bytes < OUTPUT_HIGH_WATER) {
+      const s = this.queue.a[this.head]!;
       if ((flags[s]! & QOS_MASK) > 0 && (this.inflight.size >= this.opts.maxInflight || this.quota >= quotaMax)) break;
       this.head++;
-      if (this.head > 1024 && this.head * 2 > this.queue.length) {
-        this.queue = this.queue.slice(this.head);
+      if (this.head > 1024 && this.head * 2 > this.queue.n) {
+        this.queue.shift(this.head);
         this.head = 0;
       }
       this.start(s, l);
@@ -339,7 +339,7 @@ export class OutgoingFlow {
     const qos = (slots.flags[s]! & QOS_MASK) as QoS;
     const retain = (slots.flags[s]! & RETAIN) !== 0;
     // Checked when published (or imported): only measured here.
-    const size = packetSize(this.packet(s, slots.topic[s]!, true, id, props), this.version);
+    const size = packetSize(this.packet(s, slots.topic.get(s)!, true, id, props), this.version);
     const problem = publishRefusal(l, qos, retain, size, props);
     if (problem === undefined) return false;
     this.fail(s, problem, id);
@@ -376,7 +376,7 @@ export class OutgoingFlow {
     const qos = (f & QOS_MASK) as QoS;
     // A reduced expiry changes a value, not the size.
     const checked = slots.size[s]!;
-    const size = checked !== NO_SIZE ? checked : packetSize(this.packet(s, slots.topic[s]!, false, qos > 0 ? 1 : undefined, live), this.version);
+    const size = checked !== NO_SIZE ? checked : packetSize(this.packet(s, slots.topic.get(s)!, false, qos > 0 ? 1 : undefined, live), this.version);
     const problem = publishRefusal(l, qos, (f & RETAIN) !== 0, size, live);
     if (problem !== undefined) {
       this.fail(s, problem, undefined);
@@ -414,7 +414,7 @@ export class OutgoingFlow {
       qos: (slots.flags[s]! & QOS_MASK) as QoS,
       reasonCode,
     };
-    const token = slots.token[s];
+    const token = slots.token.get(s);
     if (token !== undefined) e.token = token;
     if (packetId !== undefined) e.packetId = packetId;
     if (properties !== undefined) e.properties = properties;
@@ -428,7 +428,7 @@ export class OutgoingFlow {
     const p = this.scratch;
     const f = slots.flags[s]!;
     p.topic = topic;
-    p.payload = slots.payload[s]!;
+    p.payload = slots.payload.get(s)!;
     p.qos = (f & QOS_MASK) as QoS;
     p.retain = (f & RETAIN) !== 0;
     p.dup = dup;
@@ -471,7 +471,7 @@ export class OutgoingFlow {
    */
   private sendPublish(s: number, dup: boolean, l: ServerLimits, properties: Properties | undefined): void {
     const slots = this.slots;
-    const topic = slots.topic[s]!;
+    const topic = slots.topic.get(s)!;
     const id = slots.packetId[s]!;
     const packetId = id === NO_ID ? undefined : id;
     const checked = slots.size[s]!;
@@ -528,23 +528,23 @@ export class OutgoingFlow {
   /** The output was handed out: every PUBLISH in it reached the wire as far as the engine can know. */
   flushed(): void {
     const fresh = this.unflushed;
-    if (fresh.length > 0) {
+    if (fresh.n > 0) {
       const flags = this.slots.flags;
-      for (let i = 0; i < fresh.length; i++) {
-        const s = fresh[i]!;
+      for (let i = 0; i < fresh.n; i++) {
+        const s = fresh.a[i]!;
         const f = flags[s]!;
         // A slot freed since (an early ack) has no UNFLUSHED bit, nor has one reused for a message not in this output.
         if ((f & UNFLUSHED) !== 0) flags[s] = (f & ~UNFLUSHED) | SENT_KNOWN | SENT;
       }
-      fresh.length = 0;
+      fresh.n = 0;
     }
     // QoS 0 is done once its bytes are handed out: the engine can know no more.
     const q0 = this.unflushed0;
-    if (q0.length > 0) {
-      this.unflushed0 = [];
-      for (let i = 0; i < q0.length; i++) {
-        this.report(q0[i]!, ReasonCode.Success, undefined, undefined, undefined);
-        this.slots.release(q0[i]!);
+    if (q0.n > 0) {
+      this.unflushed0 = new IntList();
+      for (let i = 0; i < q0.n; i++) {
+        this.report(q0.a[i]!, ReasonCode.Success, undefined, undefined, undefined);
+        this.slots.release(q0.a[i]!);
       }
     }
   }
@@ -553,17 +553,18 @@ export class OutgoingFlow {
   private forgetUnflushed(): void {
     const fresh = this.unflushed;
     const flags = this.slots.flags;
-    for (let i = 0; i < fresh.length; i++) flags[fresh[i]!]! &= ~UNFLUSHED;
-    fresh.length = 0;
+    for (let i = 0; i < fresh.n; i++) flags[fresh.a[i]!]! &= ~UNFLUSHED;
+    fresh.n = 0;
   }
 
   /** The output was dropped: no PUBLISH in it counts as sent, and a QoS 0 message in it is lost. */
   dropped(): void {
     this.forgetUnflushed();
     const q0 = this.unflushed0;
-    if (q0.length === 0) return;
-    this.unflushed0 = [];
-    for (const s of q0) {
+    if (q0.n === 0) return;
+    this.unflushed0 = new IntList();
+    for (let i = 0; i < q0.n; i++) {
+      const s = q0.a[i]!;
       this.fail(s, misuse(ErrorCode.InvalidState, "the connection ended before this QoS 0 message was handed out", ReasonCode.UnspecifiedError), undefined);
       this.slots.release(s);
     }
@@ -681,7 +682,7 @@ export class OutgoingFlow {
    * already received (PUBREL sent) are complete.
    */
   discardSession(): void {
-    const requeue: number[] = [];
+    const requeue = new IntList();
     const slots = this.slots;
     const flags = slots.flags;
     for (let s = this.first, n = NONE; s !== NONE; s = n) {
@@ -707,8 +708,9 @@ export class OutgoingFlow {
     this.resendPending = false;
     for (const id of this.retired) this.ids.release(id);
     this.retired.clear();
-    if (requeue.length > 0) {
-      this.queue = requeue.concat(this.queue.slice(this.head));
+    if (requeue.n > 0) {
+      for (let i = this.head; i < this.queue.n; i++) requeue.push(this.queue.a[i]!);
+      this.queue = requeue;
       this.head = 0;
     }
   }
@@ -722,8 +724,8 @@ export class OutgoingFlow {
       const f = slots.flags[s]!;
       const id = slots.packetId[s]!;
       const state = id === NO_ID ? "queued" : (f & PUBREL) !== 0 ? "pubrel" : "publish";
-      const c: OutgoingMessage = { mid: slots.mid[s]!, topic: slots.topic[s]!, payload: slots.payload[s]!, qos: (f & QOS_MASK) as QoS, retain: (f & RETAIN) !== 0, state };
-      const props = slots.props[s];
+      const c: OutgoingMessage = { mid: slots.mid[s]!, topic: slots.topic.get(s)!, payload: slots.payload.get(s)!, qos: (f & QOS_MASK) as QoS, retain: (f & RETAIN) !== 0, state };
+      const props = slots.props.get(s);
       if (props !== undefined) c.properties = props;
       // The life it has left, so a restored session does not extend it (0: expired).
       const left = Number.isFinite(now) ? this.lifeLeft(s, now) : undefined;
@@ -733,7 +735,7 @@ export class OutgoingFlow {
       return c;
     };
     for (let s = this.first; s !== NONE; s = slots.next[s]!) out.push(copy(s));
-    for (let i = this.head; i < this.queue.length; i++) out.push(copy(this.queue[i]!));
+    for (let i = this.head; i < this.queue.n; i++) out.push(copy(this.queue.a[i]!));
     return out;
   }
 
@@ -741,10 +743,10 @@ export class OutgoingFlow {
   importSession(messages: readonly OutgoingMessage[], retired: readonly number[]): void {
     const slots = this.slots;
     for (let s = this.first; s !== NONE; s = slots.next[s]!) slots.release(s);
-    for (let i = this.head; i < this.queue.length; i++) slots.release(this.queue[i]!);
+    for (let i = this.head; i < this.queue.n; i++) slots.release(this.queue.a[i]!);
     this.inflight.clear();
     this.first = this.last = NONE;
-    this.queue = [];
+    this.queue.n = 0;
     this.head = 0;
     this.quota = 0;
     this.forgetUnflushed();
@@ -772,7 +774,7 @@ export class OutgoingFlow {
     const now = this.clock();
     if (Number.isFinite(now)) {
       for (let s = this.first; s !== NONE; s = slots.next[s]!) this.lifeLeft(s, now);
-      for (let i = this.head; i < this.queue.length; i++) this.lifeLeft(this.queue[i]!, now);
+      for (let i = this.head; i < this.queue.n; i++) this.lifeLeft(this.queue.a[i]!, now);
     }
   }
 }
