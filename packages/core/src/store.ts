@@ -1,0 +1,92 @@
+/**
+ * Where a client keeps its session between runs of the program (Paho keeps
+ * it in memory only, so a restart loses QoS 1/2 messages in flight). The core
+ * does no IO: this file only states the contract a store implements, the
+ * error every store raises, and the in-memory store (the default).
+ *
+ * A client saves after each turn of its loop, before the bytes that turn made
+ * go out, so every change is durable before the packet it covers is sent or
+ * acknowledged; saves made while one is being written are combined (group
+ * commit), the last one wins.
+ */
+import type { SessionState } from "./engine/session.js";
+
+/** What a store keeps: the engine's session and when it was taken. */
+export interface StoredSession {
+  /** The engine's session, as `exportSession` gives it (plain data). */
+  readonly session: SessionState;
+  /**
+   * Wall-clock time of the export, in milliseconds since the epoch. The
+   * engine's clock is monotonic and does not survive the process: message
+   * expiry across a restart counts from this.
+   */
+  readonly savedAt: number;
+}
+
+export interface SessionStore {
+  /** The last session saved, or undefined when there is none. Rejects with a StoreError when the stored data is damaged or unreadable. */
+  load(): Promise<StoredSession | undefined>;
+  /** Makes `stored` the stored session; it is durable when the promise resolves. */
+  save(stored: StoredSession): Promise<void>;
+  /** Forgets the stored session (durably). */
+  clear(): Promise<void>;
+  /** Releases what the store holds open; later calls reject. */
+  close(): Promise<void>;
+}
+
+/** Stable store error codes. Add new ones at the end; never rename. */
+export const StoreErrorCode = {
+  /** The stored data does not decode or fails its checksum (tampered, or written by something else). */
+  Corrupt: "ERR_STORE_CORRUPT",
+  /** The file system failed (permissions, disk full, ...); `cause` says how. */
+  Io: "ERR_STORE_IO",
+  /** Another process holds the store. */
+  Locked: "ERR_STORE_LOCKED",
+  /** The store was closed. */
+  Closed: "ERR_STORE_CLOSED",
+} as const;
+
+export type StoreErrorCode = (typeof StoreErrorCode)[keyof typeof StoreErrorCode];
+
+export class StoreError extends Error {
+  override readonly name = "StoreError";
+  readonly code: StoreErrorCode;
+  constructor(code: StoreErrorCode, message: string, options: { cause?: unknown } = {}) {
+    super(message, "cause" in options ? { cause: options.cause } : undefined);
+    this.code = code;
+  }
+}
+
+/** The host's structuredClone (every runtime the core targets has it), typed here without DOM or Node types. */
+const clone = <T>(value: T): T => (globalThis as unknown as { structuredClone<V>(v: V): V }).structuredClone(value);
+
+/**
+ * The default store: the session lives as long as the process. Keeps a deep
+ * copy (structuredClone), so later changes to the saved object do not reach it.
+ */
+export class MemoryStore implements SessionStore {
+  #stored: StoredSession | undefined;
+  #closed = false;
+
+  load(): Promise<StoredSession | undefined> {
+    if (this.#closed) return Promise.reject(new StoreError(StoreErrorCode.Closed, "the store is closed"));
+    return Promise.resolve(this.#stored === undefined ? undefined : clone(this.#stored));
+  }
+
+  save(stored: StoredSession): Promise<void> {
+    if (this.#closed) return Promise.reject(new StoreError(StoreErrorCode.Closed, "the store is closed"));
+    this.#stored = clone(stored);
+    return Promise.resolve();
+  }
+
+  clear(): Promise<void> {
+    if (this.#closed) return Promise.reject(new StoreError(StoreErrorCode.Closed, "the store is closed"));
+    this.#stored = undefined;
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    this.#closed = true;
+    return Promise.resolve();
+  }
+}
