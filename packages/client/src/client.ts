@@ -708,6 +708,8 @@ export class Client {
     if (properties !== undefined && this.protocol !== 5) throw argError("properties need MQTT 5");
     const bytes = payloadBytes(payload);
     const request = { topic, payload: bytes, qos: q, retain: Boolean(retain), ...(properties !== undefined ? { properties } : {}) };
+    // Settings changed while offline (maxQueuedMessages ...) apply to what is queued from now on.
+    if (!this.loopObj.isOpen && this.opening === undefined) this.refreshEngine();
     let mid: number;
     try {
       mid = this.loopObj.publish(request);
