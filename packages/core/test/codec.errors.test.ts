@@ -814,3 +814,21 @@ function encodeV3Connect(payload: Uint8Array): Uint8Array {
   const body = new Uint8Array([...h(`${MQISDP} 03 02 00 3c`), ...payload]);
   return new Uint8Array([0x10, ...remainingLength(body.length), ...body]);
 }
+
+describe("codec/rc.ts", () => {
+  it("holds the same values as ReasonCode under the same names", async () => {
+    const RC = await import("../src/codec/rc.js");
+    const { ReasonCode } = await import("../src/codec/reason-codes.js");
+    const entries = Object.entries(RC);
+    expect(entries.length).toBeGreaterThan(0);
+    for (const [name, value] of entries) expect([name, value]).toEqual([name, (ReasonCode as Record<string, number>)[name]]);
+  });
+});
+
+describe("codes.ts", () => {
+  it("holds every ErrorCode under the same name", async () => {
+    const E = await import("../src/codes.js");
+    expect(Object.keys(E).sort()).toEqual(Object.keys(ErrorCode).sort());
+    for (const [name, value] of Object.entries(ErrorCode)) expect([name, (E as Record<string, string>)[name]]).toEqual([name, value]);
+  });
+});

@@ -5,6 +5,7 @@
  */
 import { codecError, ErrorCode, type Blame, type MqttError } from "../errors.js";
 import { decodeUtf8, writeUtf8 } from "./utf8.js";
+import * as E from "../codes.js";
 
 /**
  * A plain Uint8Array view of buf[start, start + n). Not `subarray`: on a Node
@@ -84,14 +85,14 @@ export class Reader {
 
   done(what: string): void {
     if (this.pos !== this.end) {
-      throw codecError("remote", ErrorCode.LengthMismatch, `${this.end - this.pos} unexpected byte(s) after ${what}`);
+      throw codecError("remote", E.LengthMismatch, `${this.end - this.pos} unexpected byte(s) after ${what}`);
     }
   }
 }
 
 /** A field that runs past the end of its packet (ERR_LENGTH). */
 export function pastEnd(what: string): MqttError {
-  return codecError("remote", ErrorCode.LengthMismatch, `${what} runs past the end of the packet`);
+  return codecError("remote", E.LengthMismatch, `${what} runs past the end of the packet`);
 }
 
 /**
@@ -109,12 +110,12 @@ export function readVarint(buf: Uint8Array, pos: number, end: number, what: stri
     const b = buf[pos + i]!;
     value += (b & 0x7f) * mul;
     if ((b & 0x80) === 0) {
-      if (b === 0 && i > 0) throw codecError("remote", ErrorCode.VarintMalformed, `${what} is not in its shortest form`);
+      if (b === 0 && i > 0) throw codecError("remote", E.VarintMalformed, `${what} is not in its shortest form`);
       return value * 8 + i + 1;
     }
     mul *= 128;
   }
-  throw codecError("remote", ErrorCode.VarintMalformed, `${what} is longer than 4 bytes`);
+  throw codecError("remote", E.VarintMalformed, `${what} is longer than 4 bytes`);
 }
 
 /** Size in bytes of a Variable Byte Integer. */
@@ -250,7 +251,7 @@ export function hex(n: number): string {
 }
 
 /** Range checks for numbers the caller hands to the encoder. */
-export function checkInt(v: unknown, max: number, what: string, min = 0, blame: Blame = "local", code: ErrorCode = ErrorCode.ValueRange): number {
+export function checkInt(v: unknown, max: number, what: string, min = 0, blame: Blame = "local", code: ErrorCode = E.ValueRange): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) throw codecError(blame, code, mustBe(what, `an integer in ${min}..${max}`, v));
   return v;
 }

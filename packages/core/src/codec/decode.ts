@@ -3,7 +3,7 @@
  * in a table by its type number; all errors are RemoteProtocolError (the bytes
  * came from the peer).
  */
-import { codecError, ErrorCode, PROTOCOL_ERROR } from "../errors.js";
+import { codecError, PROTOCOL_ERROR } from "../errors.js";
 import { isValidTopicFilter, isValidTopicName } from "../topic.js";
 import { hex, pastEnd, Reader, show, view } from "./bytes.js";
 import { readProperties } from "./properties.js";
@@ -29,6 +29,7 @@ import type {
   UnsubscribePacket,
   Will,
 } from "./types.js";
+import * as E from "../codes.js";
 
 /** A packet type's name for messages: "SUBACK". */
 function nameOf(type: number): string {
@@ -45,16 +46,16 @@ export function checkFirstByte(b0: number, version: ProtocolVersion): void {
   const type = b0 >> 4;
   const flags = b0 & 0x0f;
   if (type === 0 || (type === 15 && version !== 5)) {
-    throw codecError("remote", ErrorCode.PacketTypeInvalid, `packet type ${type} is reserved in MQTT ${versionName(version)}`);
+    throw codecError("remote", E.PacketTypeInvalid, `packet type ${type} is reserved in MQTT ${versionName(version)}`);
   }
   if (type === 3) {
     const qos = (flags >> 1) & 3;
-    if (qos === 3) throw codecError("remote", ErrorCode.QosInvalid, "PUBLISH with QoS 3");
-    if (qos === 0 && (flags & 8) !== 0) throw codecError("remote", ErrorCode.FixedHeaderFlags, "PUBLISH QoS 0 with DUP set");
+    if (qos === 3) throw codecError("remote", E.QosInvalid, "PUBLISH with QoS 3");
+    if (qos === 0 && (flags & 8) !== 0) throw codecError("remote", E.FixedHeaderFlags, "PUBLISH QoS 0 with DUP set");
     return;
   }
   const expected = type === 6 || type === 8 || type === 10 ? 2 : 0;
-  if (flags !== expected) throw codecError("remote", ErrorCode.FixedHeaderFlags, `${nameOf(type)} with header flags ${hex(flags)}`);
+  if (flags !== expected) throw codecError("remote", E.FixedHeaderFlags, `${nameOf(type)} with header flags ${hex(flags)}`);
 }
 
 export function versionName(v: ProtocolVersion): string {
@@ -119,7 +120,7 @@ export function decodeBody(table: Decoders, b0: number, buf: Uint8Array, start: 
   const t = b0 >> 4;
   if (t === 3) return decodePublish(b0, buf, start, end, version, dv);
   const f = table[t];
-  if (f === undefined) throw codecError("remote", ErrorCode.UnexpectedPacket, `a server does not send ${nameOf(t)}`);
+  if (f === undefined) throw codecError("remote", E.UnexpectedPacket, `a server does not send ${nameOf(t)}`);
   return f(new Reader(buf, start, end), version, t);
 }
 
@@ -135,7 +136,7 @@ function packetId(r: Reader): number {
 }
 
 function zeroId(): Error {
-  return codecError("remote", ErrorCode.PacketIdInvalid, "packet identifier 0 [MQTT-2.2.1-3]");
+  return codecError("remote", E.PacketIdInvalid, "packet identifier 0 [MQTT-2.2.1-3]");
 }
 
 /** A reason code valid for packet type `t` in MQTT 5 (3.1.1 SUBACK return codes otherwise). */
@@ -143,7 +144,7 @@ function reasonCode(r: Reader, t: number, v: ProtocolVersion = 5): number {
   const c = r.u8("reason code");
   const type = PACKET_TYPES[t - 1] as Parameters<typeof isValidReasonCode>[0];
   if (v === 5 ? !isValidReasonCode(type, c) : !isValidV4SubackCode(c)) {
-    throw codecError("remote", ErrorCode.ReasonCodeInvalid, `${hex(c)} is not a ${nameOf(t)} reason code`);
+    throw codecError("remote", E.ReasonCodeInvalid, `${hex(c)} is not a ${nameOf(t)} reason code`);
   }
   return c;
 }
@@ -164,22 +165,22 @@ function decodeConnect(r: Reader): ConnectPacket {
   const name = r.str("protocol name");
   const level = r.u8("protocol level");
   if (!((name === "MQTT" && (level === 4 || level === 5)) || (name === "MQIsdp" && level === 3))) {
-    throw codecError("remote", ErrorCode.ProtocolInvalid, `unsupported protocol ${show(name)} level ${level}`, 0x84);
+    throw codecError("remote", E.ProtocolInvalid, `unsupported protocol ${show(name)} level ${level}`, 0x84);
   }
   const version = level as ProtocolVersion;
   const flags = r.u8("connect flags");
-  if ((flags & 1) !== 0) throw codecError("remote", ErrorCode.FlagsInvalid, "CONNECT reserved flag is set [MQTT-3.1.2-3]");
+  if ((flags & 1) !== 0) throw codecError("remote", E.FlagsInvalid, "CONNECT reserved flag is set [MQTT-3.1.2-3]");
   const willFlag = (flags & 0x04) !== 0;
   const willQos = (flags >> 3) & 3;
   const willRetain = (flags & 0x20) !== 0;
   const hasPassword = (flags & 0x40) !== 0;
   const hasUsername = (flags & 0x80) !== 0;
   if (!willFlag && (willQos !== 0 || willRetain)) {
-    throw codecError("remote", ErrorCode.FlagsInvalid, "will QoS or retain set without the will flag [MQTT-3.1.2-11] [MQTT-3.1.2-13]");
+    throw codecError("remote", E.FlagsInvalid, "will QoS or retain set without the will flag [MQTT-3.1.2-11] [MQTT-3.1.2-13]");
   }
-  if (willQos === 3) throw codecError("remote", ErrorCode.QosInvalid, "will QoS 3 [MQTT-3.1.2-12]");
+  if (willQos === 3) throw codecError("remote", E.QosInvalid, "will QoS 3 [MQTT-3.1.2-12]");
   if (version !== 5 && hasPassword && !hasUsername) {
-    throw codecError("remote", ErrorCode.FlagsInvalid, "password flag without user name flag [MQTT-3.1.2-22]");
+    throw codecError("remote", E.FlagsInvalid, "password flag without user name flag [MQTT-3.1.2-22]");
   }
   const keepAlive = r.u16("keep alive");
   const properties = version === 5 ? readProperties(r, "connect") : undefined;
@@ -187,12 +188,12 @@ function decodeConnect(r: Reader): ConnectPacket {
   const clientId = r.str("client id");
   const clean = (flags & 0x02) !== 0;
   const idProblem = clientIdProblem(clientId, clean, version);
-  if (idProblem !== undefined) throw codecError("remote", ErrorCode.ValueRange, idProblem, CLIENT_ID_NOT_VALID);
+  if (idProblem !== undefined) throw codecError("remote", E.ValueRange, idProblem, CLIENT_ID_NOT_VALID);
   const p: ConnectPacket = { type: "connect", protocolVersion: version, clean, keepAlive, clientId };
   if (willFlag) {
     const willProps = version === 5 ? readProperties(r, "will") : undefined;
     const topic = r.str("will topic");
-    if (!isValidTopicName(topic)) throw codecError("remote", ErrorCode.TopicInvalid, `will topic ${show(topic)} is not a valid topic name`);
+    if (!isValidTopicName(topic)) throw codecError("remote", E.TopicInvalid, `will topic ${show(topic)} is not a valid topic name`);
     const payload = r.bin("will payload");
     const will: Will = { topic, payload, qos: willQos as QoS, retain: willRetain };
     if (willProps !== undefined) will.properties = willProps;
@@ -212,7 +213,7 @@ function decodeConnack(r: Reader, version: ProtocolVersion, t: number): ConnackP
   // ignored (a 3.1 CONNACK never has a session present) rather than checked:
   // a server that leaves junk in a byte 3.1 never gave a meaning breaks
   // nothing. 3.1.1 and 5.0 fix bits 7-1 at 0 [MQTT-3.2.2-1].
-  if (version !== 3 && (flags & 0xfe) !== 0) throw codecError("remote", ErrorCode.FlagsInvalid, "CONNACK reserved flags set [MQTT-3.2.2-1]");
+  if (version !== 3 && (flags & 0xfe) !== 0) throw codecError("remote", E.FlagsInvalid, "CONNACK reserved flags set [MQTT-3.2.2-1]");
   const reasonCode = r.u8("connack reason code");
   const sessionPresent = version !== 3 && flags === 1;
   checkConnack(reasonCode, sessionPresent, version, "remote");
@@ -267,7 +268,7 @@ function topicAt(buf: Uint8Array, dv: DataView | undefined, start: number, n: nu
   }
   const topic = decodeUtf8(buf, start, start + n, "remote", "topic name");
   if (!isValidTopicName(topic)) {
-    throw codecError("remote", ErrorCode.TopicInvalid, `${show(topic)} is not a valid topic name [MQTT-3.3.2-2]`);
+    throw codecError("remote", E.TopicInvalid, `${show(topic)} is not a valid topic name [MQTT-3.3.2-2]`);
   }
   // A slot changes hands on its second miss in a row, so topics seen once do
   // not churn the cache.
@@ -320,7 +321,7 @@ function decodePublish(b0: number, buf: Uint8Array, start: number, end: number, 
 }
 
 function emptyTopic(): Error {
-  return codecError("remote", ErrorCode.TopicInvalid, "PUBLISH with an empty topic name [MQTT-4.7.3-1]");
+  return codecError("remote", E.TopicInvalid, "PUBLISH with an empty topic name [MQTT-4.7.3-1]");
 }
 
 /**
@@ -338,7 +339,7 @@ function decodeTail(r: Reader, version: ProtocolVersion, t: number): Packet {
     // With a variable header, AUTH needs its Authentication Method: "It is a
     // Protocol Error to omit the Authentication Method" (3.15.2.2.2).
     if (t === 15 && p.properties?.authenticationMethod === undefined) {
-      throw codecError("remote", ErrorCode.AuthInvalid, "AUTH without an authentication method (3.15.2.2.2)", PROTOCOL_ERROR);
+      throw codecError("remote", E.AuthInvalid, "AUTH without an authentication method (3.15.2.2.2)", PROTOCOL_ERROR);
     }
   }
   r.done(nameOf(t));
@@ -348,7 +349,7 @@ function decodeTail(r: Reader, version: ProtocolVersion, t: number): Packet {
 /** A topic filter of SUBSCRIBE or UNSUBSCRIBE. */
 function topicFilter(r: Reader, version: ProtocolVersion): string {
   const f = r.str("topic filter");
-  if (!isValidTopicFilter(f, version)) throw codecError("remote", ErrorCode.TopicFilterInvalid, `${show(f)} is not a valid topic filter`);
+  if (!isValidTopicFilter(f, version)) throw codecError("remote", E.TopicFilterInvalid, `${show(f)} is not a valid topic filter`);
   return f;
 }
 
@@ -356,7 +357,7 @@ function topicFilter(r: Reader, version: ProtocolVersion): string {
 function listOf<T>(r: Reader, t: number, item: () => T): T[] {
   const out: T[] = [];
   while (r.remaining > 0) out.push(item());
-  if (out.length === 0) throw codecError("remote", ErrorCode.Empty, `${nameOf(t)} with an empty payload`);
+  if (out.length === 0) throw codecError("remote", E.Empty, `${nameOf(t)} with an empty payload`);
   return out;
 }
 
@@ -368,7 +369,7 @@ function decodeSubscribe(r: Reader, version: ProtocolVersion, t: number): Subscr
     const o = r.u8("subscription options");
     // Reserved bits: 7-2 before MQTT 5 [MQTT-3-8.3-4], 7-6 in MQTT 5 [MQTT-3.8.3-5] (QoS 3 is reported first).
     if ((o & (version === 5 ? 0xc0 : 0xfc)) !== 0 && (o & 3) !== 3) {
-      throw codecError("remote", ErrorCode.SubscriptionOptions, `subscription options ${hex(o)} have reserved bits set`);
+      throw codecError("remote", E.SubscriptionOptions, `subscription options ${hex(o)} have reserved bits set`);
     }
     const qos = (o & 3) as QoS;
     const noLocal = (o & 4) !== 0;

@@ -28,10 +28,11 @@
  * (every later call throws the same error), because MQTT has no way to find the
  * next frame after a broken one.
  */
-import { codecError, ErrorCode, type MqttError } from "../errors.js";
+import { codecError, type MqttError } from "../errors.js";
 import { readVarint, view } from "./bytes.js";
 import { checkFirstByte, decodeBody, DECODERS, type Decoders, versionName } from "./decode.js";
 import type { Packet, ProtocolVersion } from "./types.js";
+import * as E from "../codes.js";
 
 /** The largest packet MQTT can express: 1 + 4 + 268,435,455 bytes. */
 export const MQTT_MAX_PACKET_SIZE = 268_435_460;
@@ -169,7 +170,7 @@ export class FrameDecoder {
     const headerLen = 1 + (r & 7);
     const total = headerLen + remaining;
     if (total > this.maximumPacketSize) {
-      throw codecError("remote", ErrorCode.PacketTooLarge, `packet of ${total} bytes is over the maximum packet size ${this.maximumPacketSize}`);
+      throw codecError("remote", E.PacketTooLarge, `packet of ${total} bytes is over the maximum packet size ${this.maximumPacketSize}`);
     }
     if (this.buffered < total) return undefined;
     let packet: Packet;
@@ -298,10 +299,10 @@ export function decodePacket(bytes: Uint8Array, version: ProtocolVersion, option
   d.push(bytes);
   const p = d.next();
   if (p === undefined) {
-    throw codecError("remote", ErrorCode.LengthMismatch, `incomplete MQTT ${versionName(version)} packet (${bytes.length} bytes)`);
+    throw codecError("remote", E.LengthMismatch, `incomplete MQTT ${versionName(version)} packet (${bytes.length} bytes)`);
   }
   if (d.bufferedBytes !== 0) {
-    throw codecError("remote", ErrorCode.LengthMismatch, `${d.bufferedBytes} byte(s) after the packet`);
+    throw codecError("remote", E.LengthMismatch, `${d.bufferedBytes} byte(s) after the packet`);
   }
   return p;
 }

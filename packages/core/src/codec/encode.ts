@@ -23,7 +23,7 @@
  * the packets a client sends (client.ts), so a bundle of the engine leaves the
  * server's packets (CONNACK, SUBACK, UNSUBACK, PINGRESP) out.
  */
-import { codecError, ErrorCode, PROTOCOL_ERROR } from "../errors.js";
+import { codecError, PROTOCOL_ERROR } from "../errors.js";
 import { CLIENT_ID_NOT_VALID, clientIdProblem } from "./decode.js";
 import { isValidTopicFilter, isValidTopicName } from "../topic.js";
 import { alloc, checkInt, hex, mustBe, show, SLAB_MAX_PIECE, varintSize, VARINT_MAX, Writer } from "./bytes.js";
@@ -45,6 +45,7 @@ import type {
   UnsubscribePacket,
 } from "./types.js";
 import { utf8Length, writeUtf8 } from "./utf8.js";
+import * as E from "../codes.js";
 
 // ---------------------------------------------------------------------------
 // The tables
@@ -59,14 +60,14 @@ export type Encoders = { readonly [T in PacketType]?: Row<Extract<Packet, { type
 
 function rowOf(table: Encoders, packet: Packet): Row<Packet> {
   const t = packet.type;
-  if (typeof t !== "string" || !Object.hasOwn(table, t)) throw codecError("local", ErrorCode.PacketTypeInvalid, `can't encode packet type ${show(t)}`);
+  if (typeof t !== "string" || !Object.hasOwn(table, t)) throw codecError("local", E.PacketTypeInvalid, `can't encode packet type ${show(t)}`);
   return table[t] as Row<Packet>;
 }
 
 /** checkPacket over `table`. */
 export function checkWith(table: Encoders, packet: Packet, version: ProtocolVersion): number {
-  if (version !== 3 && version !== 4 && version !== 5) throw codecError("local", ErrorCode.ProtocolInvalid, `unknown protocol version ${show(version)}`);
-  if (typeof packet !== "object" || packet === null) throw codecError("local", ErrorCode.PacketTypeInvalid, mustBe("a packet", "an object", packet));
+  if (version !== 3 && version !== 4 && version !== 5) throw codecError("local", E.ProtocolInvalid, `unknown protocol version ${show(version)}`);
+  if (typeof packet !== "object" || packet === null) throw codecError("local", E.PacketTypeInvalid, mustBe("a packet", "an object", packet));
   return rowOf(table, packet)[0](packet, version, true);
 }
 
@@ -195,7 +196,7 @@ export function writePacketChunks(packet: Packet, version: ProtocolVersion, size
 
 /** The size of a whole packet whose body is `body` bytes. */
 function frame(body: number): number {
-  if (body > VARINT_MAX) throw codecError("local", ErrorCode.PacketTooLarge, `packet body of ${body} bytes is over the MQTT maximum`);
+  if (body > VARINT_MAX) throw codecError("local", E.PacketTooLarge, `packet body of ${body} bytes is over the MQTT maximum`);
   return 1 + varintSize(body) + body;
 }
 
@@ -206,7 +207,7 @@ function remainingOf(size: number): number {
 
 /** Byte length of a string field (checked: a string of valid UTF-8, at most 65,535 bytes). */
 function str(s: unknown, what: string, check: boolean): number {
-  if (check && typeof s !== "string") throw codecError("local", ErrorCode.ValueRange, mustBe(what, "a string", s));
+  if (check && typeof s !== "string") throw codecError("local", E.ValueRange, mustBe(what, "a string", s));
   const n = utf8Length(s as string, "local", what);
   if (check && n > 0xffff) throw tooLong(what);
   return n;
@@ -214,19 +215,19 @@ function str(s: unknown, what: string, check: boolean): number {
 
 function bin(b: unknown, what: string, check: boolean): number {
   if (check) {
-    if (!(b instanceof Uint8Array)) throw codecError("local", ErrorCode.ValueRange, mustBe(what, "a Uint8Array", b));
+    if (!(b instanceof Uint8Array)) throw codecError("local", E.ValueRange, mustBe(what, "a Uint8Array", b));
     if (b.length > 0xffff) throw tooLong(what);
   }
   return (b as Uint8Array).length;
 }
 
 function qosOf(q: unknown, what: string): number {
-  if (q !== 0 && q !== 1 && q !== 2) throw codecError("local", ErrorCode.QosInvalid, mustBe(what, "0, 1 or 2", q));
+  if (q !== 0 && q !== 1 && q !== 2) throw codecError("local", E.QosInvalid, mustBe(what, "0, 1 or 2", q));
   return q;
 }
 
 function pid(id: unknown): number {
-  return checkInt(id, 0xffff, "packet identifier", 1, "local", ErrorCode.PacketIdInvalid);
+  return checkInt(id, 0xffff, "packet identifier", 1, "local", E.PacketIdInvalid);
 }
 
 function rcOf(rc: unknown, check: boolean): number {
@@ -245,7 +246,7 @@ function hasAny(p: unknown): boolean {
  */
 function props(p: Properties | undefined, context: PropertyContext, version: ProtocolVersion, check: boolean): number {
   if (version !== 5) {
-    if (check && hasAny(p)) throw codecError("local", ErrorCode.VersionMismatch, `${context} properties need MQTT 5`);
+    if (check && hasAny(p)) throw codecError("local", E.VersionMismatch, `${context} properties need MQTT 5`);
     return 0;
   }
   return propertiesSize(p, context, check);
@@ -262,14 +263,14 @@ function withLength(n: number, version: ProtocolVersion): number {
  * An absent or empty `properties` carries nothing and passes, as elsewhere.
  */
 function sizePing(p: { type: string; properties?: unknown }, _v: ProtocolVersion, check: boolean): number {
-  if (check && hasAny(p.properties)) throw codecError("local", ErrorCode.PropertyNotAllowed, `${p.type} has no properties`);
+  if (check && hasAny(p.properties)) throw codecError("local", E.PropertyNotAllowed, `${p.type} has no properties`);
   return 2;
 }
 
 function sizeConnect(p: ConnectPacket, _version: ProtocolVersion, check: boolean): number {
   const v = p.protocolVersion;
   if (check) {
-    if (v !== 3 && v !== 4 && v !== 5) throw codecError("local", ErrorCode.ProtocolInvalid, `unknown protocol version ${show(v)}`);
+    if (v !== 3 && v !== 4 && v !== 5) throw codecError("local", E.ProtocolInvalid, `unknown protocol version ${show(v)}`);
     checkInt(p.keepAlive, 0xffff, "keep alive");
   }
   // [MQTT-3.1.2-1] "MQTT" (3.1: "MQIsdp"), then the level, flags, keep alive.
@@ -278,13 +279,13 @@ function sizeConnect(p: ConnectPacket, _version: ProtocolVersion, check: boolean
   size += 2 + str(p.clientId, "client id", check);
   if (check) {
     const idProblem = clientIdProblem(p.clientId, Boolean(p.clean), v);
-    if (idProblem !== undefined) throw codecError("local", ErrorCode.ValueRange, idProblem, CLIENT_ID_NOT_VALID);
+    if (idProblem !== undefined) throw codecError("local", E.ValueRange, idProblem, CLIENT_ID_NOT_VALID);
   }
   const will = p.will;
   if (will !== undefined) {
     if (check) {
-      if (typeof will !== "object" || will === null) throw codecError("local", ErrorCode.ValueRange, mustBe("will", "an object", will));
-      if (!isValidTopicName(will.topic)) throw codecError("local", ErrorCode.TopicInvalid, `will topic ${show(will.topic)} is not a valid topic name`);
+      if (typeof will !== "object" || will === null) throw codecError("local", E.ValueRange, mustBe("will", "an object", will));
+      if (!isValidTopicName(will.topic)) throw codecError("local", E.TopicInvalid, `will topic ${show(will.topic)} is not a valid topic name`);
     }
     const topicLen = str(will.topic, "will topic", check);
     if (check) qosOf(will.qos, "will QoS");
@@ -293,7 +294,7 @@ function sizeConnect(p: ConnectPacket, _version: ProtocolVersion, check: boolean
   if (p.username !== undefined) size += 2 + str(p.username, "user name", check);
   if (p.password !== undefined) {
     if (check && v !== 5 && p.username === undefined) {
-      throw codecError("local", ErrorCode.FlagsInvalid, "a password needs a user name before MQTT 5 [MQTT-3.1.2-22]");
+      throw codecError("local", E.FlagsInvalid, "a password needs a user name before MQTT 5 [MQTT-3.1.2-22]");
     }
     size += 2 + bin(p.password, "password", check);
   }
@@ -305,7 +306,7 @@ function sizeConnack(p: ConnackPacket, version: ProtocolVersion, check: boolean)
     const rc = checkInt(p.reasonCode, 0xff, "reason code");
     checkConnack(rc, Boolean(p.sessionPresent), version, "local");
     // MQTT 3.1's CONNACK has no session present flag (its first byte is unused).
-    if (p.sessionPresent && version === 3) throw codecError("local", ErrorCode.VersionMismatch, "session present needs MQTT 3.1.1 or later");
+    if (p.sessionPresent && version === 3) throw codecError("local", E.VersionMismatch, "session present needs MQTT 3.1.1 or later");
   }
   return frame(2 + withLength(props(p.properties, "connack", version, check), version));
 }
@@ -320,7 +321,7 @@ function sizePublish(p: PublishPacket, v: ProtocolVersion, check: boolean): numb
     if (check) {
       const aliased = v === 5 && topic === "" && p.properties?.topicAlias !== undefined;
       if (!aliased && !isValidTopicName(topic)) {
-        throw codecError("local", ErrorCode.TopicInvalid, `${show(topic)} is not a valid topic name [MQTT-3.3.2-2]`);
+        throw codecError("local", E.TopicInvalid, `${show(topic)} is not a valid topic name [MQTT-3.3.2-2]`);
       }
     }
     topicLen = str(topic, "topic name", check);
@@ -328,15 +329,15 @@ function sizePublish(p: PublishPacket, v: ProtocolVersion, check: boolean): numb
   let size = 2 + topicLen;
   if (qos === 0) {
     if (check) {
-      if (p.packetId !== undefined) throw codecError("local", ErrorCode.PacketIdInvalid, "a QoS 0 PUBLISH has no packet identifier [MQTT-2.2.1-2]");
-      if (p.dup) throw codecError("local", ErrorCode.FixedHeaderFlags, "DUP must be 0 on a QoS 0 PUBLISH [MQTT-3.3.1-2]");
+      if (p.packetId !== undefined) throw codecError("local", E.PacketIdInvalid, "a QoS 0 PUBLISH has no packet identifier [MQTT-2.2.1-2]");
+      if (p.dup) throw codecError("local", E.FixedHeaderFlags, "DUP must be 0 on a QoS 0 PUBLISH [MQTT-3.3.1-2]");
     }
   } else {
     if (check) pid(p.packetId);
     size += 2;
   }
   const payload = p.payload;
-  if (check && !(payload instanceof Uint8Array)) throw codecError("local", ErrorCode.ValueRange, mustBe("payload", "a Uint8Array", payload));
+  if (check && !(payload instanceof Uint8Array)) throw codecError("local", E.ValueRange, mustBe("payload", "a Uint8Array", payload));
   return frame(size + withLength(props(p.properties, "publish", v, check), v) + payload.length);
 }
 
@@ -407,12 +408,12 @@ type TailContext = "puback" | "pubrec" | "pubrel" | "pubcomp" | "disconnect" | "
 function sizeTail(context: TailContext, head: number, rc: number, properties: Properties | undefined, v: ProtocolVersion, check: boolean): number {
   if (v !== 5) {
     if (check) {
-      if (rc !== 0) throw codecError("local", ErrorCode.VersionMismatch, `${context} reason codes need MQTT 5`);
+      if (rc !== 0) throw codecError("local", E.VersionMismatch, `${context} reason codes need MQTT 5`);
       props(properties, context, v, check);
     }
     return 2 + head;
   }
-  if (check && !isValidReasonCode(context, rc)) throw codecError("local", ErrorCode.ReasonCodeInvalid, `${hex(rc)} is not a ${context} reason code`);
+  if (check && !isValidReasonCode(context, rc)) throw codecError("local", E.ReasonCodeInvalid, `${hex(rc)} is not a ${context} reason code`);
   const inner = propertiesSize(properties, context, check);
   // Acks and DISCONNECT may stop after the reason code (3.4.2.2.1, 3.14.2.2.1); AUTH
   // may only drop the whole variable header, so after its reason code the
@@ -431,13 +432,13 @@ function sizeDisconnect(p: Extract<Packet, { type: "disconnect" }>, v: ProtocolV
 }
 
 function sizeAuth(p: Extract<Packet, { type: "auth" }>, v: ProtocolVersion, check: boolean): number {
-  if (check && v !== 5) throw codecError("local", ErrorCode.VersionMismatch, "AUTH needs MQTT 5");
+  if (check && v !== 5) throw codecError("local", E.VersionMismatch, "AUTH needs MQTT 5");
   const size = sizeTail("auth", 0, rcOf(p.reasonCode, check), p.properties, v, check);
   // Only the short form (success, no properties: Remaining Length 0) goes
   // without the Authentication Method; "It is a Protocol Error to omit the
   // Authentication Method" otherwise (3.15.2.2.2).
   if (check && size > 2 && p.properties?.authenticationMethod === undefined) {
-    throw codecError("local", ErrorCode.AuthInvalid, "AUTH needs an authentication method (3.15.2.2.2)", PROTOCOL_ERROR);
+    throw codecError("local", E.AuthInvalid, "AUTH needs an authentication method (3.15.2.2.2)", PROTOCOL_ERROR);
   }
   return size;
 }
@@ -450,12 +451,12 @@ function idAndProps(p: { packetId: number; properties?: Properties }, context: P
 
 /** A non-empty array (anything else: ERR_EMPTY). */
 function listOf(a: unknown, what: string, check: boolean): unknown[] {
-  if (check && (!Array.isArray(a) || a.length === 0)) throw codecError("local", ErrorCode.Empty, mustBe(what, "a non-empty array", a));
+  if (check && (!Array.isArray(a) || a.length === 0)) throw codecError("local", E.Empty, mustBe(what, "a non-empty array", a));
   return a as unknown[];
 }
 
 function filterLen(f: unknown, v: ProtocolVersion, check: boolean): number {
-  if (check && !isValidTopicFilter(f as string, v)) throw codecError("local", ErrorCode.TopicFilterInvalid, `${show(f)} is not a valid topic filter`);
+  if (check && !isValidTopicFilter(f as string, v)) throw codecError("local", E.TopicFilterInvalid, `${show(f)} is not a valid topic filter`);
   return 2 + str(f, "topic filter", check);
 }
 
@@ -463,7 +464,7 @@ function sizeSubscribe(p: SubscribePacket, v: ProtocolVersion, check: boolean): 
   let size = idAndProps(p, "subscribe", v, check);
   // [MQTT-3.8.3-2] at least one topic filter.
   for (const s of listOf(p.subscriptions, "subscriptions", check) as SubscribePacket["subscriptions"]) {
-    if (check && (typeof s !== "object" || s === null)) throw codecError("local", ErrorCode.ValueRange, mustBe("a subscription", "an object", s));
+    if (check && (typeof s !== "object" || s === null)) throw codecError("local", E.ValueRange, mustBe("a subscription", "an object", s));
     size += 1 + filterLen(s.topicFilter, v, check);
     if (check) checkSubscription(s.topicFilter, s.qos, s.noLocal === true, s.retainAsPublished === true, s.retainHandling ?? 0, v, "local");
   }
@@ -481,22 +482,22 @@ function sizeSuback(p: SubackPacket, v: ProtocolVersion, check: boolean): number
   const size = idAndProps(p, "suback", v, check);
   for (const c of listOf(p.reasonCodes, "reasonCodes", check)) {
     if (check && (v === 5 ? !isValidReasonCode("suback", c as number) : !isValidV4SubackCode(c as number))) {
-      throw codecError("local", ErrorCode.ReasonCodeInvalid, `${show(c)} is not a suback reason code`);
+      throw codecError("local", E.ReasonCodeInvalid, `${show(c)} is not a suback reason code`);
     }
   }
   return frame(size + p.reasonCodes.length);
 }
 
 function sizeUnsuback(p: UnsubackPacket, v: ProtocolVersion, check: boolean): number {
-  if (check && !Array.isArray(p.reasonCodes)) throw codecError("local", ErrorCode.ValueRange, mustBe("reasonCodes", "an array", p.reasonCodes));
+  if (check && !Array.isArray(p.reasonCodes)) throw codecError("local", E.ValueRange, mustBe("reasonCodes", "an array", p.reasonCodes));
   if (v !== 5) {
-    if (check && p.reasonCodes.length !== 0) throw codecError("local", ErrorCode.VersionMismatch, "unsuback reason codes need MQTT 5");
+    if (check && p.reasonCodes.length !== 0) throw codecError("local", E.VersionMismatch, "unsuback reason codes need MQTT 5");
     idAndProps(p, "unsuback", v, check);
     return 4;
   }
   const size = idAndProps(p, "unsuback", v, check);
   for (const c of listOf(p.reasonCodes, "reasonCodes", check)) {
-    if (check && !isValidReasonCode("unsuback", c as number)) throw codecError("local", ErrorCode.ReasonCodeInvalid, `${show(c)} is not an unsuback reason code`);
+    if (check && !isValidReasonCode("unsuback", c as number)) throw codecError("local", E.ReasonCodeInvalid, `${show(c)} is not an unsuback reason code`);
   }
   return frame(size + p.reasonCodes.length);
 }

@@ -3,11 +3,12 @@
  * that may carry each, and the value rules. One table drives decode, encode and
  * validation, so they cannot disagree.
  */
-import { type Blame, codecError, ErrorCode, type MqttError, PROTOCOL_ERROR } from "../errors.js";
+import { type Blame, codecError, type MqttError, PROTOCOL_ERROR } from "../errors.js";
 import { checkInt, hex, mustBe, type Reader, show, type Writer, varintSize, VARINT_MAX } from "./bytes.js";
 import { isValidTopicName } from "../topic.js";
 import type { Properties, UserProperty } from "./types.js";
 import { utf8Length } from "./utf8.js";
+import * as E from "../codes.js";
 
 /** Where a property list stands: a packet type, or the will properties of CONNECT. */
 export type PropertyContext =
@@ -165,11 +166,11 @@ export function isPropertyAllowed(name: keyof Properties, context: PropertyConte
 }
 
 function checkValue(e: Entry, v: number, blame: Blame): void {
-  if ((e.rules & BOOL) !== 0 && v !== 0 && v !== 1) throw codecError(blame, ErrorCode.PropertyValue, mustBe(e.name, "0 or 1", v));
+  if ((e.rules & BOOL) !== 0 && v !== 0 && v !== 1) throw codecError(blame, E.PropertyValue, mustBe(e.name, "0 or 1", v));
   if ((e.rules & NON_ZERO) !== 0 && v === 0) {
     // Topic alias 0 is a Topic Alias error (0x94), like every other invalid alias [MQTT-3.3.2-8].
-    if (e.id === 0x23) throw codecError(blame, ErrorCode.TopicAliasInvalid, "topicAlias must not be 0 [MQTT-3.3.2-8]", 0x94);
-    throw codecError(blame, ErrorCode.PropertyValue, `${e.name} must not be 0`);
+    if (e.id === 0x23) throw codecError(blame, E.TopicAliasInvalid, "topicAlias must not be 0 [MQTT-3.3.2-8]", 0x94);
+    throw codecError(blame, E.PropertyValue, `${e.name} must not be 0`);
   }
 }
 
@@ -191,11 +192,11 @@ export function readProperties(r: Reader, context: PropertyContext): Properties 
   while (r.pos < end) {
     const id = r.varint("property identifier");
     const e = BY_ID[id];
-    if (e === undefined) throw codecError("remote", ErrorCode.PropertyUnknown, `unknown property ${hex(id)}`);
+    if (e === undefined) throw codecError("remote", E.PropertyUnknown, `unknown property ${hex(id)}`);
     if ((e.mask & bit) === 0) throw notAllowed("remote", e.name, context);
     const prev = p[e.name];
     if (prev !== undefined && (e.repeatMask & bit) === 0) {
-      throw codecError("remote", ErrorCode.PropertyDuplicate, `${context} has ${e.name} twice`);
+      throw codecError("remote", E.PropertyDuplicate, `${context} has ${e.name} twice`);
     }
     let v: unknown;
     switch (e.kind) {
@@ -242,20 +243,20 @@ export function readProperties(r: Reader, context: PropertyContext): Properties 
  * AUTH needs the method anyway (3.15.2.2.2), so the rule holds in all three.
  */
 function notAllowed(blame: Blame, name: string, context: PropertyContext): MqttError {
-  return codecError(blame, ErrorCode.PropertyNotAllowed, `${name} is not allowed in ${context}`);
+  return codecError(blame, E.PropertyNotAllowed, `${name} is not allowed in ${context}`);
 }
 
 function notTopic(blame: Blame, name: string, v: unknown): MqttError {
-  return codecError(blame, ErrorCode.TopicInvalid, `${name} ${show(v)} is not a valid topic name`);
+  return codecError(blame, E.TopicInvalid, `${name} ${show(v)} is not a valid topic name`);
 }
 
 /** A string or binary value over 65,535 bytes (ERR_VALUE_RANGE). */
 export function tooLong(what: string): MqttError {
-  return codecError("local", ErrorCode.ValueRange, `${what} is over 65535 bytes`);
+  return codecError("local", E.ValueRange, `${what} is over 65535 bytes`);
 }
 
 function dataWithoutMethod(blame: Blame): MqttError {
-  return codecError(blame, ErrorCode.AuthInvalid, "authentication data without an authentication method", PROTOCOL_ERROR);
+  return codecError(blame, E.AuthInvalid, "authentication data without an authentication method", PROTOCOL_ERROR);
 }
 
 /**
@@ -266,7 +267,7 @@ function dataWithoutMethod(blame: Blame): MqttError {
  */
 export function propertiesSize(props: Properties | undefined, context: PropertyContext, check: boolean): number {
   if (props === undefined) return 0;
-  if (check && (typeof props !== "object" || props === null)) throw codecError("local", ErrorCode.PropertyValue, "properties must be an object");
+  if (check && (typeof props !== "object" || props === null)) throw codecError("local", E.PropertyValue, "properties must be an object");
   const bit = bitOf(context);
   let size = 0;
   for (const name in props) {
@@ -274,7 +275,7 @@ export function propertiesSize(props: Properties | undefined, context: PropertyC
     if (v === undefined) continue;
     const e = BY_NAME.get(name);
     if (check) {
-      if (e === undefined) throw codecError("local", ErrorCode.PropertyUnknown, `unknown property ${show(name)}`);
+      if (e === undefined) throw codecError("local", E.PropertyUnknown, `unknown property ${show(name)}`);
       if ((e.mask & bit) === 0) throw notAllowed("local", name, context);
     }
     if (e!.repeatMask === 0) {
@@ -282,8 +283,8 @@ export function propertiesSize(props: Properties | undefined, context: PropertyC
       continue;
     }
     if (check) {
-      if (!Array.isArray(v)) throw codecError("local", ErrorCode.PropertyValue, mustBe(name, "an array", v));
-      if (v.length > 1 && (e!.repeatMask & bit) === 0) throw codecError("local", ErrorCode.PropertyDuplicate, `${context} has at most one ${name}`);
+      if (!Array.isArray(v)) throw codecError("local", E.PropertyValue, mustBe(name, "an array", v));
+      if (v.length > 1 && (e!.repeatMask & bit) === 0) throw codecError("local", E.PropertyDuplicate, `${context} has at most one ${name}`);
     }
     for (const item of v as unknown[]) size += 1 + valueSize(e!, item, check);
   }
@@ -311,19 +312,19 @@ function valueSize(e: Entry, v: unknown, check: boolean): number {
       return varintSize(v as number);
     case "str":
       if (check) {
-        if (typeof v !== "string") throw codecError("local", ErrorCode.PropertyValue, mustBe(e.name, "a string", v));
+        if (typeof v !== "string") throw codecError("local", E.PropertyValue, mustBe(e.name, "a string", v));
         if ((e.rules & TOPIC) !== 0 && !isValidTopicName(v)) throw notTopic("local", e.name, v);
       }
       return 2 + strLen(v as string, e.name);
     case "bin":
       if (check) {
-        if (!(v instanceof Uint8Array)) throw codecError("local", ErrorCode.PropertyValue, mustBe(e.name, "a Uint8Array", v));
+        if (!(v instanceof Uint8Array)) throw codecError("local", E.PropertyValue, mustBe(e.name, "a Uint8Array", v));
         if (v.length > 0xffff) throw tooLong(e.name);
       }
       return 2 + (v as Uint8Array).length;
     case "pair": {
       if (check && (!Array.isArray(v) || v.length !== 2 || typeof v[0] !== "string" || typeof v[1] !== "string")) {
-        throw codecError("local", ErrorCode.PropertyValue, mustBe("a user property", "[name, value] strings", v));
+        throw codecError("local", E.PropertyValue, mustBe("a user property", "[name, value] strings", v));
       }
       const pair = v as UserProperty;
       return 4 + strLen(pair[0], "user property name") + strLen(pair[1], "user property value");
@@ -339,7 +340,7 @@ function strLen(s: string, what: string): number {
 }
 
 function checkNumber(e: Entry, v: unknown, max: number): void {
-  checkValue(e, checkInt(v, max, e.name, 0, "local", ErrorCode.PropertyValue), "local");
+  checkValue(e, checkInt(v, max, e.name, 0, "local", E.PropertyValue), "local");
 }
 
 /**

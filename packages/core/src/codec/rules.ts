@@ -4,11 +4,12 @@
  * peer sent (RemoteProtocolError). Each direction first checks what only it
  * can get wrong (the caller's types; reserved bits on the wire).
  */
-import { type Blame, codecError, ErrorCode, PROTOCOL_ERROR } from "../errors.js";
+import { type Blame, codecError, PROTOCOL_ERROR } from "../errors.js";
 import { isSharedSubscription } from "../topic.js";
 import { show } from "./bytes.js";
 import { isValidReasonCode } from "./reason-codes.js";
 import type { ProtocolVersion } from "./types.js";
+import * as E from "../codes.js";
 
 /**
  * A CONNACK's code and session present flag: an MQTT 5 CONNACK reason code,
@@ -18,10 +19,10 @@ import type { ProtocolVersion } from "./types.js";
 export function checkConnack(reasonCode: number, sessionPresent: boolean, version: ProtocolVersion, blame: Blame): void {
   if (version === 5 ? !isValidReasonCode("connack", reasonCode) : reasonCode > 5) {
     const what = version === 5 ? `0x${reasonCode.toString(16)} is not a CONNACK reason code` : `CONNACK return code ${reasonCode} is reserved`;
-    throw codecError(blame, ErrorCode.ReasonCodeInvalid, what);
+    throw codecError(blame, E.ReasonCodeInvalid, what);
   }
   if (sessionPresent && reasonCode !== 0) {
-    throw codecError(blame, ErrorCode.FlagsInvalid, "a CONNACK that refuses the connection cannot have session present [MQTT-3.2.2-6]");
+    throw codecError(blame, E.FlagsInvalid, "a CONNACK that refuses the connection cannot have session present [MQTT-3.2.2-6]");
   }
 }
 
@@ -43,19 +44,19 @@ export function checkSubscription(
   // The peer's Protocol Errors say so; the caller's keep their code's default.
   const protocolError = blame === "remote" ? PROTOCOL_ERROR : undefined;
   if (qos !== 0 && qos !== 1 && qos !== 2) {
-    throw codecError(blame, ErrorCode.QosInvalid, `subscription QoS must be 0, 1 or 2, got ${show(qos)}`, version === 5 ? protocolError : undefined);
+    throw codecError(blame, E.QosInvalid, `subscription QoS must be 0, 1 or 2, got ${show(qos)}`, version === 5 ? protocolError : undefined);
   }
   if (version !== 5) {
     if (noLocal || retainAsPublished || retainHandling !== 0) {
-      throw codecError(blame, ErrorCode.VersionMismatch, "No Local, Retain As Published and Retain Handling need MQTT 5");
+      throw codecError(blame, E.VersionMismatch, "No Local, Retain As Published and Retain Handling need MQTT 5");
     }
     return;
   }
   if (retainHandling !== 0 && retainHandling !== 1 && retainHandling !== 2) {
-    throw codecError(blame, ErrorCode.SubscriptionOptions, `retain handling must be 0, 1 or 2, got ${show(retainHandling)}`, protocolError);
+    throw codecError(blame, E.SubscriptionOptions, `retain handling must be 0, 1 or 2, got ${show(retainHandling)}`, protocolError);
   }
   if (noLocal && isSharedSubscription(topicFilter)) {
-    throw codecError(blame, ErrorCode.SubscriptionOptions, "No Local on a shared subscription is a Protocol Error [MQTT-3.8.3-4]", protocolError);
+    throw codecError(blame, E.SubscriptionOptions, "No Local on a shared subscription is a Protocol Error [MQTT-3.8.3-4]", protocolError);
   }
 }
 

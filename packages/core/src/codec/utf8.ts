@@ -5,7 +5,8 @@
  * ASCII is the common case on the hot path (topics, client ids), so both
  * directions try it first and only reach for TextEncoder/TextDecoder otherwise.
  */
-import { type Blame, codecError, ErrorCode } from "../errors.js";
+import { type Blame, codecError } from "../errors.js";
+import * as E from "../codes.js";
 
 // The core targets every runtime with plain ES2022 types; these globals exist in
 // all of them (Node, browsers, Deno, Bun), so declare just what is used.
@@ -31,7 +32,7 @@ export function decodeUtf8(buf: Uint8Array, start: number, end: number, blame: B
     for (; i < end; i++) {
       const b = buf[i]!;
       if (b >= 0x80) break;
-      if (b === 0) throw codecError(blame, ErrorCode.Utf8Null, `${what} contains U+0000`);
+      if (b === 0) throw codecError(blame, E.Utf8Null, `${what} contains U+0000`);
       s += String.fromCharCode(b);
     }
     if (i === end) return s;
@@ -40,10 +41,10 @@ export function decodeUtf8(buf: Uint8Array, start: number, end: number, blame: B
   try {
     s = decoder.decode(new Uint8Array(buf.buffer, buf.byteOffset + start, end - start));
   } catch {
-    throw codecError(blame, ErrorCode.Utf8Invalid, `${what} is not well-formed UTF-8`);
+    throw codecError(blame, E.Utf8Invalid, `${what} is not well-formed UTF-8`);
   }
   // In well-formed UTF-8 the byte 0x00 only ever encodes U+0000.
-  if (s.indexOf("\0") >= 0) throw codecError(blame, ErrorCode.Utf8Null, `${what} contains U+0000`);
+  if (s.indexOf("\0") >= 0) throw codecError(blame, E.Utf8Null, `${what} contains U+0000`);
   return s;
 }
 
@@ -57,13 +58,13 @@ export function utf8Length(s: string, blame: Blame, what: string): number {
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c < 0x80) {
-      if (c === 0) throw codecError(blame, ErrorCode.Utf8Null, `${what} contains U+0000`);
+      if (c === 0) throw codecError(blame, E.Utf8Null, `${what} contains U+0000`);
     } else if (c < 0x800) {
       bytes += 1;
     } else if (c >= 0xd800 && c <= 0xdfff) {
       const next = i + 1 < n ? s.charCodeAt(i + 1) : 0;
       if (c > 0xdbff || next < 0xdc00 || next > 0xdfff) {
-        throw codecError(blame, ErrorCode.Utf8Invalid, `${what} contains a lone surrogate`);
+        throw codecError(blame, E.Utf8Invalid, `${what} contains a lone surrogate`);
       }
       bytes += 2; // 4 bytes for the pair, which counts 2 in s.length
       i++;

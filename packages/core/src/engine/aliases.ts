@@ -8,9 +8,9 @@
  * Outbound: the caller's own aliases, or automatic ones (least recently used
  * first) within the server's Topic Alias Maximum [MQTT-3.2.2-17].
  */
-import { ReasonCode } from "../codec/reason-codes.js";
-import { ErrorCode } from "../errors.js";
 import { remote } from "./errors.js";
+import * as RC from "../codec/rc.js";
+import * as E from "../codes.js";
 
 export class TopicAliases {
   private readonly inbound = new Map<number, string>();
@@ -27,14 +27,14 @@ export class TopicAliases {
   /** The topic of an inbound PUBLISH with `alias` (records the mapping when it carries a topic). Throws 0x94. */
   resolveInbound(alias: number, topic: string, ourMaximum: number): string {
     if (alias > ourMaximum) {
-      throw remote(ErrorCode.TopicAliasInvalid, `topic alias ${alias} is above our maximum of ${ourMaximum}`, ReasonCode.TopicAliasInvalid);
+      throw remote(E.TopicAliasInvalid, `topic alias ${alias} is above our maximum of ${ourMaximum}`, RC.TopicAliasInvalid);
     }
     if (topic !== "") {
       this.inbound.set(alias, topic);
       return topic;
     }
     const t = this.inbound.get(alias);
-    if (t === undefined) throw remote(ErrorCode.TopicAliasInvalid, `topic alias ${alias} was never set on this connection`, ReasonCode.TopicAliasInvalid);
+    if (t === undefined) throw remote(E.TopicAliasInvalid, `topic alias ${alias} was never set on this connection`, RC.TopicAliasInvalid);
     return t;
   }
 

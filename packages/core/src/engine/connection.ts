@@ -26,7 +26,7 @@
 import { show } from "../codec/bytes.js";
 import { checkPacket, ClientDecoder, encodePacket } from "../codec/client.js";
 import { MQTT_MAX_PACKET_SIZE } from "../codec/decoder.js";
-import { isValidReasonCode, ReasonCode } from "../codec/reason-codes.js";
+import { isValidReasonCode } from "../codec/reason-codes.js";
 import type {
   AuthPacket,
   ConnackPacket,
@@ -40,7 +40,7 @@ import type {
   Subscription,
   Will,
 } from "../codec/types.js";
-import { ErrorCode, type MqttError, RemoteProtocolError } from "../errors.js";
+import { type MqttError, RemoteProtocolError } from "../errors.js";
 import { isValidTopicFilter, isValidTopicName } from "../topic.js";
 import { TopicAliases } from "./aliases.js";
 import { EnhancedAuth } from "./auth.js";
@@ -57,6 +57,8 @@ import { type SessionState, type SessionSubscription, validateSession } from "./
 import { type ConnectionState, nextState, type Trigger } from "./state.js";
 import { sendTrimmed } from "./wire.js";
 import { checkCount, type ConnectionOptions, connectPacket, normalizeOptions, type Options } from "./options.js";
+import * as RC from "../codec/rc.js";
+import * as E from "../codes.js";
 
 export type { ServerLimits } from "./limits.js";
 export type { ConnectionOptions } from "./options.js";
@@ -217,15 +219,15 @@ export class MqttConnection {
     const clean = options.clean ?? this.opts.clean;
     const v = this.protocolVersion;
     if (!clean && this.clientIdentifier === "" && v !== 5) {
-      throw misuse(ErrorCode.InvalidArgument, "a persistent session needs a client id before MQTT 5");
+      throw misuse(E.InvalidArgument, "a persistent session needs a client id before MQTT 5");
     }
-    if (v === 3 && this.clientIdentifier === "") throw misuse(ErrorCode.InvalidArgument, "MQTT 3.1 needs a client id");
+    if (v === 3 && this.clientIdentifier === "") throw misuse(E.InvalidArgument, "MQTT 3.1 needs a client id");
     const next = nextState(this.st, "connect");
     if (this.eventHead < this.events.length) {
       // The previous connection's events (its `closed` last) belong before this
       // one's; a caller who had not pulled them would read them as this
       // connection's. Pull them first.
-      throw misuse(ErrorCode.InvalidState, "pull the previous connection's events (up to its closed event) before connect()");
+      throw misuse(E.InvalidState, "pull the previous connection's events (up to its closed event) before connect()");
     }
     const bytes = encodePacket(this.connectPacket(clean), v);
     this.st = next;
@@ -257,20 +259,20 @@ export class MqttConnection {
   publish(now: number, request: PublishRequest): number {
     now = this.tick(now);
     if (typeof request !== "object" || request === null) {
-      throw misuse(ErrorCode.InvalidArgument, `publish needs a request object, got ${show(request)}`);
+      throw misuse(E.InvalidArgument, `publish needs a request object, got ${show(request)}`);
     }
-    if (typeof request.topic !== "string") throw misuse(ErrorCode.InvalidArgument, `topic must be a string, got ${show(request.topic)}`);
+    if (typeof request.topic !== "string") throw misuse(E.InvalidArgument, `topic must be a string, got ${show(request.topic)}`);
     if (!(request.payload instanceof Uint8Array)) {
-      throw misuse(ErrorCode.InvalidArgument, `payload must be a Uint8Array, got ${show(request.payload)}`);
+      throw misuse(E.InvalidArgument, `payload must be a Uint8Array, got ${show(request.payload)}`);
     }
     const qos = request.qos ?? 0;
     const retain = request.retain ?? false;
     const props = request.properties;
     if (!isValidTopicName(request.topic)) {
-      throw misuse(ErrorCode.TopicInvalid, `${show(request.topic)} is not a valid topic name`, ReasonCode.TopicNameInvalid);
+      throw misuse(E.TopicInvalid, `${show(request.topic)} is not a valid topic name`, RC.TopicNameInvalid);
     }
     if (props?.subscriptionIdentifiers !== undefined) {
-      throw misuse(ErrorCode.PropertyNotAllowed, "a client PUBLISH never carries a subscription identifier [MQTT-3.3.4-6]");
+      throw misuse(E.PropertyNotAllowed, "a client PUBLISH never carries a subscription identifier [MQTT-3.3.4-6]");
     }
     // Validates the whole packet (QoS, payload, properties, strings) the way the codec will.
     const probe: PublishPacket = { type: "publish", topic: request.topic, payload: request.payload, qos, retain, dup: false };
@@ -282,7 +284,7 @@ export class MqttConnection {
       if (problem !== undefined) throw problem;
     }
     if (this.outgoing.queuedCount >= this.opts.maxQueued && this.outgoing.wouldWait(qos)) {
-      throw misuse(ErrorCode.QueueFull, `the outgoing queue holds ${this.opts.maxQueued} messages`, ReasonCode.QuotaExceeded);
+      throw misuse(E.QueueFull, `the outgoing queue holds ${this.opts.maxQueued} messages`, RC.QuotaExceeded);
     }
     const mid = this.nextMid++;
     this.outgoing.enqueue(mid, request.topic, request.payload, qos, retain, props, request.token, size);
@@ -293,11 +295,11 @@ export class MqttConnection {
   subscribe(now: number, subscriptions: Subscription | Subscription[], properties?: Properties): number {
     now = this.tick(now);
     const subs = Array.isArray(subscriptions) ? subscriptions : [subscriptions];
-    if (subs.length === 0) throw misuse(ErrorCode.Empty, "subscribe needs at least one topic filter");
+    if (subs.length === 0) throw misuse(E.Empty, "subscribe needs at least one topic filter");
     for (let i = 0; i < subs.length; i++) {
       const s = subs[i];
       if (typeof s !== "object" || s === null || typeof s.topicFilter !== "string") {
-        throw misuse(ErrorCode.InvalidArgument, `subscription ${i} must be an object with a string topicFilter, got ${show(s)}`);
+        throw misuse(E.InvalidArgument, `subscription ${i} must be an object with a string topicFilter, got ${show(s)}`);
       }
     }
     const list = subs.map((s) => normalizeSubscription(s, this.protocolVersion));
@@ -305,7 +307,7 @@ export class MqttConnection {
       // Checked after the codec's rules (an invalid filter is ERR_TOPIC_FILTER, not this).
       for (const s of list) {
         if (!isValidTopicFilter(s.topicFilter, this.protocolVersion)) {
-          throw misuse(ErrorCode.TopicFilterInvalid, `${show(s.topicFilter)} is not a valid topic filter`);
+          throw misuse(E.TopicFilterInvalid, `${show(s.topicFilter)} is not a valid topic filter`);
         }
       }
       const refusal = subscribeRefusal(this.limits, list, properties);
@@ -318,9 +320,9 @@ export class MqttConnection {
   unsubscribe(now: number, topicFilters: string | string[], properties?: Properties): number {
     now = this.tick(now);
     const filters = Array.isArray(topicFilters) ? topicFilters : [topicFilters];
-    if (filters.length === 0) throw misuse(ErrorCode.Empty, "unsubscribe needs at least one topic filter");
+    if (filters.length === 0) throw misuse(E.Empty, "unsubscribe needs at least one topic filter");
     for (const f of filters) {
-      if (typeof f !== "string") throw misuse(ErrorCode.InvalidArgument, `a topic filter must be a string, got ${show(f)}`);
+      if (typeof f !== "string") throw misuse(E.InvalidArgument, `a topic filter must be a string, got ${show(f)}`);
     }
     return this.request("unsubscribe", [], filters, properties);
   }
@@ -332,12 +334,12 @@ export class MqttConnection {
    */
   disconnect(now: number, options: { reasonCode?: number; properties?: Properties } = {}): void {
     now = this.tick(now);
-    const rc = options.reasonCode ?? ReasonCode.NormalDisconnection;
+    const rc = options.reasonCode ?? RC.NormalDisconnection;
     const p: DisconnectPacket = { type: "disconnect", reasonCode: rc };
     if (options.properties !== undefined) p.properties = options.properties;
     const requested = options.properties?.sessionExpiryInterval;
     if (requested !== undefined && requested !== 0 && (this.opts.properties?.sessionExpiryInterval ?? 0) === 0) {
-      throw misuse(ErrorCode.PropertyValue, "session expiry cannot be set on DISCONNECT when CONNECT had 0 [MQTT-3.14.2-2]", ReasonCode.ProtocolError);
+      throw misuse(E.PropertyValue, "session expiry cannot be set on DISCONNECT when CONNECT had 0 [MQTT-3.14.2-2]", RC.ProtocolError);
     }
     checkPacket(p, this.protocolVersion); // validates before anything changes
     if (this.st === "connected" && p.properties !== undefined) {
@@ -345,7 +347,7 @@ export class MqttConnection {
       const { reasonString: _r, userProperties: _u, ...kept } = p.properties;
       const size = checkPacket({ ...p, properties: kept }, this.protocolVersion);
       const max = this.limits.maximumPacketSize;
-      if (size > max) throw misuse(ErrorCode.PacketTooLarge, `DISCONNECT of ${size} bytes exceeds the server's maximum packet size of ${max} [MQTT-3.2.2-15]`, ReasonCode.PacketTooLarge);
+      if (size > max) throw misuse(E.PacketTooLarge, `DISCONNECT of ${size} bytes exceeds the server's maximum packet size of ${max} [MQTT-3.2.2-15]`, RC.PacketTooLarge);
     }
     const next = nextState(this.st, "local-disconnect");
     if (requested !== undefined) this.sessionEndsWithConnection = requested === 0;
@@ -360,7 +362,7 @@ export class MqttConnection {
    */
   auth(now: number, options: { reasonCode: number; properties?: Properties }): void {
     now = this.tick(now);
-    if (this.protocolVersion !== 5) throw misuse(ErrorCode.VersionMismatch, "AUTH needs MQTT 5");
+    if (this.protocolVersion !== 5) throw misuse(E.VersionMismatch, "AUTH needs MQTT 5");
     const p = this.enhancedAuth.request(this.st === "connecting" || this.st === "connected" ? this.st : "other", options);
     checkPacket(p, 5); // validates before anything changes
     this.sendTrimmed(p); // [MQTT-3.15.2-2] [MQTT-3.15.2-3]
@@ -377,8 +379,8 @@ export class MqttConnection {
   ack(now: number, packetId: number, options: { reasonCode?: number; properties?: Properties } = {}): boolean {
     this.tick(now);
     checkCount(packetId, "packetId", 1, 0xffff);
-    const rc = options.reasonCode ?? ReasonCode.Success;
-    if (rc !== 0 && this.protocolVersion !== 5) throw misuse(ErrorCode.VersionMismatch, "ack reason codes need MQTT 5");
+    const rc = options.reasonCode ?? RC.Success;
+    if (rc !== 0 && this.protocolVersion !== 5) throw misuse(E.VersionMismatch, "ack reason codes need MQTT 5");
     const qos = this.incoming.pendingQos(packetId);
     if (qos !== undefined) {
       // Validate before changing anything.
@@ -392,7 +394,7 @@ export class MqttConnection {
 
   /** Buffers received bytes; they are parsed as events are pulled. */
   receiveData(now: number, bytes: Uint8Array): void {
-    if (!(bytes instanceof Uint8Array)) throw misuse(ErrorCode.InvalidArgument, `receiveData needs a Uint8Array, got ${show(bytes)}`);
+    if (!(bytes instanceof Uint8Array)) throw misuse(E.InvalidArgument, `receiveData needs a Uint8Array, got ${show(bytes)}`);
     now = this.tick(now);
     if (this.st === "connecting" || this.st === "connected") this.decoder.push(bytes);
   }
@@ -410,14 +412,14 @@ export class MqttConnection {
   handleTimeout(now: number): void {
     now = this.tick(now);
     if (this.st === "connecting" && this.connackBy !== undefined && this.connackBy <= now) {
-      this.close(nextState(this.st, "timeout"), { kind: "timeout", timer: "connack", reasonCode: ReasonCode.UnspecifiedError });
+      this.close(nextState(this.st, "timeout"), { kind: "timeout", timer: "connack", reasonCode: RC.UnspecifiedError });
       return;
     }
     if (this.st !== "connected") return;
     if (this.keepAlive.expired(now)) {
       // No PINGRESP in time: the connection is dead [MQTT-3.1.2-20]; nothing more is sent on it.
       this.dropOutput();
-      this.close(nextState(this.st, "timeout"), { kind: "timeout", timer: "pingresp", reasonCode: ReasonCode.KeepAliveTimeout });
+      this.close(nextState(this.st, "timeout"), { kind: "timeout", timer: "pingresp", reasonCode: RC.KeepAliveTimeout });
       return;
     }
     // Nothing was sent for a keep alive interval: PINGREQ [MQTT-3.1.2-20].
@@ -501,7 +503,7 @@ export class MqttConnection {
   importSession(now: number, session: SessionState): void {
     this.tick(now);
     if (this.st === "connecting" || this.st === "connected") {
-      throw misuse(ErrorCode.InvalidState, "importSession needs a closed connection");
+      throw misuse(E.InvalidState, "importSession needs a closed connection");
     }
     const s = validateSession(session, this.protocolVersion, this.opts.maxQueued);
     this.ids.clear();
@@ -526,7 +528,7 @@ export class MqttConnection {
    */
   private tick(now: number): number {
     if (typeof now !== "number" || !Number.isFinite(now)) {
-      throw misuse(ErrorCode.InvalidArgument, `now must be a finite number of milliseconds, got ${show(now)}`);
+      throw misuse(E.InvalidArgument, `now must be a finite number of milliseconds, got ${show(now)}`);
     }
     if (now > this.clock) this.clock = now;
     return this.clock;
@@ -583,7 +585,7 @@ export class MqttConnection {
   /** The server broke the protocol: queue DISCONNECT with the reason (MQTT 5), then close. */
   private protocolError(e: RemoteProtocolError): void {
     if (this.st !== "connecting" && this.st !== "connected") return;
-    const rc = e.reasonCode !== undefined && isValidReasonCode("disconnect", e.reasonCode) ? e.reasonCode : ReasonCode.ProtocolError;
+    const rc = e.reasonCode !== undefined && isValidReasonCode("disconnect", e.reasonCode) ? e.reasonCode : RC.ProtocolError;
     this.sendDisconnectFor(rc, e.message);
     this.close(nextState(this.st, "protocol-error"), { kind: "protocol-error", reasonCode: rc, error: e });
   }
@@ -591,8 +593,8 @@ export class MqttConnection {
   /** A bug of ours surfaced while handling the server's bytes: end the connection (0x83 Implementation specific error). */
   private internalError(e: unknown): void {
     if (this.st !== "connecting" && this.st !== "connected") return;
-    this.sendDisconnectFor(ReasonCode.ImplementationSpecificError, "client implementation error");
-    this.close(nextState(this.st, "protocol-error"), { kind: "internal-error", reasonCode: ReasonCode.ImplementationSpecificError, error: e });
+    this.sendDisconnectFor(RC.ImplementationSpecificError, "client implementation error");
+    this.close(nextState(this.st, "protocol-error"), { kind: "internal-error", reasonCode: RC.ImplementationSpecificError, error: e });
   }
 
   /**
@@ -631,21 +633,21 @@ export class MqttConnection {
       if (p.type === "connack") return this.onConnack(p);
       if (p.type === "auth") return this.emit(this.enhancedAuth.onAuth(p, false));
       if (p.type === "disconnect" && this.protocolVersion === 5) return this.onDisconnect(p);
-      throw remote(ErrorCode.UnexpectedPacket, `${p.type.toUpperCase()} before CONNACK`);
+      throw remote(E.UnexpectedPacket, `${p.type.toUpperCase()} before CONNACK`);
     }
     switch (p.type) {
       case "publish":
         return this.onPublish(p);
       case "puback":
-        if (!this.outgoing.onPuback(p.packetId, p.reasonCode, p.properties)) throw remote(ErrorCode.AckMismatch, `PUBACK for QoS 2 message ${p.packetId}`);
+        if (!this.outgoing.onPuback(p.packetId, p.reasonCode, p.properties)) throw remote(E.AckMismatch, `PUBACK for QoS 2 message ${p.packetId}`);
         return;
       case "pubrec":
-        if (!this.outgoing.onPubrec(p.packetId, p.reasonCode, p.properties)) throw remote(ErrorCode.AckMismatch, `PUBREC for QoS 1 message ${p.packetId}`);
+        if (!this.outgoing.onPubrec(p.packetId, p.reasonCode, p.properties)) throw remote(E.AckMismatch, `PUBREC for QoS 1 message ${p.packetId}`);
         return;
       case "pubrel":
         return this.incoming.onPubrel(p.packetId);
       case "pubcomp":
-        if (!this.outgoing.onPubcomp(p.packetId, p.reasonCode, p.properties)) throw remote(ErrorCode.AckMismatch, `PUBCOMP for message ${p.packetId} before its PUBREL`);
+        if (!this.outgoing.onPubcomp(p.packetId, p.reasonCode, p.properties)) throw remote(E.AckMismatch, `PUBCOMP for message ${p.packetId} before its PUBREL`);
         return;
       case "suback":
         return this.requests.onSuback(p);
@@ -661,7 +663,7 @@ export class MqttConnection {
       default:
         break;
     }
-    throw remote(ErrorCode.UnexpectedPacket, `a server does not send ${p.type.toUpperCase()} here`);
+    throw remote(E.UnexpectedPacket, `a server does not send ${p.type.toUpperCase()} here`);
   }
 
   private onConnack(p: ConnackPacket): void {
@@ -677,7 +679,7 @@ export class MqttConnection {
     if (v5) this.enhancedAuth.checkConnack(props);
     // [MQTT-3.2.2-4] a session the client does not hold cannot be present.
     if (p.sessionPresent && this.connectedClean) {
-      throw remote(ErrorCode.SessionPresentInvalid, "CONNACK reports a session present after a clean start");
+      throw remote(E.SessionPresentInvalid, "CONNACK reports a session present after a clean start");
     }
     const maxSize = props?.maximumPacketSize;
     if (maxSize !== undefined && maxSize < MIN_SERVER_PACKET_SIZE) {
@@ -686,7 +688,7 @@ export class MqttConnection {
       // Such a connection cannot work, so it ends here, visibly.
       // The DISCONNECT that ends it keeps this limit too (sendTrimmed leaves its reason string out).
       this.limits.maximumPacketSize = maxSize;
-      throw remote(ErrorCode.PropertyValue, `a Maximum Packet Size of ${maxSize} is too small for the acks a client must send (${MIN_SERVER_PACKET_SIZE} bytes)`, ReasonCode.ProtocolError);
+      throw remote(E.PropertyValue, `a Maximum Packet Size of ${maxSize} is too small for the acks a client must send (${MIN_SERVER_PACKET_SIZE} bytes)`, RC.ProtocolError);
     }
     if (props?.assignedClientIdentifier !== undefined) this.clientIdentifier = props.assignedClientIdentifier;
     // The server may set the session expiry it will use (MQTT 5 3.2.2.3.2).
@@ -718,9 +720,9 @@ export class MqttConnection {
   }
 
   private onDisconnect(p: DisconnectPacket): void {
-    if (p.reasonCode === ReasonCode.DisconnectWithWillMessage) {
+    if (p.reasonCode === RC.DisconnectWithWillMessage) {
       // 0x04 (Disconnect with Will Message) is the client's to send, never the server's (MQTT 5 3.14.2.1).
-      throw remote(ErrorCode.ReasonCodeInvalid, "a server does not send DISCONNECT 0x04 (Disconnect with Will Message)", ReasonCode.ProtocolError);
+      throw remote(E.ReasonCodeInvalid, "a server does not send DISCONNECT 0x04 (Disconnect with Will Message)", RC.ProtocolError);
     }
     const reason: CloseReason = p.properties
       ? { kind: "server-disconnect", reasonCode: p.reasonCode, properties: p.properties }

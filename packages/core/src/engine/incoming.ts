@@ -4,15 +4,15 @@
  * acks may come in any order), and the QoS 2 dedup set, which is session
  * state [MQTT-4.3.3-10].
  */
-import { ReasonCode } from "../codec/reason-codes.js";
 import type { Properties, PublishPacket } from "../codec/types.js";
-import { ErrorCode } from "../errors.js";
 import { remote } from "./errors.js";
 import { IdSet } from "./id-set.js";
 import type { Outbox } from "./outbox.js";
 import type { IncomingQos2 } from "./session.js";
 import { sendTrimmed } from "./wire.js";
 import type { ProtocolVersion } from "../codec/types.js";
+import * as RC from "../codec/rc.js";
+import * as E from "../codes.js";
 
 interface PendingAck {
   packetId: number;
@@ -54,7 +54,7 @@ export class IncomingFlow {
     if (!repeat) {
       // Our Receive Maximum [MQTT-3.3.4-7] from the server's side: it may not exceed it.
       if (this.unacked.size >= this.receiveMaximum) {
-        throw remote(ErrorCode.ReceiveMaximumExceeded, `more than ${this.receiveMaximum} unacknowledged QoS 1/2 messages`, ReasonCode.ReceiveMaximumExceeded);
+        throw remote(E.ReceiveMaximumExceeded, `more than ${this.receiveMaximum} unacknowledged QoS 1/2 messages`, RC.ReceiveMaximumExceeded);
       }
       this.unacked.add(id);
     }
@@ -94,7 +94,7 @@ export class IncomingFlow {
     const known = this.qos2.delete(id);
     this.free(id);
     if (known || this.version !== 5) this.out.pushAck(PUBCOMP, id);
-    else sendTrimmed(this.out, this.version, this.serverMaximum(), { type: "pubcomp", packetId: id, reasonCode: ReasonCode.PacketIdentifierNotFound });
+    else sendTrimmed(this.out, this.version, this.serverMaximum(), { type: "pubcomp", packetId: id, reasonCode: RC.PacketIdentifierNotFound });
   }
 
   /** The application's ack (manual mode). See MqttConnection.ack. */

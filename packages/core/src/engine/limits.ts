@@ -4,11 +4,12 @@
  * against them. Per network connection: a new CONNACK replaces them all.
  */
 import { MQTT_MAX_PACKET_SIZE } from "../codec/decoder.js";
-import { ReasonCode } from "../codec/reason-codes.js";
 import type { Properties, QoS, Subscription } from "../codec/types.js";
-import { ErrorCode, type LocalProtocolError } from "../errors.js";
+import { type LocalProtocolError } from "../errors.js";
 import { isSharedSubscription } from "../topic.js";
 import { misuse } from "./errors.js";
+import * as RC from "../codec/rc.js";
+import * as E from "../codes.js";
 
 /** What the server announced in CONNACK, with the spec's defaults where it said nothing. */
 export interface ServerLimits {
@@ -63,24 +64,24 @@ export function limitsFromConnack(props: Properties | undefined, keepAlive: numb
 
 /** A packet over the server's Maximum Packet Size [MQTT-3.2.2-15]: ERR_PACKET_TOO_LARGE, 0x95. */
 export function overServerMax(what: string, size: number, max: number): LocalProtocolError {
-  return misuse(ErrorCode.PacketTooLarge, `${what} of ${size} bytes is over the server's maximum packet size ${max} [MQTT-3.2.2-15]`, ReasonCode.PacketTooLarge);
+  return misuse(E.PacketTooLarge, `${what} of ${size} bytes is over the server's maximum packet size ${max} [MQTT-3.2.2-15]`, RC.PacketTooLarge);
 }
 
 /** Something the server said it does not support: ERR_NOT_SUPPORTED with its reason code. */
 function unsupported(what: string, reasonCode: number): LocalProtocolError {
-  return misuse(ErrorCode.NotSupported, `the server does not support ${what}`, reasonCode);
+  return misuse(E.NotSupported, `the server does not support ${what}`, reasonCode);
 }
 
 /** Why the server cannot take this PUBLISH, if it cannot (a new message or a resend alike). */
 export function publishRefusal(l: ServerLimits, qos: QoS, retain: boolean, size: number, props: Properties | undefined): LocalProtocolError | undefined {
-  if (qos > l.maximumQoS) return misuse(ErrorCode.NotSupported, `the server's maximum QoS is ${l.maximumQoS} [MQTT-3.2.2-11]`, ReasonCode.QoSNotSupported);
+  if (qos > l.maximumQoS) return misuse(E.NotSupported, `the server's maximum QoS is ${l.maximumQoS} [MQTT-3.2.2-11]`, RC.QoSNotSupported);
   if (retain && !l.retainAvailable) {
-    return unsupported("retained messages [MQTT-3.2.2-14]", ReasonCode.RetainNotSupported);
+    return unsupported("retained messages [MQTT-3.2.2-14]", RC.RetainNotSupported);
   }
   if (size > l.maximumPacketSize) return overServerMax("PUBLISH", size, l.maximumPacketSize);
   const alias = props?.topicAlias;
   if (alias !== undefined && alias > l.topicAliasMaximum) {
-    return misuse(ErrorCode.TopicAliasInvalid, `topic alias ${alias} is over the server's maximum ${l.topicAliasMaximum} [MQTT-3.2.2-17]`, ReasonCode.TopicAliasInvalid);
+    return misuse(E.TopicAliasInvalid, `topic alias ${alias} is over the server's maximum ${l.topicAliasMaximum} [MQTT-3.2.2-17]`, RC.TopicAliasInvalid);
   }
   return undefined;
 }
@@ -98,19 +99,19 @@ export interface SubscribeRefusal {
  */
 export function subscribeRefusal(l: ServerLimits, subs: readonly Subscription[], properties: Properties | undefined): SubscribeRefusal | undefined {
   if (!l.subscriptionIdentifierAvailable && properties?.subscriptionIdentifiers !== undefined) {
-    const error = unsupported("subscription identifiers", ReasonCode.SubscriptionIdentifiersNotSupported);
-    return { error, codeFor: () => ReasonCode.SubscriptionIdentifiersNotSupported };
+    const error = unsupported("subscription identifiers", RC.SubscriptionIdentifiersNotSupported);
+    return { error, codeFor: () => RC.SubscriptionIdentifiersNotSupported };
   }
   const wildcard = (f: string): boolean => !l.wildcardSubscriptionAvailable && /[+#]/.test(f);
   const shared = (f: string): boolean => !l.sharedSubscriptionAvailable && isSharedSubscription(f);
   const codeFor = (f: string): number =>
-    shared(f) ? ReasonCode.SharedSubscriptionsNotSupported : wildcard(f) ? ReasonCode.WildcardSubscriptionsNotSupported : ReasonCode.UnspecifiedError;
+    shared(f) ? RC.SharedSubscriptionsNotSupported : wildcard(f) ? RC.WildcardSubscriptionsNotSupported : RC.UnspecifiedError;
   for (const s of subs) {
     if (shared(s.topicFilter)) {
-      return { error: unsupported("shared subscriptions", ReasonCode.SharedSubscriptionsNotSupported), codeFor };
+      return { error: unsupported("shared subscriptions", RC.SharedSubscriptionsNotSupported), codeFor };
     }
     if (wildcard(s.topicFilter)) {
-      return { error: unsupported("wildcard subscriptions", ReasonCode.WildcardSubscriptionsNotSupported), codeFor };
+      return { error: unsupported("wildcard subscriptions", RC.WildcardSubscriptionsNotSupported), codeFor };
     }
   }
   return undefined;

@@ -18,8 +18,9 @@
 import { mustBe, show } from "../codec/bytes.js";
 import { MQTT_MAX_PACKET_SIZE } from "../codec/decoder.js";
 import type { ConnectPacket, Properties, ProtocolVersion, Will } from "../codec/types.js";
-import { ErrorCode, type LocalProtocolError } from "../errors.js";
+import { type LocalProtocolError } from "../errors.js";
 import { misuse } from "./errors.js";
+import * as E from "../codes.js";
 
 export interface ConnectionOptions {
   /** 3 = MQTT 3.1, 4 = MQTT 3.1.1 (default, as Paho), 5 = MQTT 5.0. */
@@ -123,7 +124,7 @@ function checkBoolean(v: unknown, what: string): void {
 
 /** ERR_ARGUMENT: "clientId must be a string, got 7". */
 function wrong(what: string, expected: string, v: unknown): LocalProtocolError {
-  return misuse(ErrorCode.InvalidArgument, mustBe(what, expected, v));
+  return misuse(E.InvalidArgument, mustBe(what, expected, v));
 }
 
 /**
@@ -134,7 +135,7 @@ function wrong(what: string, expected: string, v: unknown): LocalProtocolError {
 export function normalizeOptions(options: ConnectionOptions): Options {
   if (typeof options !== "object" || options === null) throw wrong("options", "an object", options);
   for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key)) throw misuse(ErrorCode.InvalidArgument, `unknown option ${show(key)}`);
+    if (!KNOWN.has(key)) throw misuse(E.InvalidArgument, `unknown option ${show(key)}`);
   }
   const v = options.protocolVersion ?? 4;
   if (v !== 3 && v !== 4 && v !== 5) throw wrong("protocolVersion", "3, 4 or 5", v);
@@ -162,13 +163,13 @@ export function normalizeOptions(options: ConnectionOptions): Options {
   for (const k of ["clean", "manualAck", "autoTopicAlias", "republishOnSessionLoss", "resubscribeOnSessionLoss"] as const) checkBoolean(o[k], k);
   if (o.password !== undefined && !(o.password instanceof Uint8Array)) {
     // Only its type: a credential never appears in a message or a log.
-    throw misuse(ErrorCode.InvalidArgument, `password must be a Uint8Array (the bytes to send), got a ${typeof o.password}`);
+    throw misuse(E.InvalidArgument, `password must be a Uint8Array (the bytes to send), got a ${typeof o.password}`);
   }
   if (o.username !== undefined && typeof o.username !== "string") throw wrong("username", "a string", o.username);
   if (o.will !== undefined && (typeof o.will !== "object" || o.will === null || !(o.will.payload instanceof Uint8Array))) {
     throw wrong("will", "an object with a Uint8Array payload", o.will);
   }
-  if (v !== 5 && o.properties !== undefined) throw misuse(ErrorCode.VersionMismatch, "CONNECT properties need MQTT 5");
+  if (v !== 5 && o.properties !== undefined) throw misuse(E.VersionMismatch, "CONNECT properties need MQTT 5");
   return o;
 }
 

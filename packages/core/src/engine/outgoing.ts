@@ -18,9 +18,8 @@
  */
 import { SLAB_MAX_PIECE } from "../codec/bytes.js";
 import { packetSize, writePacket, writePacketChunks } from "../codec/client.js";
-import { ReasonCode } from "../codec/reason-codes.js";
 import type { Properties, ProtocolVersion, PublishPacket, QoS } from "../codec/types.js";
-import { ErrorCode, type LocalProtocolError } from "../errors.js";
+import { type LocalProtocolError } from "../errors.js";
 import type { TopicAliases } from "./aliases.js";
 import { misuse } from "./errors.js";
 import type { Event, PublishedEvent } from "./events.js";
@@ -30,6 +29,8 @@ import type { PacketIds } from "./packet-ids.js";
 import type { OutgoingMessage } from "./session.js";
 import { IdMap } from "./id-set.js";
 import { Column, IntList } from "./columns.js";
+import * as RC from "../codec/rc.js";
+import * as E from "../codes.js";
 
 // ---- a slot's flags ----
 const QOS_MASK = 3;
@@ -223,7 +224,7 @@ export class OutgoingFlow {
   private expired(s: number, packetId: number | undefined): void {
     const mid = this.slots.mid[s]!;
     const interval = this.slots.props.get(s)?.messageExpiryInterval;
-    this.fail(s, misuse(ErrorCode.MessageExpired, `message ${mid} expired before it could be sent (Message Expiry Interval ${interval} s)`), packetId);
+    this.fail(s, misuse(E.MessageExpired, `message ${mid} expired before it could be sent (Message Expiry Interval ${interval} s)`), packetId);
   }
 
   get inflightCount(): number {
@@ -390,7 +391,7 @@ export class OutgoingFlow {
     }
     const id = this.ids.allocate();
     if (id === undefined) {
-      this.fail(s, misuse(ErrorCode.PacketIdsExhausted, "no free packet identifier"), undefined);
+      this.fail(s, misuse(E.PacketIdsExhausted, "no free packet identifier"), undefined);
       this.slots.release(s);
       return;
     }
@@ -402,7 +403,7 @@ export class OutgoingFlow {
   }
 
   private fail(s: number, error: LocalProtocolError, packetId: number | undefined): void {
-    this.report(s, error.reasonCode ?? ReasonCode.UnspecifiedError, packetId, undefined, error);
+    this.report(s, error.reasonCode ?? RC.UnspecifiedError, packetId, undefined, error);
   }
 
   /** The message's one `published` event. */
@@ -543,7 +544,7 @@ export class OutgoingFlow {
     if (q0.n > 0) {
       this.unflushed0 = new IntList();
       for (let i = 0; i < q0.n; i++) {
-        this.report(q0.a[i]!, ReasonCode.Success, undefined, undefined, undefined);
+        this.report(q0.a[i]!, RC.Success, undefined, undefined, undefined);
         this.slots.release(q0.a[i]!);
       }
     }
@@ -565,7 +566,7 @@ export class OutgoingFlow {
     this.unflushed0 = new IntList();
     for (let i = 0; i < q0.n; i++) {
       const s = q0.a[i]!;
-      this.fail(s, misuse(ErrorCode.InvalidState, "the connection ended before this QoS 0 message was handed out", ReasonCode.UnspecifiedError), undefined);
+      this.fail(s, misuse(E.InvalidState, "the connection ended before this QoS 0 message was handed out", RC.UnspecifiedError), undefined);
       this.slots.release(s);
     }
   }
@@ -625,7 +626,7 @@ export class OutgoingFlow {
         if (rc >= 0x80) this.unretire(id);
         else this.out.pushAck(0x62, id); // PUBREL, reason 0: four bytes in every version
       } else {
-        const reasonCode = this.version === 5 ? ReasonCode.PacketIdentifierNotFound : 0;
+        const reasonCode = this.version === 5 ? RC.PacketIdentifierNotFound : 0;
         this.out.push(writePacket({ type: "pubrel", packetId: id, reasonCode }, this.version));
       }
       return true;
@@ -655,7 +656,7 @@ export class OutgoingFlow {
     }
     const f = this.slots.flags[s]!;
     if ((f & QOS_MASK) !== 2 || (f & PUBREL) === 0) return false;
-    this.complete(id, s, rc === ReasonCode.PacketIdentifierNotFound ? 0 : rc, props);
+    this.complete(id, s, rc === RC.PacketIdentifierNotFound ? 0 : rc, props);
     return true;
   }
 
@@ -690,7 +691,7 @@ export class OutgoingFlow {
       const id = slots.packetId[s]!;
       this.ids.release(id);
       if ((flags[s]! & PUBREL) !== 0) {
-        this.report(s, ReasonCode.Success, id, undefined, undefined);
+        this.report(s, RC.Success, id, undefined, undefined);
         slots.release(s);
       } else if (this.opts.republishOnSessionLoss) {
         // Queued again, as new: no packet id, not sent, stage "queued".
@@ -698,7 +699,7 @@ export class OutgoingFlow {
         flags[s]! &= QOS_MASK | RETAIN;
         requeue.push(s);
       } else {
-        this.fail(s, misuse(ErrorCode.InvalidState, "the session was discarded before the message was acknowledged", ReasonCode.UnspecifiedError), undefined);
+        this.fail(s, misuse(E.InvalidState, "the session was discarded before the message was acknowledged", RC.UnspecifiedError), undefined);
         slots.release(s);
       }
     }

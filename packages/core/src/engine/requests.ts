@@ -5,15 +5,16 @@
  * server lost are kept, marked unconfirmed, and asked for again.
  */
 import { checkPacket, encodePacket } from "../codec/client.js";
-import { ReasonCode } from "../codec/reason-codes.js";
 import type { Packet, Properties, ProtocolVersion, QoS, SubackPacket, Subscription, UnsubackPacket } from "../codec/types.js";
-import { ErrorCode, type MqttError } from "../errors.js";
+import { type MqttError } from "../errors.js";
 import type { Event } from "./events.js";
 import { misuse, remote } from "./errors.js";
 import { overServerMax, type ServerLimits, subscribeRefusal } from "./limits.js";
 import type { Outbox } from "./outbox.js";
 import type { PacketIds } from "./packet-ids.js";
 import type { SessionRequest, SessionSubscription } from "./session.js";
+import * as RC from "../codec/rc.js";
+import * as E from "../codes.js";
 
 interface Request {
   mid: number;
@@ -27,7 +28,7 @@ interface Request {
 }
 
 function idsExhausted(): MqttError {
-  return misuse(ErrorCode.PacketIdsExhausted, "all 65,535 packet identifiers are in use");
+  return misuse(E.PacketIdsExhausted, "all 65,535 packet identifiers are in use");
 }
 
 export class Requests {
@@ -69,7 +70,7 @@ export class Requests {
     const id = this.ids.allocate();
     const r: Request = { mid, packetId: id ?? 0, kind, subscriptions, topicFilters, properties, sent: false };
     if (id === undefined) {
-      this.fail(r, idsExhausted(), () => ReasonCode.UnspecifiedError);
+      this.fail(r, idsExhausted(), () => RC.UnspecifiedError);
       return;
     }
     this.pending.set(id, r);
@@ -94,7 +95,7 @@ export class Requests {
     if (bytes.length > max) {
       // Asked for before this server said its limit [MQTT-3.2.2-15]: fails, is not sent.
       this.finish(r);
-      this.fail(r, overServerMax(r.kind.toUpperCase(), bytes.length, max), () => ReasonCode.UnspecifiedError);
+      this.fail(r, overServerMax(r.kind.toUpperCase(), bytes.length, max), () => RC.UnspecifiedError);
       return;
     }
     const refusal = r.kind === "subscribe" ? subscribeRefusal(limits, r.subscriptions, r.properties) : undefined;
@@ -143,10 +144,10 @@ export class Requests {
   onSuback(p: SubackPacket): void {
     const r = this.pending.get(p.packetId);
     if (r === undefined || !r.sent) return;
-    if (r.kind !== "subscribe") throw remote(ErrorCode.AckMismatch, `SUBACK for UNSUBSCRIBE ${p.packetId}`);
+    if (r.kind !== "subscribe") throw remote(E.AckMismatch, `SUBACK for UNSUBSCRIBE ${p.packetId}`);
     // [MQTT-3.8.4-6] one reason code per filter, in order [MQTT-3.9.3-1].
     if (p.reasonCodes.length !== r.subscriptions.length) {
-      throw remote(ErrorCode.AckMismatch, `SUBACK has ${p.reasonCodes.length} reason codes for ${r.subscriptions.length} filters`);
+      throw remote(E.AckMismatch, `SUBACK has ${p.reasonCodes.length} reason codes for ${r.subscriptions.length} filters`);
     }
     this.finish(r);
     const subId = r.properties?.subscriptionIdentifiers?.[0];
@@ -167,10 +168,10 @@ export class Requests {
   onUnsuback(p: UnsubackPacket): void {
     const r = this.pending.get(p.packetId);
     if (r === undefined || !r.sent) return;
-    if (r.kind !== "unsubscribe") throw remote(ErrorCode.AckMismatch, `UNSUBACK for SUBSCRIBE ${p.packetId}`);
+    if (r.kind !== "unsubscribe") throw remote(E.AckMismatch, `UNSUBACK for SUBSCRIBE ${p.packetId}`);
     const codes = this.version === 5 ? p.reasonCodes : r.topicFilters.map(() => 0);
     if (codes.length !== r.topicFilters.length) {
-      throw remote(ErrorCode.AckMismatch, `UNSUBACK has ${codes.length} reason codes for ${r.topicFilters.length} filters`);
+      throw remote(E.AckMismatch, `UNSUBACK has ${codes.length} reason codes for ${r.topicFilters.length} filters`);
     }
     this.finish(r);
     r.topicFilters.forEach((f, i) => {

@@ -5,8 +5,9 @@
 import { mustBe, show } from "../codec/bytes.js";
 import { encodePacket } from "../codec/client.js";
 import type { Packet, Properties, ProtocolVersion, QoS, Subscription } from "../codec/types.js";
-import { ErrorCode, LocalProtocolError, MqttError } from "../errors.js";
+import { LocalProtocolError, MqttError } from "../errors.js";
 import { base64Decode, base64Encode } from "./base64.js";
+import * as E from "../codes.js";
 
 /** An outgoing application message and where it stands. */
 export interface OutgoingMessage {
@@ -91,7 +92,7 @@ export interface SessionState {
 
 /** Why a session cannot be imported: ERR_ARGUMENT, naming the field. */
 function bad(field: string, problem: string): LocalProtocolError {
-  return new LocalProtocolError(ErrorCode.InvalidArgument, `session.${field}: ${problem}`, 0x83);
+  return new LocalProtocolError(E.InvalidArgument, `session.${field}: ${problem}`, 0x83);
 }
 
 /** A field of the wrong kind: "session.outgoing[0].qos: must be 0, 1 or 2, got 3". */

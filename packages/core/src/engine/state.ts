@@ -13,7 +13,8 @@
  * decoder, topic aliases, keep-alive, flow-control counters) starts afresh on
  * each `connect`.
  */
-import { ErrorCode, LocalProtocolError } from "../errors.js";
+import { LocalProtocolError } from "../errors.js";
+import * as E from "../codes.js";
 
 export type ConnectionState = "idle" | "connecting" | "connected" | "closed";
 
@@ -52,7 +53,7 @@ export const TRANSITIONS: Readonly<Record<ConnectionState, Partial<Record<Trigge
 export function nextState(from: ConnectionState, trigger: Trigger): ConnectionState {
   const to = TRANSITIONS[from][trigger];
   if (to === undefined) {
-    throw new LocalProtocolError(ErrorCode.InvalidState, `cannot ${trigger} while ${from}`, 0x83);
+    throw new LocalProtocolError(E.InvalidState, `cannot ${trigger} while ${from}`, 0x83);
   }
   return to;
 }
