@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# One command from a fresh clone: install everything, build the demo, run it.
-#   bash scripts/demo.sh                     # against a throwaway mosquitto on 127.0.0.1
-#   bash scripts/demo.sh --broker HOST:PORT  # against that broker (plain TCP); no broker started
+# One command from a fresh clone: install everything, build the demo (and, through
+# turbo's "@sansmqtt/demo..." filter, @sansmqtt/client and everything it uses), run it.
+#   bash scripts/demo.sh                     # throwaway mosquitto on 127.0.0.1: TCP, TLS and WebSocket, MQTT 3.1.1 and 5.0
+#   bash scripts/demo.sh --broker HOST:PORT  # against that broker (plain TCP only); no broker started
 #   MQTT_BROKER=HOST:PORT bash scripts/demo.sh   # the same
-#   bash scripts/demo.sh --v311              # MQTT 3.1.1 instead of MQTT 5
+#   bash scripts/demo.sh --v311              # MQTT 3.1.1 only (--v5: MQTT 5.0 only)
+#   bash scripts/demo.sh --trace             # also one line per MQTT packet on the wire
 # For a broker that wants a login, set MQTT_USERNAME and MQTT_PASSWORD (never printed).
+# Exit 0 on success, 1 on any failure, 2 on bad arguments.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
