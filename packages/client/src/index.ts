@@ -81,3 +81,19 @@ export {
   type MqttErrorCode,
 } from "@sansmqtt/loop-external";
 export { topicMatchesSub, TransportError, type Properties, type UserProperty } from "@sansmqtt/core";
+export {
+  HelperError,
+  publish,
+  subscribe,
+  type HelperAuth,
+  type HelperCallback,
+  type HelperAbortSignal,
+  type HelperConnectionOptions,
+  type HelperMessage,
+  type HelperMessageTuple,
+  type HelperTls,
+  type HelperWill,
+  type SimpleOptions,
+  type SingleOptions,
+  type SubscribeHelperOptions,
+} from "./helpers.js";
