@@ -546,9 +546,9 @@ export class Client {
     this.logger = undefined;
   }
 
+  /** Takes effect from the next message on (the engine always waits for an ack; handleEvent gives it unless this is on). */
   manualAckSet(on: boolean): void {
     this.manualAckValue = Boolean(on);
-    this.settingsVersion++;
   }
 
   /**
@@ -1001,7 +1001,10 @@ export class Client {
       // Paho's 0 means "no limit"; the engine wants a number.
       maxInflight: this.maxInflightValue === 0 ? 0xffff : Math.min(this.maxInflightValue, 0xffff),
       maxQueued: this.maxQueuedValue === 0 ? Number.MAX_SAFE_INTEGER : this.maxQueuedValue,
-      manualAck: this.manualAckValue,
+      // Always manual at the engine: without the user's manualAck, handleEvent
+      // acks each QoS 1/2 message after its callbacks return, as Paho does, so a
+      // program that dies in onMessage has not acknowledged the message.
+      manualAck: true,
     };
     if (this.will !== undefined) o.will = this.will;
     if (this.usernameValue !== undefined) {
@@ -1055,7 +1058,7 @@ export class Client {
         if (this.draining && this.runner === undefined) host.queueMicrotask(() => this.loopObj.loopRead());
       },
       onWritable: () => this.wake(),
-      onEvent: (e) => this.handleEvent(e),
+      onEvent: (e) => this.handleEvent(e, loop),
     });
     return loop;
   }
@@ -1083,7 +1086,8 @@ export class Client {
 
   // ==== events → callbacks ====
 
-  private handleEvent(e: Event): void {
+  /** `loop` is the one that delivered the event: an automatic ack goes back through it. */
+  private handleEvent(e: Event, loop: ExternalLoop): void {
     switch (e.type) {
       case "connected": {
         this.firstConnect = false;
@@ -1107,6 +1111,10 @@ export class Client {
           }
         }
         if (!matched) this.callUser(() => this.onMessage?.(this, this.userdata, m));
+        // After the callbacks (which may have thrown: callUser logged it), unless
+        // the application acks itself. The manual-ack check is made now, so
+        // manualAckSet applies from the next message on.
+        if (e.packetId !== undefined && !this.manualAckValue) this.autoAck(loop, e.packetId);
         break;
       }
       case "published": {
@@ -1192,6 +1200,20 @@ export class Client {
       this.rejectPending(local ? MQTT_ERR_NO_CONN : MQTT_ERR_CONN_LOST, local ? "disconnected before the message was acknowledged" : "the connection was lost and the client will not reconnect");
     }
     this.callUser(() => this.onDisconnect?.(this, this.userdata, { isDisconnectPacketFromServer: fromServer }, code, properties));
+  }
+
+  /**
+   * The automatic ack of a QoS 1/2 message. The callback may have ended the
+   * connection (disconnect(), a cut socket): the engine then keeps the ack for
+   * the session or the server resends the message, so a refusal here is only
+   * logged.
+   */
+  private autoAck(loop: ExternalLoop, packetId: number): void {
+    try {
+      if (!loop.ack(packetId)) this.log(MQTT_LOG_DEBUG, `message ${packetId}: nothing to acknowledge on this connection any more`);
+    } catch (e) {
+      this.log(MQTT_LOG_WARNING, `message ${packetId} could not be acknowledged: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
 
   /**

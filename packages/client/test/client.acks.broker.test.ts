@@ -1,0 +1,202 @@
+// Incoming QoS 1/2 acknowledgements against the throwaway mosquitto: acked after
+// the message callbacks return (as Paho), also when one throws; with manualAck,
+// only by ack(mid, qos): a message not acked comes again (dup) on the resumed
+// session, an acked one does not. Every wait is bounded (helpers.waitFor).
+import { uniqueClientId, uniqueTopic } from "@sansmqtt/test-broker";
+import { afterEach, describe, expect, it } from "vitest";
+import { MQTT_ERR_SUCCESS, MQTT_LOG_ERR, MQTTv311, MQTTv5, type Client, type MQTTMessage, type MQTTProtocolVersion } from "../src/index.js";
+import { Clients, HOST, TCP_PORT, connectStarted, sleep, waitFor } from "./helpers.js";
+
+const clients = new Clients();
+afterEach(() => clients.cleanup());
+
+/** A client whose session outlives its connections: 3.1.1 cleanSession false, MQTT 5 a session expiry. */
+function persistent(label: string, protocol: MQTTProtocolVersion, options: { manualAck?: boolean } = {}): Client {
+  const clientId = uniqueClientId(label);
+  return protocol === 5 ? clients.make(label, { clientId, protocol, ...options }) : clients.make(label, { clientId, protocol, cleanSession: false, ...options });
+}
+
+/** connect() with the session expiry MQTT 5 needs to keep the session; loopStart. */
+async function start(c: Client, connects: Array<{ sessionPresent: boolean }>): Promise<void> {
+  const previous = c.onConnect;
+  c.onConnect = (client, u, flags, rc, props) => {
+    if (!rc.isFailure) connects.push(flags);
+    previous?.(client, u, flags, rc, props);
+  };
+  await c.connect(HOST(), TCP_PORT(), 30, c.protocol === 5 ? { properties: { sessionExpiryInterval: 60 } } : {});
+  c.loopStart();
+  await waitFor("onConnect", () => connects.length > 0);
+}
+
+/** A connected publisher on the plain listener. */
+async function publisher(): Promise<Client> {
+  const p = clients.make("acks-pub");
+  await connectStarted(p);
+  return p;
+}
+
+describe.each([
+  ["3.1.1", MQTTv311],
+  ["5", MQTTv5],
+] as const)("MQTT %s", (_name, protocol) => {
+  it.each([1, 2] as const)("QoS %i: no ack is queued while onMessage runs; it goes out after, so the resumed session has nothing to resend", async (qos) => {
+    const c = persistent("ack-after", protocol);
+    const topic = uniqueTopic("ack-after");
+    const got: MQTTMessage[] = [];
+    const wantWriteInCallback: boolean[] = [];
+    c.onMessage = (client, _u, m) => {
+      got.push(m);
+      // Paho acks after the callback: nothing for this message may be waiting to go out yet.
+      wantWriteInCallback.push(client.wantWrite());
+    };
+    let subacks = 0;
+    c.onSubscribe = () => subacks++;
+    const connects: Array<{ sessionPresent: boolean }> = [];
+    await start(c, connects);
+    c.subscribe(topic, qos);
+    await waitFor("SUBACK", () => subacks === 1);
+    const p = await publisher();
+    await p.publish(topic, "once", qos).waitForPublish(5_000);
+    await waitFor("the message", () => got.length === 1);
+    expect(wantWriteInCallback).toEqual([false]);
+    // The ack (and for QoS 2 the PUBREL / PUBCOMP exchange) is written by the loop.
+    await sleep(200);
+    expect(c.wantWrite()).toBe(false);
+
+    await c.reconnect();
+    await waitFor("the second onConnect", () => connects.length === 2);
+    expect(connects[1]!.sessionPresent).toBe(true);
+    await p.publish(topic, "marker", qos).waitForPublish(5_000);
+    await waitFor("the marker", () => got.some((m) => m.text() === "marker"));
+    // Anything the broker still held for us would have come before the marker.
+    expect(got.map((m) => m.text())).toEqual(["once", "marker"]);
+  });
+
+  it("a callback that throws is logged, and its message is still acknowledged", async () => {
+    const c = persistent("ack-throw", protocol);
+    const topic = uniqueTopic("ack-throw");
+    const texts: string[] = [];
+    const errors: string[] = [];
+    c.onLog = (_c, _u, level, buf) => {
+      if (level === MQTT_LOG_ERR) errors.push(buf);
+    };
+    c.onMessage = (_c, _u, m) => {
+      texts.push(m.text());
+      if (m.text() === "boom") throw new Error("callback failed on purpose");
+    };
+    let subacks = 0;
+    c.onSubscribe = () => subacks++;
+    const connects: Array<{ sessionPresent: boolean }> = [];
+    await start(c, connects);
+    c.subscribe(topic, 1);
+    await waitFor("SUBACK", () => subacks === 1);
+    const p = await publisher();
+    await p.publish(topic, "boom", 1).waitForPublish(5_000);
+    await waitFor("the message", () => texts.length === 1);
+    await waitFor("the logged exception", () => errors.some((e) => e.includes("callback failed on purpose")));
+    await sleep(200);
+
+    await c.reconnect();
+    await waitFor("the second onConnect", () => connects.length === 2);
+    expect(connects[1]!.sessionPresent).toBe(true);
+    await p.publish(topic, "marker", 1).waitForPublish(5_000);
+    await waitFor("the marker", () => texts.includes("marker"));
+    expect(texts).toEqual(["boom", "marker"]);
+  });
+
+  it("manualAck, QoS 1: a message not acked comes again (dup) after reconnecting; once acked it does not", async () => {
+    const qos = 1;
+    const c = persistent("manual-ack", protocol, { manualAck: true });
+    const topic = uniqueTopic("manual-ack");
+    const got: MQTTMessage[] = [];
+    c.onMessage = (_c, _u, m) => got.push(m);
+    let subacks = 0;
+    c.onSubscribe = () => subacks++;
+    const connects: Array<{ sessionPresent: boolean }> = [];
+    await start(c, connects);
+    c.subscribe(topic, qos);
+    await waitFor("SUBACK", () => subacks === 1);
+    const p = await publisher();
+    await p.publish(topic, "ack me", qos).waitForPublish(5_000);
+    await waitFor("the message", () => got.length === 1);
+    expect(got[0]!.dup).toBe(false);
+    await sleep(200);
+
+    // Not acked: the broker sends it again on the resumed session, flagged dup.
+    await c.reconnect();
+    await waitFor("the second onConnect", () => connects.length === 2);
+    expect(connects[1]!.sessionPresent).toBe(true);
+    await waitFor("the message again", () => got.length === 2);
+    expect(got[1]!.text()).toBe("ack me");
+    expect(got[1]!.dup).toBe(true);
+    expect(got[1]!.mid).toBe(got[0]!.mid);
+
+    expect(c.ack(got[1]!.mid, qos)).toBe(MQTT_ERR_SUCCESS);
+    await sleep(200);
+    await c.reconnect();
+    await waitFor("the third onConnect", () => connects.length === 3);
+    await p.publish(topic, "marker", qos).waitForPublish(5_000);
+    await waitFor("the marker", () => got.some((m) => m.text() === "marker"));
+    expect(got.map((m) => m.text())).toEqual(["ack me", "ack me", "marker"]);
+  });
+
+  it("manualAck, QoS 2: not acked, the broker's resend on the resumed session is not delivered twice (the id is session state); ack() still completes it", async () => {
+    const c = persistent("manual-ack2", protocol, { manualAck: true });
+    const topic = uniqueTopic("manual-ack2");
+    const got: MQTTMessage[] = [];
+    c.onMessage = (_c, _u, m) => got.push(m);
+    let subacks = 0;
+    c.onSubscribe = () => subacks++;
+    const connects: Array<{ sessionPresent: boolean }> = [];
+    await start(c, connects);
+    c.subscribe(topic, 2);
+    await waitFor("SUBACK", () => subacks === 1);
+    const p = await publisher();
+    await p.publish(topic, "exactly once", 2).waitForPublish(5_000);
+    await waitFor("the message", () => got.length === 1);
+    await sleep(200);
+
+    await c.reconnect();
+    await waitFor("the second onConnect", () => connects.length === 2);
+    expect(connects[1]!.sessionPresent).toBe(true);
+    // mosquitto resends the PUBLISH (no PUBREC came); a marker sent after it arrives after it.
+    await p.publish(topic, "marker 1", 2).waitForPublish(5_000);
+    await waitFor("the first marker", () => got.some((m) => m.text() === "marker 1"));
+    expect(got.map((m) => m.text())).toEqual(["exactly once", "marker 1"]);
+
+    expect(c.ack(got[0]!.mid, 2)).toBe(MQTT_ERR_SUCCESS);
+    expect(c.ack(got[1]!.mid, 2)).toBe(MQTT_ERR_SUCCESS);
+    await sleep(200);
+    await c.reconnect();
+    await waitFor("the third onConnect", () => connects.length === 3);
+    await p.publish(topic, "marker 2", 2).waitForPublish(5_000);
+    await waitFor("the second marker", () => got.some((m) => m.text() === "marker 2"));
+    expect(got.map((m) => m.text())).toEqual(["exactly once", "marker 1", "marker 2"]);
+  });
+
+  it("manualAckSet(false) applies from the next message on", async () => {
+    const c = persistent("manual-off", protocol, { manualAck: true });
+    const topic = uniqueTopic("manual-off");
+    const got: string[] = [];
+    c.onMessage = (client, _u, m) => {
+      got.push(m.text());
+      client.manualAckSet(false);
+    };
+    let subacks = 0;
+    c.onSubscribe = () => subacks++;
+    const connects: Array<{ sessionPresent: boolean }> = [];
+    await start(c, connects);
+    c.subscribe(topic, 1);
+    await waitFor("SUBACK", () => subacks === 1);
+    const p = await publisher();
+    // manualAck was on when it was read; switching it off inside the callback acks it.
+    await p.publish(topic, "first", 1).waitForPublish(5_000);
+    await waitFor("the message", () => got.length === 1);
+    await sleep(200);
+    await c.reconnect();
+    await waitFor("the second onConnect", () => connects.length === 2);
+    await p.publish(topic, "marker", 1).waitForPublish(5_000);
+    await waitFor("the marker", () => got.includes("marker"));
+    expect(got).toEqual(["first", "marker"]);
+  });
+});
