@@ -1,0 +1,2 @@
+import type { SessionState } from "@sansmqtt/core";
+export function numbered(n: number, clientId: string): SessionState;
