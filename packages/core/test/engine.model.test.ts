@@ -775,7 +775,9 @@ class Sim {
       }
     }
     if (kind === "subscribe") {
-      for (const f of this.autoSent.values()) if (f === filter && (!sendable || !this.requestFails("subscribe", [f], this.subIdOf(f)))) return true;
+      // A resubscription goes again as written, with the Subscription Identifier it carried: not
+      // the engine's current one (at a CONNACK the engine may have let go of that subscription already).
+      for (const [id, f] of this.autoSent) if (f === filter && (!sendable || !this.requestFails("subscribe", [f], this.tapReqs.get(id)?.subId))) return true;
     }
     return false;
   }
@@ -2205,6 +2207,44 @@ describe("engine model: counterexamples kept as fixed scenarios", () => {
     expect(sim.requestEvents.get(2)).toBe(1);
     expect(sim.autoCreated).toBe(0);
     expect(sim.intent.size).toBe(0);
+    expect(sim.conn.grantedSubscriptions).toEqual([]);
+    expect(sim.broker.session(CLIENT_ID)!.subscriptions.size).toBe(0);
+  });
+
+  it("resubscribeOnSessionLoss, MQTT 5: a CONNACK (session present 0) that refuses the pending resubscription lets go of the lost subscription the application is unsubscribing from", () => {
+    // s/# is granted with Subscription Identifier 1. The broker loses the
+    // session: the engine keeps s/# unconfirmed and writes its resubscription
+    // (SUBSCRIBE 2, identifier 1), then the application's UNSUBSCRIBE s/#
+    // (3); neither is answered. The next connection's CONNACK (Session Expiry
+    // 0, Maximum Packet Size 5) reaches the broker only: the transport fails
+    // first, and the broker's session ends with it. The CONNACK after that has
+    // session present 0 and Subscription Identifier Available 0: SUBSCRIBE 2
+    // fails (0xA1) without being sent, UNSUBSCRIBE 3 goes, and the engine lets
+    // go of s/#. The model used to price the resubscription with the engine's
+    // own identifier for s/# (gone by then) instead of the one it carries, so
+    // it counted it as sendable and expected s/# kept.
+    const sim = runScenario(cfgOf(5, { resubscribeOnSessionLoss: true }), [
+      Subscribe(1, 0, 1),
+      Advance(1, true),
+      Restart({ lose: true, tam: 0 }),
+      ToBroker(32, [1]),
+      ToClient(Infinity, [1]),
+      Unsubscribe(1),
+      Drop({ lose: false, tam: 0, mps: 5, sei: 0 }),
+      ToBroker(Infinity, [1]),
+      Publish(1, 0, undefined, 0, false, true),
+      Reconnect({ lose: false, tam: 0, sia: 0 }),
+    ]);
+    expect(sim.broker.connacks.map((c) => [c.sessionPresent, c.properties])).toEqual([
+      [false, undefined],
+      [false, undefined],
+      [true, { sessionExpiryInterval: 0, maximumPacketSize: 5 }],
+      [false, { subscriptionIdentifierAvailable: 0 }],
+    ]);
+    expect(sim.autoCreated).toBe(1);
+    expect(sim.autoFailed).toBe(1);
+    expect(sim.outcomes["subscribed failed: 0xA1 not supported (resubscription)"]).toBe(1);
+    expect(sim.requestEvents.get(3)).toBe(1);
     expect(sim.conn.grantedSubscriptions).toEqual([]);
     expect(sim.broker.session(CLIENT_ID)!.subscriptions.size).toBe(0);
   });
