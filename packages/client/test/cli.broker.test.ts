@@ -3,7 +3,7 @@
 // stdout / stderr and a given stdin. A sub is started with -d, and a test
 // publishes only once its log says "Received SUBACK".
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -185,6 +185,23 @@ describe("sansmqtt pub / sub", () => {
       expect(r.code).toBe(1);
       expect(r.out).toBe("");
       expect(r.err).toMatch(new RegExp(`^sansmqtt ${cmd[0]}: Connection error: cannot connect to mqtt://127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`));
+    }
+  });
+
+  it("a broker that never answers: exit 1, 'no CONNACK', within the client's connect timeout (5 s)", async () => {
+    const accepted: Socket[] = [];
+    const silent = createServer((socket) => accepted.push(socket)); // accepts, never writes
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const { port } = silent.address() as { port: number };
+    try {
+      const t0 = performance.now();
+      const r = await run(["pub", "-h", "127.0.0.1", "-p", String(port), "-t", "x", "-m", "y"]);
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(new RegExp(`^sansmqtt pub: Connection error: no CONNACK from mqtt://127\\.0\\.0\\.1:${port}`));
+      expect(performance.now() - t0).toBeLessThan(8_000);
+    } finally {
+      silent.close();
+      for (const socket of accepted) socket.destroy();
     }
   });
 

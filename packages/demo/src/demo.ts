@@ -138,6 +138,13 @@ function errorText(e: unknown): string {
   return String(e);
 }
 
+/** Cuts a socket handed to onSocketOpen: net.Socket / tls.TLSSocket (destroy) or ws WebSocket (terminate). */
+function forceClose(socket: unknown): void {
+  const s = socket as { destroy?: () => void; terminate?: () => void } | undefined;
+  if (typeof s?.destroy === "function") s.destroy();
+  else if (typeof s?.terminate === "function") s.terminate();
+}
+
 // ---- one run: one client, one transport, one version ------------------------------------
 
 interface RunResult {
@@ -181,7 +188,9 @@ async function runOne(target: Target, version: Version, o: DemoOptions, io: Demo
   let messageArrived: () => void = () => undefined;
   let disconnecting = false;
 
+  let connackSeen = false;
   client.onConnect = (c, _ud, flags, rc, props) => {
+    connackSeen = true;
     say(`onConnect sessionPresent=${flags.sessionPresent} reason=${reason(rc)}${withProps(props)}`);
     if (rc.isFailure) fail(new DemoFailure(`the broker refused the connection: ${rc.getName()}`));
     else c.subscribe(topic, 2);
@@ -204,13 +213,15 @@ async function runOne(target: Target, version: Version, o: DemoOptions, io: Demo
   client.onDisconnect = (_c, _ud, flags, rc, props) => {
     say(`onDisconnect reason=${reason(rc)}${flags.isDisconnectPacketFromServer ? " (DISCONNECT from the broker)" : ""}${withProps(props)}`);
     ended();
-    if (!disconnecting) fail(new DemoFailure(`the connection ended unexpectedly: ${rc.getName()}`));
+    // Before CONNACK the client reports a missing CONNACK as "Keep Alive timeout" (0x8D): say what was awaited.
+    if (!disconnecting) fail(new DemoFailure(`the connection ended ${connackSeen ? "unexpectedly" : "before CONNACK"}: ${rc.getName()}`));
   };
-  if (o.trace) {
-    client.onSocketOpen = (_c, _ud, socket) => {
-      if (!tapSocket(socket, version, (line) => say(`  ${line}`))) say("  (trace: this socket cannot be tapped)");
-    };
-  }
+  let socket: unknown;
+  client.onSocketOpen = (_c, _ud, s) => {
+    socket = s;
+    if (o.trace && !tapSocket(s, version, (line) => say(`  ${line}`))) say("  (trace: this socket cannot be tapped)");
+  };
+  let succeeded = false;
 
   const where = `${target.kind === "ws" ? "ws://" : target.kind === "tls" ? "mqtts://" : "mqtt://"}${target.host}:${target.port}`;
   io.out(`demo: MQTT ${versionName(version)} over ${target.kind} to ${where} as ${clientId}, topic ${topic}`);
@@ -267,11 +278,16 @@ async function runOne(target: Target, version: Version, o: DemoOptions, io: Demo
     disconnecting = true;
     client.disconnect();
     await bounded(disconnected, failed, deadline, "the end of the connection after DISCONNECT");
+    succeeded = true;
     return { messages: received.length };
   } finally {
     disconnecting = true;
     if (client.isConnected()) client.disconnect();
     await client.loopStop();
+    // After a failure the transport may have closed gracefully (FIN, then waiting
+    // for the peer's), which a silent peer never answers: the socket would hold
+    // the process. Cut it (net/tls: destroy, ws: terminate).
+    if (!succeeded) forceClose(socket);
   }
 }
 

@@ -84,8 +84,8 @@ interface Session {
   readonly client: Client;
   /** Rejects with a CliFailure when the connection is refused or ends unexpectedly. */
   readonly failed: Promise<never>;
-  /** Disconnects cleanly (DISCONNECT, the end of the connection, loop stopped). */
-  close(): Promise<void>;
+  /** Disconnects (DISCONNECT, the end of the connection, loop stopped); after a failure also cuts the socket. */
+  close(failed: boolean): Promise<void>;
 }
 
 function target(s: CommonSettings): string {
@@ -127,6 +127,19 @@ async function open(s: CommonSettings, prefix: string, io: CliIO, onConnected?: 
   let connected!: () => void;
   const connack = new Promise<void>((resolve) => (connected = resolve));
   let closing = false;
+  let isConnected = false;
+  let socket: unknown;
+  client.onSocketOpen = (_c, _ud, sock) => (socket = sock);
+  /**
+   * After a failure the transport may have closed gracefully (FIN, then waiting
+   * for the peer's), which a silent peer never answers; the socket would keep
+   * the process alive. Cut it: net/tls destroy(), ws terminate().
+   */
+  const cut = (): void => {
+    const s = socket as { destroy?: () => void; terminate?: () => void } | undefined;
+    if (typeof s?.destroy === "function") s.destroy();
+    else if (typeof s?.terminate === "function") s.terminate();
+  };
   let ended!: () => void;
   const end = new Promise<void>((resolve) => (ended = resolve));
 
@@ -135,13 +148,16 @@ async function open(s: CommonSettings, prefix: string, io: CliIO, onConnected?: 
       fail(new CliFailure(`Connection error: the broker at ${target(s)} refused the connection: ${rc.getName()}`));
       return;
     }
+    isConnected = true;
     onConnected?.(c);
     connected();
   };
   client.onDisconnect = (_c, _ud, flags, rc: ReasonCode) => {
     ended();
     if (!closing) {
-      fail(new CliFailure(`the connection to ${target(s)} ended: ${rc.getName()}${flags.isDisconnectPacketFromServer ? " (DISCONNECT from the broker)" : ""}`));
+      const why = `${rc.getName()}${flags.isDisconnectPacketFromServer ? " (DISCONNECT from the broker)" : ""}`;
+      // Before CONNACK the client reports a missing CONNACK as "Keep Alive timeout" (0x8D): say what was awaited.
+      fail(new CliFailure(isConnected ? `the connection to ${target(s)} ended: ${why}` : `Connection error: no CONNACK from ${target(s)}: the connection ended: ${why}`));
     }
   };
 
@@ -159,6 +175,7 @@ async function open(s: CommonSettings, prefix: string, io: CliIO, onConnected?: 
     closing = true;
     client.disconnect();
     await client.loopStop();
+    cut();
     throw e;
   } finally {
     limit.cancel();
@@ -166,13 +183,18 @@ async function open(s: CommonSettings, prefix: string, io: CliIO, onConnected?: 
   return {
     client,
     failed,
-    close: async () => {
+    close: async (failed) => {
       closing = true;
-      if (client.disconnect() === 0) {
-        const t = timeout(DISCONNECT_TIMEOUT_MS, "the connection did not end after DISCONNECT");
-        await Promise.race([end, t.promise]).finally(t.cancel);
+      try {
+        if (client.disconnect() === 0) {
+          const t = timeout(DISCONNECT_TIMEOUT_MS, "the connection did not end after DISCONNECT");
+          await Promise.race([end, t.promise]).finally(t.cancel);
+        }
+      } finally {
+        await client.loopStop();
+        // Only after a failure: a clean end has the DISCONNECT queued, and cutting could drop it.
+        if (failed) cut();
       }
-      await client.loopStop();
     },
   };
 }
@@ -240,6 +262,7 @@ async function runPub(s: PubSettings, io: CliIO): Promise<number> {
     // A message the client cannot take (full queue) comes back failed: its waitForPublish below says why.
     infos.push(client.publish(s.topic, payload, s.qos, s.retain, s.publishProperties));
   };
+  let ok = false;
   try {
     if (single !== undefined) publish(single);
     else {
@@ -260,8 +283,9 @@ async function runPub(s: PubSettings, io: CliIO): Promise<number> {
         throw e instanceof CliFailure ? e : new CliFailure(`Error: publish failed: ${errorText(e)}`);
       }
     }
+    ok = true;
   } finally {
-    await session.close();
+    await session.close(!ok);
   }
   return EXIT_OK;
 }
@@ -303,6 +327,7 @@ async function runSub(s: SubSettings, io: CliIO): Promise<number> {
     );
   });
   const limit = s.timeoutSeconds !== undefined ? timeout(s.timeoutSeconds * 1000, () => `Timed out after ${s.timeoutSeconds} s (${received} message(s) received)`) : undefined;
+  let ok = false;
   try {
     const codes = await Promise.race([suback, session.failed, ...(limit ? [limit.promise] : [])]);
     const refused = codes.map((rc, i) => [s.topics[i], rc] as const).filter(([, rc]) => rc.isFailure);
@@ -310,9 +335,10 @@ async function runSub(s: SubSettings, io: CliIO): Promise<number> {
       throw new CliFailure(`Error: subscription refused: ${refused.map(([t, rc]) => `${t}: ${rc.getName()}`).join(", ")}`);
     }
     await Promise.race([finished, session.failed, ...(io.stop ? [io.stop] : []), ...(limit ? [limit.promise] : [])]);
+    ok = true;
   } finally {
     limit?.cancel();
-    await session.close();
+    await session.close(!ok);
   }
   return EXIT_OK;
 }
