@@ -905,10 +905,14 @@ export class Client {
           this.throwDriveError();
           if (this.stopRequested) return MQTT_ERR_SUCCESS;
         }
+        // The application's reconnect() (or connect()) cut the connection and opens
+        // the next one: that is the reconnect; a second one here would cut it again.
+        if (await this.applicationAttempt()) continue;
         if (this.state === "disconnecting" || this.state === "disconnected" || !this.reconnectOnFailure) return this.lastEndRc;
         // Lost (or never opened): wait, then try again until one opens.
         await this.backoff();
         if (this.stopRequested || this.disconnectRequested()) return this.lastEndRc;
+        if (await this.applicationAttempt()) continue;
         try {
           await this.reconnect();
         } catch (e) {
@@ -924,6 +928,25 @@ export class Client {
       this.background = undefined;
       this.stopRequested = false;
     }
+  }
+
+  /**
+   * Whether the application opened a connection (reconnect(), connect()) while
+   * the loop waited: waits for that attempt to settle and returns true, so the
+   * loop watches the connection it made instead of making another. A failed
+   * attempt also returns true: the loop then goes round and backs off as after
+   * any failure.
+   */
+  private async applicationAttempt(): Promise<boolean> {
+    const attempt = this.opening;
+    if (attempt === undefined) return this.opened > this.ended && this.loopObj.isOpen;
+    try {
+      await attempt;
+    } catch (e) {
+      if (!(e instanceof TransportError)) throw e;
+      this.lastEndRc = resultOfError(e);
+    }
+    return true;
   }
 
   /** disconnect() was called (read through a method: the state changes behind TypeScript's narrowing, in callbacks). */
@@ -951,7 +974,8 @@ export class Client {
     const seconds = Math.max(this.minDelay, Math.min(this.maxDelay, base / 2 + (Math.random() * base) / 2));
     this.log(MQTT_LOG_DEBUG, `reconnecting in ${seconds.toFixed(2)} s`);
     const until = host.performance.now() + seconds * 1000;
-    while (!this.stopRequested && this.state !== "disconnected" && this.state !== "disconnecting") {
+    // An attempt the application started (reconnect()) ends the wait too.
+    while (!this.stopRequested && this.state !== "disconnected" && this.state !== "disconnecting" && this.opening === undefined) {
       const left = until - host.performance.now();
       if (left <= 0) break;
       await this.nextWakeup(left);
