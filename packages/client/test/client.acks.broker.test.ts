@@ -174,6 +174,34 @@ describe.each([
     expect(got.map((m) => m.text())).toEqual(["exactly once", "marker 1", "marker 2"]);
   });
 
+  it("a callback that calls disconnect(): nothing goes out after DISCONNECT, so the message comes again (dup) on the resumed session", async () => {
+    const c = persistent("ack-disconnect", protocol);
+    const topic = uniqueTopic("ack-disconnect");
+    const got: MQTTMessage[] = [];
+    let disconnects = 0;
+    c.onDisconnect = () => disconnects++;
+    c.onMessage = (client, _u, m) => {
+      got.push(m);
+      if (got.length === 1) client.disconnect();
+    };
+    let subacks = 0;
+    c.onSubscribe = () => subacks++;
+    const connects: Array<{ sessionPresent: boolean }> = [];
+    await start(c, connects);
+    c.subscribe(topic, 1);
+    await waitFor("SUBACK", () => subacks === 1);
+    const p = await publisher();
+    await p.publish(topic, "disconnect now", 1).waitForPublish(5_000);
+    await waitFor("onDisconnect", () => disconnects === 1);
+    await c.loopStop();
+
+    await c.connect(HOST(), TCP_PORT(), 30, protocol === 5 ? { cleanStart: false, properties: { sessionExpiryInterval: 60 } } : {});
+    c.loopStart();
+    await waitFor("the message again", () => got.length === 2);
+    expect(connects[1]!.sessionPresent).toBe(true);
+    expect([got[1]!.text(), got[1]!.dup]).toEqual(["disconnect now", true]);
+  });
+
   it("manualAckSet(false) applies from the next message on", async () => {
     const c = persistent("manual-off", protocol, { manualAck: true });
     const topic = uniqueTopic("manual-off");

@@ -84,4 +84,30 @@ describe.each([
     expect(published).toBe(0);
     expect(c.isConnected()).toBe(false);
   });
+
+  it("a wrong password with reconnect on: tried again with backoff (onConnect refused and onDisconnect each time), the pending message waits; disconnect() ends it", async () => {
+    const c = clients.make("auth-retry", { protocol });
+    c.reconnectDelaySet(0.05, 0.1);
+    c.usernamePwSet(USER(), "wrong");
+    const refusals: number[] = [];
+    let disconnects = 0;
+    c.onConnect = (_c, _u, _f, rc) => refusals.push(rc.value);
+    c.onDisconnect = () => disconnects++;
+    const info = c.publish(uniqueTopic("auth-retry"), "never", 1);
+    await c.connect(HOST(), AUTH_PORT(), 30);
+    c.loopStart();
+    await waitFor("three refusals", () => refusals.length >= 3);
+    expect(new Set(refusals)).toEqual(new Set([0x87]));
+    // The loop will try again: the message is still pending, not failed.
+    expect(info.isPublished()).toBe(false);
+    c.disconnect();
+    const err = await info.waitForPublish(5_000).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PublishError);
+    await c.loopStop();
+    const settled = [refusals.length, disconnects];
+    await sleep(300);
+    // Stopped: no more attempts; one onDisconnect for each refused connection.
+    expect([refusals.length, disconnects]).toEqual(settled);
+    expect(disconnects).toBe(refusals.length);
+  });
 });
