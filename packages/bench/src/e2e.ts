@@ -2,9 +2,13 @@
 // (@sansmqtt/loop-external's ExternalLoop and LoopRunner + @sansmqtt/transport-tcp) costs over the bare
 // engine driven by the thinnest loop we can write by hand over node:net.
 //
+// Four contenders: the bare engine; loop-external + transport-tcp; the
+// Paho-style Client (@sansmqtt/client: callbacks, MQTTMessageInfo, loopStart);
+// MQTT.js 5 (the npm `mqtt` package), the most used JavaScript client.
+//
 // One pass, per QoS and per contender: a subscriber and a publisher connection
 // (MQTT 5, both in this process, both driven the contender's way), N messages
-// of 16 bytes published to one topic with at most WINDOW sent and not yet
+// of 64 bytes published to one topic with at most WINDOW sent and not yet
 // received, until the subscriber has all N (and, for QoS 1/2, the publisher
 // has every `published`). Throughput = N / wall time of the pass; CPU per
 // message = this process's user + system CPU over the pass / N (mosquitto's
@@ -15,11 +19,13 @@ import { performance } from "node:perf_hooks";
 import { MqttConnection, type Event, type QoS } from "@sansmqtt/core";
 import { ExternalLoop, LoopRunner } from "@sansmqtt/loop-external";
 import { TcpTransport } from "@sansmqtt/transport-tcp";
+import { Client as PahoStyleClient, MQTTv5 } from "@sansmqtt/client";
+import mqtt from "mqtt";
 
 export const E2E_MESSAGES = 10_000;
 const WINDOW = 500;
 const PASS_TIMEOUT_MS = 30_000;
-const payload = new Uint8Array(16).map((_, i) => i * 7);
+const payload = new Uint8Array(64).map((_, i) => i * 7);
 
 /** One client: its commands and a way to end it. Events go to the callback given at creation. */
 interface Client {
@@ -27,7 +33,9 @@ interface Client {
   subscribe(topic: string): void;
   end(): Promise<void>;
 }
-type Connect = (id: string, onEvent: (e: Event) => void) => Promise<Client>;
+/** What a pass counts: the engine's events, or the same facts from another client's callbacks. */
+type Seen = Event | { type: "message" } | { type: "subscribed" } | { type: "published"; reasonCode: number };
+type Connect = (id: string, onEvent: (e: Seen) => void) => Promise<Client>;
 
 const now = (): number => performance.now();
 
@@ -116,6 +124,55 @@ const viaLoop =
     return connected;
   };
 
+/** The Paho-style Client: loopStart on Node's event loop, VERSION2 callbacks, a MQTTMessageInfo per publish. */
+const viaClient =
+  (host: string, port: number): Connect =>
+  async (id, onEvent) => {
+    const c = new PahoStyleClient({ clientId: id, protocol: MQTTv5 });
+    c.maxInflightMessagesSet(1000);
+    let onClosed: (() => void) | undefined;
+    const connected = new Promise<void>((resolve, reject) => {
+      c.onConnect = (_c, _u, _f, rc) => (rc.isFailure ? reject(new Error(`client: CONNACK ${rc.getName()}`)) : resolve());
+    });
+    // The pass counts events; the callbacks carry what the engine's events would.
+    c.onSubscribe = () => onEvent({ type: "subscribed" });
+    c.onMessage = () => onEvent({ type: "message" });
+    c.onPublish = (_c, _u, _mid, rc) => onEvent({ type: "published", reasonCode: rc.value });
+    c.onDisconnect = () => onClosed?.();
+    await c.connect(host, port, 60);
+    c.loopStart();
+    await connected;
+    return {
+      publish: (topic, qos) => void c.publish(topic, payload, qos),
+      subscribe: (topic) => void c.subscribe(topic, 2),
+      end: () =>
+        new Promise<void>((done) => {
+          onClosed = () => {
+            void c.loopStop().then(() => done());
+          };
+          c.disconnect();
+        }),
+    };
+  };
+
+/** MQTT.js 5: its own client and loop, on Node's event loop. */
+const viaMqttJs =
+  (host: string, port: number): Connect =>
+  async (id, onEvent) => {
+    const c = await mqtt.connectAsync({ host, port, protocolVersion: 5, clientId: id, keepalive: 60, reconnectPeriod: 0 });
+    c.on("message", () => onEvent({ type: "message" }));
+    const body = Buffer.from(payload.buffer, payload.byteOffset, payload.length);
+    return {
+      publish: (topic, qos) => {
+        c.publish(topic, body, { qos }, (err) => {
+          if (qos > 0) onEvent({ type: "published", reasonCode: err ? 0x80 : 0 });
+        });
+      },
+      subscribe: (topic) => void c.subscribe(topic, { qos: 2 }, () => onEvent({ type: "subscribed" })),
+      end: () => c.endAsync(),
+    };
+  };
+
 export interface E2EPass {
   ms: number;
   cpuUs: number;
@@ -177,8 +234,10 @@ async function pass(connect: Connect, qos: QoS, n: number, tag: string): Promise
 export interface E2ERow {
   qos: QoS;
   /** Per contender: msg/s and CPU µs per message, medians over the passes. */
-  bare: { msgPerSec: number; cpuUsPerMsg: number; spreadPct: number };
-  loop: { msgPerSec: number; cpuUsPerMsg: number; spreadPct: number };
+  bare: E2EFigures;
+  loop: E2EFigures;
+  client: E2EFigures;
+  mqttjs: E2EFigures;
 }
 
 function median(xs: number[]): number {
@@ -187,7 +246,13 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-function summarize(passes: E2EPass[], n: number): E2ERow["bare"] {
+export interface E2EFigures {
+  msgPerSec: number;
+  cpuUsPerMsg: number;
+  spreadPct: number;
+}
+
+function summarize(passes: E2EPass[], n: number): E2EFigures {
   const rates = passes.map((p) => (n * 1000) / p.ms);
   const med = median(rates);
   return {
@@ -197,22 +262,40 @@ function summarize(passes: E2EPass[], n: number): E2ERow["bare"] {
   };
 }
 
-/** Every QoS, both contenders alternating pass by pass after one warm-up pass each. */
+const CONTENDERS = ["bare", "loop", "client", "mqttjs"] as const;
+type ContenderName = (typeof CONTENDERS)[number];
+
+/** Every QoS, the contenders taking turns pass by pass (the order rotating) after one warm-up pass each. */
 export async function runE2E(host: string, port: number, rounds: number, log: (s: string) => void): Promise<E2ERow[]> {
-  const contenders = { bare: bare(host, port), loop: viaLoop(host, port) };
+  const contenders: Record<ContenderName, Connect> = {
+    bare: bare(host, port),
+    loop: viaLoop(host, port),
+    client: viaClient(host, port),
+    mqttjs: viaMqttJs(host, port),
+  };
   const rows: E2ERow[] = [];
   for (const qos of [0, 1, 2] as const) {
-    const got: Record<"bare" | "loop", E2EPass[]> = { bare: [], loop: [] };
+    const got: Record<ContenderName, E2EPass[]> = { bare: [], loop: [], client: [], mqttjs: [] };
     for (let r = -1; r < rounds; r++) {
-      // Alternate who goes first, so a slow moment of the machine does not always hit the same one.
-      const order = r % 2 === 0 ? (["bare", "loop"] as const) : (["loop", "bare"] as const);
+      // Rotate who goes first, so a slow moment of the machine does not always hit the same one.
+      const k = ((r % CONTENDERS.length) + CONTENDERS.length) % CONTENDERS.length;
+      const order = [...CONTENDERS.slice(k), ...CONTENDERS.slice(0, k)];
       for (const name of order) {
         const p = await pass(contenders[name], qos, E2E_MESSAGES, `${name}-q${qos}-${r + 1}`);
         if (r >= 0) got[name].push(p);
       }
     }
-    const row: E2ERow = { qos, bare: summarize(got.bare, E2E_MESSAGES), loop: summarize(got.loop, E2E_MESSAGES) };
-    log(`  e2e QoS ${qos}: bare ${Math.round(row.bare.msgPerSec)} msg/s, loop-external ${Math.round(row.loop.msgPerSec)} msg/s`);
+    const row: E2ERow = {
+      qos,
+      bare: summarize(got.bare, E2E_MESSAGES),
+      loop: summarize(got.loop, E2E_MESSAGES),
+      client: summarize(got.client, E2E_MESSAGES),
+      mqttjs: summarize(got.mqttjs, E2E_MESSAGES),
+    };
+    log(
+      `  e2e QoS ${qos}: ` +
+        CONTENDERS.map((name) => `${name} ${Math.round(row[name].msgPerSec)} msg/s ${row[name].cpuUsPerMsg.toFixed(1)} µs`).join(", "),
+    );
     rows.push(row);
   }
   return rows;
