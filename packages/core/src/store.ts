@@ -61,7 +61,7 @@ export class StoreError extends Error {
 const clone = <T>(value: T): T => (globalThis as unknown as { structuredClone<V>(v: V): V }).structuredClone(value);
 
 /**
- * The default store: the session lives as long as the process. Keeps a deep
+ * The default store: the session lives as long as the program; it keeps a deep
  * copy (structuredClone), so later changes to the saved object do not reach it.
  */
 export class MemoryStore implements SessionStore {
