@@ -2,8 +2,8 @@
 // sessions as fast as it can (four saves outstanding, so group commit is in
 // play) and prints each number once its save has resolved (stdout to a pipe
 // is synchronous on Linux: a printed number was durable before it was
-// printed). Uses the built package (dist), so run `tsc -p tsconfig.build.json` first.
-import { FileStore } from "../dist/index.js";
+// printed). The test bundles it from the sources (esbuild) before running it.
+import { FileStore } from "../src/index.ts";
 import { numbered } from "./numbered.mjs";
 
 const [directory, clientId, compactMinBytes] = process.argv.slice(2);

@@ -4,12 +4,13 @@
  * saving as fast as it can leaves a store that loads a save at least as new
  * as the last one it reported durable.
  */
-import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { beforeAll, describe, expect, it } from "vitest";
+import { rolldown } from "rolldown";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StoreError, type StoredSession } from "@sansmqtt/core";
 import { FileStore } from "../src/index.js";
 import { frame } from "../src/frame.js";
@@ -125,16 +126,26 @@ describe("damage", () => {
 
 describe("SIGKILL", () => {
   const here = fileURLToPath(new URL(".", import.meta.url));
-  const root = join(here, "..");
 
-  beforeAll(() => {
-    // The child runs the built package with plain Node, and so the built core
-    // (turbo builds it before this package's tests: see turbo.json).
-    const core = createRequire(join(root, "package.json")).resolve("@sansmqtt/core");
-    if (!existsSync(core)) throw new Error(`${core} is missing: build @sansmqtt/core first (pnpm exec turbo run build --filter=@sansmqtt/core)`);
-    const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
-    execFileSync(process.execPath, [tsc, "-p", join(root, "tsconfig.build.json")], { cwd: root, stdio: "inherit" });
+  // The child is plain Node running one file bundled here from the sources
+  // (rolldown, with the workspace's "@sansmqtt/source" condition). It reads no
+  // dist/ of any package: other packages' test runs rebuild theirs meanwhile.
+  const childFile = join(tmpdir(), `sansmqtt-child-saver-${process.pid}.mjs`);
+  beforeAll(async () => {
+    const b = await rolldown({
+      input: join(here, "child-saver.mjs"),
+      platform: "node",
+      resolve: { conditionNames: ["@sansmqtt/source", "import", "node", "default"] },
+      external: [/^node:/],
+      logLevel: "silent",
+    });
+    try {
+      await b.write({ file: childFile, format: "esm" });
+    } finally {
+      await b.close();
+    }
   }, 60_000);
+  afterAll(() => rmSync(childFile, { force: true }));
 
   it("a child killed at random moments while saving leaves a store that loads a save at least as new as the last it reported", async () => {
     const dir = tempDir();
@@ -143,7 +154,7 @@ describe("SIGKILL", () => {
     let total = 0;
     const started = Date.now();
     for (let round = 0; round < 8 && (round < 5 || Date.now() - started < 6_000); round++) {
-      const child = spawn(process.execPath, [join(here, "child-saver.mjs"), dir, clientId, String(24 * 1024)], { stdio: ["ignore", "pipe", "inherit"] });
+      const child = spawn(process.execPath, [childFile, dir, clientId, String(24 * 1024)], { stdio: ["ignore", "pipe", "inherit"] });
       let out = "";
       let wake: () => void = () => undefined;
       child.stdout.setEncoding("utf8");
