@@ -21,6 +21,15 @@ export interface StoredSession {
    * expiry across a restart counts from this.
    */
   readonly savedAt: number;
+  /**
+   * The application's own progress (a source offset, the last message number
+   * it handled ...), saved in the same write as the session: after a crash the
+   * store holds both as they were at one instant, so an application that
+   * records what it published or processed here neither repeats nor skips
+   * anything. Opaque to the store; keep it small (it is written whole with
+   * every save).
+   */
+  readonly checkpoint?: string;
 }
 
 export interface SessionStore {

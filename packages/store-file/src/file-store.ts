@@ -147,6 +147,9 @@ export class FileStore implements SessionStore {
     if (typeof stored.savedAt !== "number" || !Number.isFinite(stored.savedAt)) {
       return Promise.reject(new TypeError("FileStore.save: savedAt must be a finite number"));
     }
+    if (stored.checkpoint !== undefined && typeof stored.checkpoint !== "string") {
+      return Promise.reject(new TypeError("FileStore.save: checkpoint must be a string when given"));
+    }
     const promise = new Promise<void>((resolve, reject) => {
       if (this.#batch !== undefined) {
         // Group commit: the write not started yet takes this session instead.
@@ -332,10 +335,11 @@ export class FileStore implements SessionStore {
       }
     }
     const head: Record<string, unknown> = { n: log.records, k: "d", savedAt: stored.savedAt, rest, del };
+    if (stored.checkpoint !== undefined) head.cp = stored.checkpoint;
     if (order !== undefined) head.order = order;
     const pieces = body(head, lines);
     log.messageBytes = messageBytes;
-    log.sessionBytes = messageBytes + outgoing.length + Buffer.byteLength(JSON.stringify(rest)) + 64;
+    log.sessionBytes = messageBytes + outgoing.length + Buffer.byteLength(JSON.stringify(rest)) + (stored.checkpoint === undefined ? 0 : Buffer.byteLength(JSON.stringify(stored.checkpoint))) + 64;
     return frame(pieces, false);
   }
 
@@ -352,7 +356,8 @@ export class FileStore implements SessionStore {
       messageBytes += line.length;
       entries.set(mid, entryOf(m, json, line.length, generation));
     }
-    const head = { n: 0, k: "f", id: this.clientId, savedAt: stored.savedAt, rest };
+    const head: Record<string, unknown> = { n: 0, k: "f", id: this.clientId, savedAt: stored.savedAt, rest };
+    if (stored.checkpoint !== undefined) head.cp = stored.checkpoint;
     const pieces = body(head, lines);
     const record = frame(pieces, true);
     await this.#dropLog();

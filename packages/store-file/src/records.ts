@@ -8,10 +8,11 @@
  * so a session with many messages never has to be one JavaScript string.
  *
  * - A full record (`k: "f"`, only ever first in a log file) holds the whole
- *   session: head { n, k, id, savedAt, rest } and every message.
+ *   session: head { n, k, id, savedAt, rest, cp? } and every message.
  * - A delta record (`k: "d"`) holds what changed since the record before:
- *   head { n, k, savedAt, rest, del, order? } and the messages added or
- *   changed. `rest` is the session without its messages (small; always whole).
+ *   head { n, k, savedAt, rest, cp?, del, order? } and the messages added or
+ *   changed. `rest` is the session without its messages (small; always whole);
+ *   `cp` is the application's checkpoint string (StoredSession.checkpoint), whole.
  *   Applying one: remove `del`; each message line replaces the message with
  *   its `mid` where it stands, or is appended; then, if `order` is present,
  *   the messages take that order (the writer sends it only when the order
@@ -127,6 +128,7 @@ export class Replay {
   private messages = new Map<number, unknown>();
   private rest: Rest | undefined;
   private savedAt = 0;
+  private checkpoint: string | undefined;
   private n = -1;
 
   constructor(private readonly clientId: string) {}
@@ -148,8 +150,11 @@ export class Replay {
         if (!this.messages.delete(mid)) throw new Damage(`record ${this.n} removes message ${mid}, which is not there`);
       }
     }
+    if (head.cp !== undefined && typeof head.cp !== "string") throw new Damage(`record ${this.n}'s checkpoint is not a string`);
     this.rest = head.rest;
     this.savedAt = head.savedAt;
+    // Each record carries the checkpoint of its save whole: absent means none.
+    this.checkpoint = head.cp as string | undefined;
     for (let i = 1; i < lines.length; i++) {
       const m = parse(lines[i]!, "message");
       if (!isObject(m) || !Number.isSafeInteger(m.mid)) throw new Damage(`record ${this.n} holds a message without a message id`);
@@ -176,7 +181,7 @@ export class Replay {
     } catch (e) {
       throw new Damage(`the session does not decode: ${e instanceof Error ? e.message : String(e)}`);
     }
-    return { session, savedAt: this.savedAt };
+    return this.checkpoint === undefined ? { session, savedAt: this.savedAt } : { session, savedAt: this.savedAt, checkpoint: this.checkpoint };
   }
 }
 

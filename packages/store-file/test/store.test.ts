@@ -103,7 +103,8 @@ describe("churn", () => {
     let fullRecords = 0;
     for (let i = 1; i <= 3_000; i++) {
       churn.step();
-      last = { session: churn.peer.conn.exportSession(churn.peer.now), savedAt: i };
+      // The application's checkpoint rides along, and is absent from some saves.
+      last = i % 3 === 0 ? { session: churn.peer.conn.exportSession(churn.peer.now), savedAt: i } : { session: churn.peer.conn.exportSession(churn.peer.now), savedAt: i, checkpoint: `offset ${i} \u2603\n` };
       await store.save(last);
       if (i % 97 === 0) expect(await store.load()).toEqual(last);
       if (i % 1000 === 0) {
@@ -117,6 +118,20 @@ describe("churn", () => {
     expect(fullRecords).toBeGreaterThan(3); // compacted, not only a full record after each reopening
     const fresh = new MqttConnection({ protocolVersion: 5, clientId: "x" });
     fresh.importSession(0, (await store.load())!.session);
+  });
+
+  it("the checkpoint is saved whole with each save and loads with it; a non-string one is refused", async () => {
+    const dir = tempDir();
+    const store = track(new FileStore(dir, "cp", { durable: false }));
+    const { session } = richSession();
+    await store.save({ session, savedAt: 1, checkpoint: "a".repeat(10_000) });
+    expect((await store.load())?.checkpoint).toBe("a".repeat(10_000));
+    await store.save({ session, savedAt: 2, checkpoint: "" });
+    expect((await store.load())?.checkpoint).toBe("");
+    await store.save({ session, savedAt: 3 });
+    expect(await store.load()).toEqual({ session, savedAt: 3 });
+    await expect(store.save({ session, savedAt: 4, checkpoint: 5 as unknown as string })).rejects.toThrow(/checkpoint must be a string/);
+    expect((await store.load())?.savedAt).toBe(3);
   });
 
   it("random edits of a hand-made session (add, remove, stage, properties, reorder) load back exactly", async () => {
