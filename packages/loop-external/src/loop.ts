@@ -71,6 +71,17 @@ export interface ExternalLoopOptions extends LoopHooks {
    * Default 2,000.
    */
   closeTimeoutMs?: number;
+  /**
+   * A durability barrier, for a session store: called when bytes have been
+   * taken from the engine and before any of them is written (the engine has
+   * already recorded what they carry: packet ids, stages). When it returns a
+   * promise, those bytes, and everything after them, wait until it resolves;
+   * the loop reports `writeBlocked` meanwhile and calls `onWritable` after.
+   * A rejection cuts the connection with that error as the cause. A graceful
+   * close waits for it too, so DISCONNECT still goes out after them.
+   * Undefined (default), or returning undefined: bytes are written at once.
+   */
+  commit?: (() => Promise<void> | undefined) | undefined;
 }
 
 const defaultClock = (): number => (globalThis as unknown as { performance: { now(): number } }).performance.now();
@@ -102,6 +113,7 @@ export class ExternalLoop implements LoopHooks {
   private readonly makeTransport: () => Transport;
   private readonly clock: () => number;
   private readonly closeTimeoutMs: number;
+  private readonly commit: (() => Promise<void> | undefined) | undefined;
   private phase: Phase = "idle";
   private transport: Transport | undefined;
   private sock: unknown = undefined;
@@ -111,6 +123,10 @@ export class ExternalLoop implements LoopHooks {
   private ended: { error: TransportError | undefined } | undefined;
   /** The transport asked us to wait for drain. */
   private blocked = false;
+  /** Bytes taken from the engine that wait for `commit` (in order; undefined: no commit pending). */
+  private held: Uint8Array[] | undefined;
+  /** The engine ended the connection while a commit was pending: close the transport once the held bytes are out. */
+  private closeAfterCommit = false;
   private registered = false;
   private readSignalled = false;
   /** When a graceful close gives up waiting for the broker (loop clock). */
@@ -121,6 +137,7 @@ export class ExternalLoop implements LoopHooks {
     this.makeTransport = options.transport;
     this.clock = options.clock ?? defaultClock;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 2_000;
+    this.commit = options.commit;
     this.onSocketOpen = options.onSocketOpen;
     this.onSocketClose = options.onSocketClose;
     this.onSocketRegisterWrite = options.onSocketRegisterWrite;
@@ -273,16 +290,16 @@ export class ExternalLoop implements LoopHooks {
 
   /** Whether `loopWrite` has work: bytes in the engine, or bytes the transport holds until drain (Paho's want_write). */
   wantWrite(): boolean {
-    return this.phase === "open" && (this.blocked || this.engine.wantsWrite());
+    return this.phase === "open" && (this.blocked || this.held !== undefined || this.engine.wantsWrite());
   }
 
   /**
-   * The transport asked to wait for drain: a `loopWrite` now would write
-   * nothing (select would not report the socket writable). `onWritable` says
-   * when this ends.
+   * The transport asked to wait for drain, or bytes wait for `commit`: a
+   * `loopWrite` now would write nothing (select would not report the socket
+   * writable). `onWritable` says when this ends.
    */
   get writeBlocked(): boolean {
-    return this.blocked;
+    return this.blocked || this.held !== undefined;
   }
 
   /** Whether `loopRead` has work now (what `onReadable` announced). */
@@ -370,9 +387,45 @@ export class ExternalLoop implements LoopHooks {
   }
 
   private flush(now: number): void {
-    if (this.blocked || this.transport === undefined) return;
+    if (this.blocked || this.held !== undefined || this.transport === undefined) return;
     const chunks = this.engine.pollTransmit(now);
-    if (chunks.length > 0 && !this.transport.write(chunks)) this.blocked = true;
+    if (chunks.length === 0) return;
+    const pending = this.commit?.();
+    if (pending === undefined) {
+      if (!this.transport.write(chunks)) this.blocked = true;
+      return;
+    }
+    // Group commit: while this one is pending, the engine gathers what comes
+    // next, and the next flush takes it all behind one commit.
+    this.held = chunks;
+    const transport = this.transport;
+    pending.then(
+      () => this.committed(transport),
+      (e: unknown) => {
+        if (this.transport !== transport) return;
+        this.held = undefined;
+        this.closeAfterCommit = false;
+        // The bytes never go out: the store could not make them safe to send.
+        transport.close(e);
+      },
+    );
+  }
+
+  /** The commit for the held bytes resolved: write them (and close, if the engine ended the connection meanwhile). */
+  private committed(transport: Transport): void {
+    if (this.transport !== transport || this.held === undefined) return; // that connection is gone: the bytes with it
+    const held = this.held;
+    this.held = undefined;
+    if (!transport.write(held)) this.blocked = true;
+    if (this.closeAfterCommit) {
+      this.closeAfterCommit = false;
+      transport.close();
+      return;
+    }
+    if (this.phase === "open") {
+      this.updateWriteInterest();
+      this.onWritable?.();
+    }
   }
 
   /** Delivers the engine's events; a `closed` one ends the connection. Returns the code for this call. */
@@ -395,13 +448,17 @@ export class ExternalLoop implements LoopHooks {
     const local = e.reason.kind === "local";
     this.blocked = false; // a graceful close queues behind whatever the transport holds
     const chunks = this.engine.pollTransmit(now);
-    if (chunks.length > 0) this.transport?.write(chunks);
+    // Behind bytes that wait for a commit, the last ones (DISCONNECT) wait too.
+    if (this.held !== undefined) {
+      this.held.push(...chunks);
+      this.closeAfterCommit = true;
+    } else if (chunks.length > 0) this.transport?.write(chunks);
     // Paho: disconnect() → on_disconnect, then the socket hooks; anything else → hooks first.
     if (local) this.onEvent?.(e);
     this.teardown();
     this.phase = "closing";
     this.closeBy = now + this.closeTimeoutMs;
-    this.transport?.close();
+    if (!this.closeAfterCommit) this.transport?.close();
     if (!local) this.onEvent?.(e);
     if (this.ended !== undefined) this.finishClosing();
     return resultOfClose(e.reason);
@@ -415,6 +472,8 @@ export class ExternalLoop implements LoopHooks {
     this.phase = "idle";
     this.ended = undefined;
     this.blocked = false;
+    this.held = undefined;
+    this.closeAfterCommit = false;
     this.engine.connectionLost(now, error);
     return this.dispatch(now);
   }
@@ -437,6 +496,8 @@ export class ExternalLoop implements LoopHooks {
     this.ended = undefined;
     this.closeBy = undefined;
     this.blocked = false;
+    this.held = undefined;
+    this.closeAfterCommit = false;
     this.inbox = [];
   }
 

@@ -278,6 +278,123 @@ describe("ExternalLoop: readiness and back-pressure", () => {
   });
 });
 
+describe("ExternalLoop: the commit barrier (a session store saves before bytes go out)", () => {
+  /** A commit the test resolves or rejects by hand, counting calls. */
+  function barrier(): { commit: () => Promise<void>; calls: number; resolve(): void; reject(e: unknown): void } {
+    const b = {
+      calls: 0,
+      pending: [] as { resolve(): void; reject(e: unknown): void }[],
+      commit: (): Promise<void> => {
+        b.calls++;
+        return new Promise<void>((resolve, reject) => b.pending.push({ resolve, reject }));
+      },
+      resolve: () => b.pending.shift()!.resolve(),
+      reject: (e: unknown) => b.pending.shift()!.reject(e),
+    };
+    return b;
+  }
+  const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
+
+  it("bytes wait for the commit; what comes meanwhile waits in the engine and goes behind the next one, in order", async () => {
+    const b = barrier();
+    const s = scripted({}, 2000, { commit: b.commit });
+    const opened = s.loop.connect();
+    s.t().accept();
+    await opened;
+    s.loop.loopWrite();
+    expect(b.calls).toBe(1);
+    expect(s.t().written).toHaveLength(0); // CONNECT waits too
+    expect(s.loop.writeBlocked).toBe(true);
+    expect(s.loop.wantWrite()).toBe(true);
+    b.resolve();
+    await settle();
+    expect(s.t().packets(5).map((p) => p.type)).toEqual(["connect"]);
+    expect(s.log.at(-1)).toBe("writable");
+    s.server({ type: "connack", sessionPresent: false, reasonCode: 0 });
+    s.loop.loopRead();
+    s.loop.publish({ topic: "a", payload: bytes("1"), qos: 1 });
+    s.loop.loopWrite();
+    s.loop.publish({ topic: "a", payload: bytes("2"), qos: 1 });
+    s.loop.publish({ topic: "a", payload: bytes("3"), qos: 0 });
+    s.loop.loopWrite(); // held: takes nothing from the engine
+    expect(b.calls).toBe(2);
+    expect(s.t().packets(5)).toHaveLength(1);
+    b.resolve();
+    await settle();
+    expect(s.t().packets(5).map((p) => p.type === "publish" && new TextDecoder().decode(p.payload))).toEqual([false, "1"]);
+    s.loop.loopWrite(); // the two that waited, behind one commit
+    expect(b.calls).toBe(3);
+    b.resolve();
+    await settle();
+    expect(s.t().packets(5).map((p) => p.type === "publish" && new TextDecoder().decode(p.payload))).toEqual([false, "1", "2", "3"]);
+    expect(s.loop.writeBlocked).toBe(false);
+    expect(s.loop.wantWrite()).toBe(false);
+  });
+
+  it("a rejected commit cuts the connection with its error; the held bytes never go out", async () => {
+    const b = barrier();
+    const s = scripted({}, 2000, { commit: b.commit });
+    const opened = s.loop.connect();
+    s.t().accept();
+    await opened;
+    s.loop.loopWrite();
+    const failure = new Error("disk full");
+    b.reject(failure);
+    await settle();
+    expect(s.t().written).toHaveLength(0);
+    expect(s.t().closedWith).toEqual([failure]);
+    s.t().end(new TransportError(TransportErrorCode.Aborted, "aborted", { cause: failure }));
+    expect(s.loop.loopRead()).toBe(MQTT_ERR_CONN_LOST);
+    expect(s.loop.isOpen).toBe(false);
+  });
+
+  it("[MQTT-3.14.4-1] a local disconnect while a commit is pending: DISCONNECT goes behind the held bytes, the transport closes after", async () => {
+    const b = barrier();
+    const s = scripted({}, 2000, { commit: b.commit });
+    const opened = s.loop.connect();
+    s.t().accept();
+    await opened;
+    s.loop.loopWrite();
+    b.resolve();
+    await settle();
+    s.server({ type: "connack", sessionPresent: false, reasonCode: 0 });
+    s.loop.loopRead();
+    s.loop.publish({ topic: "a", payload: bytes("last"), qos: 0 });
+    s.loop.loopWrite();
+    s.loop.disconnect();
+    s.loop.loopRead(); // the closed event: the engine ends the connection
+    expect(s.events.at(-1)?.type).toBe("closed");
+    expect(s.t().closedWith).toEqual([]); // not closed yet: bytes are held
+    b.resolve();
+    await settle();
+    expect(s.t().packets(5).map((p) => p.type)).toEqual(["connect", "publish", "disconnect"]);
+    expect(s.t().closedWith).toEqual([undefined]); // graceful
+  });
+
+  it("a connection lost while its commit is pending: the commit's end writes nothing anywhere", async () => {
+    const b = barrier();
+    const s = scripted({}, 2000, { commit: b.commit });
+    const opened = s.loop.connect();
+    s.t().accept();
+    await opened;
+    s.loop.loopWrite();
+    const first = s.t();
+    first.end(new TransportError(TransportErrorCode.Reset, "reset"));
+    expect(s.loop.loopRead()).toBe(MQTT_ERR_CONN_LOST);
+    const again = s.loop.connect();
+    s.t().accept();
+    await again;
+    b.resolve();
+    await settle();
+    expect(first.written).toHaveLength(0);
+    expect(s.t().written).toHaveLength(0);
+    s.loop.loopWrite(); // the new connection's CONNECT, behind its own commit
+    b.resolve();
+    await settle();
+    expect(s.t().packets(5).map((p) => p.type)).toEqual(["connect"]);
+  });
+});
+
 describe("result codes", () => {
   it("errorString has a text for every code and a fallback", () => {
     for (let rc = -1; rc <= 16; rc++) expect(errorString(rc)).not.toBe("");

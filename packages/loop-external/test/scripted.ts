@@ -3,7 +3,7 @@
 // in one list so order is checkable.
 import { encodePacket, PacketDecoder, type Packet } from "@sansmqtt/core/codec";
 import { MqttConnection, TransportError, type ConnectionOptions, type Event, type Transport, type TransportHandlers, type TransportState } from "@sansmqtt/core";
-import { ExternalLoop } from "../src/index.js";
+import { ExternalLoop, type ExternalLoopOptions } from "../src/index.js";
 
 export class ScriptedTransport implements Transport {
   state: TransportState = "idle";
@@ -76,7 +76,7 @@ export interface Scripted {
   server(p: Packet): void;
 }
 
-export function scripted(options: Partial<ConnectionOptions> = {}, closeTimeoutMs = 2000): Scripted {
+export function scripted(options: Partial<ConnectionOptions> = {}, closeTimeoutMs = 2000, extra: Pick<ExternalLoopOptions, "commit"> = {}): Scripted {
   const version = options.protocolVersion ?? 5;
   const engine = new MqttConnection({ protocolVersion: version, clientId: "loop-test", keepAlive: 0, ...options });
   const transports: ScriptedTransport[] = [];
@@ -92,6 +92,7 @@ export function scripted(options: Partial<ConnectionOptions> = {}, closeTimeoutM
     },
     clock: () => clock.now,
     closeTimeoutMs,
+    ...extra,
     onSocketOpen: (s) => log.push(s === transports.at(-1)!.sock ? "open" : "open:wrong-socket"),
     onSocketClose: () => log.push("close"),
     onSocketRegisterWrite: () => log.push("register"),
