@@ -10,16 +10,22 @@
  * - one ExternalLoop per engine does the IO; `loop()`, `loopRead()` ... are its
  *   calls, `loopStart()` / `loopForever()` drive it with a LoopRunner on the
  *   host's event loop and reconnect with jittered exponential backoff;
- * - engine events become Paho's VERSION2 callbacks in `handleEvent`.
+ * - engine events become Paho's VERSION2 callbacks in `handleEvent`;
+ * - with a `store`, the session is loaded before the first connection and
+ *   saved before the bytes that depend on it are written (persistence.ts).
  *
  * Where Paho blocks (connect, loop, loop_forever, loop_stop, wait_for_publish)
  * this returns a Promise.
  */
 import {
   ErrorCode,
+  LocalProtocolError,
   MqttConnection,
   MqttError,
   TransportError,
+  type OutgoingMessage,
+  type SessionStore,
+  type StoredSession,
   isValidTopicFilter,
   topicMatchesSub,
   type ConnectionOptions,
@@ -43,6 +49,7 @@ import {
 } from "@sansmqtt/loop-external";
 import type { ProxyOptions } from "@sansmqtt/transport-tcp";
 import type { TlsSecurityOptions } from "@sansmqtt/transport-tls";
+import { SessionSaver } from "./persistence.js";
 import { transportFactory, type TransportFactory, type TransportName, type TransportSettings } from "./transports.js";
 import {
   CallbackAPIVersion,
@@ -80,6 +87,9 @@ export class ClientError extends Error {
 }
 
 const argError = (m: string): ClientError => new ClientError("ERR_CLIENT_ARGUMENT", m);
+
+/** An error's message for a log line. */
+const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /** A message payload as Paho takes it: text (UTF-8), bytes, a number (its text), or nothing. */
 export type Payload = string | Uint8Array | ArrayBuffer | number | null | undefined;
@@ -131,6 +141,27 @@ export interface ClientOptions {
   reconnectOnFailure?: boolean;
   /** The application acknowledges QoS 1/2 messages with `ack(mid, qos)`. */
   manualAck?: boolean;
+  /**
+   * Where the session is kept between runs of the program (not in Paho, whose
+   * sessions live in memory only). Default: none, the session lives as long
+   * as the Client. With a store, the session is loaded before the first
+   * connection (`loadSession()`), and every change is saved before the packet
+   * that covers it is sent. The application opens and closes the store.
+   * For a session that outlives a connection, use `cleanSession: false`
+   * (MQTT 3.x) or `cleanStart: false` with a SessionExpiryInterval (MQTT 5).
+   */
+  store?: SessionStore;
+  /**
+   * When the broker no longer has the session (CONNACK session present 0, or
+   * a clean start): publish QoS 1 messages that were not acknowledged, and
+   * QoS 2 messages that were never sent, again as new messages (default
+   * true; false: they fail, rc MQTT_ERR_INVAL). A QoS 2 message the broker
+   * may already have received is never sent again: it fails with
+   * ERR_SESSION_LOST, so it cannot arrive twice.
+   */
+  republishOnSessionLoss?: boolean;
+  /** When the broker no longer has the session: subscribe again to what it had granted. Default: true with a store, false without (Paho: subscribe in onConnect). */
+  resubscribeOnSessionLoss?: boolean;
 }
 
 export interface ConnectOptions {
@@ -221,6 +252,8 @@ export class Client {
   private readonly clientIdValue: string;
   private readonly cleanSession: boolean;
   private readonly reconnectOnFailure: boolean;
+  private readonly republishOnSessionLoss: boolean;
+  private readonly resubscribeOnSessionLoss: boolean;
   private userdata: unknown;
 
   // ==== settings ====
@@ -279,6 +312,14 @@ export class Client {
   /** reconnect() cut a connection and waits for its end to be processed. */
   private draining = false;
 
+  // ==== the session store ====
+  private readonly store: SessionStore | undefined;
+  private readonly saver: SessionSaver | undefined;
+  /** loadSession() under way or done (it runs once). */
+  private loading: Promise<MQTTMessageInfo[]> | undefined;
+  private loaded = false;
+  private checkpoint: string | undefined;
+
   constructor(options: ClientOptions = {}) {
     const api = options.callbackApiVersion ?? CallbackAPIVersion.VERSION2;
     if (api === CallbackAPIVersion.VERSION1) {
@@ -308,6 +349,14 @@ export class Client {
     this.transportValue = transport;
     this.reconnectOnFailure = options.reconnectOnFailure ?? true;
     this.manualAckValue = options.manualAck ?? false;
+    const store = options.store;
+    if (store !== undefined && (typeof store !== "object" || store === null || typeof store.load !== "function" || typeof store.save !== "function")) {
+      throw argError("store must be a SessionStore (load, save, clear, close)");
+    }
+    this.store = store;
+    this.saver = store === undefined ? undefined : new SessionSaver(store, () => this.snapshot(), (e) => this.log(MQTT_LOG_ERR, `the session could not be saved: ${describe(e)}`));
+    this.republishOnSessionLoss = options.republishOnSessionLoss ?? true;
+    this.resubscribeOnSessionLoss = options.resubscribeOnSessionLoss ?? store !== undefined;
     this.engine = this.makeEngine();
     this.loopObj = this.makeLoop(this.engine);
   }
@@ -631,6 +680,7 @@ export class Client {
       // Paho's reconnect() closes the socket it had; here the loss is reported as usual (onDisconnect once).
       await this.drain();
     }
+    if (this.store !== undefined && !this.loaded) await this.loadSession();
     this.refreshEngine();
     const factory = await transportFactory(this.transportSettings());
     this.pendingFactory = factory;
@@ -644,7 +694,7 @@ export class Client {
     try {
       await this.loopObj.connect({ clean });
     } catch (e) {
-      this.log(MQTT_LOG_WARNING, `connection to ${this.describeTarget()} failed: ${e instanceof Error ? e.message : String(e)}`);
+      this.log(MQTT_LOG_WARNING, `connection to ${this.describeTarget()} failed: ${describe(e)}`);
       if (this.state === "connecting") this.setState("connection-lost");
       throw e;
     }
@@ -706,6 +756,7 @@ export class Client {
     if (topic.includes("+") || topic.includes("#")) throw argError("Publish topic cannot contain wildcards.");
     const q = checkQos(qos, "publish");
     if (properties !== undefined && this.protocol !== 5) throw argError("properties need MQTT 5");
+    this.checkLoaded("publish");
     const bytes = payloadBytes(payload);
     const request = { topic, payload: bytes, qos: q, retain: Boolean(retain), ...(properties !== undefined ? { properties } : {}) };
     // Settings changed while offline (maxQueuedMessages ...) apply to what is queued from now on.
@@ -719,6 +770,7 @@ export class Client {
     }
     const info = new MQTTMessageInfo(mid, this.loopObj.isOpen ? MQTT_ERR_SUCCESS : MQTT_ERR_NO_CONN);
     this.infos.set(mid, info);
+    this.saver?.schedule();
     this.log(MQTT_LOG_DEBUG, `Sending PUBLISH (d0, q${q}, r${retain ? 1 : 0}, m${mid}), '${topic}', ... (${bytes.byteLength} bytes)`);
     return info;
   }
@@ -764,6 +816,7 @@ export class Client {
     });
     if (!this.loopObj.isOpen) return [MQTT_ERR_NO_CONN, undefined];
     const mid = this.loopObj.subscribe(subs, properties);
+    this.saver?.schedule();
     this.log(MQTT_LOG_DEBUG, `Sending SUBSCRIBE (d0, m${mid}) ${subs.map((s) => `[${s.topicFilter}, ${s.qos}]`).join(", ")}`);
     return [MQTT_ERR_SUCCESS, mid];
   }
@@ -776,6 +829,7 @@ export class Client {
     if (properties !== undefined && this.protocol !== 5) throw argError("properties need MQTT 5");
     if (!this.loopObj.isOpen) return [MQTT_ERR_NO_CONN, undefined];
     const mid = this.loopObj.unsubscribe(filters, properties);
+    this.saver?.schedule();
     this.log(MQTT_LOG_DEBUG, `Sending UNSUBSCRIBE (d0, m${mid}) ${filters.join(", ")}`);
     return [MQTT_ERR_SUCCESS, mid];
   }
@@ -786,6 +840,122 @@ export class Client {
     if (qos !== 1 && qos !== 2) return MQTT_ERR_SUCCESS;
     if (!this.loopObj.isOpen) return MQTT_ERR_NO_CONN;
     return this.loopObj.ack(mid) ? MQTT_ERR_SUCCESS : MQTT_ERR_INVAL;
+  }
+
+  // ==== the session store ====
+
+  /**
+   * Loads the session from the store (once: later calls give the same
+   * result; `connect()` and `reconnect()` call it when the application has
+   * not). Resolves with an MQTTMessageInfo per outgoing message the session
+   * held, in send order: they go out (again) after the next CONNACK. A queued
+   * message whose Message Expiry Interval passed while the program was not
+   * running is dropped: its info is already failed (ERR_MESSAGE_EXPIRED); one
+   * still valid goes out with the interval reduced by the time waited.
+   * Rejects with the store's StoreError (a damaged store stays as it is: the
+   * application decides, e.g. `store.clear()`), or ERR_CLIENT_ARGUMENT when
+   * the stored session is another client id's. Call it before publishing.
+   */
+  loadSession(): Promise<MQTTMessageInfo[]> {
+    const store = this.store;
+    if (store === undefined) return Promise.reject(new ClientError("ERR_CLIENT_STATE", "loadSession() needs the store option"));
+    this.loading ??= this.restore(store).catch((e: unknown) => {
+      // A later call tries again (the application may have repaired the store).
+      this.loading = undefined;
+      throw e;
+    });
+    return this.loading;
+  }
+
+  /**
+   * Records the application's progress (a source offset, the last message
+   * number it handled ...) to be saved with the session in the same write:
+   * after a crash, the loaded checkpoint and the loaded session are from the
+   * same instant. A publisher that sets it after each publish never repeats
+   * or skips a message; a subscriber that records in it what its onMessage
+   * handled sees each QoS 2 message exactly once. Needs the store option.
+   */
+  checkpointSet(value: string): void {
+    if (this.saver === undefined) throw new ClientError("ERR_CLIENT_STATE", "checkpointSet() needs the store option");
+    if (typeof value !== "string") throw argError("a checkpoint is a string");
+    this.checkLoaded("checkpointSet");
+    this.checkpoint = value;
+    this.saver.schedule();
+  }
+
+  /** The checkpoint last set, or loaded with the session; undefined when there is none. */
+  checkpointGet(): string | undefined {
+    return this.checkpoint;
+  }
+
+  /**
+   * Resolves when everything done so far (publishes, acks, the checkpoint) is
+   * in the store; rejects with the store's error. Call it before closing the
+   * store. Without a store: resolves at once.
+   */
+  saveSession(): Promise<void> {
+    if (this.saver === undefined || !this.loaded) return Promise.resolve();
+    return this.saver.request();
+  }
+
+  private checkLoaded(what: string): void {
+    if (this.store !== undefined && !this.loaded) {
+      throw new ClientError("ERR_CLIENT_STATE", `${what}() before the stored session was loaded: await loadSession() (or connect()) first`);
+    }
+  }
+
+  private async restore(store: SessionStore): Promise<MQTTMessageInfo[]> {
+    const stored = await store.load();
+    if (this.loaded) return [];
+    if (this.loopObj.isOpen) throw new ClientError("ERR_CLIENT_STATE", "loadSession() while connected");
+    const infos: MQTTMessageInfo[] = [];
+    if (stored !== undefined) {
+      const session = stored.session;
+      if (this.clientIdValue !== "" && session.clientId !== this.clientIdValue) {
+        throw argError(`the stored session belongs to client id ${JSON.stringify(session.clientId)}, not ${JSON.stringify(this.clientIdValue)}`);
+      }
+      // The engine's expiry clock is monotonic and did not run while the
+      // program was down: count that time from the wall clock of the save.
+      const waited = Math.max(0, Date.now() - stored.savedAt);
+      const expired: OutgoingMessage[] = [];
+      const outgoing: OutgoingMessage[] = [];
+      for (const m of session.outgoing) {
+        const interval = m.properties?.messageExpiryInterval;
+        if (interval === undefined) {
+          outgoing.push(m);
+          continue;
+        }
+        const left = Math.max(0, Math.ceil((interval * 1000 - waited) / 1000));
+        // Never sent: nobody has it, drop it now. Sent: the engine settles it
+        // at its resend (a QoS 2 one keeps its packet id until the broker lets go).
+        if (left === 0 && (m.state === "queued" || m.sent === false)) expired.push(m);
+        else outgoing.push(left === interval ? m : { ...m, properties: { ...m.properties, messageExpiryInterval: left } });
+      }
+      const now = this.loopObj.now();
+      this.engine.importSession(now, { ...session, outgoing });
+      this.checkpoint = stored.checkpoint;
+      for (const m of outgoing) {
+        const info = new MQTTMessageInfo(m.mid, MQTT_ERR_NO_CONN);
+        this.infos.set(m.mid, info);
+        infos.push(info);
+      }
+      for (const m of expired) {
+        const info = new MQTTMessageInfo(m.mid, MQTT_ERR_NO_CONN);
+        const why = `message ${m.mid} expired while the program was not running (Message Expiry Interval ${m.properties!.messageExpiryInterval} s, saved ${Math.round(waited / 1000)} s ago)`;
+        info._fail(new PublishError(why, MQTT_ERR_NO_CONN, undefined, { cause: new LocalProtocolError(ErrorCode.MessageExpired, why) }));
+        this.log(MQTT_LOG_WARNING, why);
+        infos.push(info);
+      }
+      this.log(MQTT_LOG_INFO, `session loaded: ${outgoing.length} outgoing messages, ${expired.length} expired, ${session.incomingQos2.length} incoming QoS 2 in progress, ${session.subscriptions.length} subscriptions`);
+    }
+    this.loaded = true;
+    return infos;
+  }
+
+  /** What a save writes: the session as it is now, the wall-clock time, the checkpoint. */
+  private snapshot(): StoredSession {
+    const session = this.engine.exportSession(this.loopObj.now());
+    return this.checkpoint === undefined ? { session, savedAt: Date.now() } : { session, savedAt: Date.now(), checkpoint: this.checkpoint };
   }
 
   // ==== the external loop ====
@@ -847,7 +1017,7 @@ export class Client {
     if (this.driving) return MQTT_ERR_INVAL;
     const run = this.drive(true, true);
     this.background = run;
-    run.catch((e: unknown) => this.log(MQTT_LOG_ERR, `the loop stopped: ${e instanceof Error ? e.message : String(e)}`));
+    run.catch((e: unknown) => this.log(MQTT_LOG_ERR, `the loop stopped: ${describe(e)}`));
     return MQTT_ERR_SUCCESS;
   }
 
@@ -1029,6 +1199,8 @@ export class Client {
       // acks each QoS 1/2 message after its callbacks return, as Paho does, so a
       // program that dies in onMessage has not acknowledged the message.
       manualAck: true,
+      republishOnSessionLoss: this.republishOnSessionLoss,
+      resubscribeOnSessionLoss: this.resubscribeOnSessionLoss,
     };
     if (this.will !== undefined) o.will = this.will;
     if (this.usernameValue !== undefined) {
@@ -1054,7 +1226,7 @@ export class Client {
     try {
       next.importSession(now, old.exportSession(now));
     } catch (e) {
-      this.log(MQTT_LOG_WARNING, `the session could not be carried over to the new settings: ${e instanceof Error ? e.message : String(e)}`);
+      this.log(MQTT_LOG_WARNING, `the session could not be carried over to the new settings: ${describe(e)}`);
     }
     this.engine = next;
     this.loopObj = this.makeLoop(next);
@@ -1083,6 +1255,7 @@ export class Client {
       },
       onWritable: () => this.wake(),
       onEvent: (e) => this.handleEvent(e, loop),
+      commit: this.saver === undefined ? undefined : () => this.saver!.request(),
     });
     return loop;
   }
@@ -1112,6 +1285,9 @@ export class Client {
 
   /** `loop` is the one that delivered the event: an automatic ack goes back through it. */
   private handleEvent(e: Event, loop: ExternalLoop): void {
+    // Every event is a change of the session (or follows one): save it soon.
+    // Bytes that depend on it wait for the save anyway (the loop's commit).
+    this.saver?.schedule();
     switch (e.type) {
       case "connected": {
         this.firstConnect = false;
@@ -1236,7 +1412,7 @@ export class Client {
     try {
       if (!loop.ack(packetId)) this.log(MQTT_LOG_DEBUG, `message ${packetId}: nothing to acknowledge on this connection any more`);
     } catch (e) {
-      this.log(MQTT_LOG_WARNING, `message ${packetId} could not be acknowledged: ${e instanceof Error ? e.message : String(e)}`);
+      this.log(MQTT_LOG_WARNING, `message ${packetId} could not be acknowledged: ${describe(e)}`);
     }
   }
 

@@ -80,7 +80,7 @@ export {
   errorString,
   type MqttErrorCode,
 } from "@sansmqtt/loop-external";
-export { topicMatchesSub, TransportError, type Properties, type UserProperty } from "@sansmqtt/core";
+export { topicMatchesSub, TransportError, MemoryStore, StoreError, StoreErrorCode, type Properties, type UserProperty, type SessionStore, type StoredSession } from "@sansmqtt/core";
 export {
   HelperError,
   publish,

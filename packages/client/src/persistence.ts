@@ -1,0 +1,82 @@
+/**
+ * Saving the session to the application's SessionStore.
+ *
+ * The rule that makes a stored session worth having: every change is durable
+ * before the packet that covers it leaves (a PUBLISH with a new packet id, a
+ * PUBREC, a PUBACK after the callback ran ...). The loop asks for a save
+ * between taking bytes from the engine and writing them (ExternalLoop's
+ * `commit`), and the bytes wait for it. Changes that send nothing (a PUBACK
+ * received, a checkpoint) are saved soon after, without holding anything.
+ *
+ * One save runs at a time; requests made while it runs share the next one
+ * (group commit), which exports the session when it starts, so it holds
+ * everything done before it.
+ */
+import type { SessionStore, StoredSession } from "@sansmqtt/core";
+import { host } from "./types.js";
+
+interface Waiter {
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+export class SessionSaver {
+  /** Waiters for the next save (the one that has not started yet). */
+  private next: Waiter[] | undefined;
+  private running = false;
+  /** Saves written, for tests and logs. */
+  saves = 0;
+
+  constructor(
+    private readonly store: SessionStore,
+    /** What to save, taken when the save starts. */
+    private readonly snapshot: () => StoredSession,
+    /** Every failed save, once (waiters get the error too). */
+    private readonly onError: (e: unknown) => void,
+  ) {}
+
+  /** Resolves once a save that started after this call is durable; rejects with the store's error. */
+  request(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.schedule();
+      this.next!.push({ resolve, reject });
+    });
+  }
+
+  /** A save soon, for a change that holds nothing back (nobody waits for it). */
+  schedule(): void {
+    if (this.next !== undefined) return;
+    this.next = [];
+    if (!this.running) host.queueMicrotask(() => void this.run());
+  }
+
+  /** Whether a save is written or waits to be. */
+  get busy(): boolean {
+    return this.running || this.next !== undefined;
+  }
+
+  private async run(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      while (this.next !== undefined) {
+        const waiters = this.next;
+        this.next = undefined;
+        let failure: { error: unknown } | undefined;
+        try {
+          await this.store.save(this.snapshot());
+          this.saves++;
+        } catch (e) {
+          failure = { error: e };
+          this.onError(e);
+        }
+        for (const w of waiters) {
+          if (failure === undefined) w.resolve();
+          else w.reject(failure.error);
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+}
