@@ -124,6 +124,8 @@ export type OnSubscribe = (client: Client, userdata: Userdata, mid: number, reas
 export type OnUnsubscribe = (client: Client, userdata: Userdata, mid: number, reasonCodes: ReasonCode[], properties: Properties) => void;
 export type OnLog = (client: Client, userdata: Userdata, level: number, buf: string) => void;
 export type OnPreConnect = (client: Client, userdata: Userdata) => void;
+/** MQTT 5 enhanced authentication: the broker's AUTH (0x18 continue: answer with `auth()`; 0x00 after a re-authentication). */
+export type OnAuth = (client: Client, userdata: Userdata, reasonCode: ReasonCode, properties: Properties) => void;
 export type OnSocket = (client: Client, userdata: Userdata, socket: unknown) => void;
 
 export interface ClientOptions {
@@ -233,6 +235,8 @@ export class Client {
   onSubscribe: OnSubscribe | undefined;
   onUnsubscribe: OnUnsubscribe | undefined;
   onLog: OnLog | undefined;
+  /** Not in Paho (it has no enhanced authentication): the broker's AUTH packets. */
+  onAuth: OnAuth | undefined;
   onPreConnect: OnPreConnect | undefined;
   onSocketOpen: OnSocket | undefined;
   onSocketClose: OnSocket | undefined;
@@ -312,7 +316,7 @@ export class Client {
   /** reconnect() cut a connection and waits for its end to be processed. */
   private draining = false;
 
-  // ==== the session store ====
+  // ==== the session store (state) ====
   private readonly store: SessionStore | undefined;
   private readonly saver: SessionSaver | undefined;
   /** loadSession() under way or done (it runs once). */
@@ -842,6 +846,25 @@ export class Client {
     return this.loopObj.ack(mid) ? MQTT_ERR_SUCCESS : MQTT_ERR_INVAL;
   }
 
+  /**
+   * MQTT 5 enhanced authentication (not in Paho): sends AUTH. Answer the
+   * broker's 0x18 (Continue authentication) with 0x18 and the next
+   * authenticationData; start a re-authentication while connected with 0x19
+   * (Re-authenticate) and the same authenticationMethod as the CONNECT (set
+   * it and the first data in connect()'s properties). Returns
+   * MQTT_ERR_SUCCESS, or MQTT_ERR_NO_CONN without a connection; a packet the
+   * spec forbids (another method, a reason code AUTH cannot carry) throws the
+   * engine's typed error.
+   */
+  auth(reasonCode: number | ReasonCode = 0x18, properties?: Properties): MqttErrorCode {
+    if (this.protocol !== 5) throw argError("enhanced authentication needs MQTT 5");
+    if (!this.loopObj.isOpen) return MQTT_ERR_NO_CONN;
+    const code = typeof reasonCode === "number" ? reasonCode : reasonCode.value;
+    this.log(MQTT_LOG_DEBUG, `Sending AUTH (${code})`);
+    this.loopObj.auth(properties === undefined ? { reasonCode: code } : { reasonCode: code, properties });
+    return MQTT_ERR_SUCCESS;
+  }
+
   // ==== the session store ====
 
   /**
@@ -1346,10 +1369,13 @@ export class Client {
         this.callUser(() => this.onUnsubscribe?.(this, this.userdata, e.mid, codes, e.properties ?? EMPTY_PROPERTIES));
         break;
       }
-      case "auth":
-        // Paho has no enhanced authentication; the engine's AUTH exchange is not exposed yet.
-        this.log(MQTT_LOG_WARNING, `Received AUTH (${e.reasonCode}); enhanced authentication is not supported by this client`);
+      case "auth": {
+        this.log(MQTT_LOG_DEBUG, `Received AUTH (${e.reasonCode})`);
+        const rc = new ReasonCode(PacketTypes.AUTH, e.reasonCode);
+        if (this.onAuth === undefined) this.log(MQTT_LOG_WARNING, `Received AUTH (${rc.getName()}) and no onAuth is set to answer it`);
+        this.callUser(() => this.onAuth?.(this, this.userdata, rc, e.properties ?? EMPTY_PROPERTIES));
         break;
+      }
       case "closed":
         this.connectionClosed(e.reason);
         break;

@@ -18,6 +18,7 @@ export {
   type OnLog,
   type OnMessage,
   type OnPreConnect,
+  type OnAuth,
   type OnPublish,
   type OnSocket,
   type OnSubscribe,
