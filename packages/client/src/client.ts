@@ -81,12 +81,38 @@ export class ClientError extends Error {
     /** ERR_CLIENT_ARGUMENT (Paho's ValueError), ERR_CLIENT_STATE (RuntimeError), ERR_NOT_SUPPORTED. */
     readonly code: "ERR_CLIENT_ARGUMENT" | "ERR_CLIENT_STATE" | "ERR_NOT_SUPPORTED",
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
 const argError = (m: string): ClientError => new ClientError("ERR_CLIENT_ARGUMENT", m);
+
+/**
+ * SRV targets in the order RFC 2782 tries them: by priority, lowest first;
+ * within a priority, picked at random in proportion to weight (weight 0 ones
+ * first in the list, so they still get a small chance).
+ */
+export function srvOrder<T extends { priority: number; weight: number }>(records: readonly T[]): T[] {
+  const out: T[] = [];
+  const priorities = [...new Set(records.map((r) => r.priority))].sort((a, b) => a - b);
+  for (const p of priorities) {
+    const left = records.filter((r) => r.priority === p).sort((a, b) => (a.weight === 0 ? 0 : 1) - (b.weight === 0 ? 0 : 1));
+    while (left.length > 0) {
+      const total = left.reduce((n, r) => n + r.weight, 0);
+      const target = Math.floor(Math.random() * (total + 1)); // 0..total
+      let running = 0;
+      let i = 0;
+      for (; i < left.length - 1; i++) {
+        running += left[i]!.weight;
+        if (running >= target) break;
+      }
+      out.push(left.splice(i, 1)[0]!);
+    }
+  }
+  return out;
+}
 
 /** An error's message for a log line. */
 const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -636,6 +662,46 @@ export class Client {
     }
     this.connectAsync(host, port, keepalive, options);
     return this.reconnect();
+  }
+
+  /**
+   * Paho's connect_srv: finds the broker through DNS SRV records,
+   * `_mqtt._tcp.<domain>` (`_secure-mqtt._tcp.<domain>` after tlsSet), and
+   * connects to the first target that opens, trying them in RFC 2782 order:
+   * lowest priority first, and within a priority a random order weighted by
+   * the records' weights (Paho keeps the order DNS gave and ignores both).
+   * `domain` defaults to the host's own domain (its name minus the first
+   * label). Node only: node:dns is loaded when this is called. Rejects with
+   * ERR_CLIENT_ARGUMENT when there are no records or no target opened (as
+   * Paho's ValueError "No SRV hosts responded"), the failures as its cause.
+   */
+  async connectSrv(domain?: string, keepalive = 60, options: ConnectOptions = {}): Promise<MqttErrorCode> {
+    const { promises: dns } = await import("node:dns");
+    if (domain === undefined) {
+      const { hostname } = await import("node:os");
+      const name = hostname();
+      const dot = name.indexOf(".");
+      if (dot < 0) throw argError(`connectSrv needs a domain: the host name ${JSON.stringify(name)} has none`);
+      domain = name.slice(dot + 1);
+    }
+    const service = `${this.tls !== undefined ? "_secure-mqtt" : "_mqtt"}._tcp.${domain}`;
+    let records: Array<{ name: string; port: number; priority: number; weight: number }>;
+    try {
+      records = await dns.resolveSrv(service);
+    } catch (e) {
+      throw new ClientError("ERR_CLIENT_ARGUMENT", `no SRV records for ${service}: ${describe(e)}`, { cause: e });
+    }
+    const failures: unknown[] = [];
+    for (const r of srvOrder(records)) {
+      try {
+        this.log(MQTT_LOG_DEBUG, `${service}: trying ${r.name}:${r.port} (priority ${r.priority}, weight ${r.weight})`);
+        return await this.connect(r.name, r.port, keepalive, options);
+      } catch (e) {
+        if (!(e instanceof TransportError)) throw e;
+        failures.push(e);
+      }
+    }
+    throw new ClientError("ERR_CLIENT_ARGUMENT", `No SRV hosts responded (${service}: ${records.length} records)`, { cause: new AggregateError(failures, "every SRV target failed") });
   }
 
   /** Records where to connect; loopStart / loopForever (or reconnect()) connects. */
