@@ -370,6 +370,8 @@ export class Client {
     let id = options.clientId ?? "";
     if (id === "" && !this.cleanSession) throw argError("a client id must be given when cleanSession is false");
     if (id === "" && protocol === 3) id = randomClientId();
+    // The MQTT 3.1 spec allows 1 to 23 characters; Paho leaves the refusal to the broker, we say it here.
+    if (protocol === 3 && id.length > 23) throw argError(`MQTT 3.1 allows client ids of 1 to 23 characters, got ${id.length}`);
     this.clientIdValue = id;
     this.userdata = options.userdata;
     const transport = (options.transport ?? "tcp").toLowerCase();

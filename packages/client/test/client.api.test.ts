@@ -115,6 +115,9 @@ describe("Client construction and arguments (Paho's rules)", () => {
     expect(() => new Client({ protocol: 5, cleanSession: true })).toThrow(ClientError);
     expect(() => new Client({ cleanSession: false })).toThrow(/client id/);
     expect(() => new Client({ transport: "quic" as "tcp" })).toThrow(/transport/);
+    // MQTT 3.1: 1 to 23 characters, refused here as the argument error it is (not an engine error).
+    expect(() => new Client({ protocol: 3, clientId: "x".repeat(24) })).toThrow(expect.objectContaining({ name: "ClientError", code: "ERR_CLIENT_ARGUMENT" }));
+    expect(new Client({ protocol: 3, clientId: "x".repeat(23) }).clientId).toBe("x".repeat(23));
     expect(new Client({ transport: "WebSockets" as "websockets" }).transport).toBe("websockets");
   });
 
