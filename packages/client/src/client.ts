@@ -673,23 +673,21 @@ export class Client {
    * lowest priority first, and within a priority a random order weighted by
    * the records' weights (Paho keeps the order DNS gave and ignores both).
    * `domain` defaults to the host's own domain (its name minus the first
-   * label). Node only: node:dns is loaded when this is called. Rejects with
+   * label). Node only: node:dns is loaded (srv.ts) when this is called. Rejects with
    * ERR_CLIENT_ARGUMENT when there are no records or no target opened (as
    * Paho's ValueError "No SRV hosts responded"), the failures as its cause.
    */
   async connectSrv(domain?: string, keepalive = 60, options: ConnectOptions = {}): Promise<MqttErrorCode> {
-    const { promises: dns } = await import("node:dns");
+    const { lookupSrv, hostDomain } = await import("./srv.js");
     if (domain === undefined) {
-      const { hostname } = await import("node:os");
-      const name = hostname();
-      const dot = name.indexOf(".");
-      if (dot < 0) throw argError(`connectSrv needs a domain: the host name ${JSON.stringify(name)} has none`);
-      domain = name.slice(dot + 1);
+      const own = hostDomain();
+      if (own.domain === undefined) throw argError(`connectSrv needs a domain: the host name ${JSON.stringify(own.name)} has none`);
+      domain = own.domain;
     }
     const service = `${this.tls !== undefined ? "_secure-mqtt" : "_mqtt"}._tcp.${domain}`;
     let records: Array<{ name: string; port: number; priority: number; weight: number }>;
     try {
-      records = await dns.resolveSrv(service);
+      records = await lookupSrv(service);
     } catch (e) {
       throw new ClientError("ERR_CLIENT_ARGUMENT", `no SRV records for ${service}: ${describe(e)}`, { cause: e });
     }

@@ -130,6 +130,7 @@ export {
   startHttpConnectProxy,
   startRefusingHttpServer,
   startSilentServer,
+  startSocks4Proxy,
   startSocks5Proxy,
   type ProxyMode,
   type ProxyServer,

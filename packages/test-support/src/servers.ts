@@ -1,5 +1,5 @@
-// Tiny servers the transport tests start on loopback: a SOCKS5 proxy, an HTTP
-// CONNECT proxy (each with a mode that refuses and one that never answers), a
+// Tiny servers the transport tests start on loopback: a SOCKS5 proxy, a SOCKS4/4a
+// proxy, an HTTP CONNECT proxy (each with a mode that refuses and one that never answers), a
 // TCP server that accepts and never answers, and an HTTP server that refuses
 // WebSocket upgrades. Test code only; they forward to loopback destinations only.
 import { once } from "node:events";
@@ -84,7 +84,10 @@ export type ProxyMode = "forward" | "refuse" | "silent";
 export interface ProxyServer extends TestServer {
   /** Destinations asked for, as the proxy saw them ("localhost:1883", "127.0.0.1:1883"). */
   readonly destinations: readonly string[];
-  /** For SOCKS5: the address type of each request (1 IPv4, 3 domain name, 4 IPv6). */
+  /**
+   * For SOCKS5: the address type of each request (1 IPv4, 3 domain name, 4 IPv6).
+   * For SOCKS4: 1 for an IPv4 address, 3 for a host name (the SOCKS4a form).
+   */
   readonly addressTypes: readonly number[];
 }
 
@@ -110,6 +113,15 @@ class Reader {
       this.want = { n, resolve, reject };
       this.settle();
     });
+  }
+  /** Bytes up to a NUL (not included), which is consumed; at most `max` before it. */
+  async readString(max = 1024): Promise<string> {
+    const bytes: number[] = [];
+    for (;;) {
+      const [b] = await this.read(1);
+      if (b === 0) return Buffer.from(bytes).toString();
+      if (bytes.push(b!) > max) throw new Error("string too long");
+    }
   }
   /** Stops reading; returns what was read beyond the last `read`. */
   detach(): Buffer {
@@ -180,6 +192,64 @@ export async function startSocks5Proxy(options: ProxyServerOptions = {}): Promis
   });
   const base = await listen(server);
   return Object.assign(base, { destinations, addressTypes }) as ProxyServer;
+}
+
+export interface Socks4ProxyServerOptions {
+  /** "refuse" answers every request with 0x5B (rejected or failed); "silent" accepts TCP and never answers. */
+  readonly mode?: ProxyMode;
+  /** Require this user id: any other is answered 0x5D (user id mismatch). */
+  readonly userId?: string;
+}
+
+export interface Socks4ProxyServer extends ProxyServer {
+  /** The user id of each request, in order ("" when none was sent). */
+  readonly userIds: readonly string[];
+}
+
+/**
+ * A SOCKS4 server, with SOCKS4a (CONNECT only): a request whose address is
+ * 0.0.0.x (x not 0) carries a host name after the user id, which the proxy
+ * resolves. Records the destination, the user id and which form was used.
+ */
+export async function startSocks4Proxy(options: Socks4ProxyServerOptions = {}): Promise<Socks4ProxyServer> {
+  const mode = options.mode ?? "forward";
+  const destinations: string[] = [];
+  const addressTypes: number[] = [];
+  const userIds: string[] = [];
+  const server = net.createServer((socket) => {
+    if (mode === "silent") return;
+    const r = new Reader(socket);
+    // VN 0, CD, then DSTPORT and DSTIP, which CONNECT replies may leave zero.
+    const reply = (code: number): boolean => socket.write(Buffer.from([0, code, 0, 0, 0, 0, 0, 0]));
+    void (async () => {
+      const [ver, cmd] = await r.read(2);
+      if (ver !== 4) return socket.destroy();
+      const port = (await r.read(2)).readUInt16BE(0);
+      const ip = await r.read(4);
+      const userId = await r.readString();
+      const socks4a = ip[0] === 0 && ip[1] === 0 && ip[2] === 0 && ip[3] !== 0;
+      const host = socks4a ? await r.readString(255) : [...ip].join(".");
+      destinations.push(`${host}:${port}`);
+      addressTypes.push(socks4a ? 3 : 1);
+      userIds.push(userId);
+      if (cmd !== 1) return reply(0x5b), socket.end();
+      if (options.userId !== undefined && userId !== options.userId) return reply(0x5d), socket.end();
+      if (mode === "refuse") return reply(0x5b), socket.end();
+      const early = r.detach();
+      splice(
+        socket,
+        host,
+        port,
+        () => {
+          reply(0x5a);
+          if (early.length) socket.unshift(early);
+        },
+        () => (reply(0x5b), socket.end()),
+      );
+    })().catch(() => socket.destroy());
+  });
+  const base = await listen(server);
+  return Object.assign(base, { destinations, addressTypes, userIds }) as Socks4ProxyServer;
 }
 
 function formatV6(b: Buffer): string {

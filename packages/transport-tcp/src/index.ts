@@ -1,11 +1,12 @@
 /**
  * @sansmqtt/transport-tcp: MQTT's byte stream over node:net, TCP or a unix
- * domain socket, directly or through a SOCKS5 or HTTP CONNECT proxy. No MQTT,
- * no retries; the connect timeout is its only timer. See README.md.
+ * domain socket, directly or through a SOCKS4/4a, SOCKS5 or HTTP CONNECT proxy.
+ * No MQTT, no retries; its only timers are the connect timeout and the bound on
+ * a graceful close (closeTimeoutMs). See README.md.
  */
 import net from "node:net";
 import type { TransportError } from "@sansmqtt/core";
-import { checkTcpOptions, connectTcp, DEFAULT_CONNECT_TIMEOUT, describeTarget, type TcpOptions } from "./connect.js";
+import { checkTcpOptions, connectTcp, DEFAULT_CLOSE_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, describeTarget, type TcpOptions } from "./connect.js";
 import { netError } from "./errors.js";
 import { StreamTransport } from "./stream-transport.js";
 import { TransportError as TE, TransportErrorCode as C } from "@sansmqtt/core";
@@ -16,12 +17,14 @@ export {
   authority,
   checkTcpOptions,
   connectTcp,
+  DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_CONNECT_TIMEOUT,
   describeTarget,
   TCP_OPTION_NAMES,
   type Connected,
   type HttpProxyOptions,
   type ProxyOptions,
+  type Socks4ProxyOptions,
   type Socks5ProxyOptions,
   type TcpOptions,
 } from "./connect.js";
@@ -36,7 +39,7 @@ export class TcpTransport extends StreamTransport<net.Socket> {
   /** Throws a TransportError (ERR_TRANSPORT_CONFIG) for options that cannot work. */
   constructor(options: TcpOptions = {}) {
     checkTcpOptions(options);
-    super(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT);
+    super(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT, options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT);
     this.options = options;
     this.#where = describeTarget(options, 1883);
   }

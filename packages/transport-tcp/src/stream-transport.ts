@@ -1,9 +1,10 @@
 // The Transport contract over a Node stream socket (net.Socket, tls.TLSSocket):
 // state, handlers, write with drain, graceful and abortive close, the connect
-// timeout. TcpTransport and TlsTransport differ only in how they open and how
+// timeout and the bound on a graceful close. TcpTransport and TlsTransport differ only in how they open and how
 // they name errors.
 import type net from "node:net";
 import { TransportError, TransportErrorCode as C, type Transport, type TransportHandlers, type TransportState } from "@sansmqtt/core";
+import { DEFAULT_CLOSE_TIMEOUT } from "./connect.js";
 import { messageOf } from "./errors.js";
 
 export abstract class StreamTransport<S extends net.Socket = net.Socket> implements Transport {
@@ -12,14 +13,25 @@ export abstract class StreamTransport<S extends net.Socket = net.Socket> impleme
   #socket: S | undefined;
   #socketClosed = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #cancelOpening: (() => void) | undefined;
   #error: TransportError | undefined;
   #graceful = false;
   #needDrain = false;
   #done = false;
 
-  /** @param connectTimeoutMs milliseconds from open() to onOpen; 0 for none. */
-  constructor(private readonly connectTimeoutMs: number) {}
+  /**
+   * @param connectTimeoutMs milliseconds from open() to onOpen; 0 for none.
+   * @param closeTimeoutMs milliseconds a graceful close() waits for the peer to
+   *   close its side; 0 for no bound. When not given: the subclass's
+   *   `options.closeTimeoutMs` if it has one (read at close(), so a subclass
+   *   that passes only the connect timeout still honours the option), else
+   *   DEFAULT_CLOSE_TIMEOUT (2 000).
+   */
+  constructor(
+    private readonly connectTimeoutMs: number,
+    private readonly closeTimeoutMs?: number,
+  ) {}
 
   get state(): TransportState {
     return this.#state;
@@ -87,6 +99,7 @@ export abstract class StreamTransport<S extends net.Socket = net.Socket> impleme
     }
     // FIN after the queued bytes; "close" comes once the peer closes its side too.
     socket.end();
+    this.boundClose(socket);
   }
 
   /** Starts opening; returns how to cancel whatever is still pending. */
@@ -135,6 +148,37 @@ export abstract class StreamTransport<S extends net.Socket = net.Socket> impleme
     this.teardown();
   }
 
+  /**
+   * A peer that never closes its side would keep a graceful close waiting for
+   * ever ("close" never fires). After closeTimeoutMs the socket is destroyed.
+   * If our side had gone out by then (every queued byte handed to the system,
+   * then FIN: the socket's "finish"), that is a clean close: onClose(undefined).
+   * We asked to close and said all we had to say; what the peer does with its
+   * half no longer matters, as for Paho, whose disconnect() closes the socket
+   * without waiting at all. If bytes written before close() were still queued
+   * (a peer that stopped reading), they are lost, and that is reported:
+   * onClose(ERR_TRANSPORT_TIMEOUT). The timer is unref'd: it never keeps a
+   * process alive by itself; finish() clears it when the close completes.
+   */
+  private boundClose(socket: S): void {
+    const ms = this.closeTimeoutMs ?? closeTimeoutOption(this) ?? DEFAULT_CLOSE_TIMEOUT;
+    if (!(ms > 0) || this.#socketClosed) return;
+    this.#closeTimer = setTimeout(() => {
+      this.#closeTimer = undefined;
+      if (this.#done || this.#socketClosed) return;
+      if (!socket.writableFinished) {
+        const unsent = socket.writableLength;
+        this.#graceful = false;
+        this.#error = new TransportError(
+          C.Timeout,
+          `close: ${unsent > 0 ? `${unsent} bytes` : "bytes written before close()"} still unsent after ${ms} ms (the peer did not read them); dropped`,
+        );
+      }
+      socket.destroy(); // "close" follows and calls finish
+    }, ms);
+    this.#closeTimer.unref();
+  }
+
   private teardown(): void {
     clearTimeout(this.#timer);
     const cancel = this.#cancelOpening;
@@ -152,9 +196,18 @@ export abstract class StreamTransport<S extends net.Socket = net.Socket> impleme
     if (this.#done) return;
     this.#done = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#closeTimer);
+    this.#closeTimer = undefined;
     this.#cancelOpening?.();
     this.#cancelOpening = undefined;
     this.#state = "closed";
     this.#handlers?.onClose(this.#graceful ? undefined : this.#error);
   }
+}
+
+/** `options.closeTimeoutMs` of a subclass that keeps its options there (TcpTransport, TlsTransport). */
+function closeTimeoutOption(t: object): number | undefined {
+  const options = (t as { options?: { closeTimeoutMs?: unknown } }).options;
+  const ms = typeof options === "object" && options !== null ? options.closeTimeoutMs : undefined;
+  return typeof ms === "number" ? ms : undefined;
 }

@@ -273,7 +273,8 @@ describe("TcpTransport faults: typed errors, not hangs", () => {
     expect(Date.now() - started).toBeLessThan(3000);
     expect(d.transportOpened).toBe(true);
     // The loop closed it gracefully; the silent peer never closed its side, so
-    // the driver's bound cut it off: the transport itself set no timer.
+    // the driver's bound (1 000 ms) cut it off, before the transport's own
+    // closeTimeoutMs (2 000 ms by default) would have.
     expect(await d.transportClosed).toMatchObject({ code: "ERR_TRANSPORT_ABORTED" });
   });
 
