@@ -1,7 +1,7 @@
 // The Transport contract over a Node stream socket (net.Socket, tls.TLSSocket):
 // state, handlers, write with drain, graceful and abortive close, the connect
-// timeout and the bound on a graceful close. TcpTransport and TlsTransport differ only in how they open and how
-// they name errors.
+// timeout and the bound on a graceful close. TcpTransport and TlsTransport
+// differ only in how they open and how they name errors.
 import type net from "node:net";
 import { TransportError, TransportErrorCode as C, type Transport, type TransportHandlers, type TransportState } from "@sansmqtt/core";
 import { DEFAULT_CLOSE_TIMEOUT } from "./connect.js";
