@@ -38,3 +38,5 @@ export const NotSupported = "ERR_NOT_SUPPORTED";
 export const PacketIdsExhausted = "ERR_PACKET_IDS_EXHAUSTED";
 export const InvalidArgument = "ERR_ARGUMENT";
 export const MessageExpired = "ERR_MESSAGE_EXPIRED";
+export const SessionLost = "ERR_SESSION_LOST";
+export const SendAttemptsExhausted = "ERR_SEND_ATTEMPTS";

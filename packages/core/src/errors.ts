@@ -88,6 +88,17 @@ export const ErrorCode = {
   InvalidArgument: "ERR_ARGUMENT",
   /** An outgoing message's Message Expiry Interval passed before it could be sent (MQTT 5). */
   MessageExpired: "ERR_MESSAGE_EXPIRED",
+  /**
+   * The session was lost (clean start, or CONNACK session present 0) after a
+   * QoS 2 message's PUBLISH was sent: the server may or may not have delivered
+   * it, and it is not sent again, so it is never delivered twice.
+   */
+  SessionLost: "ERR_SESSION_LOST",
+  /**
+   * An outgoing message was given up after `maxSendAttempts` network
+   * connections ended between its PUBLISH and the server's PUBACK / PUBREC.
+   */
+  SendAttemptsExhausted: "ERR_SEND_ATTEMPTS",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -113,7 +124,7 @@ const DEFAULT_REASONS: Readonly<Record<string, number>> = {
   ERR_UNEXPECTED_PACKET: PROTOCOL_ERROR, ERR_TOPIC_ALIAS: 0x94, ERR_RECEIVE_MAXIMUM: 0x93, ERR_ACK_MISMATCH: PROTOCOL_ERROR,
   ERR_SESSION_PRESENT: PROTOCOL_ERROR, ERR_AUTH: PROTOCOL_ERROR,
   ERR_STATE: 0x83, ERR_QUEUE_FULL: 0x97, ERR_NOT_SUPPORTED: 0x83, ERR_PACKET_IDS_EXHAUSTED: 0x83, ERR_ARGUMENT: 0x83,
-  ERR_MESSAGE_EXPIRED: 0x80,
+  ERR_MESSAGE_EXPIRED: 0x80, ERR_SESSION_LOST: 0x80, ERR_SEND_ATTEMPTS: 0x80,
 };
 
 /** The reason code an error code maps to when none is given. */

@@ -162,6 +162,9 @@ describe("resuming a session (session present)", () => {
     h.serverSends({ type: "suback", packetId: 2, reasonCodes: [1] });
     h.lose();
     const before = h.conn.exportSession(h.now);
+    // Each connection resends "t" and ends before its PUBACK: a delivery attempt, the one thing that changes.
+    const withoutAttempts = (s: SessionState): SessionState => ({ ...s, outgoing: s.outgoing.map(({ attempts: _a, ...m }) => m) });
+    let attempts = 1;
     for (const end of ["lose", "disconnect", "server-disconnect", "ping-timeout"] as const) {
       h.connect({ sessionPresent: true });
       h.flush();
@@ -174,10 +177,12 @@ describe("resuming a session (session present)", () => {
       }
       h.drain();
       expect(h.conn.state).toBe("closed");
-      expect(h.conn.exportSession(h.now)).toEqual(before);
+      const after = h.conn.exportSession(h.now);
+      expect(withoutAttempts(after)).toEqual(withoutAttempts(before));
+      expect(after.outgoing[0]!.attempts).toBe(++attempts);
     }
     expect(before).toMatchObject({
-      outgoing: [{ topic: "t", state: "publish", packetId: 1 }],
+      outgoing: [{ topic: "t", state: "publish", packetId: 1, attempts: 1 }],
       incomingQos2: [{ packetId: 9, state: "received" }],
       subscriptions: [{ topicFilter: "s", qos: 1 }],
     });
@@ -185,7 +190,7 @@ describe("resuming a session (session present)", () => {
 });
 
 describe("session lost or discarded", () => {
-  it("[MQTT-3.2.2-5] session present 0 while holding state: discards it; unacked messages go out as new, PUBREL-phase ones complete", () => {
+  it("[MQTT-3.2.2-5] session present 0 while holding state: discards it; unacked QoS 1 messages go out as new, a sent QoS 2 one fails (ERR_SESSION_LOST), PUBREL-phase ones complete", () => {
     const { h, mids } = withFourInFlight();
     h.serverSends(serverPublish("in", "1", { qos: 2, packetId: 7 }));
     h.flush();
@@ -193,11 +198,14 @@ describe("session lost or discarded", () => {
     const sent = h.connect({ sessionPresent: false });
     expect(sent).toEqual([
       { type: "publish", topic: "t/1", payload: x, qos: 1, retain: false, dup: false, packetId: 5 },
-      { type: "publish", topic: "t/3", payload: x, qos: 2, retain: false, dup: false, packetId: 6 },
-      { type: "publish", topic: "t/4", payload: x, qos: 1, retain: false, dup: false, packetId: 7 },
+      { type: "publish", topic: "t/4", payload: x, qos: 1, retain: false, dup: false, packetId: 6 },
     ]);
     // The QoS 2 message in the PUBREL phase reached the server: it is complete.
-    expect(h.events.filter((e) => e.type === "published")).toEqual([{ type: "published", mid: mids[1], qos: 2, reasonCode: 0, packetId: 2 }]);
+    // The one whose PUBLISH went out may have been delivered: not sent again.
+    expect(h.events.filter((e) => e.type === "published")).toEqual([
+      { type: "published", mid: mids[1], qos: 2, reasonCode: 0, packetId: 2 },
+      { type: "published", mid: mids[2], qos: 2, reasonCode: 0x80, error: expect.objectContaining({ code: ErrorCode.SessionLost }) },
+    ]);
     // The incoming QoS 2 state is gone too: the same id is a new message.
     expect(h.serverSends(serverPublish("in", "2", { qos: 2, packetId: 7 }))).toMatchObject([{ type: "message" }]);
   });
@@ -213,6 +221,102 @@ describe("session lost or discarded", () => {
       { type: "published", mid: mids[3], qos: 1, reasonCode: 0x80, error: expect.objectContaining({ code: ErrorCode.InvalidState }) },
     ]);
     expect(h.conn.inflightCount).toBe(0);
+  });
+
+  it("[MQTT-3.2.2-5] a QoS 2 message sent, then the session lost: a failed published event (ERR_SESSION_LOST, 0x80), never sent again", () => {
+    const h = new Harness({ protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 } });
+    h.connect();
+    const mid = h.conn.publish(0, { topic: "q2", payload: x, qos: 2 });
+    expect(h.flush()).toEqual([{ type: "publish", topic: "q2", payload: x, qos: 2, retain: false, dup: false, packetId: 1 }]);
+    // The server may have delivered it; its PUBREC is lost with the connection, and so is the server's session.
+    h.lose();
+    expect(h.connect({ sessionPresent: false })).toEqual([]);
+    const failed = h.events.filter((e) => e.type === "published");
+    expect(failed).toEqual([{ type: "published", mid, qos: 2, reasonCode: 0x80, error: expect.objectContaining({ code: ErrorCode.SessionLost, reasonCode: 0x80 }) }]);
+    const error = (failed[0] as { error: Error }).error;
+    expect(error.message).toMatch(/session was lost after message \d+ was sent/);
+    expect(error.message).toMatch(/may or may not have been delivered/);
+    expect(error.message).toMatch(/never delivered twice/);
+    // Nothing of it is left: not in flight, not queued, its id free, nothing reserved; never on the wire again.
+    expect(h.conn.exportSession(h.now)).toMatchObject({ outgoing: [], retiredPacketIds: [] });
+    h.lose();
+    expect(h.connect({ sessionPresent: true })).toEqual([]);
+    expect(h.sent.filter((p) => p.type === "publish")).toHaveLength(1);
+  });
+
+  it("[MQTT-3.1.2-6] 3.1.1: a clean start after a QoS 2 message was sent fails it (ERR_SESSION_LOST) at connect(); a QoS 1 message sent goes again as new", () => {
+    const h = new Harness({ protocolVersion: 4, clean: false });
+    h.connect();
+    const one = h.conn.publish(0, { topic: "q1", payload: x, qos: 1 });
+    const two = h.conn.publish(0, { topic: "q2", payload: x, qos: 2 });
+    expect(h.flush().map((p) => p.type)).toEqual(["publish", "publish"]);
+    h.lose();
+    h.conn.connect(h.now, { clean: true });
+    // At once, before the CONNACK.
+    expect(h.drain()).toEqual([{ type: "published", mid: two, qos: 2, reasonCode: 0x80, error: expect.objectContaining({ code: ErrorCode.SessionLost }) }]);
+    expect(h.flush()).toMatchObject([{ type: "connect", clean: true }]);
+    h.serverSends({ type: "connack", sessionPresent: false, reasonCode: 0 });
+    // At least once allows a duplicate: QoS 1 goes again, as a new message.
+    expect(h.flush()).toEqual([{ type: "publish", topic: "q1", payload: x, qos: 1, retain: false, dup: false, packetId: 3 }]);
+    expect(h.serverSends({ type: "puback", packetId: 3, reasonCode: 0 })).toEqual([{ type: "published", mid: one, qos: 1, reasonCode: 0, packetId: 3 }]);
+  });
+
+  it("[MQTT-3.2.2-5] a QoS 1 message sent, then the session lost: published again as a new message (DUP 0, a new packet id)", () => {
+    const h = new Harness({ protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 } });
+    h.connect();
+    const mid = h.conn.publish(0, { topic: "q1", payload: x, qos: 1 });
+    expect(h.flush()).toMatchObject([{ type: "publish", packetId: 1, dup: false }]);
+    h.lose();
+    expect(h.connect({ sessionPresent: false })).toEqual([{ type: "publish", topic: "q1", payload: x, qos: 1, retain: false, dup: false, packetId: 2 }]);
+    expect(h.events.filter((e) => e.type === "published")).toEqual([]);
+    expect(h.serverSends({ type: "puback", packetId: 2, reasonCode: 0 })).toEqual([{ type: "published", mid, qos: 1, reasonCode: 0, packetId: 2 }]);
+  });
+
+  it("[MQTT-3.2.2-5] a QoS 2 message never sent (its PUBLISH dropped with the connection, or still queued) is published again as new", () => {
+    const h = new Harness({ protocolVersion: 5, clean: false, maxInflight: 1, properties: { sessionExpiryInterval: 600 } });
+    h.connect();
+    // In the output, never handed out: the connection ends first.
+    const dropped = h.conn.publish(0, { topic: "dropped", payload: x, qos: 2 });
+    // Waiting for the window: stage "queued".
+    const queued = h.conn.publish(0, { topic: "queued", payload: x, qos: 2 });
+    expect(h.conn.exportSession(h.now).outgoing.map((m) => [m.topic, m.state, m.sent])).toEqual([
+      ["dropped", "publish", false],
+      ["queued", "queued", undefined],
+    ]);
+    h.lose();
+    expect(h.connect({ sessionPresent: false })).toEqual([{ type: "publish", topic: "dropped", payload: x, qos: 2, retain: false, dup: false, packetId: 2 }]);
+    expect(h.events.filter((e) => e.type === "published")).toEqual([]);
+    h.serverSends({ type: "pubrec", packetId: 2, reasonCode: 0 });
+    expect(h.flush()).toEqual([{ type: "pubrel", packetId: 2, reasonCode: 0 }]);
+    h.serverSends({ type: "pubcomp", packetId: 2, reasonCode: 0 });
+    expect(h.flush()).toEqual([{ type: "publish", topic: "queued", payload: x, qos: 2, retain: false, dup: false, packetId: 3 }]);
+    h.serverSends({ type: "pubrec", packetId: 3, reasonCode: 0 });
+    h.flush();
+    h.serverSends({ type: "pubcomp", packetId: 3, reasonCode: 0 });
+    expect(h.events.filter((e) => e.type === "published").map((e) => [e.mid, e.reasonCode])).toEqual([
+      [dropped, 0],
+      [queued, 0],
+    ]);
+  });
+
+  it("[MQTT-3.2.2-5] a QoS 2 message of an older session (`sent` not recorded: counts as sent) fails with ERR_SESSION_LOST when the session is lost", () => {
+    const h = new Harness({ protocolVersion: 4, clean: false });
+    h.conn.importSession(h.now, {
+      format: 1,
+      clientId: "test-client",
+      nextPacketId: 8,
+      nextMid: 3,
+      outgoing: [
+        { mid: 1, topic: "old", payload: x, qos: 2, retain: false, state: "publish", packetId: 7 },
+        { mid: 2, topic: "never", payload: x, qos: 2, retain: false, state: "publish", packetId: 6, sent: false },
+      ],
+      incomingQos2: [],
+      subscriptions: [],
+    });
+    expect(h.connect({ sessionPresent: false })).toEqual([{ type: "publish", topic: "never", payload: x, qos: 2, retain: false, dup: false, packetId: 8 }]);
+    expect(h.events.filter((e) => e.type === "published")).toEqual([
+      { type: "published", mid: 1, qos: 2, reasonCode: 0x80, error: expect.objectContaining({ code: ErrorCode.SessionLost }) },
+    ]);
   });
 
   it("resubscribeOnSessionLoss: subscribes again to what the server had granted, with its identifier", () => {
@@ -239,15 +343,18 @@ describe("session lost or discarded", () => {
     expect(h.conn.exportSession(h.now)).toMatchObject({ incomingQos2: [], subscriptions: [] });
     expect(h.conn.exportSession(h.now).outgoing.map((m) => [m.mid, m.state])).toEqual([
       [mids[0], "queued"],
-      [mids[2], "queued"],
       [mids[3], "queued"],
+    ]);
+    // The sent QoS 2 message (t/3) is not sent again as new: it may have been delivered.
+    expect(h.drain().filter((e) => e.type === "published")).toEqual([
+      { type: "published", mid: mids[1], qos: 2, reasonCode: 0, packetId: 2 },
+      { type: "published", mid: mids[2], qos: 2, reasonCode: 0x80, error: expect.objectContaining({ code: ErrorCode.SessionLost }) },
     ]);
     expect(h.flush()).toMatchObject([{ type: "connect", clean: true }]);
     h.serverSends({ type: "connack", sessionPresent: false, reasonCode: 0 });
     expect(h.flush().map((p) => (p.type === "publish" ? [p.topic, p.dup, p.packetId] : p.type))).toEqual([
       ["t/1", false, 5],
-      ["t/3", false, 6],
-      ["t/4", false, 7],
+      ["t/4", false, 6],
     ]);
   });
 
@@ -305,10 +412,10 @@ describe("export / import", () => {
       nextPacketId: 6,
       nextMid: mids[3]! + 5,
       outgoing: [
-        { mid: mids[0], topic: "t/1", payload: x, qos: 1, retain: false, state: "publish", packetId: 1, sent: true },
+        { mid: mids[0], topic: "t/1", payload: x, qos: 1, retain: false, state: "publish", packetId: 1, sent: true, attempts: 1 },
         { mid: mids[1], topic: "t/2", payload: x, qos: 2, retain: false, state: "pubrel", packetId: 2, sent: true },
-        { mid: mids[2], topic: "t/3", payload: x, qos: 2, retain: false, state: "publish", packetId: 3, sent: true },
-        { mid: mids[3], topic: "t/4", payload: x, qos: 1, retain: false, state: "publish", packetId: 4, sent: true },
+        { mid: mids[2], topic: "t/3", payload: x, qos: 2, retain: false, state: "publish", packetId: 3, sent: true, attempts: 1 },
+        { mid: mids[3], topic: "t/4", payload: x, qos: 1, retain: false, state: "publish", packetId: 4, sent: true, attempts: 1 },
         { mid: mids[3]! + 2, topic: "queued", payload: te.encode("q"), qos: 1, retain: true, properties: { contentType: "c" }, state: "queued" },
         { mid: mids[3]! + 3, topic: "queued", payload: te.encode("q0"), qos: 0, retain: false, state: "queued" },
         { mid: mids[3]! + 4, topic: "offline", payload: x, qos: 2, retain: false, state: "queued" },

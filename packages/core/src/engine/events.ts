@@ -70,8 +70,10 @@ export interface MessageEvent {
  * One of our messages is done: QoS 0 when its bytes were handed out by
  * `pollTransmit`, QoS 1 at PUBACK, QoS 2 at PUBCOMP; or it failed
  * (`reasonCode` >= 0x80: the server refused it, or `error` says why the
- * engine gave up: too large for the server, expired, the session was lost,
- * the connection ended before a QoS 0 message left).
+ * engine gave up: too large for the server, expired, the session was lost
+ * (ERR_SESSION_LOST for a QoS 2 message that may have been delivered),
+ * `maxSendAttempts` used up (ERR_SEND_ATTEMPTS), the connection ended before
+ * a QoS 0 message left).
  */
 export interface PublishedEvent {
   readonly type: "published";

@@ -10,6 +10,7 @@
  * | maximumPacketSize   | bytes                                 | 268,435,460 (MQTT's maximum) |
  * | maxInflight         | messages                              | 20      |
  * | maxQueued           | messages                              | 10,000  |
+ * | maxSendAttempts     | network connections (per message)     | 10      |
  * | properties.sessionExpiryInterval, messageExpiryInterval | seconds (MQTT 5) | |
  *
  * Every `now` the engine is given is in milliseconds on the caller's
@@ -65,12 +66,34 @@ export interface ConnectionOptions {
   autoTopicAlias?: boolean;
   /**
    * When the server has lost the session (or a clean start discards it),
-   * publish unacknowledged QoS 1/2 messages again as new messages. Default true;
-   * false reports them as failed `published` events (reason 0x80).
+   * publish unacknowledged messages again as new messages. Default true:
+   * QoS 1 messages go again (at least once allows a duplicate), and so do
+   * QoS 2 messages whose PUBLISH was never handed out by `pollTransmit`. A
+   * QoS 2 message whose PUBLISH may have reached the server is not sent
+   * again: the server may have delivered it before it lost the session, so a
+   * new PUBLISH could deliver it twice. It ends with a failed `published`
+   * event, ERR_SESSION_LOST (reason 0x80): it may or may not have been
+   * delivered. A QoS 2 message whose PUBREC came (PUBREL sent) is complete.
+   * False reports every unacknowledged QoS 1/2 message as a failed
+   * `published` event (ERR_STATE, reason 0x80).
    */
   republishOnSessionLoss?: boolean;
   /** When the server has lost the session, subscribe again to what it had granted. Default false. */
   resubscribeOnSessionLoss?: boolean;
+  /**
+   * How many times a QoS 1/2 message is tried before the engine gives up on
+   * it, counted in **network connections**: one attempt is a connection on
+   * which its PUBLISH was handed out by `pollTransmit` and that ended (for
+   * any reason) before its PUBACK (QoS 1) or PUBREC (QoS 2) came. PUBREL
+   * resends never count. Once a message has used them all it is not sent
+   * again: it ends with a failed `published` event, ERR_SEND_ATTEMPTS
+   * (reason 0x80). This stops a message the server kills the connection over
+   * (a poison message) from being resent on every reconnect forever. A QoS 2
+   * message given up keeps its packet id reserved (the server may hold it).
+   * The count is part of the session (`OutgoingMessage.attempts`). An integer
+   * of 1 or more; default 10.
+   */
+  maxSendAttempts?: number;
 }
 
 /** The options with their defaults filled in. */
@@ -87,6 +110,7 @@ export type Options = Required<
     | "autoTopicAlias"
     | "republishOnSessionLoss"
     | "resubscribeOnSessionLoss"
+    | "maxSendAttempts"
     | "clean"
   >
 > &
@@ -110,6 +134,7 @@ const KNOWN: ReadonlySet<string> = new Set<keyof ConnectionOptions>([
   "autoTopicAlias",
   "republishOnSessionLoss",
   "resubscribeOnSessionLoss",
+  "maxSendAttempts",
 ]);
 
 export function checkCount(v: unknown, what: string, min: number, max: number): void {
@@ -148,6 +173,7 @@ export function normalizeOptions(options: ConnectionOptions): Options {
     autoTopicAlias: false,
     republishOnSessionLoss: true,
     resubscribeOnSessionLoss: false,
+    maxSendAttempts: 10,
     clean: true,
     ...options,
     protocolVersion: v,
@@ -157,6 +183,7 @@ export function normalizeOptions(options: ConnectionOptions): Options {
   checkCount(o.keepAlive, "keepAlive (seconds)", 0, 0xffff);
   checkCount(o.maxInflight, "maxInflight", 1, 0xffff);
   checkCount(o.maxQueued, "maxQueued", 0, Number.MAX_SAFE_INTEGER);
+  checkCount(o.maxSendAttempts, "maxSendAttempts (network connections)", 1, Number.MAX_SAFE_INTEGER);
   checkCount(o.connectTimeoutMs, "connectTimeoutMs", 1, Number.MAX_SAFE_INTEGER);
   if (o.pingTimeoutMs !== undefined) checkCount(o.pingTimeoutMs, "pingTimeoutMs", 1, Number.MAX_SAFE_INTEGER);
   if (o.maximumPacketSize !== undefined) checkCount(o.maximumPacketSize, "maximumPacketSize", 2, MQTT_MAX_PACKET_SIZE);

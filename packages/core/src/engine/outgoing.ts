@@ -1,8 +1,9 @@
 /**
  * The client's own messages: the queue, the messages in flight with their
- * stage, the server's flow-control quota, resends on a resumed session, and
- * completion. Session state, except what is per network connection (which
- * messages count against the quota, which PUBRELs went out on this
+ * stage, the server's flow-control quota, resends on a resumed session,
+ * delivery attempts (`maxSendAttempts`), and completion. Session state,
+ * except what is per network connection (which messages count against the
+ * quota, which PUBLISHes were handed out and which PUBRELs went out on this
  * connection), which `reset` clears.
  *
  * Cost per message is flat in how many are outstanding, and a message costs
@@ -47,6 +48,8 @@ const SENT_KNOWN = 1 << 6;
 const SENT = 1 << 7;
 /** Its PUBLISH is in the output, not handed out yet. */
 const UNFLUSHED = 1 << 8;
+/** A PUBLISH of it was handed out by `pollTransmit` on this connection: an attempt, if the connection ends before PUBACK / PUBREC. */
+const HANDED = 1 << 9;
 
 /** No packet id (a queued or QoS 0 message). */
 const NO_ID = 0;
@@ -71,6 +74,8 @@ class Slots {
   size = new Int32Array(0);
   /** MQTT 5 Message Expiry: when it expires on the engine's clock (ms); NaN until first seen. */
   expiresAt = new Float64Array(0);
+  /** Delivery attempts used: connections that ended between its PUBLISH and PUBACK / PUBREC (see `reset`). */
+  attempts = new Float64Array(0);
   /** The list of messages in flight, in send order: the slots before and after (NONE at the ends). */
   prev = new Int32Array(0);
   next = new Int32Array(0);
@@ -100,6 +105,7 @@ class Slots {
     this.packetId[s] = NO_ID;
     this.size[s] = size;
     this.expiresAt[s] = Number.NaN;
+    this.attempts[s] = 0;
     return s;
   }
 
@@ -123,6 +129,7 @@ class Slots {
     this.packetId = widen(this.packetId, new Uint16Array(cap));
     this.size = widen(this.size, new Int32Array(cap));
     this.expiresAt = widen(this.expiresAt, new Float64Array(cap));
+    this.attempts = widen(this.attempts, new Float64Array(cap));
     this.prev = widen(this.prev, new Int32Array(cap));
     this.next = widen(this.next, new Int32Array(cap));
     this.cap = cap;
@@ -152,6 +159,7 @@ export interface OutgoingOptions {
   maxInflight: number;
   autoTopicAlias: boolean;
   republishOnSessionLoss: boolean;
+  maxSendAttempts: number;
 }
 
 export class OutgoingFlow {
@@ -227,6 +235,20 @@ export class OutgoingFlow {
     this.fail(s, misuse(E.MessageExpired, `message ${mid} expired before it could be sent (Message Expiry Interval ${interval} s)`), packetId);
   }
 
+  /**
+   * Whether slot `s` has used every delivery attempt (`maxSendAttempts`). It
+   * is then given up where it would be sent again: failed with
+   * ERR_SEND_ATTEMPTS (reason 0x80). Returns whether it was (its event reported).
+   */
+  private attemptsUsed(s: number, packetId: number | undefined): boolean {
+    const n = this.slots.attempts[s]!;
+    if (n < this.opts.maxSendAttempts) return false;
+    const mid = this.slots.mid[s]!;
+    const why = `message ${mid} was given up after ${n} delivery attempts (maxSendAttempts ${this.opts.maxSendAttempts}): each connection its PUBLISH went out on ended before the server acknowledged it`;
+    this.fail(s, misuse(E.SendAttemptsExhausted, why, RC.UnspecifiedError), packetId);
+    return true;
+  }
+
   get inflightCount(): number {
     return this.inflight.size;
   }
@@ -291,6 +313,11 @@ export class OutgoingFlow {
             flags[s] = f | REL_SENT;
           }
         } else if ((f & IN_QUOTA) === 0) {
+          // Attempts used up: given up now, not after waiting for the window.
+          if (this.attemptsUsed(s, id)) {
+            this.giveUp(id, s);
+            continue;
+          }
           // Only PUBLISH waits for the window; a PUBREL further on still goes out [MQTT-3.3.4-8].
           if (this.quota >= quotaMax) {
             waiting = true;
@@ -367,6 +394,11 @@ export class OutgoingFlow {
   /** A message leaves the queue: checked against the server's limits, given an id, sent. */
   private start(s: number, l: ServerLimits): void {
     const slots = this.slots;
+    // A message sent again as new after a lost session keeps its attempts.
+    if ((slots.flags[s]! & QOS_MASK) > 0 && this.attemptsUsed(s, undefined)) {
+      slots.release(s);
+      return;
+    }
     const live = this.liveProperties(s, this.clock());
     if (live === EXPIRED) {
       this.expired(s, undefined);
@@ -512,18 +544,17 @@ export class OutgoingFlow {
     this.sent(s);
   }
 
-  /** A QoS 1/2 PUBLISH is in the output: it counts against the server's quota, and is sent once `pollTransmit` hands it out. */
+  /**
+   * A QoS 1/2 PUBLISH is in the output: it counts against the server's quota,
+   * and is sent (on this connection: HANDED) once `pollTransmit` hands it out.
+   */
   private sent(s: number): void {
     const flags = this.slots.flags;
     const f = flags[s]!;
     if ((f & QOS_MASK) === 0) return;
     this.quota++;
-    if ((f & SENT) === 0) {
-      flags[s] = f | IN_QUOTA | UNFLUSHED;
-      this.unflushed.push(s);
-    } else {
-      flags[s] = f | IN_QUOTA;
-    }
+    flags[s] = f | IN_QUOTA | UNFLUSHED;
+    this.unflushed.push(s);
   }
 
   /** The output was handed out: every PUBLISH in it reached the wire as far as the engine can know. */
@@ -535,7 +566,7 @@ export class OutgoingFlow {
         const s = fresh.a[i]!;
         const f = flags[s]!;
         // A slot freed since (an early ack) has no UNFLUSHED bit, nor has one reused for a message not in this output.
-        if ((f & UNFLUSHED) !== 0) flags[s] = (f & ~UNFLUSHED) | SENT_KNOWN | SENT;
+        if ((f & UNFLUSHED) !== 0) flags[s] = (f & ~UNFLUSHED) | SENT_KNOWN | SENT | HANDED;
       }
       fresh.n = 0;
     }
@@ -667,10 +698,32 @@ export class OutgoingFlow {
 
   // ==== lifecycle ====
 
-  /** A new network connection: nothing counts against its quota yet; what is in flight goes again. */
+  /**
+   * A new network connection: nothing counts against its quota yet; what is
+   * in flight goes again.
+   *
+   * The previous connection's delivery attempts are counted here: each
+   * message at stage "publish" whose PUBLISH was handed out on it (HANDED)
+   * used one, since that connection ended before its PUBACK / PUBREC came
+   * (a PUBREL resend, stage "pubrel", never counts). This is the one place
+   * every connection end goes through, whatever its reason, once: `dropped`
+   * runs when the transport is lost or the keep alive times out, not when the
+   * server sends DISCONNECT, the server breaks the protocol or the caller
+   * disconnects, and runs again at the next `connect()`. And after those
+   * ends the caller still takes what `pollTransmit` holds (the DISCONNECT
+   * and any PUBLISH before it), so a message can be handed out on a
+   * connection after its `closed` event; by `connect()` nothing more can be.
+   * The count is only taken here (an export before then adds the pending
+   * one itself: `exportMessages`); a message that has used its attempts is
+   * given up where it would be sent again (`pump`, `start`).
+   */
   reset(): void {
-    const flags = this.slots.flags;
-    for (let s = this.first; s !== NONE; s = this.slots.next[s]!) flags[s]! &= ~(IN_QUOTA | REL_SENT);
+    const { flags, attempts, next } = this.slots;
+    for (let s = this.first; s !== NONE; s = next[s]!) {
+      const f = flags[s]!;
+      if ((f & (HANDED | PUBREL)) === HANDED) attempts[s]!++;
+      flags[s] = f & ~(IN_QUOTA | REL_SENT | HANDED);
+    }
     this.quota = 0;
     this.forgetUnflushed();
     this.resendPending = this.inflight.size > 0;
@@ -680,7 +733,13 @@ export class OutgoingFlow {
    * The session is gone (clean start [MQTT-3.1.2-4], or the server lost it
    * [MQTT-3.2.2-5]). Application messages are not protocol state: by default
    * unacknowledged ones are published again as new messages; those the server
-   * already received (PUBREL sent) are complete.
+   * already received (PUBREL sent) are complete. Not a QoS 2 message whose
+   * PUBLISH may have reached the server (handed out, or not known): the
+   * server may have delivered it before it lost the session, and a new
+   * PUBLISH would deliver it again. Exactly once cannot be kept across a lost
+   * session; at most once can: it fails with ERR_SESSION_LOST and is never
+   * sent again. (QoS 1 allows a duplicate: it goes again.) A message sent
+   * again keeps its delivery attempts.
    */
   discardSession(): void {
     const requeue = new IntList();
@@ -690,8 +749,13 @@ export class OutgoingFlow {
       n = slots.next[s]!;
       const id = slots.packetId[s]!;
       this.ids.release(id);
-      if ((flags[s]! & PUBREL) !== 0) {
+      const f = flags[s]!;
+      if ((f & PUBREL) !== 0) {
         this.report(s, RC.Success, id, undefined, undefined);
+        slots.release(s);
+      } else if (this.opts.republishOnSessionLoss && (f & QOS_MASK) === 2 && (f & (SENT_KNOWN | SENT)) !== SENT_KNOWN) {
+        const why = `the session was lost after message ${slots.mid[s]!} was sent: it may or may not have been delivered, and it is not sent again, so it is never delivered twice`;
+        this.fail(s, misuse(E.SessionLost, why, RC.UnspecifiedError), undefined);
         slots.release(s);
       } else if (this.opts.republishOnSessionLoss) {
         // Queued again, as new: no packet id, not sent, stage "queued".
@@ -733,6 +797,9 @@ export class OutgoingFlow {
       if (left !== undefined && left !== props!.messageExpiryInterval) c.properties = { ...props, messageExpiryInterval: Math.max(0, left) };
       if (id !== NO_ID) c.packetId = id;
       if ((f & SENT_KNOWN) !== 0) c.sent = (f & SENT) !== 0;
+      // The connection in use counts as ended: a session read back from a store goes on a new one.
+      const attempts = slots.attempts[s]! + ((f & (HANDED | PUBREL)) === HANDED ? 1 : 0);
+      if (attempts > 0) c.attempts = attempts;
       return c;
     };
     for (let s = this.first; s !== NONE; s = slots.next[s]!) out.push(copy(s));
@@ -753,6 +820,7 @@ export class OutgoingFlow {
     this.forgetUnflushed();
     for (const m of messages) {
       const s = slots.alloc(m.mid, m.topic, m.payload, m.qos, m.retain, m.properties, undefined, NO_SIZE);
+      slots.attempts[s] = m.attempts ?? 0;
       if (m.state === "queued") this.queue.push(s);
       else {
         const id = m.packetId!;

@@ -32,6 +32,15 @@ export interface OutgoingMessage {
    * (older sessions) counts as true.
    */
   sent?: boolean;
+  /**
+   * Delivery attempts used (the `maxSendAttempts` option): network connections
+   * on which a PUBLISH of it was handed out by `pollTransmit` and that ended
+   * before its PUBACK / PUBREC came. An export counts the connection in use
+   * as ended (a session read back from a store goes on a new connection). It
+   * stays with the message when a lost session sends it again as new.
+   * Absent: 0 (written only when above 0).
+   */
+  attempts?: number;
 }
 
 /** An incoming QoS 2 message between PUBLISH and PUBREL (the dedup set). */
@@ -203,8 +212,10 @@ export function validateSession(input: unknown, version: ProtocolVersion, maxQue
     const retain = typed<boolean>(o.retain, `${f}.retain`, "boolean");
     const properties = propertiesAt(o.properties, `${f}.properties`);
     const sent = optionalBoolean(o.sent, `${f}.sent`);
+    const attempts = o.attempts === undefined ? 0 : intIn(o.attempts, `${f}.attempts`, 0, Number.MAX_SAFE_INTEGER);
     const m: OutgoingMessage = { mid, topic, payload: o.payload, qos, retain, state };
     if (properties !== undefined) m.properties = properties;
+    if (attempts > 0) m.attempts = attempts;
     if (state === "queued") {
       if (o.packetId !== undefined) throw bad(`${f}.packetId`, "a queued message has no packet identifier yet");
     } else {
