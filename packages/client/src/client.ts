@@ -216,18 +216,19 @@ export interface TlsSetOptions {
 }
 
 export interface ProxySetOptions {
-  /** "socks5" or "http" (PROXY_SOCKS5 / PROXY_HTTP). SOCKS4 is not supported. */
-  proxyType: "socks5" | "http";
+  /** "socks5", "socks4" or "http" (PROXY_SOCKS5 / PROXY_SOCKS4 / PROXY_HTTP). */
+  proxyType: "socks5" | "socks4" | "http";
   proxyAddr: string;
-  /** Default 1080 (SOCKS5) or 8080 (HTTP). */
+  /** Default 1080 (SOCKS) or 8080 (HTTP). */
   proxyPort?: number;
-  /** SOCKS5: let the proxy resolve the broker's name (default true). */
+  /** SOCKS: let the proxy resolve the broker's name (default true; for SOCKS4 that is SOCKS4a). */
   proxyRdns?: boolean;
   proxyUsername?: string;
   proxyPassword?: string;
 }
 
 export const PROXY_SOCKS5 = "socks5";
+export const PROXY_SOCKS4 = "socks4";
 export const PROXY_HTTP = "http";
 
 type WsHeaders = Readonly<Record<string, string>> | ((request: { readonly url: string }) => Readonly<Record<string, string>>);
@@ -598,6 +599,16 @@ export class Client {
         ...(options.proxyUsername !== undefined ? { username: options.proxyUsername } : {}),
         ...(options.proxyPassword !== undefined ? { password: options.proxyPassword } : {}),
       };
+    } else if (options.proxyType === "socks4") {
+      // SOCKS4 carries a user id and no password: refused rather than dropped.
+      if (options.proxyPassword !== undefined) throw argError("SOCKS4 has no password (use socks5 for a user name and password)");
+      this.proxy = {
+        type: "socks4",
+        host: options.proxyAddr,
+        port: options.proxyPort ?? 1080,
+        remoteDns: options.proxyRdns ?? true,
+        ...(options.proxyUsername !== undefined ? { username: options.proxyUsername } : {}),
+      };
     } else if (options.proxyType === "http") {
       this.proxy = {
         type: "http",
@@ -607,7 +618,7 @@ export class Client {
         ...(options.proxyPassword !== undefined ? { password: options.proxyPassword } : {}),
       };
     } else {
-      throw new ClientError("ERR_NOT_SUPPORTED", `proxy type ${String(options.proxyType)} is not supported (socks5 or http)`);
+      throw new ClientError("ERR_NOT_SUPPORTED", `proxy type ${String(options.proxyType)} is not supported (socks5, socks4 or http)`);
     }
   }
 

@@ -8,6 +8,7 @@ export {
   ClientError,
   PROXY_HTTP,
   PROXY_SOCKS5,
+  PROXY_SOCKS4,
   payloadBytes,
   type ClientOptions,
   type ConnectOptions,

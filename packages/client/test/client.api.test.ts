@@ -172,7 +172,8 @@ describe("Client construction and arguments (Paho's rules)", () => {
     expect(c.willTopic).toBe("");
     expect(() => c.tlsInsecureSet(true)).toThrow(/configure SSL/);
     expect(() => c.wsSetOptions("/mqtt", 5 as unknown as Record<string, string>)).toThrow(/headers/);
-    expect(() => c.proxySet({ proxyType: "socks4" as "socks5", proxyAddr: "p" })).toThrow(ClientError);
+    expect(() => c.proxySet({ proxyType: "socks4", proxyAddr: "p", proxyPassword: "x" })).toThrow(/SOCKS4 has no password/);
+    expect(() => c.proxySet({ proxyType: "socks3" as "socks5", proxyAddr: "p" })).toThrow(ClientError);
     expect(() => c.reconnectDelaySet(5, 1)).toThrow(/minDelay/);
   });
 
