@@ -8,6 +8,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { decodePacket, encodePacket, type Packet, PacketDecoder } from "../src/codec/index.js";
+import { ClientDecoder } from "../src/codec/client.js";
 import { ErrorCode, LocalProtocolError, MqttError, type ProtocolVersion, RemoteProtocolError } from "../src/index.js";
 
 /** "30 02 00 00" → bytes. */
@@ -741,6 +742,24 @@ describe("client identifier, enhanced authentication and version rules, both way
     expect(decodePacket(h("20 02 01 00"), 4)).toStrictEqual({ type: "connack", sessionPresent: true, reasonCode: 0 });
     expect(thrown(() => encodePacket({ type: "connack", sessionPresent: true, reasonCode: 0 }, 3))).toMatchObject({ code: ErrorCode.VersionMismatch });
     expect(hexBytes(encodePacket({ type: "connack", sessionPresent: false, reasonCode: 0 }, 3))).toBe("20 02 00 00");
+  });
+
+  it("[MQTT-3.1.2-2] MQTT 5.0 reads a 3.1.1 server's refusal of the version, 20 02 00 01, as CONNACK 0x84 Unsupported Protocol Version; nothing else without a property length", () => {
+    const refusal = { type: "connack", sessionPresent: false, reasonCode: 0x84 };
+    expect(decodePacket(h("20 02 00 01"), 5)).toStrictEqual(refusal);
+    // The client's decoder (the engine's) reads it the same way.
+    const d = new ClientDecoder({ protocolVersion: 5 });
+    d.push(h("20 02 00 01"));
+    expect(d.next()).toStrictEqual(refusal);
+    // What a v5 server would send for it.
+    expect(hexBytes(encodePacket(refusal as Packet, 5))).toBe("20 03 00 84 00");
+    // Before MQTT 5 it is return code 1, as it always was.
+    for (const v of [3, 4] as const) expect(decodePacket(h("20 02 00 01"), v)).toStrictEqual({ type: "connack", sessionPresent: false, reasonCode: 1 });
+    // Session present or reserved flags with it, other return codes, 0x01 with a property length: malformed, as before.
+    expect(decodeError(h("20 02 01 01"), 5)).toMatchObject({ code: ErrorCode.FlagsInvalid, reasonCode: MALFORMED });
+    expect(decodeError(h("20 02 02 01"), 5)).toMatchObject({ code: ErrorCode.FlagsInvalid, reasonCode: MALFORMED });
+    for (const rc of ["00", "02", "03", "04", "05"]) expect(decodeError(h(`20 02 00 ${rc}`), 5)).toMatchObject({ name: "RemoteProtocolError", reasonCode: MALFORMED });
+    expect(decodeError(h("20 03 00 01 00"), 5)).toMatchObject({ code: ErrorCode.ReasonCodeInvalid, reasonCode: MALFORMED });
   });
 
   it("MQTT 5.0 3.1.2.11.10, 3.15.2.2.2: Authentication Data only with an Authentication Method; an AUTH with a variable header names its method", () => {

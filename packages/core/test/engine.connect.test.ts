@@ -174,6 +174,48 @@ describe("CONNACK refusals", () => {
     });
   }
 
+  it("[MQTT-3.1.2-2] MQTT 5 to a 3.1.1-only server: its CONNACK 20 02 00 01 (unacceptable protocol level) is a refusal with 0x84 Unsupported Protocol Version", () => {
+    const h = new Harness({ protocolVersion: 5 });
+    h.conn.publish(0, { topic: "t", payload: te.encode("x"), qos: 1 });
+    h.conn.connect(0);
+    expect(h.flush()).toMatchObject([{ type: "connect", protocolVersion: 5 }]);
+    expect(h.serverSendsBytes(Uint8Array.of(0x20, 0x02, 0x00, 0x01))).toEqual([{ type: "closed", reason: { kind: "refused", reasonCode: 0x84 } }]);
+    expect(h.conn.state).toBe("closed");
+    // A refusal, not a protocol error: no DISCONNECT, no timer, the session kept.
+    expect(h.flush()).toEqual([]);
+    expect(h.conn.pollTimeout()).toBeUndefined();
+    expect(h.conn.queuedCount).toBe(1);
+  });
+
+  describe("MQTT 5: every other CONNACK without a property length stays a protocol error (0x81)", () => {
+    const cases: [string, number[], string][] = [
+      ["return code 0 (3.1.1 accepted)", [0x20, 0x02, 0x00, 0x00], ErrorCode.LengthMismatch],
+      ["return code 2", [0x20, 0x02, 0x00, 0x02], ErrorCode.ReasonCodeInvalid],
+      ["return code 5", [0x20, 0x02, 0x00, 0x05], ErrorCode.ReasonCodeInvalid],
+      ["return code 1 with session present", [0x20, 0x02, 0x01, 0x01], ErrorCode.FlagsInvalid],
+      ["return code 1 with reserved flags", [0x20, 0x02, 0x02, 0x01], ErrorCode.FlagsInvalid],
+      ["0x01 with a property length", [0x20, 0x03, 0x00, 0x01, 0x00], ErrorCode.ReasonCodeInvalid],
+      ["one byte", [0x20, 0x01, 0x00], ErrorCode.LengthMismatch],
+    ];
+    for (const [name, bytes, code] of cases) {
+      it(`${name}: ${bytes.map((b) => b.toString(16).padStart(2, "0")).join(" ")}`, () => {
+        const h = new Harness({ protocolVersion: 5 });
+        h.conn.connect(0);
+        h.flush();
+        const evs = h.serverSendsBytes(Uint8Array.from(bytes));
+        expect(evs).toMatchObject([{ type: "closed", reason: { kind: "protocol-error", reasonCode: 0x81, error: { code } } }]);
+        expect(h.flush()).toMatchObject([{ type: "disconnect", reasonCode: 0x81 }]);
+      });
+    }
+
+    it("20 02 00 01 once connected: an unexpected packet, not a refusal", () => {
+      const h = new Harness({ protocolVersion: 5 });
+      h.connect();
+      const evs = h.serverSendsBytes(Uint8Array.of(0x20, 0x02, 0x00, 0x01));
+      expect(evs).toMatchObject([{ type: "closed", reason: { kind: "protocol-error", reasonCode: 0x82, error: { code: ErrorCode.UnexpectedPacket } } }]);
+    });
+  });
+
   it("can connect again after a refusal", () => {
     const h = new Harness({ protocolVersion: 5 });
     h.conn.connect(0);

@@ -29,6 +29,7 @@ import type {
   UnsubscribePacket,
   Will,
 } from "./types.js";
+import * as RC from "./rc.js";
 import * as E from "../codes.js";
 
 /** A packet type's name for messages: "SUBACK". */
@@ -216,6 +217,17 @@ function decodeConnack(r: Reader, version: ProtocolVersion, t: number): ConnackP
   if (version !== 3 && (flags & 0xfe) !== 0) throw codecError("remote", E.FlagsInvalid, "CONNACK reserved flags set [MQTT-3.2.2-1]");
   const reasonCode = r.u8("connack reason code");
   const sessionPresent = version !== 3 && flags === 1;
+  if (version === 5 && reasonCode === 1 && r.remaining === 0) {
+    // A server that speaks only 3.1 / 3.1.1 answers an MQTT 5 CONNECT in its
+    // own version: return code 1, unacceptable protocol level, with no
+    // property length (3.1.1 [MQTT-3.1.2-2]). That is the refusal MQTT 5 lets
+    // a server give a version it does not support, 0x84 Unsupported Protocol
+    // Version ([MQTT-3.1.2-2] in MQTT 5), and it is read as one, as Paho and
+    // mosquitto's bridge do. Only this exact packet: any other v5 CONNACK
+    // without a property length, or with 0x01, stays malformed.
+    checkConnack(reasonCode, sessionPresent, 4, "remote");
+    return { type: "connack", sessionPresent, reasonCode: RC.UnsupportedProtocolVersion };
+  }
   checkConnack(reasonCode, sessionPresent, version, "remote");
   const p: ConnackPacket = { type: "connack", sessionPresent, reasonCode };
   if (version === 5) withProps(p, readProps(r, t));

@@ -23,4 +23,5 @@ export const Success = 0x00;
 export const TopicAliasInvalid = 0x94;
 export const TopicNameInvalid = 0x90;
 export const UnspecifiedError = 0x80;
+export const UnsupportedProtocolVersion = 0x84;
 export const WildcardSubscriptionsNotSupported = 0xa2;
