@@ -13,13 +13,24 @@
 // has every `published`). Throughput = N / wall time of the pass; CPU per
 // message = this process's user + system CPU over the pass / N (mosquitto's
 // CPU is its own process and not counted). Contenders alternate pass by pass.
+//
+// At QoS 1 and 2, two more contenders: the same Client publishing with a
+// session store (MQTT 5 cleanStart false and a Session Expiry Interval, so the
+// session is real; the subscriber has no store): "client+memory" (core's
+// MemoryStore) and "client+file" (@sansmqtt/store-file's FileStore, durable:
+// every save is written and fdatasync'ed before the bytes that depend on it go
+// out; group commit: one save in flight, everything done meanwhile goes into
+// the next). The FileStore gets a fresh directory per pass, removed after it.
 
+import { mkdtemp, rm, statfs } from "node:fs/promises";
 import net from "node:net";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { MqttConnection, type Event, type QoS } from "@sansmqtt/core";
+import { MemoryStore, MqttConnection, type Event, type QoS, type SessionStore, type StoredSession } from "@sansmqtt/core";
 import { ExternalLoop, LoopRunner } from "@sansmqtt/loop-external";
 import { TcpTransport } from "@sansmqtt/transport-tcp";
 import { Client as PahoStyleClient, MQTTv5 } from "@sansmqtt/client";
+import { FileStore } from "@sansmqtt/store-file";
 import mqtt from "mqtt";
 
 export const E2E_MESSAGES = 10_000;
@@ -32,6 +43,8 @@ interface Client {
   publish(topic: string, qos: QoS): void;
   subscribe(topic: string): void;
   end(): Promise<void>;
+  /** With a session store: its counters so far (cumulative; the pass takes the difference over its timed part). */
+  storeCounters?(): StoreCounters;
 }
 /** What a pass counts: the engine's events, or the same facts from another client's callbacks. */
 type Seen = Event | { type: "message" } | { type: "subscribed" } | { type: "published"; reasonCode: number };
@@ -124,11 +137,95 @@ const viaLoop =
     return connected;
   };
 
+/** What a pass counts of a session store (cumulative). */
+export interface StoreCounters {
+  /** Saves the client made (store.save calls: one in flight at a time, group commit). */
+  saves: number;
+  /** Milliseconds from each save's call to its promise resolving, summed. */
+  saveMs: number;
+  /** FileStore only (0 for MemoryStore): its stats() and the fsyncs seen by onSync. */
+  writes: number;
+  records: number;
+  fullRecords: number;
+  /** fsyncs of the log (one per write) and of the directory (a new log: the first save, compaction). */
+  fileSyncs: number;
+  dirSyncs: number;
+  /** Bytes written to the log (every record, full or delta), from stats() after each save. */
+  bytes: number;
+  /** The log's size now. */
+  logBytes: number;
+}
+
+const noCounters = (): StoreCounters => ({
+  saves: 0,
+  saveMs: 0,
+  writes: 0,
+  records: 0,
+  fullRecords: 0,
+  fileSyncs: 0,
+  dirSyncs: 0,
+  bytes: 0,
+  logBytes: 0,
+});
+
+/** The store the Client gets: the real one, counting its saves (one promise and two clock reads per save). */
+class CountingStore implements SessionStore {
+  readonly counters = noCounters();
+  constructor(
+    private readonly inner: SessionStore,
+    private readonly file: FileStore | undefined,
+  ) {}
+  load(): Promise<StoredSession | undefined> {
+    return this.inner.load();
+  }
+  async save(stored: StoredSession): Promise<void> {
+    const t = performance.now();
+    await this.inner.save(stored);
+    const k = this.counters;
+    k.saveMs += performance.now() - t;
+    k.saves++;
+    if (this.file !== undefined) {
+      const s = this.file.stats();
+      // A full record starts a new log: its size is what was written; a delta grew the log.
+      k.bytes += s.fullRecords > k.fullRecords ? s.logBytes : s.logBytes - k.logBytes;
+      k.writes = s.writes;
+      k.records = s.records;
+      k.fullRecords = s.fullRecords;
+      k.logBytes = s.logBytes;
+    }
+  }
+  clear(): Promise<void> {
+    return this.inner.clear();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+export type StoreKind = "memory" | "file";
+
+/** Where the FileStores of the passes go (a fresh directory per pass under it). */
+export interface StoreSetup {
+  dir: string;
+}
+
 /** The Paho-style Client: loopStart on Node's event loop, VERSION2 callbacks, a MQTTMessageInfo per publish. */
 const viaClient =
-  (host: string, port: number): Connect =>
+  (host: string, port: number, storeKind?: StoreKind, setup?: StoreSetup): Connect =>
   async (id, onEvent) => {
-    const c = new PahoStyleClient({ clientId: id, protocol: MQTTv5 });
+    let store: CountingStore | undefined;
+    let tmp: string | undefined;
+    if (storeKind === "memory") store = new CountingStore(new MemoryStore(), undefined);
+    else if (storeKind === "file") {
+      tmp = await mkdtemp(join(setup!.dir, "sansmqtt-bench-store-"));
+      // durable: true (the default): a real fdatasync per write.
+      const file = new FileStore(tmp, id, {
+        durable: true,
+        onSync: (what) => (what === "file" ? store!.counters.fileSyncs++ : store!.counters.dirSyncs++),
+      });
+      store = new CountingStore(file, file);
+    }
+    const c = new PahoStyleClient({ clientId: id, protocol: MQTTv5, ...(store !== undefined ? { store } : {}) });
     c.maxInflightMessagesSet(1000);
     let onClosed: (() => void) | undefined;
     const connected = new Promise<void>((resolve, reject) => {
@@ -139,19 +236,33 @@ const viaClient =
     c.onMessage = () => onEvent({ type: "message" });
     c.onPublish = (_c, _u, _mid, rc) => onEvent({ type: "published", reasonCode: rc.value });
     c.onDisconnect = () => onClosed?.();
-    await c.connect(host, port, 60);
+    if (store !== undefined) {
+      // publish() throws before the stored session is loaded (connect() would load it too).
+      await c.loadSession();
+      // A session that outlives the connection: what a store is for.
+      await c.connect(host, port, 60, { cleanStart: false, properties: { sessionExpiryInterval: 60 } });
+    } else {
+      await c.connect(host, port, 60);
+    }
     c.loopStart();
     await connected;
     return {
       publish: (topic, qos) => void c.publish(topic, payload, qos),
       subscribe: (topic) => void c.subscribe(topic, 2),
-      end: () =>
-        new Promise<void>((done) => {
+      end: async () => {
+        await new Promise<void>((done) => {
           onClosed = () => {
             void c.loopStop().then(() => done());
           };
           c.disconnect();
-        }),
+        });
+        if (store !== undefined) {
+          await c.saveSession();
+          await store.close();
+        }
+        if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
+      },
+      ...(store !== undefined ? { storeCounters: () => ({ ...store.counters }) } : {}),
     };
   };
 
@@ -192,10 +303,12 @@ const viaMqttJs =
 export interface E2EPass {
   ms: number;
   cpuUs: number;
+  /** With a session store: its counters over the timed part of the pass. */
+  store?: StoreCounters;
 }
 
-/** One pass: N messages at `qos` from a fresh publisher to a fresh subscriber. */
-async function pass(connect: Connect, qos: QoS, n: number, tag: string): Promise<E2EPass> {
+/** One pass: N messages at `qos` from a fresh publisher (made by `connect`) to a fresh subscriber (by `subConnect`). */
+async function pass(connect: Connect, qos: QoS, n: number, tag: string, subConnect: Connect = connect): Promise<E2EPass> {
   const topic = `sansmqtt/bench/${process.pid}/${tag}`;
   let received = 0;
   let published = 0;
@@ -213,7 +326,7 @@ async function pass(connect: Connect, qos: QoS, n: number, tag: string): Promise
       sent++;
     }
   };
-  const sub = await connect(`bench-sub-${tag}`, (e) => {
+  const sub = await subConnect(`bench-sub-${tag}`, (e) => {
     if (e.type === "subscribed") subscribed();
     if (e.type === "message") {
       received++;
@@ -233,27 +346,47 @@ async function pass(connect: Connect, qos: QoS, n: number, tag: string): Promise
     if (e.type === "closed" && !complete()) fail(new Error(`publisher closed: ${e.reason.kind}`));
   });
   const bound = setTimeout(() => fail(new Error(`pass not done in ${PASS_TIMEOUT_MS} ms: ${received}/${n} received`)), PASS_TIMEOUT_MS);
+  const store0 = pub.storeCounters?.();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   more();
   try {
     await done;
+  } catch (e) {
+    // Still try to close both ends (and the publisher's store and its directory), for a while, then report the failure.
+    let giveUp: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.allSettled([pub.end(), sub.end()]),
+      new Promise<void>((r) => (giveUp = setTimeout(r, 5_000))),
+    ]);
+    clearTimeout(giveUp);
+    throw e;
   } finally {
     clearTimeout(bound);
   }
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  const store1 = pub.storeCounters?.();
   await Promise.all([pub.end(), sub.end()]);
-  return { ms, cpuUs: cpu.user + cpu.system };
+  const result: E2EPass = { ms, cpuUs: cpu.user + cpu.system };
+  if (store0 !== undefined && store1 !== undefined) {
+    const d = noCounters();
+    for (const k of Object.keys(d) as (keyof StoreCounters)[]) d[k] = store1[k] - store0[k];
+    d.logBytes = store1.logBytes;
+    result.store = d;
+  }
+  return result;
 }
+
+/** The contenders: the four of every QoS, then the Client with a session store (QoS 1 and 2 only). */
+export const CONTENDERS = ["bare", "loop", "client", "mqttjs", "client+memory", "client+file"] as const;
+export type ContenderName = (typeof CONTENDERS)[number];
+const STORE_CONTENDERS: readonly ContenderName[] = ["client+memory", "client+file"];
 
 export interface E2ERow {
   qos: QoS;
-  /** Per contender: msg/s and CPU µs per message, medians over the passes. */
-  bare: E2EFigures;
-  loop: E2EFigures;
-  client: E2EFigures;
-  mqttjs: E2EFigures;
+  /** Per contender that ran at this QoS: msg/s and CPU µs per message, medians over the passes. */
+  figures: Partial<Record<ContenderName, E2EFigures>>;
 }
 
 function median(xs: number[]): number {
@@ -263,55 +396,107 @@ function median(xs: number[]): number {
 }
 
 export interface E2EFigures {
+  /** Messages per pass. */
+  n: number;
   msgPerSec: number;
   cpuUsPerMsg: number;
   spreadPct: number;
+  /** With a session store: its counters per pass (timed part), each the median over the passes. */
+  store?: StoreCounters;
 }
 
 function summarize(passes: E2EPass[], n: number): E2EFigures {
   const rates = passes.map((p) => (n * 1000) / p.ms);
   const med = median(rates);
-  return {
+  const figures: E2EFigures = {
+    n,
     msgPerSec: med,
     cpuUsPerMsg: median(passes.map((p) => p.cpuUs / n)),
     spreadPct: ((Math.max(...rates) - Math.min(...rates)) / med) * 100,
   };
+  const stores = passes.map((p) => p.store).filter((x): x is StoreCounters => x !== undefined);
+  if (stores.length > 0) {
+    const m = noCounters();
+    for (const k of Object.keys(m) as (keyof StoreCounters)[]) m[k] = median(stores.map((x) => x[k]));
+    figures.store = m;
+  }
+  return figures;
 }
 
-const CONTENDERS = ["bare", "loop", "client", "mqttjs"] as const;
-type ContenderName = (typeof CONTENDERS)[number];
+export interface E2EOptions {
+  /** Only the Client with and without a store, QoS 1 and 2 (BENCH_ONLY=e2e:store). */
+  storeOnly: boolean;
+  /** Where each client+file pass makes its store's directory (then removes it). */
+  storeDir: string;
+}
+
+/** Messages per pass of the store contenders: the N of the other rows (a client+file pass takes 1-3 s here, well within PASS_TIMEOUT_MS). */
+export const E2E_STORE_MESSAGES: number = E2E_MESSAGES;
+
+/** The file system of `dir`, for the report: fsync on tmpfs costs nothing. */
+export async function describeStoreDir(dir: string): Promise<{ dir: string; tmpfs: boolean; type: string }> {
+  try {
+    const s = await statfs(dir);
+    const TMPFS_MAGIC = 0x01021994;
+    const names: Record<number, string> = { 0xef53: "ext2/3/4", 0x58465342: "xfs", 0x9123683e: "btrfs", [TMPFS_MAGIC]: "tmpfs", 0x794c7630: "overlayfs" };
+    return { dir, tmpfs: s.type === TMPFS_MAGIC, type: names[s.type] ?? `0x${s.type.toString(16)}` };
+  } catch {
+    return { dir, tmpfs: false, type: "unknown" };
+  }
+}
 
 /** Every QoS, the contenders taking turns pass by pass (the order rotating) after one warm-up pass each. */
-export async function runE2E(host: string, port: number, rounds: number, log: (s: string) => void): Promise<E2ERow[]> {
+export async function runE2E(host: string, port: number, rounds: number, log: (s: string) => void, options: E2EOptions): Promise<E2ERow[]> {
+  const setup: StoreSetup = { dir: options.storeDir };
   const contenders: Record<ContenderName, Connect> = {
     bare: bare(host, port),
     loop: viaLoop(host, port),
     client: viaClient(host, port),
     mqttjs: viaMqttJs(host, port),
+    "client+memory": viaClient(host, port, "memory", setup),
+    "client+file": viaClient(host, port, "file", setup),
   };
+  // The subscriber of a store contender's pass: the Client without a store.
+  const subscriberOf = (name: ContenderName): Connect => (STORE_CONTENDERS.includes(name) ? contenders.client : contenders[name]);
+  const messagesOf = (name: ContenderName): number => (STORE_CONTENDERS.includes(name) ? E2E_STORE_MESSAGES : E2E_MESSAGES);
   const rows: E2ERow[] = [];
-  for (const qos of [0, 1, 2] as const) {
-    const got: Record<ContenderName, E2EPass[]> = { bare: [], loop: [], client: [], mqttjs: [] };
+  for (const qos of options.storeOnly ? ([1, 2] as const) : ([0, 1, 2] as const)) {
+    const names: ContenderName[] = CONTENDERS.filter(
+      (c) => (qos > 0 || !STORE_CONTENDERS.includes(c)) && (!options.storeOnly || c === "client" || STORE_CONTENDERS.includes(c)),
+    );
+    const got: Partial<Record<ContenderName, E2EPass[]>> = {};
     for (let r = -1; r < rounds; r++) {
       // Rotate who goes first, so a slow moment of the machine does not always hit the same one.
-      const k = ((r % CONTENDERS.length) + CONTENDERS.length) % CONTENDERS.length;
-      const order = [...CONTENDERS.slice(k), ...CONTENDERS.slice(0, k)];
+      const k = ((r % names.length) + names.length) % names.length;
+      const order = [...names.slice(k), ...names.slice(0, k)];
       for (const name of order) {
-        const p = await pass(contenders[name], qos, E2E_MESSAGES, `${name}-q${qos}-${r + 1}`);
-        if (r >= 0) got[name].push(p);
+        const p = await pass(contenders[name], qos, messagesOf(name), `${name.replace("+", "-")}-q${qos}-${r + 1}`, subscriberOf(name));
+        if (r >= 0) (got[name] ??= []).push(p);
       }
     }
-    const row: E2ERow = {
-      qos,
-      bare: summarize(got.bare, E2E_MESSAGES),
-      loop: summarize(got.loop, E2E_MESSAGES),
-      client: summarize(got.client, E2E_MESSAGES),
-      mqttjs: summarize(got.mqttjs, E2E_MESSAGES),
-    };
+    const row: E2ERow = { qos, figures: {} };
+    for (const name of names) row.figures[name] = summarize(got[name]!, messagesOf(name));
     log(
       `  e2e QoS ${qos}: ` +
-        CONTENDERS.map((name) => `${name} ${Math.round(row[name].msgPerSec)} msg/s ${row[name].cpuUsPerMsg.toFixed(1)} µs`).join(", "),
+        names
+          .map((name) => {
+            const f = row.figures[name]!;
+            return `${name} ${Math.round(f.msgPerSec)} msg/s ${f.cpuUsPerMsg.toFixed(1)} µs`;
+          })
+          .join(", "),
     );
+    for (const name of names) {
+      const st = row.figures[name]!.store;
+      if (st === undefined) continue;
+      const n = messagesOf(name);
+      log(
+        `    ${name} QoS ${qos} per pass: ${st.saves} saves (${(n / st.saves).toFixed(1)} msg/save, ${(st.saveMs / st.saves).toFixed(2)} ms/save)` +
+          (name === "client+file"
+            ? `, ${st.writes} writes, ${st.fileSyncs}+${st.dirSyncs} fsyncs (${(n / (st.fileSyncs + st.dirSyncs)).toFixed(1)} msg/fsync), ` +
+              `${st.records} records (${st.fullRecords} full), ${st.bytes} B written`
+            : ""),
+      );
+    }
     rows.push(row);
   }
   return rows;
