@@ -137,3 +137,5 @@ export {
   type ProxyServerOptions,
   type TestServer,
 } from "./servers.js";
+export { CuttingProxy, type CuttingProxyOptions, type CuttingProxyStats } from "./cutting-proxy.js";
+export { RestartableBroker, type RestartableBrokerOptions } from "./restartable-broker.js";
