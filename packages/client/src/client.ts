@@ -190,6 +190,13 @@ export interface ClientOptions {
   republishOnSessionLoss?: boolean;
   /** When the broker no longer has the session: subscribe again to what it had granted. Default: true with a store, false without (Paho: subscribe in onConnect). */
   resubscribeOnSessionLoss?: boolean;
+  /**
+   * A message is sent on at most this many network connections that end
+   * before the broker acknowledges it (a broker that closes the connection
+   * over it every time); then it fails with ERR_SEND_ATTEMPTS instead of
+   * being resent forever. Default 10. Paho resends without a bound.
+   */
+  maxSendAttempts?: number;
 }
 
 export interface ConnectOptions {
@@ -285,6 +292,7 @@ export class Client {
   private readonly reconnectOnFailure: boolean;
   private readonly republishOnSessionLoss: boolean;
   private readonly resubscribeOnSessionLoss: boolean;
+  private readonly maxSendAttempts: number | undefined;
   private userdata: unknown;
 
   // ==== settings ====
@@ -390,6 +398,10 @@ export class Client {
     this.saver = store === undefined ? undefined : new SessionSaver(store, () => this.snapshot(), (e) => this.log(MQTT_LOG_ERR, `the session could not be saved: ${describe(e)}`));
     this.republishOnSessionLoss = options.republishOnSessionLoss ?? true;
     this.resubscribeOnSessionLoss = options.resubscribeOnSessionLoss ?? store !== undefined;
+    if (options.maxSendAttempts !== undefined && !(Number.isSafeInteger(options.maxSendAttempts) && options.maxSendAttempts >= 1)) {
+      throw argError(`maxSendAttempts must be an integer of 1 or more, got ${String(options.maxSendAttempts)}`);
+    }
+    this.maxSendAttempts = options.maxSendAttempts;
     this.engine = this.makeEngine();
     this.loopObj = this.makeLoop(this.engine);
   }
@@ -691,7 +703,7 @@ export class Client {
   async connectSrv(domain?: string, keepalive = 60, options: ConnectOptions = {}): Promise<MqttErrorCode> {
     const { lookupSrv, hostDomain } = await import("./srv.js");
     if (domain === undefined) {
-      const own = hostDomain();
+      const own = await hostDomain();
       if (own.domain === undefined) throw argError(`connectSrv needs a domain: the host name ${JSON.stringify(own.name)} has none`);
       domain = own.domain;
     }
@@ -1302,6 +1314,8 @@ export class Client {
       republishOnSessionLoss: this.republishOnSessionLoss,
       resubscribeOnSessionLoss: this.resubscribeOnSessionLoss,
     };
+    // The engine checks it (ERR_ARGUMENT naming it) when the Client is made.
+    if (this.maxSendAttempts !== undefined) o.maxSendAttempts = this.maxSendAttempts;
     if (this.will !== undefined) o.will = this.will;
     if (this.usernameValue !== undefined) {
       o.username = this.usernameValue;

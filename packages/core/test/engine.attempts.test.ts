@@ -61,6 +61,26 @@ describe("maxSendAttempts: a server that drops the connection after every PUBLIS
     });
   }
 
+  it("only the first unacknowledged message sent on an ended connection is charged: the messages behind a poison message go out after it is given up", () => {
+    const h = new Harness({ protocolVersion: 4, clean: false, maxSendAttempts: 3 });
+    h.connect();
+    const poison = h.conn.publish(h.now, { topic: "poison", payload: x, qos: 1 });
+    const behind = [1, 2, 3].map((i) => h.conn.publish(h.now, { topic: `behind/${i}`, payload: x, qos: 2 }));
+    h.flush();
+    h.lose();
+    poisonRound(h);
+    poisonRound(h);
+    // Each of the three connections carried all four; only the first one in send order was charged.
+    expect(h.conn.exportSession(h.now).outgoing.map((m) => m.attempts ?? 0)).toEqual([3, 0, 0, 0]);
+    const sent = h.connect({ sessionPresent: true });
+    expect(sent.map((p) => (p.type === "publish" ? p.topic : p.type))).toEqual(["behind/1", "behind/2", "behind/3"]);
+    expect(published(h)).toMatchObject([{ mid: poison, error: { code: ErrorCode.SendAttemptsExhausted } }]);
+    // They complete on this connection.
+    for (const p of sent) h.serverSends({ type: "pubrec", packetId: (p as Extract<Packet, { type: "publish" }>).packetId!, reasonCode: 0 });
+    for (const p of h.flush()) if (p.type === "pubrel") h.serverSends({ type: "pubcomp", packetId: p.packetId, reasonCode: 0 });
+    expect(published(h).filter((e) => e.error === undefined).map((e) => e.mid)).toEqual(behind);
+  });
+
   it("the default is 10 attempts", () => {
     const h = new Harness({ protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 } });
     h.connect();

@@ -395,8 +395,8 @@ class Sim {
   /**
    * Delivery attempts, counted when the next connection starts (as the
    * engine does): `attemptsMax`, connections a mid's PUBLISH was written on
-   * (the engine's count is at most this); `attemptsMin`, those of them on
-   * which no PUBACK / PUBREC for it was delivered (the engine's is at least this).
+   * (the engine's count is at most this); `attemptsMin`, those on which it
+   * was the first written and not acknowledged (the engine's is at least this).
    */
   readonly attemptsMax = new Map<number, number>();
   readonly attemptsMin = new Map<number, number>();
@@ -1311,14 +1311,20 @@ class Sim {
     this.step();
   }
 
-  /** The delivery attempts of connection `t`, which ended (see attemptsMax / attemptsMin). */
+  /**
+   * The delivery attempt of connection `t`, which ended (see attemptsMax /
+   * attemptsMin). The engine charges one message per ended connection: the
+   * first, in send order, written on it and not acknowledged. Any mid written
+   * on it may be that one (upper bound); the first written and unacknowledged
+   * surely is, unless the engine dropped it meanwhile (then a later one is
+   * charged, and the lower bound stays below the engine's count).
+   */
   private countAttempts(t: Track): void {
     const mids = new Set<number>();
     for (const key of t.sentKeys) mids.add(Number(key.slice(key.indexOf("/") + 1, key.indexOf(":"))));
-    for (const mid of mids) {
-      this.attemptsMax.set(mid, (this.attemptsMax.get(mid) ?? 0) + 1);
-      if (!t.acked.has(mid)) this.attemptsMin.set(mid, (this.attemptsMin.get(mid) ?? 0) + 1);
-    }
+    for (const mid of mids) this.attemptsMax.set(mid, (this.attemptsMax.get(mid) ?? 0) + 1);
+    const first = [...mids].find((mid) => !t.acked.has(mid));
+    if (first !== undefined) this.attemptsMin.set(first, (this.attemptsMin.get(first) ?? 0) + 1);
   }
 
   /** The socket closes: the client's last bytes reach the broker when `graceful`; the broker's are lost. */

@@ -702,10 +702,14 @@ export class OutgoingFlow {
    * A new network connection: nothing counts against its quota yet; what is
    * in flight goes again.
    *
-   * The previous connection's delivery attempts are counted here: each
-   * message at stage "publish" whose PUBLISH was handed out on it (HANDED)
-   * used one, since that connection ended before its PUBACK / PUBREC came
-   * (a PUBREL resend, stage "pubrel", never counts). This is the one place
+   * The previous connection's delivery attempt is counted here, for one
+   * message: the first, in send order, at stage "publish" whose PUBLISH was
+   * handed out on it (HANDED), since that connection ended before its PUBACK /
+   * PUBREC came (a PUBREL resend, stage "pubrel", never counts). Only the
+   * first: a server handles packets in order, so a connection it ends over a
+   * message it will not take ends at that message, and the ones sent behind
+   * it are not to blame; a network that fails now and then charges one
+   * message per failure, not the whole window. This is the one place
    * every connection end goes through, whatever its reason, once: `dropped`
    * runs when the transport is lost or the keep alive times out, not when the
    * server sends DISCONNECT, the server breaks the protocol or the caller
@@ -719,11 +723,9 @@ export class OutgoingFlow {
    */
   reset(): void {
     const { flags, attempts, next } = this.slots;
-    for (let s = this.first; s !== NONE; s = next[s]!) {
-      const f = flags[s]!;
-      if ((f & (HANDED | PUBREL)) === HANDED) attempts[s]!++;
-      flags[s] = f & ~(IN_QUOTA | REL_SENT | HANDED);
-    }
+    const charged = this.charged();
+    if (charged !== NONE) attempts[charged]!++;
+    for (let s = this.first; s !== NONE; s = next[s]!) flags[s] = flags[s]! & ~(IN_QUOTA | REL_SENT | HANDED);
     this.quota = 0;
     this.forgetUnflushed();
     this.resendPending = this.inflight.size > 0;
@@ -780,11 +782,19 @@ export class OutgoingFlow {
     }
   }
 
+  /** The message the current connection's end would charge an attempt to (see `reset`), or NONE. */
+  private charged(): number {
+    const { flags, next } = this.slots;
+    for (let s = this.first; s !== NONE; s = next[s]!) if ((flags[s]! & (HANDED | PUBREL)) === HANDED) return s;
+    return NONE;
+  }
+
   /** In send order: in flight first (in the order first sent), then the queue. */
   exportMessages(): OutgoingMessage[] {
     const out: OutgoingMessage[] = [];
     const now = this.clock();
     const slots = this.slots;
+    const charged = this.charged();
     const copy = (s: number): OutgoingMessage => {
       const f = slots.flags[s]!;
       const id = slots.packetId[s]!;
@@ -798,7 +808,7 @@ export class OutgoingFlow {
       if (id !== NO_ID) c.packetId = id;
       if ((f & SENT_KNOWN) !== 0) c.sent = (f & SENT) !== 0;
       // The connection in use counts as ended: a session read back from a store goes on a new one.
-      const attempts = slots.attempts[s]! + ((f & (HANDED | PUBREL)) === HANDED ? 1 : 0);
+      const attempts = slots.attempts[s]! + (s === charged ? 1 : 0);
       if (attempts > 0) c.attempts = attempts;
       return c;
     };
