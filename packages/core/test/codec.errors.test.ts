@@ -202,6 +202,10 @@ const DECODE_CASES: DecodeCase[] = [
   { name: "CONNECT 'MQTT' level 3", version: 4, hex: `10 0d ${MQTT} 03 02 00 3c 00 01 63`, code: ErrorCode.ProtocolInvalid, reasonCode: UNSUPPORTED_VERSION },
   { name: "CONNECT 'MQTT' level 6", version: 5, hex: `10 0d ${MQTT} 06 02 00 3c 00 01 63`, code: ErrorCode.ProtocolInvalid, reasonCode: UNSUPPORTED_VERSION },
   { name: "CONNECT 'MQIsdp' level 4", version: 4, hex: `10 0f ${MQISDP} 04 02 00 3c 00 01 63`, code: ErrorCode.ProtocolInvalid, reasonCode: UNSUPPORTED_VERSION },
+  // Bridge mode (the level's top bit, mosquitto's extension) on a level the name does not have.
+  { name: "CONNECT 'MQTT' level 0x83 (bridge bit on 3)", version: 4, hex: `10 0d ${MQTT} 83 02 00 3c 00 01 63`, code: ErrorCode.ProtocolInvalid, reasonCode: UNSUPPORTED_VERSION },
+  { name: "CONNECT 'MQTT' level 0x86 (bridge bit on 6)", version: 5, hex: `10 0d ${MQTT} 86 02 00 3c 00 01 63`, code: ErrorCode.ProtocolInvalid, reasonCode: UNSUPPORTED_VERSION },
+  { name: "CONNECT 'MQIsdp' level 0x84 (bridge bit on 4)", version: 4, hex: `10 0f ${MQISDP} 84 02 00 3c 00 01 63`, code: ErrorCode.ProtocolInvalid, reasonCode: UNSUPPORTED_VERSION },
   { name: "CONNECT 'MQTX' level 4", version: 4, hex: "10 0d 00 04 4d 51 54 58 04 02 00 3c 00 01 63", code: ErrorCode.ProtocolInvalid, reasonCode: UNSUPPORTED_VERSION },
   { name: "CONNECT 'mqtt' level 5", version: 5, hex: "10 0e 00 04 6d 71 74 74 05 02 00 3c 00 00 01 63", code: ErrorCode.ProtocolInvalid, reasonCode: UNSUPPORTED_VERSION },
 

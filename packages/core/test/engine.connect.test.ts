@@ -58,6 +58,27 @@ describe("CONNECT contents", () => {
     ]);
   });
 
+  for (const v of [3, 4, 5] as const) {
+    it(`bridge: true sets the protocol level's top bit (0x${(0x80 | v).toString(16)}) in every CONNECT, as Paho's enable_bridge_mode (MQTT ${v === 3 ? "3.1" : v === 4 ? "3.1.1" : "5"})`, () => {
+      const at = v === 3 ? 10 : 8; // fixed header (2), protocol name ("MQIsdp" 8, "MQTT" 6), then the level
+      const plain = new Harness({ protocolVersion: v });
+      plain.conn.connect(0);
+      expect(plain.flush()[0]).not.toHaveProperty("bridge");
+      expect(plain.sentBytes[0]![at]).toBe(v);
+      const h = new Harness({ protocolVersion: v, bridge: true });
+      h.conn.connect(0);
+      expect(h.flush()).toEqual([{ type: "connect", protocolVersion: v, clean: true, keepAlive: 60, clientId: "test-client", bridge: true }]);
+      expect(h.sentBytes[0]![at]).toBe(0x80 | v);
+      // The CONNACK is the version's own, and so is a reconnect's CONNECT.
+      h.serverSends({ type: "connack", sessionPresent: false, reasonCode: 0 });
+      expect(h.conn.state).toBe("connected");
+      h.lose();
+      h.conn.connect(1);
+      h.flush();
+      expect(h.sentBytes.at(-1)![at]).toBe(0x80 | v);
+    });
+  }
+
   it("lets connect() override clean for one connection", () => {
     const h = new Harness({ protocolVersion: 5, clean: true });
     h.conn.connect(0, { clean: false });
@@ -114,6 +135,7 @@ describe("CONNECT contents", () => {
       [{ password: "secret" }, /password must be a Uint8Array/],
       [{ clientId: 7 }, /clientId must be a string/],
       [{ clean: "yes" }, /clean must be a boolean/],
+      [{ bridge: 1 }, /bridge must be a boolean/],
       [{ will: { topic: "t", payload: "gone", qos: 0, retain: false } }, /will must be an object with a Uint8Array payload/],
     ];
     for (const [o, message] of cases) {

@@ -162,11 +162,13 @@ function withProps<P extends Packet>(p: P, props: Properties | undefined): P {
 }
 
 function decodeConnect(r: Reader): ConnectPacket {
-  // [MQTT-3.1.2-1] protocol name "MQTT" (3.1: "MQIsdp"), then the level.
+  // [MQTT-3.1.2-1] protocol name "MQTT" (3.1: "MQIsdp"), then the level,
+  // whose top bit is bridge mode (mosquitto's extension, see ConnectPacket.bridge).
   const name = r.str("protocol name");
-  const level = r.u8("protocol level");
+  const byte = r.u8("protocol level");
+  const level = byte & 0x7f;
   if (!((name === "MQTT" && (level === 4 || level === 5)) || (name === "MQIsdp" && level === 3))) {
-    throw codecError("remote", E.ProtocolInvalid, `unsupported protocol ${show(name)} level ${level}`, 0x84);
+    throw codecError("remote", E.ProtocolInvalid, `unsupported protocol ${show(name)} level ${byte}`, 0x84);
   }
   const version = level as ProtocolVersion;
   const flags = r.u8("connect flags");
@@ -203,6 +205,7 @@ function decodeConnect(r: Reader): ConnectPacket {
   if (hasUsername) p.username = r.str("user name");
   if (hasPassword) p.password = r.bin("password");
   if (properties !== undefined) p.properties = properties;
+  if (byte !== level) p.bridge = true;
   r.done("CONNECT");
   return p;
 }

@@ -515,7 +515,8 @@ function writeConnect(w: Writer, p: ConnectPacket): void {
   if (p.username !== undefined) flags |= 0x80;
   if (p.password !== undefined) flags |= 0x40;
   w.str(v === 3 ? "MQIsdp" : "MQTT");
-  w.u8(v);
+  // Bridge mode sets the level's top bit (mosquitto's extension, see ConnectPacket.bridge).
+  w.u8(p.bridge ? 0x80 | v : v);
   w.u8(flags);
   w.u16(p.keepAlive);
   if (v === 5) writeProperties(w, p.properties);

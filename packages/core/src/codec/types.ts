@@ -72,6 +72,17 @@ export interface ConnectPacket {
   username?: string;
   password?: Uint8Array;
   properties?: Properties;
+  /**
+   * Bridge mode: the protocol level goes out with its top bit set (0x83 for
+   * 3.1, 0x84 for 3.1.1, 0x85 for 5.0). Not part of the MQTT standard: it is
+   * mosquitto's private extension ("try_private"), also sent by Paho's
+   * `enable_bridge_mode()`, that tells a mosquitto broker the client is a
+   * bridge: it does not send the bridge its own messages back and keeps
+   * their retain flags as published. A broker without the extension refuses
+   * such a CONNECT (unacceptable protocol level); mosquitto 2.0 takes it with
+   * 3.1 and 3.1.1 only. Decoded: `true` when the bit is set, absent otherwise.
+   */
+  bridge?: boolean;
 }
 
 export interface ConnackPacket {

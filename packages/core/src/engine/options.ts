@@ -11,6 +11,7 @@
  * | maxInflight         | messages                              | 20      |
  * | maxQueued           | messages                              | 10,000  |
  * | maxSendAttempts     | network connections (per message)     | 10      |
+ * | bridge              | boolean (mosquitto's bridge mode)     | false   |
  * | properties.sessionExpiryInterval, messageExpiryInterval | seconds (MQTT 5) | |
  *
  * Every `now` the engine is given is in milliseconds on the caller's
@@ -94,6 +95,18 @@ export interface ConnectionOptions {
    * of 1 or more; default 10.
    */
   maxSendAttempts?: number;
+  /**
+   * Bridge mode, as Paho's `enable_bridge_mode()`: CONNECT carries the
+   * protocol level with its top bit set (0x83 for 3.1, 0x84 for 3.1.1, 0x85
+   * for 5.0). Not part of MQTT: it is mosquitto's private extension
+   * (`try_private`), which tells a mosquitto broker the client is a bridge,
+   * so it does not send the client its own messages back (as MQTT 5's No
+   * Local would) and keeps retain flags as published. A broker without the
+   * extension refuses the CONNECT (unacceptable protocol level). mosquitto
+   * (2.0) takes it with 3.1 and 3.1.1 only: an MQTT 5 bridge CONNECT (0x85)
+   * is dropped without a CONNACK. Default false.
+   */
+  bridge?: boolean;
 }
 
 /** The options with their defaults filled in. */
@@ -112,6 +125,7 @@ export type Options = Required<
     | "resubscribeOnSessionLoss"
     | "maxSendAttempts"
     | "clean"
+    | "bridge"
   >
 > &
   ConnectionOptions;
@@ -135,6 +149,7 @@ const KNOWN: ReadonlySet<string> = new Set<keyof ConnectionOptions>([
   "republishOnSessionLoss",
   "resubscribeOnSessionLoss",
   "maxSendAttempts",
+  "bridge",
 ]);
 
 export function checkCount(v: unknown, what: string, min: number, max: number): void {
@@ -175,6 +190,7 @@ export function normalizeOptions(options: ConnectionOptions): Options {
     resubscribeOnSessionLoss: false,
     maxSendAttempts: 10,
     clean: true,
+    bridge: false,
     ...options,
     protocolVersion: v,
     clientId: options.clientId ?? "",
@@ -187,7 +203,7 @@ export function normalizeOptions(options: ConnectionOptions): Options {
   checkCount(o.connectTimeoutMs, "connectTimeoutMs", 1, Number.MAX_SAFE_INTEGER);
   if (o.pingTimeoutMs !== undefined) checkCount(o.pingTimeoutMs, "pingTimeoutMs", 1, Number.MAX_SAFE_INTEGER);
   if (o.maximumPacketSize !== undefined) checkCount(o.maximumPacketSize, "maximumPacketSize", 2, MQTT_MAX_PACKET_SIZE);
-  for (const k of ["clean", "manualAck", "autoTopicAlias", "republishOnSessionLoss", "resubscribeOnSessionLoss"] as const) checkBoolean(o[k], k);
+  for (const k of ["clean", "manualAck", "autoTopicAlias", "republishOnSessionLoss", "resubscribeOnSessionLoss", "bridge"] as const) checkBoolean(o[k], k);
   if (o.password !== undefined && !(o.password instanceof Uint8Array)) {
     // Only its type: a credential never appears in a message or a log.
     throw misuse(E.InvalidArgument, `password must be a Uint8Array (the bytes to send), got a ${typeof o.password}`);
@@ -207,6 +223,7 @@ export function connectPacket(o: Options, clientId: string, clean: boolean): Con
   if (o.username !== undefined) p.username = o.username;
   if (o.password !== undefined) p.password = o.password;
   if (o.properties !== undefined) p.properties = o.properties;
+  if (o.bridge) p.bridge = true;
   if (o.protocolVersion === 5 && o.maximumPacketSize !== undefined && o.properties?.maximumPacketSize === undefined) {
     p.properties = { ...o.properties, maximumPacketSize: o.maximumPacketSize };
   }

@@ -555,6 +555,8 @@ export function arbConnect(version: ProtocolVersion, options: ArbitraryOptions =
     username: fc.option(stringOf(l), { nil: undefined }),
     password: fc.option(binaryOf(l, l.binary), { nil: undefined }),
     properties: optionalProperties(version, "connect", l),
+    // mosquitto's bridge mode (ConnectPacket.bridge), now and then.
+    bridge: fc.oneof({ weight: 7, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
   }).map((r) => {
     // 3.1.1: an empty client id only with clean session 1 [MQTT-3.1.3-7].
     const clean = r.clean || (version === 4 && r.clientId === "");
@@ -563,6 +565,7 @@ export function arbConnect(version: ProtocolVersion, options: ArbitraryOptions =
     if (r.username !== undefined) p.username = r.username;
     // Before MQTT 5 a password needs a user name [MQTT-3.1.2-22].
     if (r.password !== undefined && (version === 5 || r.username !== undefined)) p.password = r.password;
+    if (r.bridge) p.bridge = true;
     return withProperties(p, r.properties);
   });
 }
