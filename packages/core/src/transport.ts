@@ -1,7 +1,8 @@
 /**
  * The one shape every transport package has (@sansmqtt/transport-tcp, -tls,
  * -ws): a byte pipe that knows nothing about MQTT, sets no timer of its own
- * except the connect timeout, and never retries. The core itself opens nothing;
+ * except the connect timeout and, if it chooses to, a bound on a graceful
+ * close (see `Transport.close`), and never retries. The core itself opens nothing;
  * this file only describes the contract, plus the error class the transports
  * share so that `instanceof TransportError` and `code` mean the same everywhere.
  * Plain JavaScript: no platform API.
@@ -16,7 +17,12 @@ export const TransportErrorCode = {
   Refused: "ERR_TRANSPORT_REFUSED",
   /** The host name did not resolve (ENOTFOUND, EAI_AGAIN). */
   Dns: "ERR_TRANSPORT_DNS",
-  /** Opening (TCP connect, proxy, WebSocket upgrade) took longer than the connect timeout. */
+  /**
+   * Opening (TCP connect, proxy, WebSocket upgrade) took longer than the
+   * connect timeout; or a graceful `close()` bounded by the transport (see
+   * `Transport.close`) ran out while bytes written before it were still
+   * unsent: they were dropped.
+   */
   Timeout: "ERR_TRANSPORT_TIMEOUT",
   /** The connection was reset or broken after it opened (ECONNRESET, EPIPE, abnormal WebSocket close 1006). */
   Reset: "ERR_TRANSPORT_RESET",
@@ -133,13 +139,33 @@ export interface Transport {
    */
   write(chunks: readonly Uint8Array[]): boolean;
   /**
-   * Ends the connection. Without an error: gracefully, after the bytes already
-   * written have gone out (TCP FIN, TLS close_notify, WebSocket close 1000);
-   * onClose(undefined) follows once the peer has closed its side too. A peer
-   * that never does keeps it waiting (transports set no timer for it): bound
-   * the wait by calling close(error) later. With an error: at once, unsent bytes dropped;
-   * onClose gets it (a TransportError as is, anything else wrapped as
-   * ERR_TRANSPORT_ABORTED). Safe to call in any state, more than once.
+   * Ends the connection. Safe to call in any state, more than once.
+   *
+   * Without an error: gracefully, after the bytes already written have gone
+   * out (TCP FIN, TLS close_notify, WebSocket close 1000); onClose(undefined)
+   * follows once the peer has closed its side too.
+   *
+   * A peer that never closes its side would keep that wait going for ever. A
+   * transport MAY bound it, with a close timeout of its own that it documents
+   * with its default and that 0 turns off; the timer starts at this call, is
+   * cleared when the close completes first, and never keeps a Node program
+   * running by itself. When it runs out, the transport destroys the
+   * connection and reports exactly one of:
+   * - onClose(undefined), when everything written before `close()` had gone
+   *   out by then, our end of the stream included (for TCP, every byte
+   *   handed to the system, then FIN): we said all we had to say, so the
+   *   close counts as clean whatever the peer does with its half (Paho's
+   *   disconnect() does not wait for the peer at all);
+   * - onClose(ERR_TRANSPORT_TIMEOUT), when some of those bytes were still
+   *   unsent (a peer that stopped reading): they are dropped, and that is
+   *   reported.
+   * @sansmqtt/transport-tcp and -tls (one implementation) bound it with
+   * `closeTimeoutMs`, default 2,000 ms. A transport without a bound waits for
+   * the peer as long as it takes; with any transport, close(error) ends the
+   * wait sooner.
+   *
+   * With an error: at once, unsent bytes dropped; onClose gets it (a
+   * TransportError as is, anything else wrapped as ERR_TRANSPORT_ABORTED).
    */
   close(error?: unknown): void;
   /** The underlying socket object (net.Socket, tls.TLSSocket, a WebSocket), once `open` made it. */
