@@ -73,7 +73,9 @@ export interface ExternalLoopOptions extends LoopHooks {
   closeTimeoutMs?: number;
   /**
    * A durability barrier, for a session store: called when bytes have been
-   * taken from the engine and before any of them is written (the engine has
+   * taken from the engine that carry a change of the session
+   * (`engine.transmitNeedsSave`: a QoS 2 PUBLISH, PUBREL, an acknowledgement,
+   * SUBSCRIBE, UNSUBSCRIBE), before any of them is written (the engine has
    * already recorded what they carry: packet ids, stages). When it returns a
    * promise, those bytes, and everything after them, wait until it resolves;
    * the loop reports `writeBlocked` meanwhile and calls `onWritable` after.
@@ -390,7 +392,8 @@ export class ExternalLoop implements LoopHooks {
     if (this.blocked || this.held !== undefined || this.transport === undefined) return;
     const chunks = this.engine.pollTransmit(now);
     if (chunks.length === 0) return;
-    const pending = this.commit?.();
+    // Only bytes that carry a change the store must hold wait (a QoS 1 PUBLISH does not: at least once).
+    const pending = this.commit !== undefined && this.engine.transmitNeedsSave ? this.commit() : undefined;
     if (pending === undefined) {
       if (!this.transport.write(chunks)) this.blocked = true;
       return;

@@ -312,9 +312,9 @@ describe("ExternalLoop: the commit barrier (a session store saves before bytes g
     expect(s.log.at(-1)).toBe("writable");
     s.server({ type: "connack", sessionPresent: false, reasonCode: 0 });
     s.loop.loopRead();
-    s.loop.publish({ topic: "a", payload: bytes("1"), qos: 1 });
+    s.loop.publish({ topic: "a", payload: bytes("1"), qos: 2 });
     s.loop.loopWrite();
-    s.loop.publish({ topic: "a", payload: bytes("2"), qos: 1 });
+    s.loop.publish({ topic: "a", payload: bytes("2"), qos: 2 });
     s.loop.publish({ topic: "a", payload: bytes("3"), qos: 0 });
     s.loop.loopWrite(); // held: takes nothing from the engine
     expect(b.calls).toBe(2);
@@ -329,6 +329,37 @@ describe("ExternalLoop: the commit barrier (a session store saves before bytes g
     expect(s.t().packets(5).map((p) => p.type === "publish" && new TextDecoder().decode(p.payload))).toEqual([false, "1", "2", "3"]);
     expect(s.loop.writeBlocked).toBe(false);
     expect(s.loop.wantWrite()).toBe(false);
+  });
+
+  it("QoS 0 and 1 PUBLISH and PINGREQ carry no change the store must hold: they go without a commit (a QoS 1 message whose state a crash loses only goes again)", async () => {
+    const b = barrier();
+    const s = scripted({ keepAlive: 10 }, 2000, { commit: b.commit });
+    const opened = s.loop.connect();
+    s.t().accept();
+    await opened;
+    s.loop.loopWrite();
+    b.resolve();
+    await settle();
+    s.server({ type: "connack", sessionPresent: false, reasonCode: 0 });
+    s.loop.loopRead();
+    const calls = b.calls;
+    s.loop.publish({ topic: "a", payload: bytes("q0"), qos: 0 });
+    s.loop.publish({ topic: "a", payload: bytes("q1"), qos: 1 });
+    s.loop.loopWrite();
+    s.clock.now += 10_000;
+    s.loop.loopMisc();
+    s.loop.loopWrite();
+    expect(b.calls).toBe(calls);
+    expect(s.t().packets(5).map((p) => p.type)).toEqual(["connect", "publish", "publish", "pingreq"]);
+    // The PUBACK for a received QoS 1 message does wait: the application has handled it.
+    s.server({ type: "publish", topic: "in", payload: bytes("x"), qos: 1, retain: false, dup: false, packetId: 9 });
+    s.loop.loopRead();
+    s.loop.loopWrite();
+    expect(b.calls).toBe(calls + 1);
+    expect(s.t().packets(5).map((p) => p.type)).not.toContain("puback");
+    b.resolve();
+    await settle();
+    expect(s.t().packets(5).map((p) => p.type)).toContain("puback");
   });
 
   it("a rejected commit cuts the connection with its error; the held bytes never go out", async () => {
@@ -359,7 +390,7 @@ describe("ExternalLoop: the commit barrier (a session store saves before bytes g
     await settle();
     s.server({ type: "connack", sessionPresent: false, reasonCode: 0 });
     s.loop.loopRead();
-    s.loop.publish({ topic: "a", payload: bytes("last"), qos: 0 });
+    s.loop.publish({ topic: "a", payload: bytes("last"), qos: 2 });
     s.loop.loopWrite();
     s.loop.disconnect();
     s.loop.loopRead(); // the closed event: the engine ends the connection

@@ -193,6 +193,17 @@ export class MqttConnection {
     return this.out.bytes;
   }
 
+  /**
+   * Whether the bytes the last `pollTransmit` returned must wait until a
+   * session store holds the session as it is now: true when they carry a QoS 2
+   * PUBLISH, PUBREL, an acknowledgement of a received message, SUBSCRIBE or
+   * UNSUBSCRIBE; false for QoS 0/1 PUBLISH, PINGREQ, DISCONNECT and AUTH (a
+   * QoS 1 message whose state is lost in a crash only goes again: at least once).
+   */
+  get transmitNeedsSave(): boolean {
+    return this.out.takenNeedsSave;
+  }
+
   /** The earliest time (ms, the caller's clock) `handleTimeout` has work to do, or undefined. */
   pollTimeout(): number | undefined {
     const a = this.connackBy;
@@ -423,7 +434,7 @@ export class MqttConnection {
       return;
     }
     // Nothing was sent for a keep alive interval: PINGREQ [MQTT-3.1.2-20].
-    if (this.keepAlive.pingDue(now)) this.out.push(PINGREQ);
+    if (this.keepAlive.pingDue(now)) this.out.push(PINGREQ, false);
   }
 
   // ==== outputs ====

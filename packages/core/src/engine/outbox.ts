@@ -45,14 +45,34 @@ export class Outbox {
   private run = NO_BYTES;
   private runStart = 0;
   private runPos = 0;
+  /** What waits includes a change of the session that a store must hold before it is sent (see `takenNeedsSave`). */
+  private needsSave = false;
+  private tookNeedsSave = false;
 
   /** Bytes waiting to be taken. */
   get bytes(): number {
     return this.size;
   }
 
-  /** Appends an encoded packet; the outbox keeps it as it is (no copy). */
-  push(chunk: Uint8Array): void {
+  /**
+   * Whether the bytes the last `take` gave out carry a change of the session
+   * that a session store must hold before they are sent: a QoS 2 PUBLISH (its
+   * packet id, which the server will hold), PUBREL, an acknowledgement of a
+   * received message (the application has handled it), SUBSCRIBE or
+   * UNSUBSCRIBE. A QoS 0/1 PUBLISH, PINGREQ, DISCONNECT or AUTH carry none: if
+   * the state behind a QoS 1 PUBLISH is lost, the message only goes again
+   * (at least once), and the server holds nothing for its packet id.
+   */
+  get takenNeedsSave(): boolean {
+    return this.tookNeedsSave;
+  }
+
+  /**
+   * Appends an encoded packet; the outbox keeps it as it is (no copy).
+   * `needsSave` false only for packets that carry no session change (see `takenNeedsSave`).
+   */
+  push(chunk: Uint8Array, needsSave = true): void {
+    if (needsSave) this.needsSave = true;
     this.seal();
     this.chunks.push(chunk);
     this.size += chunk.length;
@@ -64,6 +84,7 @@ export class Outbox {
    * its payload, which the caller pushes next. At most RUN_SIZE bytes.
    */
   write(packet: Packet, version: ProtocolVersion, size: number, withPayload = true): void {
+    if (packet.type !== "publish" || packet.qos === 2) this.needsSave = true;
     this.sealAcks();
     const n = withPayload || packet.type !== "publish" ? size : size - packet.payload.length;
     let pos = this.runPos;
@@ -79,6 +100,7 @@ export class Outbox {
 
   /** Appends a four-byte packet `b0 02 id id` (a plain PUBACK/PUBREC/PUBREL/PUBCOMP). */
   pushAck(b0: number, packetId: number): void {
+    this.needsSave = true;
     this.sealRun();
     if (this.slabPos + 4 > SLAB_SIZE) this.sealAcks();
     const s = this.slab;
@@ -97,12 +119,15 @@ export class Outbox {
     const c = this.chunks;
     this.chunks = [];
     this.size = 0;
+    this.tookNeedsSave = this.needsSave;
+    this.needsSave = false;
     return c;
   }
 
   /** Drops everything waiting (the connection is gone). */
   clear(): void {
     this.chunks = [];
+    this.needsSave = false;
     this.slabPos = 0;
     // Never handed out: the run's next packet may take these bytes again.
     this.runPos = this.runStart;

@@ -490,10 +490,10 @@ export class OutgoingFlow {
     const payload = p.payload;
     if (size - payload.length <= SLAB_MAX_PIECE) {
       this.out.write(p, this.version, size, false);
-      this.out.push(payload);
+      this.out.push(payload, p.qos === 2);
       return;
     }
-    for (const chunk of writePacketChunks(p, this.version, size)) this.out.push(chunk);
+    for (const chunk of writePacketChunks(p, this.version, size)) this.out.push(chunk, p.qos === 2);
   }
 
   /**

@@ -22,5 +22,6 @@ export function sendTrimmed(out: Outbox, version: ProtocolVersion, max: number, 
       bytes = encodePacket({ ...p, properties: bare }, version);
     }
   }
-  out.push(bytes);
+  // DISCONNECT and AUTH change nothing a session store keeps; an ack does.
+  out.push(bytes, p.type !== "disconnect" && p.type !== "auth");
 }
