@@ -770,8 +770,9 @@ for (const qos of [0, 1, 2] as const) {
   };
   if (qos > 0) {
     targets.push({
-      what: `end to end QoS ${qos}: the client with the durable FileStore ≥ 0.5x the client without a store (msg/s)`,
-      value: ratio("client+file", "client"),
+      // The issue's target: the file store at least half the in-memory figure (MemoryStore), same client, same pass.
+      what: `end to end QoS ${qos}: the client with the durable FileStore ≥ 0.5x the same client with MemoryStore (msg/s)`,
+      value: ratio("client+file", "client+memory"),
       min: 0.5,
       unit: "x",
       by: ["e2e", "e2e:store"],

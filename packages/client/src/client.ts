@@ -173,8 +173,10 @@ export interface ClientOptions {
    * Where the session is kept between runs of the program (not in Paho, whose
    * sessions live in memory only). Default: none, the session lives as long
    * as the Client. With a store, the session is loaded before the first
-   * connection (`loadSession()`), and every change is saved before the packet
-   * that covers it is sent. The application opens and closes the store.
+   * connection (`loadSession()`), and every change that no-loss or exactly-once
+   * depends on is saved before the packet that covers it is sent (a QoS 2
+   * PUBLISH, PUBREL, the ack of a received message, SUBSCRIBE, UNSUBSCRIBE; a
+   * QoS 0/1 PUBLISH does not wait). The application opens and closes the store.
    * For a session that outlives a connection, use `cleanSession: false`
    * (MQTT 3.x) or `cleanStart: false` with a SessionExpiryInterval (MQTT 5).
    */

@@ -1,12 +1,14 @@
 /**
  * Saving the session to the application's SessionStore.
  *
- * The rule that makes a stored session worth having: every change is durable
- * before the packet that covers it leaves (a PUBLISH with a new packet id, a
- * PUBREC, a PUBACK after the callback ran ...). The loop asks for a save
- * between taking bytes from the engine and writing them (ExternalLoop's
- * `commit`), and the bytes wait for it. Changes that send nothing (a PUBACK
- * received, a checkpoint) are saved soon after, without holding anything.
+ * The rule that makes a stored session worth having: every change that
+ * no-loss or exactly-once depends on is durable before the packet that covers
+ * it leaves (a QoS 2 PUBLISH with its new packet id, PUBREL, a PUBACK or
+ * PUBREC after the callback ran ...: the engine's `transmitNeedsSave`). The
+ * loop asks for a save between taking those bytes from the engine and
+ * writing them (ExternalLoop's `commit`), and they wait for it. Changes that
+ * send nothing (a PUBACK received, a checkpoint) or only a QoS 0/1 PUBLISH
+ * (which a crash can only make go again) are saved soon after, holding nothing.
  *
  * One save runs at a time; requests made while it runs share the next one
  * (group commit), which exports the session when it starts, so it holds

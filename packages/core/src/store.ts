@@ -4,10 +4,11 @@
  * does no IO: this file only states the contract a store implements, the
  * error every store raises, and the in-memory store (the default).
  *
- * A client saves after each turn of its loop, before the bytes that turn made
- * go out, so every change is durable before the packet it covers is sent or
- * acknowledged; saves made while one is being written are combined (group
- * commit), the last one wins.
+ * A client saves after each turn of its loop, and before bytes that carry a
+ * change of the session go out (`MqttConnection.transmitNeedsSave`), so every
+ * change that no-loss or exactly-once depends on is durable before the packet
+ * that covers it is sent; saves made while one is being written are combined
+ * (group commit), the last one wins.
  */
 import type { SessionState } from "./engine/session.js";
 
