@@ -58,6 +58,8 @@ export interface Entry {
   state: OutgoingMessage["state"];
   packetId: number | undefined;
   sent: boolean | undefined;
+  /** Delivery attempts: they change on their own when a connection ends. */
+  attempts: number | undefined;
   qos: number;
   retain: boolean;
   topic: string;
@@ -77,6 +79,7 @@ export function entryOf(m: OutgoingMessage, json: OutgoingMessageJSON, size: num
     state: m.state,
     packetId: m.packetId,
     sent: m.sent,
+    attempts: m.attempts,
     qos: m.qos,
     retain: m.retain,
     topic: m.topic,
@@ -100,6 +103,7 @@ export function sameScalars(e: Entry, m: OutgoingMessage): boolean {
     e.state === m.state &&
     e.packetId === m.packetId &&
     e.sent === m.sent &&
+    e.attempts === m.attempts &&
     e.qos === m.qos &&
     e.retain === m.retain &&
     e.topic === m.topic &&

@@ -134,7 +134,7 @@ describe("churn", () => {
     expect((await store.load())?.savedAt).toBe(3);
   });
 
-  it("random edits of a hand-made session (add, remove, stage, properties, reorder) load back exactly", async () => {
+  it("random edits of a hand-made session (add, remove, stage, attempts, properties, reorder) load back exactly", async () => {
     const r = rng(7);
     const store = track(new FileStore(tempDir(), "edits", { durable: false, compactMinBytes: 8 * 1024 }));
     let nextMid = 1;
@@ -145,9 +145,13 @@ describe("churn", () => {
         outgoing.push({ mid: nextMid++, topic: `t/${i}`, payload: bytes(r, Math.floor(r() * 40)), qos: 1, retain: r() < 0.5, state: "queued" });
       } else if (op < 0.5) {
         outgoing.splice(Math.floor(r() * outgoing.length), 1);
-      } else if (op < 0.7) {
+      } else if (op < 0.62) {
         const m = outgoing[Math.floor(r() * outgoing.length)]!;
         outgoing = outgoing.map((x) => (x === m ? { ...m, state: "publish", packetId: m.mid % 65535 || 1, sent: r() < 0.5 } : x));
+      } else if (op < 0.7) {
+        // Only the delivery attempts change (a connection ended): the engine changes nothing else.
+        const m = outgoing[Math.floor(r() * outgoing.length)]!;
+        outgoing = outgoing.map((x) => (x === m ? { ...m, attempts: (m.attempts ?? 0) + 1 } : x));
       } else if (op < 0.8) {
         const m = outgoing[Math.floor(r() * outgoing.length)]!;
         // A new properties object: with new content, or the same content (no change to write).
