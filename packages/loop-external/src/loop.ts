@@ -86,6 +86,10 @@ export interface ExternalLoopOptions extends LoopHooks {
   commit?: (() => Promise<void> | undefined) | undefined;
 }
 
+/** At most this many batches, or bytes, wait for commits before the loop stops taking more from the engine. */
+const HELD_BATCHES = 4;
+const HELD_BYTES = 64 * 1024;
+
 const defaultClock = (): number => (globalThis as unknown as { performance: { now(): number } }).performance.now();
 
 function misuse(message: string): LocalProtocolError {
@@ -125,8 +129,14 @@ export class ExternalLoop implements LoopHooks {
   private ended: { error: TransportError | undefined } | undefined;
   /** The transport asked us to wait for drain. */
   private blocked = false;
-  /** Bytes taken from the engine that wait for `commit` (in order; undefined: no commit pending). */
-  private held: Uint8Array[] | undefined;
+  /**
+   * Batches taken from the engine that wait for their commit, or behind one
+   * that does, in order. Commits are pipelined: while one is being saved the
+   * next batch may be taken and its commit asked for (a store combines them:
+   * group commit), up to HELD_BATCHES / HELD_BYTES.
+   */
+  private held: Array<{ chunks: Uint8Array[]; bytes: number; ready: boolean }> = [];
+  private heldBytes = 0;
   /** The engine ended the connection while a commit was pending: close the transport once the held bytes are out. */
   private closeAfterCommit = false;
   private registered = false;
@@ -292,7 +302,7 @@ export class ExternalLoop implements LoopHooks {
 
   /** Whether `loopWrite` has work: bytes in the engine, or bytes the transport holds until drain (Paho's want_write). */
   wantWrite(): boolean {
-    return this.phase === "open" && (this.blocked || this.held !== undefined || this.engine.wantsWrite());
+    return this.phase === "open" && (this.blocked || this.held.length > 0 || this.engine.wantsWrite());
   }
 
   /**
@@ -301,7 +311,7 @@ export class ExternalLoop implements LoopHooks {
    * writable). `onWritable` says when this ends.
    */
   get writeBlocked(): boolean {
-    return this.blocked || this.held !== undefined;
+    return this.blocked || (this.held.length > 0 && (this.heldFull() || !this.engine.wantsWrite()));
   }
 
   /** Whether `loopRead` has work now (what `onReadable` announced). */
@@ -389,24 +399,29 @@ export class ExternalLoop implements LoopHooks {
   }
 
   private flush(now: number): void {
-    if (this.blocked || this.held !== undefined || this.transport === undefined) return;
+    const transport = this.transport;
+    if (this.blocked || this.heldFull() || transport === undefined) return;
     const chunks = this.engine.pollTransmit(now);
     if (chunks.length === 0) return;
     // Only bytes that carry a change the store must hold wait (a QoS 1 PUBLISH does not: at least once).
     const pending = this.commit !== undefined && this.engine.transmitNeedsSave ? this.commit() : undefined;
-    if (pending === undefined) {
-      if (!this.transport.write(chunks)) this.blocked = true;
+    if (pending === undefined && this.held.length === 0) {
+      if (!transport.write(chunks)) this.blocked = true;
       return;
     }
-    // Group commit: while this one is pending, the engine gathers what comes
-    // next, and the next flush takes it all behind one commit.
-    this.held = chunks;
-    const transport = this.transport;
-    pending.then(
-      () => this.committed(transport),
+    // Behind a batch that waits, even bytes that need no commit wait: order is kept.
+    const batch = { chunks, bytes: chunks.reduce((n, c) => n + c.length, 0), ready: pending === undefined };
+    this.held.push(batch);
+    this.heldBytes += batch.bytes;
+    pending?.then(
+      () => {
+        batch.ready = true;
+        this.release(transport, true);
+      },
       (e: unknown) => {
         if (this.transport !== transport) return;
-        this.held = undefined;
+        this.held = [];
+        this.heldBytes = 0;
         this.closeAfterCommit = false;
         // The bytes never go out: the store could not make them safe to send.
         transport.close(e);
@@ -414,18 +429,33 @@ export class ExternalLoop implements LoopHooks {
     );
   }
 
-  /** The commit for the held bytes resolved: write them (and close, if the engine ended the connection meanwhile). */
-  private committed(transport: Transport): void {
-    if (this.transport !== transport || this.held === undefined) return; // that connection is gone: the bytes with it
-    const held = this.held;
-    this.held = undefined;
-    if (!transport.write(held)) this.blocked = true;
+  /** Held batches stop the loop taking more from the engine past these (the engine's own output bound then holds). */
+  private heldFull(): boolean {
+    return this.held.length >= HELD_BATCHES || this.heldBytes >= HELD_BYTES;
+  }
+
+  /**
+   * Writes the held batches whose commits are done, in order (and closes, if
+   * the engine ended the connection meanwhile and nothing is left). From a
+   * commit's resolution (`later`), it tells the caller's loop it may go on.
+   */
+  private release(transport: Transport, later: boolean): void {
+    if (this.transport !== transport) return; // that connection is gone: its bytes with it
+    let wrote = false;
+    while (this.held.length > 0 && this.held[0]!.ready) {
+      const batch = this.held.shift()!;
+      this.heldBytes -= batch.bytes;
+      if (!transport.write(batch.chunks)) this.blocked = true;
+      wrote = true;
+    }
     if (this.closeAfterCommit) {
-      this.closeAfterCommit = false;
-      transport.close();
+      if (this.held.length === 0) {
+        this.closeAfterCommit = false;
+        transport.close();
+      }
       return;
     }
-    if (this.phase === "open") {
+    if (wrote && later && this.phase === "open") {
       this.updateWriteInterest();
       this.onWritable?.();
     }
@@ -452,8 +482,8 @@ export class ExternalLoop implements LoopHooks {
     this.blocked = false; // a graceful close queues behind whatever the transport holds
     const chunks = this.engine.pollTransmit(now);
     // Behind bytes that wait for a commit, the last ones (DISCONNECT) wait too.
-    if (this.held !== undefined) {
-      this.held.push(...chunks);
+    if (this.held.length > 0) {
+      this.held.push({ chunks, bytes: 0, ready: true });
       this.closeAfterCommit = true;
     } else if (chunks.length > 0) this.transport?.write(chunks);
     // Paho: disconnect() → on_disconnect, then the socket hooks; anything else → hooks first.
@@ -475,7 +505,8 @@ export class ExternalLoop implements LoopHooks {
     this.phase = "idle";
     this.ended = undefined;
     this.blocked = false;
-    this.held = undefined;
+    this.held = [];
+    this.heldBytes = 0;
     this.closeAfterCommit = false;
     this.engine.connectionLost(now, error);
     return this.dispatch(now);
@@ -499,7 +530,8 @@ export class ExternalLoop implements LoopHooks {
     this.ended = undefined;
     this.closeBy = undefined;
     this.blocked = false;
-    this.held = undefined;
+    this.held = [];
+    this.heldBytes = 0;
     this.closeAfterCommit = false;
     this.inbox = [];
   }

@@ -295,7 +295,7 @@ describe("ExternalLoop: the commit barrier (a session store saves before bytes g
   }
   const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
 
-  it("bytes wait for the commit; what comes meanwhile waits in the engine and goes behind the next one, in order", async () => {
+  it("bytes wait for their commit; the next batch is taken meanwhile behind a commit of its own (pipelined), and everything goes out in order", async () => {
     const b = barrier();
     const s = scripted({}, 2000, { commit: b.commit });
     const opened = s.loop.connect();
@@ -314,21 +314,52 @@ describe("ExternalLoop: the commit barrier (a session store saves before bytes g
     s.loop.loopRead();
     s.loop.publish({ topic: "a", payload: bytes("1"), qos: 2 });
     s.loop.loopWrite();
+    expect(s.loop.writeBlocked).toBe(true); // held, and nothing more in the engine
     s.loop.publish({ topic: "a", payload: bytes("2"), qos: 2 });
     s.loop.publish({ topic: "a", payload: bytes("3"), qos: 0 });
-    s.loop.loopWrite(); // held: takes nothing from the engine
-    expect(b.calls).toBe(2);
+    expect(s.loop.writeBlocked).toBe(false); // pipelined: the next batch may be taken and its commit asked for
+    s.loop.loopWrite();
+    expect(b.calls).toBe(3);
     expect(s.t().packets(5)).toHaveLength(1);
-    b.resolve();
-    await settle();
-    expect(s.t().packets(5).map((p) => p.type === "publish" && new TextDecoder().decode(p.payload))).toEqual([false, "1"]);
-    s.loop.loopWrite(); // the two that waited, behind one commit
+    // A batch that needs no commit (QoS 0) still waits behind those that do: order is kept.
+    s.loop.publish({ topic: "a", payload: bytes("4"), qos: 0 });
+    s.loop.loopWrite();
     expect(b.calls).toBe(3);
     b.resolve();
     await settle();
-    expect(s.t().packets(5).map((p) => p.type === "publish" && new TextDecoder().decode(p.payload))).toEqual([false, "1", "2", "3"]);
+    expect(s.t().packets(5).map((p) => p.type === "publish" && new TextDecoder().decode(p.payload))).toEqual([false, "1"]);
+    b.resolve();
+    await settle();
+    expect(s.t().packets(5).map((p) => p.type === "publish" && new TextDecoder().decode(p.payload))).toEqual([false, "1", "2", "3", "4"]);
     expect(s.loop.writeBlocked).toBe(false);
     expect(s.loop.wantWrite()).toBe(false);
+  });
+
+  it("at most 4 batches wait for commits; then the loop stops taking from the engine (writeBlocked) until one is written", async () => {
+    const b = barrier();
+    const s = scripted({ maxInflight: 100 }, 2000, { commit: b.commit });
+    const opened = s.loop.connect();
+    s.t().accept();
+    await opened;
+    s.loop.loopWrite();
+    b.resolve();
+    await settle();
+    s.server({ type: "connack", sessionPresent: false, reasonCode: 0, properties: { receiveMaximum: 100 } });
+    s.loop.loopRead();
+    for (let i = 0; i < 6; i++) {
+      s.loop.publish({ topic: "a", payload: bytes(String(i)), qos: 2 });
+      s.loop.loopWrite();
+    }
+    expect(b.calls).toBe(1 + 4);
+    expect(s.loop.writeBlocked).toBe(true);
+    b.resolve();
+    await settle();
+    expect(s.loop.writeBlocked).toBe(false);
+    s.loop.loopWrite(); // the two that waited in the engine, behind one commit
+    expect(b.calls).toBe(1 + 5);
+    for (let i = 0; i < 4; i++) b.resolve();
+    await settle();
+    expect(s.t().packets(5).filter((p) => p.type === "publish").map((p) => p.type === "publish" && new TextDecoder().decode(p.payload))).toEqual(["0", "1", "2", "3", "4", "5"]);
   });
 
   it("QoS 0 and 1 PUBLISH and PINGREQ carry no change the store must hold: they go without a commit (a QoS 1 message whose state a crash loses only goes again)", async () => {
