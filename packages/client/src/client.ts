@@ -295,6 +295,8 @@ export class Client {
   private readonly republishOnSessionLoss: boolean;
   private readonly resubscribeOnSessionLoss: boolean;
   private readonly maxSendAttempts: number | undefined;
+  /** enableBridgeMode() was called. */
+  private bridge = false;
   private userdata: unknown;
 
   // ==== settings ====
@@ -658,11 +660,21 @@ export class Client {
   }
 
   /**
-   * The core has no way to OR 0x80 into the CONNECT protocol level, which is
-   * what Paho's bridge mode does; so this refuses rather than pretend.
+   * Paho's enable_bridge_mode: the CONNECT's protocol level gets its top bit
+   * (mosquitto's bridge extension, try_private), so the broker treats this
+   * client as a bridge: it does not send the client's own messages back and
+   * keeps retain flags as published, so a subscription to # makes no loop.
+   * Applies from the next connection. MQTT 3.1 and 3.1.1 only: MQTT 5 has no
+   * such bit (mosquitto drops the CONNECT without an answer); subscribe with
+   * noLocal and retainAsPublished instead, which MQTT 5 defines for this.
    */
   enableBridgeMode(): void {
-    throw new ClientError("ERR_NOT_SUPPORTED", "bridge mode is not supported: the engine cannot set the bridge bit of the CONNECT protocol level");
+    if (this.protocol === 5) {
+      throw new ClientError("ERR_NOT_SUPPORTED", "bridge mode is for MQTT 3.1 / 3.1.1: with MQTT 5, subscribe with SubscribeOptions noLocal and retainAsPublished");
+    }
+    if (this.bridge) return;
+    this.bridge = true;
+    this.settingsVersion++;
   }
 
   /** Every matching filter's callback runs for a message; onMessage runs only when none matched. */
@@ -1318,6 +1330,7 @@ export class Client {
     };
     // The engine checks it (ERR_ARGUMENT naming it) when the Client is made.
     if (this.maxSendAttempts !== undefined) o.maxSendAttempts = this.maxSendAttempts;
+    if (this.bridge) o.bridge = true;
     if (this.will !== undefined) o.will = this.will;
     if (this.usernameValue !== undefined) {
       o.username = this.usernameValue;

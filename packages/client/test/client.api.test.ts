@@ -177,8 +177,9 @@ describe("Client construction and arguments (Paho's rules)", () => {
     expect(() => c.reconnectDelaySet(5, 1)).toThrow(/minDelay/);
   });
 
-  it("bridge mode is refused as not supported (the engine cannot set the bridge bit)", () => {
-    expect(() => new Client().enableBridgeMode()).toThrow(expect.objectContaining({ code: "ERR_NOT_SUPPORTED" }));
+  it("bridge mode is for MQTT 3.1 / 3.1.1; with MQTT 5 it is refused (ERR_NOT_SUPPORTED: no such bit, use noLocal)", () => {
+    expect(() => new Client().enableBridgeMode()).not.toThrow();
+    expect(() => new Client({ protocol: 5 }).enableBridgeMode()).toThrow(expect.objectContaining({ code: "ERR_NOT_SUPPORTED" }));
   });
 
   it("loopStop without loopStart is MQTT_ERR_INVAL; loop() without a connection is NO_CONN; a second loopStart is INVAL", async () => {
