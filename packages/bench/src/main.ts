@@ -711,8 +711,8 @@ if (sizeEntries.length > 0) {
     ...wrap(
       `Bundled with rolldown ${ROLLDOWN_VERSION} (tree-shaken, ESM, its built-in oxc minifier: compress + mangle), ` +
         "gzipped with node:zlib level 9. kB = 1,000 bytes. The 63.7 KB / 17.4 KB quoted before for the engine was " +
-        "measured with esbuild: minifiers differ, compare sizes measured the same way. The codec line from the root " +
-        "is for scale, no target.",
+        "measured with esbuild: minifiers differ, compare sizes measured the same way. The codec subpath line is for " +
+        "scale, no target.",
     ),
   );
   out.push(...notes.lines());

@@ -94,12 +94,5 @@ export async function sizes(): Promise<SizeEntry[]> {
   } else {
     out.push(await measure("size:codec", 'codec subpath: all of "@sansmqtt/core/codec"', "@sansmqtt/core/codec", names));
   }
-  // For scale: what a codec-only user imports today, from the root.
-  out.push(
-    await measure("size:codec-root", 'codec: { encodePacket, PacketDecoder } from the root', "@sansmqtt/core", [
-      "encodePacket",
-      "PacketDecoder",
-    ]),
-  );
   return out;
 }
