@@ -87,8 +87,17 @@ export class ReasonCode {
     this.value = value;
   }
 
-  /** The spec's name ("Success", "Granted QoS 1", "Normal disconnection", "Bad User Name or Password" ...). */
+  /**
+   * Paho's name ("Success", "Granted QoS 1", "Normal disconnection", "Bad user
+   * name or password" ...): Paho's docs tell applications to compare by name,
+   * so ported programs keep working. `specName()` gives the spec's spelling.
+   */
   getName(): string {
+    return pahoName(this.value, this.specName());
+  }
+
+  /** The MQTT 5 spec's name ("Bad User Name or Password"). */
+  specName(): string {
     return reasonCodeName(this.value, PACKET_NAMES[this.packetType] ?? "connack");
   }
 
@@ -102,10 +111,10 @@ export class ReasonCode {
     return this.isFailure;
   }
 
-  /** Equal to a number (the value), a string (the name) or another ReasonCode (the value). */
+  /** Equal to a number (the value), a string (Paho's name, or the spec's) or another ReasonCode (the value). */
   equals(other: number | string | ReasonCode): boolean {
     if (typeof other === "number") return other === this.value;
-    if (typeof other === "string") return other === this.getName();
+    if (typeof other === "string") return other === this.getName() || other === this.specName();
     return other.value === this.value;
   }
 
@@ -120,6 +129,23 @@ export class ReasonCode {
   toJSON(): { value: number; name: string } {
     return { value: this.value, name: this.getName() };
   }
+}
+
+/** Where Paho's names are not the spec's in sentence case. */
+const PAHO_NAMES: Readonly<Record<number, string>> = {
+  0x11: "No subscription found",
+  0x9e: "Shared subscription not supported",
+  0xa2: "Wildcard subscription not supported",
+};
+
+/** Paho's spelling of a reason code's name: the spec's in sentence case ("QoS" kept), with Paho's own three. */
+function pahoName(value: number, spec: string): string {
+  const own = PAHO_NAMES[value];
+  if (own !== undefined) return own;
+  return spec
+    .split(" ")
+    .map((w, i) => (i === 0 || w === "QoS" ? w : w.toLowerCase()))
+    .join(" ");
 }
 
 /** The MQTT 5 reason code for an MQTT 3.1 / 3.1.1 CONNACK return code (Paho's convert_connack_rc_to_reason_code). */

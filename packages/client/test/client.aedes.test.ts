@@ -185,7 +185,7 @@ describe("connect", () => {
 
     // The 3.1.1 return code comes as the MQTT 5 reason code Paho maps it to (0x04 → 0x86, 0x05 → 0x87).
     for (const [username, code, name] of [
-      ["bad", 0x86, "Bad User Name or Password"],
+      ["bad", 0x86, "Bad user name or password"],
       ["forbidden", 0x87, "Not authorized"],
     ] as const) {
       const c = make(`auth-${username}`, { reconnectOnFailure: false });

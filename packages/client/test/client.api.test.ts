@@ -37,7 +37,13 @@ describe("ReasonCode", () => {
     expect(new ReasonCode(PacketTypes.CONNACK, 0).getName()).toBe("Success");
     const bad = new ReasonCode(PacketTypes.CONNACK, 0x86);
     expect(bad.isFailure).toBe(true);
-    expect(bad.getName()).toBe("Bad User Name or Password");
+    // Paho's names (its docs say to compare by name); the spec's spelling is specName().
+    expect(bad.getName()).toBe("Bad user name or password");
+    expect(bad.specName()).toBe("Bad User Name or Password");
+    expect(bad.equals("Bad User Name or Password")).toBe(true);
+    for (const [value, name] of [[0x11, "No subscription found"], [0x81, "Malformed packet"], [0x8d, "Keep alive timeout"], [0x9b, "QoS not supported"], [0x9e, "Shared subscription not supported"], [0xa2, "Wildcard subscription not supported"], [0x04, "Disconnect with will message"]] as const) {
+      expect(new ReasonCode(PacketTypes.DISCONNECT, value).getName()).toBe(name);
+    }
     expect(() => new ReasonCode(PacketTypes.CONNACK, 256)).toThrow(RangeError);
   });
 

@@ -213,7 +213,7 @@ async function runOne(target: Target, version: Version, o: DemoOptions, io: Demo
   client.onDisconnect = (_c, _ud, flags, rc, props) => {
     say(`onDisconnect reason=${reason(rc)}${flags.isDisconnectPacketFromServer ? " (DISCONNECT from the broker)" : ""}${withProps(props)}`);
     ended();
-    // Before CONNACK the client reports a missing CONNACK as "Keep Alive timeout" (0x8D): say what was awaited.
+    // Before CONNACK the client reports a missing CONNACK as "Keep alive timeout" (0x8D): say what was awaited.
     if (!disconnecting) fail(new DemoFailure(`the connection ended ${connackSeen ? "unexpectedly" : "before CONNACK"}: ${rc.getName()}`));
   };
   let socket: unknown;

@@ -156,7 +156,7 @@ async function open(s: CommonSettings, prefix: string, io: CliIO, onConnected?: 
     ended();
     if (!closing) {
       const why = `${rc.getName()}${flags.isDisconnectPacketFromServer ? " (DISCONNECT from the broker)" : ""}`;
-      // Before CONNACK the client reports a missing CONNACK as "Keep Alive timeout" (0x8D): say what was awaited.
+      // Before CONNACK the client reports a missing CONNACK as "Keep alive timeout" (0x8D): say what was awaited.
       fail(new CliFailure(isConnected ? `the connection to ${target(s)} ended: ${why}` : `Connection error: no CONNACK from ${target(s)}: the connection ended: ${why}`));
     }
   };
