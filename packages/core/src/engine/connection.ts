@@ -19,43 +19,35 @@
  * orchestrates the CONNACK; the state lives in parts that own it:
  * OutgoingFlow (our messages), IncomingFlow (the server's messages),
  * Requests (SUBSCRIBE / UNSUBSCRIBE and granted subscriptions), TopicAliases,
- * KeepAlive, ServerLimits (the CONNACK's), PacketIds and the Outbox. Each
- * resets itself for a new network connection and for a discarded session,
- * and exports and imports its own share of `SessionState`.
+ * KeepAlive, Limits (the CONNACK's), EnhancedAuth, PacketIds, the Outbox
+ * (bytes out) and the EventQueue (events out). Each resets itself for a new
+ * network connection and for a discarded session, and exports and imports
+ * its own share of `SessionState`; the SessionKeeper holds the session's own
+ * fields (client id, mids, its lifetime) and moves the whole through the parts.
  */
 import { show } from "../codec/bytes.js";
 import { checkPacket, ClientDecoder, encodePacket } from "../codec/client.js";
 import { MQTT_MAX_PACKET_SIZE } from "../codec/decoder.js";
 import { isValidReasonCode } from "../codec/reason-codes.js";
-import type {
-  AuthPacket,
-  ConnackPacket,
-  ConnectPacket,
-  DisconnectPacket,
-  Packet,
-  Properties,
-  ProtocolVersion,
-  PublishPacket,
-  QoS,
-  Subscription,
-  Will,
-} from "../codec/types.js";
+import type { ConnackPacket, DisconnectPacket, Packet, Properties, ProtocolVersion, PublishPacket, QoS, Subscription } from "../codec/types.js";
 import { type MqttError, RemoteProtocolError } from "../errors.js";
-import { isValidTopicFilter, isValidTopicName } from "../topic.js";
+import { isValidTopicName } from "../topic.js";
 import { TopicAliases } from "./aliases.js";
 import { EnhancedAuth } from "./auth.js";
 import { misuse, remote } from "./errors.js";
-import type { CloseReason, Event, MessageEvent } from "./events.js";
+import { EventQueue } from "./event-queue.js";
+import type { CloseReason, Event } from "./events.js";
 import { IncomingFlow } from "./incoming.js";
 import { KeepAlive } from "./keepalive.js";
-import { defaultLimits, limitsFromConnack, MIN_SERVER_PACKET_SIZE, publishRefusal, type ServerLimits, subscribeRefusal } from "./limits.js";
+import { disconnectRefusal, Limits, publishRefusal, type ServerLimits } from "./limits.js";
 import { OutgoingFlow } from "./outgoing.js";
 import { Outbox } from "./outbox.js";
 import { PacketIds } from "./packet-ids.js";
 import { normalizeSubscription, Requests } from "./requests.js";
-import { type SessionState, type SessionSubscription, validateSession } from "./session.js";
+import type { SessionState, SessionSubscription } from "./session.js";
+import { SessionKeeper } from "./session-keeper.js";
 import { type ConnectionState, nextState, type Trigger } from "./state.js";
-import { sendTrimmed } from "./wire.js";
+import { sendErrorDisconnect, sendTrimmed } from "./wire.js";
 import { checkCount, type ConnectionOptions, connectPacket, normalizeOptions, type Options } from "./options.js";
 import * as RC from "../codec/rc.js";
 import * as E from "../codes.js";
@@ -79,9 +71,6 @@ export interface PublishRequest {
 
 const NO_CHUNKS: Uint8Array[] = [];
 
-/** The longest reason string the engine puts in a DISCONNECT it sends on an error. */
-const REASON_STRING_MAX = 160;
-
 const PINGREQ = Uint8Array.of(0xc0, 0);
 
 export class MqttConnection {
@@ -90,21 +79,16 @@ export class MqttConnection {
 
   // ---- lifecycle ----
   private st: ConnectionState = "idle";
-  private clientIdentifier: string;
-  private limits: ServerLimits;
   /** The CONNACK deadline (ms), while connecting. */
   private connackBy: number | undefined;
   /** The latest `now` seen: the engine's clock never runs backwards. */
   private clock = Number.NEGATIVE_INFINITY;
-  private events: Event[] = [];
-  private eventHead = 0;
-
-  // ---- per network connection ----
   private decoder: ClientDecoder;
-  private readonly out = new Outbox();
-  private connectedClean = true;
 
   // ---- the parts ----
+  private readonly events = new EventQueue();
+  private readonly out = new Outbox();
+  private readonly limits: Limits;
   private readonly ids = new PacketIds();
   private readonly aliases = new TopicAliases();
   private readonly keepAlive: KeepAlive;
@@ -112,39 +96,27 @@ export class MqttConnection {
   private readonly incoming: IncomingFlow;
   private readonly requests: Requests;
   private readonly enhancedAuth: EnhancedAuth;
-
-  // ---- session ----
-  private nextMid = 1;
-  /** The session ends with the network connection (3.x clean session, or MQTT 5 session expiry 0). */
-  private sessionEndsWithConnection = false;
+  private readonly session: SessionKeeper;
 
   constructor(options: ConnectionOptions = {}) {
-    this.opts = normalizeOptions(options);
-    const v = this.opts.protocolVersion;
+    const o = normalizeOptions(options);
+    const v = o.protocolVersion;
+    this.opts = o;
     this.protocolVersion = v;
-    this.clientIdentifier = this.opts.clientId;
-    this.limits = defaultLimits(this.opts.keepAlive);
+    this.limits = new Limits(o.keepAlive);
     this.decoder = this.newDecoder();
-    const emit = (e: Event): void => {
-      this.events.push(e);
-    };
-    this.keepAlive = new KeepAlive(this.opts.pingTimeoutMs);
-    this.outgoing = new OutgoingFlow(
-      v,
-      this.out,
-      this.ids,
-      this.aliases,
-      emit,
-      this.opts,
-      () => (this.st === "connected" ? this.limits : undefined),
-      () => this.clock,
-    );
-    this.incoming = new IncomingFlow(v, this.out, this.opts.manualAck, this.opts.properties?.receiveMaximum ?? 65535, () => this.limits.maximumPacketSize);
-    this.requests = new Requests(v, this.out, this.ids, emit);
-    this.enhancedAuth = new EnhancedAuth(this.opts.properties?.authenticationMethod);
+    const connected = (): ServerLimits | undefined => (this.st === "connected" ? this.limits.current : undefined);
+    this.keepAlive = new KeepAlive(o.pingTimeoutMs);
+    this.outgoing = new OutgoingFlow(v, this.out, this.ids, this.aliases, this.events, o, connected, () => this.clock);
+    const serverMaximum = (): number => this.limits.current.maximumPacketSize;
+    const our = o.properties;
+    this.incoming = new IncomingFlow(v, this.out, this.aliases, this.events, o.manualAck, our?.receiveMaximum ?? 65535, our?.topicAliasMaximum ?? 0, serverMaximum);
+    this.requests = new Requests(v, this.out, this.ids, this.events);
+    this.enhancedAuth = new EnhancedAuth(our?.authenticationMethod);
+    this.session = new SessionKeeper(o, this.ids, this.outgoing, this.incoming, this.requests);
     // Validate everything CONNECT will carry now, so a bad option fails here.
     // The client id rules wait for connect(): an empty id may still come from importSession.
-    const probe = this.connectPacket(this.opts.clean);
+    const probe = connectPacket(o, o.clientId, o.clean);
     checkPacket(probe.clientId === "" ? { ...probe, clientId: "id" } : probe, v);
   }
 
@@ -156,12 +128,12 @@ export class MqttConnection {
 
   /** The client id in use: the one given, or the one the server assigned. */
   get clientId(): string {
-    return this.clientIdentifier;
+    return this.session.clientId;
   }
 
   /** What the server allows on the current (or last) connection. */
   get serverLimits(): Readonly<ServerLimits> {
-    return this.limits;
+    return this.limits.current;
   }
 
   /** Outgoing QoS 1/2 messages sent and not yet complete. */
@@ -181,7 +153,7 @@ export class MqttConnection {
 
   /** Whether `pollEvent` has events ready without more input (e.g. QoS 0 `published` after `pollTransmit`). */
   wantsEvents(): boolean {
-    return this.eventHead < this.events.length;
+    return this.events.pending;
   }
 
   /**
@@ -229,26 +201,22 @@ export class MqttConnection {
     now = this.tick(now);
     const clean = options.clean ?? this.opts.clean;
     const v = this.protocolVersion;
-    if (!clean && this.clientIdentifier === "" && v !== 5) {
+    const clientId = this.session.clientId;
+    if (!clean && clientId === "" && v !== 5) {
       throw misuse(E.InvalidArgument, "a persistent session needs a client id before MQTT 5");
     }
-    if (v === 3 && this.clientIdentifier === "") throw misuse(E.InvalidArgument, "MQTT 3.1 needs a client id");
+    if (v === 3 && clientId === "") throw misuse(E.InvalidArgument, "MQTT 3.1 needs a client id");
     const next = nextState(this.st, "connect");
-    if (this.eventHead < this.events.length) {
+    if (this.events.pending) {
       // The previous connection's events (its `closed` last) belong before this
       // one's; a caller who had not pulled them would read them as this
       // connection's. Pull them first.
       throw misuse(E.InvalidState, "pull the previous connection's events (up to its closed event) before connect()");
     }
-    const bytes = encodePacket(this.connectPacket(clean), v);
+    const bytes = encodePacket(connectPacket(this.opts, clientId, clean), v);
     this.st = next;
     this.resetConnection();
-    this.connectedClean = clean;
-    // A clean start discards the session [MQTT-3.1.2-4]; so does a session that
-    // ended with the previous connection (3.x clean session, MQTT 5 session
-    // expiry 0 [MQTT-3.1.2-23]): nothing of it may leak into the next one.
-    if (clean || this.sessionEndsWithConnection) this.discardSession();
-    this.sessionEndsWithConnection = v === 5 ? (this.opts.properties?.sessionExpiryInterval ?? 0) === 0 : clean;
+    this.session.connect(clean); // a clean start discards the session [MQTT-3.1.2-4]
     this.out.push(bytes);
     this.connackBy = now + this.opts.connectTimeoutMs;
   }
@@ -291,13 +259,11 @@ export class MqttConnection {
     if (props !== undefined) probe.properties = props;
     const size = checkPacket(probe, this.protocolVersion); // validated once; written unchecked when sent
     if (this.st === "connected") {
-      const problem = publishRefusal(this.limits, qos, retain, size, props);
+      const problem = publishRefusal(this.limits.current, qos, retain, size, props);
       if (problem !== undefined) throw problem;
     }
-    if (this.outgoing.queuedCount >= this.opts.maxQueued && this.outgoing.wouldWait(qos)) {
-      throw misuse(E.QueueFull, `the outgoing queue holds ${this.opts.maxQueued} messages`, RC.QuotaExceeded);
-    }
-    const mid = this.nextMid++;
+    this.outgoing.checkRoom(qos);
+    const mid = this.session.newMid();
     this.outgoing.enqueue(mid, request.topic, request.payload, qos, retain, props, request.token, size);
     return mid;
   }
@@ -314,16 +280,6 @@ export class MqttConnection {
       }
     }
     const list = subs.map((s) => normalizeSubscription(s, this.protocolVersion));
-    if (this.st === "connected") {
-      // Checked after the codec's rules (an invalid filter is ERR_TOPIC_FILTER, not this).
-      for (const s of list) {
-        if (!isValidTopicFilter(s.topicFilter, this.protocolVersion)) {
-          throw misuse(E.TopicFilterInvalid, `${show(s.topicFilter)} is not a valid topic filter`);
-        }
-      }
-      const refusal = subscribeRefusal(this.limits, list, properties);
-      if (refusal !== undefined) throw refusal.error;
-    }
     return this.request("subscribe", list, [], properties);
   }
 
@@ -353,15 +309,12 @@ export class MqttConnection {
       throw misuse(E.PropertyValue, "session expiry cannot be set on DISCONNECT when CONNECT had 0 [MQTT-3.14.2-2]", RC.ProtocolError);
     }
     checkPacket(p, this.protocolVersion); // validates before anything changes
-    if (this.st === "connected" && p.properties !== undefined) {
-      // What sendTrimmed cannot leave out (a session expiry) must fit the server's limit [MQTT-3.2.2-15].
-      const { reasonString: _r, userProperties: _u, ...kept } = p.properties;
-      const size = checkPacket({ ...p, properties: kept }, this.protocolVersion);
-      const max = this.limits.maximumPacketSize;
-      if (size > max) throw misuse(E.PacketTooLarge, `DISCONNECT of ${size} bytes exceeds the server's maximum packet size of ${max} [MQTT-3.2.2-15]`, RC.PacketTooLarge);
+    if (this.st === "connected") {
+      const problem = disconnectRefusal(this.limits.current, p, this.protocolVersion);
+      if (problem !== undefined) throw problem;
     }
     const next = nextState(this.st, "local-disconnect");
-    if (requested !== undefined) this.sessionEndsWithConnection = requested === 0;
+    if (requested !== undefined) this.session.onDisconnect(requested);
     this.sendTrimmed(p); // [MQTT-3.14.2-3] [MQTT-3.14.2-4]
     this.close(next, { kind: "local", reasonCode: rc });
   }
@@ -392,13 +345,7 @@ export class MqttConnection {
     checkCount(packetId, "packetId", 1, 0xffff);
     const rc = options.reasonCode ?? RC.Success;
     if (rc !== 0 && this.protocolVersion !== 5) throw misuse(E.VersionMismatch, "ack reason codes need MQTT 5");
-    const qos = this.incoming.pendingQos(packetId);
-    if (qos !== undefined) {
-      // Validate before changing anything.
-      const props = options.properties ? { properties: options.properties } : {};
-      checkPacket({ type: qos === 1 ? "puback" : "pubrec", packetId, reasonCode: rc, ...props }, this.protocolVersion);
-    }
-    return this.incoming.ack(packetId, rc, options.properties);
+    return this.incoming.ack(packetId, rc, options.properties); // checks the ack before it changes anything
   }
 
   // ==== IO inputs ====
@@ -446,14 +393,8 @@ export class MqttConnection {
   pollEvent(now: number): Event | undefined {
     this.tick(now);
     for (;;) {
-      if (this.eventHead < this.events.length) {
-        const e = this.events[this.eventHead++]!;
-        if (this.eventHead === this.events.length) {
-          this.events = [];
-          this.eventHead = 0;
-        }
-        return e;
-      }
+      const e = this.events.next();
+      if (e !== undefined) return e;
       if (this.st !== "connecting" && this.st !== "connected") return undefined;
       try {
         const packet = this.decoder.next();
@@ -491,18 +432,7 @@ export class MqttConnection {
   /** The complete session as plain data (see SessionState), for a store to persist. */
   exportSession(now: number): SessionState {
     this.tick(now);
-    return {
-      format: 1,
-      clientId: this.clientIdentifier,
-      nextPacketId: this.ids.next,
-      nextMid: this.nextMid,
-      outgoing: this.outgoing.exportMessages(),
-      incomingQos2: this.incoming.exportSession(),
-      subscriptions: this.requests.exportSubscriptions(),
-      retiredPacketIds: [...this.outgoing.retiredIds],
-      endsWithConnection: this.sessionEndsWithConnection,
-      requests: this.requests.exportRequests(),
-    };
+    return this.session.export();
   }
 
   /**
@@ -516,17 +446,7 @@ export class MqttConnection {
     if (this.st === "connecting" || this.st === "connected") {
       throw misuse(E.InvalidState, "importSession needs a closed connection");
     }
-    const s = validateSession(session, this.protocolVersion, this.opts.maxQueued);
-    this.ids.clear();
-    this.outgoing.importSession(s.outgoing, s.retiredPacketIds ?? []);
-    this.incoming.importSession(s.incomingQos2);
-    const requests = s.requests ?? [];
-    for (const r of requests) this.ids.claim(r.packetId);
-    this.requests.importSession(requests, s.subscriptions);
-    this.sessionEndsWithConnection = s.endsWithConnection ?? false;
-    this.ids.next = s.nextPacketId;
-    this.nextMid = s.nextMid;
-    this.clientIdentifier = s.clientId;
+    this.session.import(session);
   }
 
   // ==== internals: time, state, output ====
@@ -550,15 +470,11 @@ export class MqttConnection {
     return new ClientDecoder({ protocolVersion: this.protocolVersion, maximumPacketSize: max ?? MQTT_MAX_PACKET_SIZE });
   }
 
-  private connectPacket(clean: boolean): ConnectPacket {
-    return connectPacket(this.opts, this.clientIdentifier, clean);
-  }
-
   /** Per-connection state starts afresh [MQTT-3.3.2-7]. */
   private resetConnection(): void {
     this.decoder = this.newDecoder();
     this.dropOutput();
-    this.limits = defaultLimits(this.opts.keepAlive);
+    this.limits.reset();
     this.connackBy = undefined;
     this.keepAlive.reset();
     this.outgoing.reset();
@@ -566,13 +482,6 @@ export class MqttConnection {
     this.requests.reset();
     this.aliases.reset();
     this.enhancedAuth.reset();
-  }
-
-  /** The session is gone: every part lets go of its share. */
-  private discardSession(): void {
-    this.outgoing.discardSession();
-    this.incoming.discardSession();
-    this.requests.discardSession(this.opts.resubscribeOnSessionLoss);
   }
 
   /** Output that can no longer reach the server: dropped, and no message in it counts as sent. */
@@ -608,33 +517,19 @@ export class MqttConnection {
     this.close(nextState(this.st, "protocol-error"), { kind: "internal-error", reasonCode: RC.ImplementationSpecificError, error: e });
   }
 
-  /**
-   * The MQTT 5 DISCONNECT that ends a connection on an error, its reason
-   * string a short, clean version of `message` (at most REASON_STRING_MAX
-   * characters, no control characters or surrogates: an emoji becomes "??"),
-   * so it always encodes; sendTrimmed drops the string if the server's limit is smaller.
-   */
+  /** The MQTT 5 DISCONNECT that ends a connection on an error (see sendErrorDisconnect). */
   private sendDisconnectFor(reasonCode: number, message: string): void {
-    if (this.protocolVersion !== 5) return;
-    const reasonString = message.slice(0, REASON_STRING_MAX).replace(/[\u0000-\u001f\u007f\ud800-\udfff]/g, "?");
-    this.sendTrimmed({ type: "disconnect", reasonCode, properties: { reasonString } });
+    sendErrorDisconnect(this.out, this.protocolVersion, this.limits.current.maximumPacketSize, reasonCode, message);
   }
 
   private sendTrimmed(p: Parameters<typeof sendTrimmed>[3]): void {
-    sendTrimmed(this.out, this.protocolVersion, this.limits.maximumPacketSize, p);
-  }
-
-  private emit(e: Event): void {
-    this.events.push(e);
+    sendTrimmed(this.out, this.protocolVersion, this.limits.current.maximumPacketSize, p);
   }
 
   /** A SUBSCRIBE / UNSUBSCRIBE the caller asked for: checked (throwing, nothing changed), then made. */
   private request(kind: "subscribe" | "unsubscribe", subscriptions: Subscription[], topicFilters: string[], properties: Properties | undefined): number {
-    const limits = this.st === "connected" ? this.limits : undefined;
-    this.requests.check(kind, subscriptions, topicFilters, properties, limits);
-    const mid = this.nextMid++;
-    this.requests.add(mid, kind, subscriptions, topicFilters, properties, limits);
-    return mid;
+    const limits = this.st === "connected" ? this.limits.current : undefined;
+    return this.requests.request(kind, subscriptions, topicFilters, properties, limits, () => this.session.newMid());
   }
 
   // ==== internals: the receive path ====
@@ -642,13 +537,13 @@ export class MqttConnection {
   private handlePacket(p: Packet): void {
     if (this.st === "connecting") {
       if (p.type === "connack") return this.onConnack(p);
-      if (p.type === "auth") return this.emit(this.enhancedAuth.onAuth(p, false));
+      if (p.type === "auth") return this.events.push(this.enhancedAuth.onAuth(p, false));
       if (p.type === "disconnect" && this.protocolVersion === 5) return this.onDisconnect(p);
       throw remote(E.UnexpectedPacket, `${p.type.toUpperCase()} before CONNACK`);
     }
     switch (p.type) {
       case "publish":
-        return this.onPublish(p);
+        return this.incoming.onPublish(p);
       case "puback":
         if (!this.outgoing.onPuback(p.packetId, p.reasonCode, p.properties)) throw remote(E.AckMismatch, `PUBACK for QoS 2 message ${p.packetId}`);
         return;
@@ -670,7 +565,7 @@ export class MqttConnection {
         if (this.protocolVersion === 5) return this.onDisconnect(p);
         break;
       case "auth":
-        return this.emit(this.enhancedAuth.onAuth(p, true));
+        return this.events.push(this.enhancedAuth.onAuth(p, true));
       default:
         break;
     }
@@ -689,45 +584,20 @@ export class MqttConnection {
     }
     if (v5) this.enhancedAuth.checkConnack(props);
     // [MQTT-3.2.2-4] a session the client does not hold cannot be present.
-    if (p.sessionPresent && this.connectedClean) {
+    if (p.sessionPresent && this.session.startedClean) {
       throw remote(E.SessionPresentInvalid, "CONNACK reports a session present after a clean start");
     }
-    const maxSize = props?.maximumPacketSize;
-    if (maxSize !== undefined && maxSize < MIN_SERVER_PACKET_SIZE) {
-      // Acks have a fixed size: under this limit the client could not answer
-      // a QoS 1/2 message or report a failure without breaking [MQTT-3.2.2-15].
-      // Such a connection cannot work, so it ends here, visibly.
-      // The DISCONNECT that ends it keeps this limit too (sendTrimmed leaves its reason string out).
-      this.limits.maximumPacketSize = maxSize;
-      throw remote(E.PropertyValue, `a Maximum Packet Size of ${maxSize} is too small for the acks a client must send (${MIN_SERVER_PACKET_SIZE} bytes)`, RC.ProtocolError);
-    }
-    if (props?.assignedClientIdentifier !== undefined) this.clientIdentifier = props.assignedClientIdentifier;
-    // The server may set the session expiry it will use (MQTT 5 3.2.2.3.2).
-    if (props?.sessionExpiryInterval !== undefined) this.sessionEndsWithConnection = props.sessionExpiryInterval === 0;
-    this.limits = limitsFromConnack(props, this.opts.keepAlive);
+    this.limits.onConnack(props); // throws for a Maximum Packet Size too small to work with
+    this.session.onConnack(props);
     this.transition("connack-accepted");
     // [MQTT-3.2.2-5] the server has no session: discard ours.
-    if (!p.sessionPresent && !this.connectedClean) this.discardSession();
-    this.keepAlive.start(this.limits.keepAlive);
-    this.emit(props !== undefined ? { type: "connected", sessionPresent: p.sessionPresent, reasonCode: 0, properties: props } : { type: "connected", sessionPresent: p.sessionPresent, reasonCode: 0 });
+    if (!p.sessionPresent && !this.session.startedClean) this.session.discard();
+    const limits = this.limits.current;
+    this.keepAlive.start(limits.keepAlive);
+    this.events.push(props !== undefined ? { type: "connected", sessionPresent: p.sessionPresent, reasonCode: 0, properties: props } : { type: "connected", sessionPresent: p.sessionPresent, reasonCode: 0 });
     // Resume: pending SUBSCRIBE/UNSUBSCRIBE (then resubscriptions), then PUBLISH (DUP) and PUBREL in order, then the queue.
-    this.requests.resume(this.limits, () => this.nextMid++, this.opts.resubscribeOnSessionLoss);
+    this.requests.resume(limits, () => this.session.newMid(), this.opts.resubscribeOnSessionLoss);
     this.outgoing.pump();
-  }
-
-  private onPublish(p: PublishPacket): void {
-    let message = p;
-    const alias = p.properties?.topicAlias;
-    if (alias !== undefined) {
-      // [MQTT-3.3.2-10] aliases 1..our Topic Alias Maximum; mappings last one connection [MQTT-3.3.2-7].
-      const topic = this.aliases.resolveInbound(alias, p.topic, this.opts.properties?.topicAliasMaximum ?? 0);
-      if (topic !== p.topic) message = { ...p, topic };
-    }
-    if (p.qos !== 0 && !this.incoming.onPublish(p)) return;
-    const e: MessageEvent = { type: "message", topic: message.topic, payload: p.payload, qos: p.qos, retain: p.retain, dup: p.dup };
-    if (p.packetId !== undefined) (e as { packetId?: number }).packetId = p.packetId;
-    if (p.properties !== undefined) (e as { properties?: Properties }).properties = p.properties;
-    this.emit(e);
   }
 
   private onDisconnect(p: DisconnectPacket): void {

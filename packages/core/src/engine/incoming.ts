@@ -1,11 +1,16 @@
 /**
- * Messages from the server: our Receive Maximum [MQTT-3.3.4-7] as the server
- * must keep it, acks in arrival order [MQTT-4.6.0-2] [MQTT-4.6.0-3] (manual
- * acks may come in any order), and the QoS 2 dedup set, which is session
- * state [MQTT-4.3.3-10].
+ * Messages from the server: their topic aliases resolved, our Receive
+ * Maximum [MQTT-3.3.4-7] as the server must keep it, acks in arrival order
+ * [MQTT-4.6.0-2] [MQTT-4.6.0-3] (manual acks may come in any order), the QoS
+ * 2 dedup set, which is session state [MQTT-4.3.3-10], and the `message`
+ * events.
  */
+import { checkPacket } from "../codec/client.js";
 import type { Properties, PublishPacket } from "../codec/types.js";
+import type { TopicAliases } from "./aliases.js";
 import { remote } from "./errors.js";
+import type { EventQueue } from "./event-queue.js";
+import type { MessageEvent } from "./events.js";
 import { IdSet } from "./id-set.js";
 import type { Outbox } from "./outbox.js";
 import type { IncomingQos2 } from "./session.js";
@@ -37,18 +42,35 @@ export class IncomingFlow {
   constructor(
     private readonly version: ProtocolVersion,
     private readonly out: Outbox,
+    private readonly aliases: TopicAliases,
+    private readonly events: EventQueue,
     private readonly manual: boolean,
     /** Our Receive Maximum (the CONNECT's, or 65,535). */
     private readonly receiveMaximum: number,
+    /** Our Topic Alias Maximum (the CONNECT's, or 0). */
+    private readonly aliasMaximum: number,
     /** The server's Maximum Packet Size in force, for acks with properties. */
     private readonly serverMaximum: () => number,
   ) {}
+
+  /** A PUBLISH came: its `message` event, unless it is a repeat already delivered. */
+  onPublish(p: PublishPacket): void {
+    let topic = p.topic;
+    const alias = p.properties?.topicAlias;
+    // [MQTT-3.3.2-10] aliases 1..our Topic Alias Maximum; mappings last one connection [MQTT-3.3.2-7].
+    if (alias !== undefined) topic = this.aliases.resolveInbound(alias, p.topic, this.aliasMaximum);
+    if (p.qos !== 0 && !this.accept(p)) return;
+    const e: MessageEvent = { type: "message", topic, payload: p.payload, qos: p.qos, retain: p.retain, dup: p.dup };
+    if (p.packetId !== undefined) (e as { packetId?: number }).packetId = p.packetId;
+    if (p.properties !== undefined) (e as { properties?: Properties }).properties = p.properties;
+    this.events.push(e);
+  }
 
   /**
    * A QoS 1/2 PUBLISH came: returns whether to deliver it. Queues its ack now
    * (automatic mode, nothing ahead of it) or when the application acks it.
    */
-  onPublish(p: PublishPacket): boolean {
+  private accept(p: PublishPacket): boolean {
     const id = p.packetId!;
     const repeat = this.unacked.has(id);
     if (!repeat) {
@@ -97,10 +119,14 @@ export class IncomingFlow {
     else sendTrimmed(this.out, this.version, this.serverMaximum(), { type: "pubcomp", packetId: id, reasonCode: RC.PacketIdentifierNotFound });
   }
 
-  /** The application's ack (manual mode). See MqttConnection.ack. */
+  /**
+   * The application's ack (manual mode). See MqttConnection.ack. The ack is
+   * checked as the codec will send it (LocalProtocolError) before anything changes.
+   */
   ack(packetId: number, reasonCode: number, properties: Properties | undefined): boolean {
     for (const a of this.order) {
       if (a.packetId === packetId && !a.done) {
+        checkPacket({ type: a.qos === 1 ? "puback" : "pubrec", packetId, reasonCode, ...(properties ? { properties } : {}) }, this.version);
         a.done = true;
         a.reasonCode = reasonCode;
         a.properties = properties;
@@ -115,12 +141,6 @@ export class IncomingFlow {
       return true;
     }
     return false;
-  }
-
-  /** The QoS of the message `packetId` waiting for the application's ack on this connection, if one is. */
-  pendingQos(packetId: number): 1 | 2 | undefined {
-    for (const a of this.order) if (a.packetId === packetId && !a.done) return a.qos;
-    return undefined;
   }
 
   /** Sends the acks that are ready, stopping at the first that is not: arrival order on the wire. */

@@ -3,11 +3,12 @@
  * defaults where it said nothing, and the checks of an outgoing packet
  * against them. Per network connection: a new CONNACK replaces them all.
  */
+import { checkPacket } from "../codec/client.js";
 import { MQTT_MAX_PACKET_SIZE } from "../codec/decoder.js";
-import type { Properties, QoS, Subscription } from "../codec/types.js";
+import type { DisconnectPacket, Properties, ProtocolVersion, QoS, Subscription } from "../codec/types.js";
 import { type LocalProtocolError } from "../errors.js";
 import { isSharedSubscription } from "../topic.js";
-import { misuse } from "./errors.js";
+import { misuse, remote } from "./errors.js";
 import * as RC from "../codec/rc.js";
 import * as E from "../codes.js";
 
@@ -44,6 +45,42 @@ export function defaultLimits(keepAlive: number): ServerLimits {
     sharedSubscriptionAvailable: true,
     keepAlive,
   };
+}
+
+/**
+ * The limits in force on the current (or last) network connection: the
+ * spec's defaults and our keep alive from `connect()` on, what the CONNACK
+ * announced once it came.
+ */
+export class Limits {
+  current: ServerLimits;
+
+  /** `keepAlive`: ours (seconds), in force unless the server sends its own. */
+  constructor(private readonly keepAlive: number) {
+    this.current = defaultLimits(keepAlive);
+  }
+
+  /** A new network connection: the defaults until its CONNACK. */
+  reset(): void {
+    this.current = defaultLimits(this.keepAlive);
+  }
+
+  /**
+   * An accepting CONNACK's limits replace the defaults. A Maximum Packet Size
+   * under MIN_SERVER_PACKET_SIZE is a RemoteProtocolError: acks have a fixed
+   * size, and under it the client could not answer a QoS 1/2 message or
+   * report a failure without breaking [MQTT-3.2.2-15]. Such a connection
+   * cannot work, so it ends, visibly; that limit is in force first, so the
+   * DISCONNECT that ends it keeps it too (sendTrimmed leaves its reason string out).
+   */
+  onConnack(props: Properties | undefined): void {
+    const maxSize = props?.maximumPacketSize;
+    if (maxSize !== undefined && maxSize < MIN_SERVER_PACKET_SIZE) {
+      this.current.maximumPacketSize = maxSize;
+      throw remote(E.PropertyValue, `a Maximum Packet Size of ${maxSize} is too small for the acks a client must send (${MIN_SERVER_PACKET_SIZE} bytes)`, RC.ProtocolError);
+    }
+    this.current = limitsFromConnack(props, this.keepAlive);
+  }
 }
 
 /** The limits a CONNACK announces; the server's keep alive replaces ours [MQTT-3.1.2-21] [MQTT-3.2.2-21]. */
@@ -83,6 +120,20 @@ export function publishRefusal(l: ServerLimits, qos: QoS, retain: boolean, size:
   if (alias !== undefined && alias > l.topicAliasMaximum) {
     return misuse(E.TopicAliasInvalid, `topic alias ${alias} is over the server's maximum ${l.topicAliasMaximum} [MQTT-3.2.2-17]`, RC.TopicAliasInvalid);
   }
+  return undefined;
+}
+
+/**
+ * Why the server cannot take this DISCONNECT, if it cannot: what sendTrimmed
+ * cannot leave out (the reason code, a session expiry) is over its Maximum
+ * Packet Size [MQTT-3.2.2-15]. `p` has passed checkPacket.
+ */
+export function disconnectRefusal(l: ServerLimits, p: DisconnectPacket, version: ProtocolVersion): LocalProtocolError | undefined {
+  if (p.properties === undefined) return undefined;
+  const { reasonString: _r, userProperties: _u, ...kept } = p.properties;
+  const size = checkPacket({ ...p, properties: kept }, version);
+  const max = l.maximumPacketSize;
+  if (size > max) return misuse(E.PacketTooLarge, `DISCONNECT of ${size} bytes exceeds the server's maximum packet size of ${max} [MQTT-3.2.2-15]`, RC.PacketTooLarge);
   return undefined;
 }
 

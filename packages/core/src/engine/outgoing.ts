@@ -23,7 +23,8 @@ import type { Properties, ProtocolVersion, PublishPacket, QoS } from "../codec/t
 import { type LocalProtocolError } from "../errors.js";
 import type { TopicAliases } from "./aliases.js";
 import { misuse } from "./errors.js";
-import type { Event, PublishedEvent } from "./events.js";
+import type { EventQueue } from "./event-queue.js";
+import type { PublishedEvent } from "./events.js";
 import { publishRefusal, type ServerLimits } from "./limits.js";
 import type { Outbox } from "./outbox.js";
 import type { PacketIds } from "./packet-ids.js";
@@ -157,6 +158,7 @@ export const OUTPUT_HIGH_WATER = 64 * 1024;
 
 export interface OutgoingOptions {
   maxInflight: number;
+  maxQueued: number;
   autoTopicAlias: boolean;
   republishOnSessionLoss: boolean;
   maxSendAttempts: number;
@@ -193,7 +195,7 @@ export class OutgoingFlow {
     private readonly out: Outbox,
     private readonly ids: PacketIds,
     private readonly aliases: TopicAliases,
-    private readonly emit: (e: Event) => void,
+    private readonly events: EventQueue,
     private readonly opts: OutgoingOptions,
     /** The connection's state: the server's limits when connected, undefined otherwise. */
     private readonly connected: () => ServerLimits | undefined,
@@ -269,8 +271,19 @@ export class OutgoingFlow {
     return (this.slots.flags[s]! & QOS_MASK) === 0 || (this.inflight.size < this.opts.maxInflight && this.quota < l.receiveMaximum);
   }
 
+  /**
+   * Refuses a new message of this QoS when it would have to wait in the queue
+   * (see `wouldWait`) and the queue holds `maxQueued` already: ERR_QUEUE_FULL,
+   * 0x97, before anything changes.
+   */
+  checkRoom(qos: QoS): void {
+    if (this.queuedCount >= this.opts.maxQueued && this.wouldWait(qos)) {
+      throw misuse(E.QueueFull, `the outgoing queue holds ${this.opts.maxQueued} messages`, RC.QuotaExceeded);
+    }
+  }
+
   /** Whether a new message of this QoS would wait in the queue rather than go out at once (see `pump`). */
-  wouldWait(qos: QoS): boolean {
+  private wouldWait(qos: QoS): boolean {
     const l = this.connected();
     if (l === undefined || this.queuedCount > 0 || this.out.bytes >= OUTPUT_HIGH_WATER) return true;
     return qos > 0 && (this.inflight.size >= this.opts.maxInflight || this.quota >= l.receiveMaximum);
@@ -452,7 +465,7 @@ export class OutgoingFlow {
     if (packetId !== undefined) e.packetId = packetId;
     if (properties !== undefined) e.properties = properties;
     if (error !== undefined) e.error = error;
-    this.emit(e);
+    this.events.push(e);
   }
 
   /** The PUBLISH of slot `s` (in the scratch object: write it before building another). */

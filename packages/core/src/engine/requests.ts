@@ -4,10 +4,12 @@
  * connection until answered. With resubscribeOnSessionLoss, subscriptions the
  * server lost are kept, marked unconfirmed, and asked for again.
  */
+import { show } from "../codec/bytes.js";
 import { checkPacket, encodePacket } from "../codec/client.js";
 import type { Packet, Properties, ProtocolVersion, QoS, SubackPacket, Subscription, UnsubackPacket } from "../codec/types.js";
 import { type MqttError } from "../errors.js";
-import type { Event } from "./events.js";
+import { isValidTopicFilter } from "../topic.js";
+import type { EventQueue } from "./event-queue.js";
 import { misuse, remote } from "./errors.js";
 import { overServerMax, type ServerLimits, subscribeRefusal } from "./limits.js";
 import type { Outbox } from "./outbox.js";
@@ -39,7 +41,7 @@ export class Requests {
     private readonly version: ProtocolVersion,
     private readonly out: Outbox,
     private readonly ids: PacketIds,
-    private readonly emit: (e: Event) => void,
+    private readonly events: EventQueue,
   ) {}
 
   get subscriptions(): readonly SessionSubscription[] {
@@ -47,11 +49,41 @@ export class Requests {
   }
 
   /**
-   * Checks a request the caller makes (throwing LocalProtocolError, nothing
-   * changed): the codec's rules (filters, options, properties; id 1 stands
-   * in), the server's Maximum Packet Size when connected, and a free id.
+   * A SUBSCRIBE / UNSUBSCRIBE the caller asks for: checked (throwing, nothing
+   * changed, see `check`), then made with the mid `newMid` gives, which it
+   * returns. `limits`: the server's, when connected (it is then sent).
    */
-  check(kind: "subscribe" | "unsubscribe", subscriptions: Subscription[], topicFilters: string[], properties: Properties | undefined, limits: ServerLimits | undefined): void {
+  request(
+    kind: "subscribe" | "unsubscribe",
+    subscriptions: Subscription[],
+    topicFilters: string[],
+    properties: Properties | undefined,
+    limits: ServerLimits | undefined,
+    newMid: () => number,
+  ): number {
+    this.check(kind, subscriptions, topicFilters, properties, limits);
+    const mid = newMid();
+    this.add(mid, kind, subscriptions, topicFilters, properties, limits);
+    return mid;
+  }
+
+  /**
+   * Checks a request the caller makes (throwing LocalProtocolError, nothing
+   * changed). When connected, a SUBSCRIBE's filters first (after the codec's
+   * rules for its options, which `normalizeSubscription` applied: an invalid
+   * filter is ERR_TOPIC_FILTER, not a refusal) and what the server said it
+   * does not support (`subscribeRefusal`). Then the codec's rules (filters,
+   * options, properties; id 1 stands in), the server's Maximum Packet Size
+   * when connected, and a free id.
+   */
+  private check(kind: "subscribe" | "unsubscribe", subscriptions: Subscription[], topicFilters: string[], properties: Properties | undefined, limits: ServerLimits | undefined): void {
+    if (limits !== undefined && kind === "subscribe") {
+      for (const s of subscriptions) {
+        if (!isValidTopicFilter(s.topicFilter, this.version)) throw misuse(E.TopicFilterInvalid, `${show(s.topicFilter)} is not a valid topic filter`);
+      }
+      const refusal = subscribeRefusal(limits, subscriptions, properties);
+      if (refusal !== undefined) throw refusal.error;
+    }
     const probe: Packet =
       kind === "subscribe"
         ? { type: "subscribe", packetId: 1, subscriptions, ...(properties ? { properties } : {}) }
@@ -112,7 +144,7 @@ export class Requests {
   private fail(r: Request, error: MqttError, codeFor: (filter: string) => number): void {
     const filters = r.kind === "subscribe" ? r.subscriptions.map((x) => x.topicFilter) : r.topicFilters;
     const e = { mid: r.mid, packetId: r.packetId, reasonCodes: filters.map(codeFor), error };
-    this.emit(r.kind === "subscribe" ? { type: "subscribed", ...e } : { type: "unsubscribed", ...e });
+    this.events.push(r.kind === "subscribe" ? { type: "subscribed", ...e } : { type: "unsubscribed", ...e });
   }
 
   private finish(r: Request): void {
@@ -162,7 +194,7 @@ export class Requests {
       }
     });
     const e = { type: "subscribed" as const, mid: r.mid, packetId: p.packetId, reasonCodes: p.reasonCodes };
-    this.emit(p.properties ? { ...e, properties: p.properties } : e);
+    this.events.push(p.properties ? { ...e, properties: p.properties } : e);
   }
 
   onUnsuback(p: UnsubackPacket): void {
@@ -178,7 +210,7 @@ export class Requests {
       if (codes[i]! < 0x80) this.granted.delete(f);
     });
     const e = { type: "unsubscribed" as const, mid: r.mid, packetId: p.packetId, reasonCodes: codes };
-    this.emit(p.properties ? { ...e, properties: p.properties } : e);
+    this.events.push(p.properties ? { ...e, properties: p.properties } : e);
   }
 
   /** A new network connection: nothing has been sent on it yet. */

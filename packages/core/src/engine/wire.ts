@@ -25,3 +25,19 @@ export function sendTrimmed(out: Outbox, version: ProtocolVersion, max: number, 
   // DISCONNECT and AUTH change nothing a session store keeps; an ack does.
   out.push(bytes, p.type !== "disconnect" && p.type !== "auth");
 }
+
+/** The longest reason string the engine puts in a DISCONNECT it sends on an error. */
+const REASON_STRING_MAX = 160;
+
+/**
+ * The MQTT 5 DISCONNECT that ends a connection on an error (nothing before
+ * MQTT 5), its reason string a short, clean version of `message` (at most
+ * REASON_STRING_MAX characters, no control characters or surrogates: an
+ * emoji becomes "??"), so it always encodes; sendTrimmed drops the string if
+ * the server's limit is smaller.
+ */
+export function sendErrorDisconnect(out: Outbox, version: ProtocolVersion, max: number, reasonCode: number, message: string): void {
+  if (version !== 5) return;
+  const reasonString = message.slice(0, REASON_STRING_MAX).replace(/[\u0000-\u001f\u007f\ud800-\udfff]/g, "?");
+  sendTrimmed(out, version, max, { type: "disconnect", reasonCode, properties: { reasonString } });
+}
