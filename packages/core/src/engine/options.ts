@@ -83,10 +83,12 @@ export interface ConnectionOptions {
   resubscribeOnSessionLoss?: boolean;
   /**
    * How many times a QoS 1/2 message is tried before the engine gives up on
-   * it, counted in **network connections**: one attempt is a connection on
-   * which its PUBLISH was handed out by `pollTransmit` and that ended (for
-   * any reason) before its PUBACK (QoS 1) or PUBREC (QoS 2) came. PUBREL
-   * resends never count. Once a message has used them all it is not sent
+   * it, counted in **network connections**: a connection that ends (for any
+   * reason) charges one attempt to one message, the first in send order whose
+   * PUBLISH was handed out on it by `pollTransmit` and whose PUBACK (QoS 1) or
+   * PUBREC (QoS 2) had not come (a server handles packets in order, so the
+   * messages behind a poison message are not charged). PUBREL resends never
+   * count. Once a message has used them all it is not sent
    * again: it ends with a failed `published` event, ERR_SEND_ATTEMPTS
    * (reason 0x80). This stops a message the server kills the connection over
    * (a poison message) from being resent on every reconnect forever. A QoS 2
