@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client } from "@sansmqtt/client";
 import { FileStore } from "@sansmqtt/store-file";
-import { CuttingProxy, RestartableBroker } from "@sansmqtt/test-support";
+import { CuttingProxy, RestartableBroker, rng } from "@sansmqtt/test-support";
 import { qosOf, Tally, type ChildConfig } from "../src/numbered.js";
 import { bundleChildren, Child } from "./children.js";
 
@@ -38,18 +38,6 @@ interface Scenario {
   seed: number;
 }
 
-/** mulberry32: the scenario's moments, from its seed (printed, so a run replays its schedule). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function waitFor(what: string, check: () => boolean, ms: number): Promise<void> {
@@ -62,7 +50,7 @@ async function waitFor(what: string, check: () => boolean, ms: number): Promise<
 
 async function run(name: string, sc: Scenario): Promise<void> {
   const started = Date.now();
-  const random = prng(sc.seed);
+  const random = rng(sc.seed); // the scenario's moments, from its seed (printed, so a run replays its schedule)
   const dir = mkdtempSync(join(tmpdir(), "sansmqtt-durable-"));
   const broker = await RestartableBroker.start({ persistence: true });
   const proxy = sc.proxy ? new CuttingProxy({ target: { host: broker.host, port: broker.port }, seed: sc.seed, cutAfterBytes: [500, 20_000], cutting: false }) : undefined;

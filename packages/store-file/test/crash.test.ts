@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StoreError, type StoredSession } from "@sansmqtt/core";
 import { FileStore } from "../src/index.js";
 import { frame } from "../src/frame.js";
-import { Churn } from "./engine.js";
+import { Churn } from "@sansmqtt/test-support";
 import { numbered } from "./numbered.mjs";
 import { codeOf, tempDir, track } from "./tmp.js";
 

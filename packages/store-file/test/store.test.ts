@@ -8,32 +8,12 @@ import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { MqttConnection, StoreError, type SessionState, type StoredSession } from "@sansmqtt/core";
 import { clientDirectoryName, FileStore } from "../src/index.js";
-import { bytes, Churn, Peer, rng } from "./engine.js";
+import { bytes, Churn, Peer, rng, richSession } from "@sansmqtt/test-support";
 import { codeOf, tempDir, track } from "./tmp.js";
-
-/** A v5 session with every kind of thing in it: QoS 1/2 in flight, a PUBREL stage, a queue, incoming QoS 2, subscriptions, a pending request. */
-function richSession(): { peer: Peer; session: SessionState } {
-  const peer = new Peer({ protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 } });
-  peer.connect({ properties: { receiveMaximum: 3 } });
-  const binary = new Uint8Array(256).map((_, i) => i);
-  peer.conn.publish(0, { topic: "a/1", payload: binary, qos: 1, properties: { correlationData: new Uint8Array([0, 255, 10, 13]), userProperties: [["x", "ü"], ["x", "2"]], payloadFormatIndicator: 0, contentType: "bin", responseTopic: "r/1" } });
-  peer.conn.publish(0, { topic: "a/2", payload: new Uint8Array(0), qos: 2 });
-  peer.conn.publish(0, { topic: "a/3", payload: new TextEncoder().encode("line\nbreak \u2603"), qos: 2, retain: true });
-  peer.conn.publish(0, { topic: "a/4", payload: binary.subarray(10, 20), qos: 1 }); // queued: the window is 3
-  peer.conn.subscribe(0, [{ topicFilter: "s/+", qos: 2, noLocal: true, retainHandling: 1 }], { subscriptionIdentifiers: [7] });
-  peer.flush();
-  peer.serverSends({ type: "pubrec", packetId: 2, reasonCode: 0 });
-  peer.flush();
-  peer.serverSends({ type: "suback", packetId: 4, reasonCodes: [2] });
-  peer.conn.unsubscribe(0, "old/#");
-  peer.serverSends({ type: "publish", topic: "in", payload: binary, qos: 2, retain: false, dup: false, packetId: 99 });
-  peer.flush();
-  return { peer, session: peer.conn.exportSession(0) };
-}
 
 describe("round trip", () => {
   it("a v5 session with binary payloads and properties loads as saved and imports into a fresh engine", async () => {
-    const { session } = richSession();
+    const session = richSession();
     // The session has what the test means it to have.
     expect(session.outgoing.map((m) => m.state)).toEqual(["publish", "pubrel", "publish", "queued"]);
     expect(session.incomingQos2).toEqual([{ packetId: 99, state: "received" }]);
@@ -89,7 +69,7 @@ describe("round trip", () => {
     const dir = tempDir();
     const a = track(new FileStore(dir, "a"));
     const b = track(new FileStore(dir, "b"));
-    await a.save({ session: richSession().session, savedAt: 1 });
+    await a.save({ session: richSession(), savedAt: 1 });
     expect(await b.load()).toBeUndefined();
   });
 });
@@ -123,7 +103,7 @@ describe("churn", () => {
   it("the checkpoint is saved whole with each save and loads with it; a non-string one is refused", async () => {
     const dir = tempDir();
     const store = track(new FileStore(dir, "cp", { durable: false }));
-    const { session } = richSession();
+    const session = richSession();
     await store.save({ session, savedAt: 1, checkpoint: "a".repeat(10_000) });
     expect((await store.load())?.checkpoint).toBe("a".repeat(10_000));
     await store.save({ session, savedAt: 2, checkpoint: "" });
@@ -222,7 +202,7 @@ describe("clear and close", () => {
     const dir = tempDir();
     const syncs: string[] = [];
     const store = track(new FileStore(dir, "c", { onSync: (w) => syncs.push(w) }));
-    const { session } = richSession();
+    const session = richSession();
     await store.save({ session, savedAt: 1 });
     await store.save({ session: { ...session, nextMid: session.nextMid + 1 }, savedAt: 2 });
     syncs.length = 0;
@@ -239,7 +219,7 @@ describe("clear and close", () => {
 
   it("a save made after clear() is not undone by it, even when both wait behind a write", async () => {
     const store = track(new FileStore(tempDir(), "order"));
-    const { session } = richSession();
+    const session = richSession();
     const a = store.save({ session, savedAt: 1 });
     const c = store.clear();
     const b = store.save({ session, savedAt: 2 });
@@ -250,7 +230,7 @@ describe("clear and close", () => {
   it("close() waits for the saves before it, releases the lock; later calls reject with ERR_STORE_CLOSED", async () => {
     const dir = tempDir();
     const store = new FileStore(dir, "closing");
-    const { session } = richSession();
+    const session = richSession();
     const saved = store.save({ session, savedAt: 9 });
     await store.close();
     await saved;
@@ -275,7 +255,7 @@ describe("clear and close", () => {
 
   it("a session the store cannot write (a message id twice) is refused without damaging the store", async () => {
     const store = track(new FileStore(tempDir(), "dup"));
-    const { session } = richSession();
+    const session = richSession();
     await store.save({ session, savedAt: 1 });
     const twice = { ...session, outgoing: [...session.outgoing, session.outgoing[0]!] };
     await expect(store.save({ session: twice, savedAt: 2 })).rejects.toThrow(/appears twice/);
@@ -293,7 +273,7 @@ describe("lock", () => {
     expect(readFileSync(join(first.path, "lock"), "utf8")).toBe(`${process.pid}\n`);
     const second = track(new FileStore(dir, "locked"));
     expect(await codeOf(second.load())).toBe("ERR_STORE_LOCKED");
-    expect(await codeOf(second.save({ session: richSession().session, savedAt: 1 }))).toBe("ERR_STORE_LOCKED");
+    expect(await codeOf(second.save({ session: richSession(), savedAt: 1 }))).toBe("ERR_STORE_LOCKED");
     await first.close();
     expect(await second.load()).toBeUndefined(); // retried: the lock is free now
   });
@@ -323,7 +303,7 @@ describe("group commit", () => {
   it("100 concurrent saves: one write and one fsync for the batch, every promise resolves after it, the last wins", async () => {
     const syncs: string[] = [];
     const store = track(new FileStore(tempDir(), "group", { onSync: (w) => syncs.push(w) }));
-    const { session } = richSession();
+    const session = richSession();
     await store.save({ session, savedAt: 0 });
     syncs.length = 0;
 
@@ -343,7 +323,7 @@ describe("group commit", () => {
 
   it("a failed write rejects every save of the batch; the next save writes a whole new log", async () => {
     const store = track(new FileStore(tempDir(), "fail"));
-    const { session } = richSession();
+    const session = richSession();
     await store.save({ session, savedAt: 1 });
     const bad = { ...session, outgoing: [session.outgoing[0]!, session.outgoing[0]!] };
     const results = await Promise.allSettled([store.save({ session, savedAt: 2 }), store.save({ session: bad, savedAt: 3 })]);

@@ -7,7 +7,8 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { MqttConnection, StoreError, type SessionState, type StoredSession } from "@sansmqtt/core";
 import { IDBDatabase as FakeIDBDatabase, IDBObjectStore as FakeIDBObjectStore, forceCloseDatabase } from "fake-indexeddb";
 import { IndexedDbStore, type IDBFactoryLike } from "../src/index.js";
-import { Churn, codeOf, freshIndexedDb, Peer, raw, richSession } from "./engine.js";
+import { Churn, Peer, richSession } from "@sansmqtt/test-support";
+import { codeOf, freshIndexedDb, raw } from "./engine.js";
 
 const open: IndexedDbStore[] = [];
 /** A store closed after the test. */
@@ -169,7 +170,7 @@ describe("round trip", () => {
 describe("churn", () => {
   it("1,000 saves of a real engine's churning session: each load equals the last save, across reopenings", async () => {
     const idb = freshIndexedDb();
-    const churn = new Churn(1, 0.1);
+    const churn = new Churn(1, { ackRate: 0.1, cap: 200 });
     let store = track(new IndexedDbStore("store-test", { indexedDB: idb }));
     let last: StoredSession | undefined;
     let most = 0;

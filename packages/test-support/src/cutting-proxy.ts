@@ -3,6 +3,7 @@
 // of an MQTT packet, with a TCP reset (no FIN), the way a dead NAT entry or a
 // pulled cable looks to both ends. Seeded, so that a failing run replays.
 import net from "node:net";
+import { rng } from "./random.js";
 
 export interface CuttingProxyOptions {
   readonly target: { readonly host: string; readonly port: number };
@@ -29,17 +30,6 @@ export interface CuttingProxyStats {
   readonly bytesDown: number;
 }
 
-/** mulberry32: tiny, fast and good enough to spread cut points; not for anything else. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Link {
   readonly client: net.Socket;
@@ -79,7 +69,7 @@ export class CuttingProxy {
     }
     this.min = min;
     this.max = max;
-    this.random = mulberry32(options.seed);
+    this.random = rng(options.seed);
     this.cutting = options.cutting ?? true;
     // allowHalfOpen: a FIN from one end is passed on as a FIN, and the other
     // direction keeps flowing (an MQTT DISCONNECT followed by close looks the same behind the proxy).

@@ -139,3 +139,5 @@ export {
 } from "./servers.js";
 export { CuttingProxy, type CuttingProxyOptions, type CuttingProxyStats } from "./cutting-proxy.js";
 export { RestartableBroker, type RestartableBrokerOptions } from "./restartable-broker.js";
+export { bytes, Churn, Peer, richSession } from "./sessions.js";
+export { rng } from "./random.js";

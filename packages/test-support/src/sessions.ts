@@ -1,9 +1,13 @@
 /**
- * Real sessions: an MqttConnection driven by a scripted server (no sockets),
- * so what the store saves is what exportSession gives.
+ * Real sessions for session-store tests: an MqttConnection driven by a
+ * scripted server (no sockets), so what a store saves is what exportSession
+ * gives. `richSession` has every kind of thing a session holds; `Churn` is a
+ * publisher under load whose session changes at every step. Used by
+ * store-file's and store-indexeddb's tests.
  */
-import { MqttConnection, type ConnectionOptions, type ProtocolVersion } from "@sansmqtt/core";
+import { MqttConnection, type ConnectionOptions, type ProtocolVersion, type SessionState } from "@sansmqtt/core";
 import { encodePacket, PacketDecoder, type Packet } from "@sansmqtt/core/codec";
+import { rng } from "./random.js";
 
 export class Peer {
   readonly conn: MqttConnection;
@@ -46,22 +50,35 @@ export class Peer {
   }
 }
 
-/** A small deterministic PRNG (mulberry32), so a failing run can be repeated. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function bytes(random: () => number, n: number): Uint8Array {
   const b = new Uint8Array(n);
   for (let i = 0; i < n; i++) b[i] = Math.floor(random() * 256);
   return b;
+}
+
+/**
+ * A v5 session with every kind of thing in it: QoS 1/2 in flight, a PUBREL
+ * stage, a queue, incoming QoS 2, a subscription, a pending request; binary
+ * payloads and properties.
+ */
+export function richSession(): SessionState {
+  const peer = new Peer({ protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 } });
+  peer.connect({ properties: { receiveMaximum: 3 } });
+  const binary = new Uint8Array(256).map((_, i) => i);
+  peer.conn.publish(0, { topic: "a/1", payload: binary, qos: 1, properties: { correlationData: new Uint8Array([0, 255, 10, 13]), userProperties: [["x", "ü"], ["x", "2"]], payloadFormatIndicator: 0, contentType: "bin", responseTopic: "r/1" } });
+  peer.conn.publish(0, { topic: "a/2", payload: new Uint8Array(0), qos: 2 });
+  peer.conn.publish(0, { topic: "a/3", payload: new TextEncoder().encode("line\nbreak \u2603"), qos: 2, retain: true });
+  peer.conn.publish(0, { topic: "a/4", payload: binary.subarray(10, 20), qos: 1 }); // queued: the window is 3
+  peer.conn.subscribe(0, [{ topicFilter: "s/+", qos: 2, noLocal: true, retainHandling: 1 }], { subscriptionIdentifiers: [7] });
+  peer.flush();
+  peer.serverSends({ type: "pubrec", packetId: 2, reasonCode: 0 });
+  peer.flush();
+  peer.serverSends({ type: "suback", packetId: 4, reasonCodes: [2] });
+  peer.conn.unsubscribe(0, "old/#");
+  peer.serverSends({ type: "publish", topic: "in", payload: binary, qos: 2, retain: false, dup: false, packetId: 99 });
+  peer.flush();
+  return peer.conn.exportSession(0);
 }
 
 /**
