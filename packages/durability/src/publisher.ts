@@ -7,7 +7,8 @@
  * sends again what was in flight. Nothing is published twice, nothing skipped.
  *
  *   node publisher.mjs '<ChildConfig JSON>'
- * stdout lines: "start <next> <restored>", "failed <mid> <code>", "done <published by this run>".
+ * stdout lines: "start <next> <restored>", "at <next>" every 250 messages,
+ * "failed <mid> <code>", "done <published by this run>".
  */
 import { Client, MQTT_LOG_ERR, MQTT_LOG_WARNING, PublishError, type MQTTMessageInfo } from "@sansmqtt/client";
 import { FileStore } from "@sansmqtt/store-file";
@@ -47,6 +48,7 @@ while (next < config.total) {
   watch(client.publish(config.topic, String(k), qosOf(k)));
   client.checkpointSet(String(next));
   published++;
+  if (next % 250 === 0) say(`at ${next}`);
   // Let the loop run now and then (the publish loop itself never waits otherwise).
   if (published % 50 === 0) await new Promise((r) => setImmediate(r));
 }

@@ -8,7 +8,8 @@
  * QoS 2 message exactly once, and "again" counts only QoS 1 repeats.
  *
  *   node subscriber.mjs '<ChildConfig JSON>'
- * stdout lines: "ready <distinct>", "complete <tally JSON>".
+ * stdout lines: "ready <distinct>", "at <distinct>" every 250 new messages,
+ * "complete <tally JSON>".
  */
 import { Client, MQTT_LOG_ERR, MQTT_LOG_WARNING } from "@sansmqtt/client";
 import { FileStore } from "@sansmqtt/store-file";
@@ -44,7 +45,7 @@ if (tally.distinct === tally.total) {
 }
 
 client.onMessage = (_c, _u, m) => {
-  tally.add(Number(m.text()));
+  if (tally.add(Number(m.text())) && tally.distinct % 250 === 0) say(`at ${tally.distinct}`);
   client.checkpointSet(tally.encode());
   if (tally.distinct === tally.total && !finished) void finish();
 };

@@ -58,11 +58,26 @@ export class Child {
     return this.proc.exitCode === null && this.proc.signalCode === null;
   }
 
-  /** The first line starting with `prefix` (waits for it; rejects after `ms` or when the child exits without it). */
-  async line(prefix: string, ms: number): Promise<string> {
+  /** The highest "at <n>" progress line printed so far (0 before any). */
+  progress(): number {
+    let n = 0;
+    for (const l of this.lines) if (l.startsWith("at ")) n = Math.max(n, Number(l.slice(3)));
+    return n;
+  }
+
+  /** Waits until the child reports progress of at least `n`, exits, or `ms` pass; returns its progress then. */
+  async reach(n: number, ms: number): Promise<number> {
     const until = Date.now() + ms;
+    while (this.progress() < n && this.running && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+    return this.progress();
+  }
+
+  /** The first line starting with `prefix` (or one of several; waits for it; rejects after `ms` or when the child exits without it). */
+  async line(prefix: string | readonly string[], ms: number): Promise<string> {
+    const until = Date.now() + ms;
+    const prefixes = typeof prefix === "string" ? [prefix] : prefix;
     for (;;) {
-      const found = this.lines.find((l) => l.startsWith(prefix));
+      const found = this.lines.find((l) => prefixes.some((p) => l.startsWith(p)));
       if (found !== undefined) return found;
       if (!this.running) throw new Error(`the child exited without printing "${prefix}"; stderr: ${this.stderr.join("").slice(-2000)}`);
       const left = until - Date.now();

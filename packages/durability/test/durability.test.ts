@@ -73,7 +73,8 @@ async function run(name: string, sc: Scenario): Promise<void> {
     const startSubscriber = async (): Promise<void> => {
       subscriberRuns++;
       subscriber = new Child(programs.subscriber, config("durable-sub"));
-      await subscriber.line("ready", 30_000);
+      // "complete" when everything had arrived before the kill.
+      await subscriber.line(["ready", "complete"], 30_000);
     };
     if (sc.subscriberKills > 0) {
       await startSubscriber();
@@ -113,8 +114,14 @@ async function run(name: string, sc: Scenario): Promise<void> {
       const j = Math.floor(random() * (i + 1));
       [actions[i], actions[j]] = [actions[j]!, actions[i]!];
     }
-    for (const action of actions) {
-      await sleep(100 + random() * 500);
+    // Each fault comes at a seeded point of the stream (a message count the
+    // process it waits on has reported), not at a time: on any machine, at any
+    // speed, it lands while there is work left.
+    const points = actions.map(() => Math.floor(TOTAL * (0.1 + 0.8 * random()))).sort((a, b) => a - b);
+    for (const [i, action] of actions.entries()) {
+      const watched = action === "subscriber" ? subscriber! : publisher!;
+      await watched.reach(points[i]!, 60_000);
+      await sleep(random() * 50);
       if (action === "publisher") {
         await publisher!.kill();
         failures.push(...publisher!.lines.filter((l) => l.startsWith("failed")));
