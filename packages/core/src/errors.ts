@@ -14,6 +14,8 @@
  * versions; codes do not.
  */
 
+import * as E from "./codes.js";
+
 /** Stable error codes. Add new ones at the end (and to codes.ts, which the package itself reads); never rename. */
 export const ErrorCode = {
   /** Packet type 0 (reserved), 15 before MQTT 5, or AUTH before MQTT 5. */
@@ -109,22 +111,23 @@ export const PACKET_TOO_LARGE = 0x95;
 
 /**
  * The reason code each error code maps to when none is given, keyed by the
- * code itself: a lookup by name would keep `ErrorCode` in every bundle.
+ * code itself (codes.ts's constants, so each code's string is written once):
+ * a lookup by name would keep `ErrorCode` in every bundle.
  */
 // prettier-ignore
 const DEFAULT_REASONS: Readonly<Record<string, number>> = {
-  ERR_PACKET_TYPE: MALFORMED_PACKET, ERR_FIXED_HEADER_FLAGS: MALFORMED_PACKET, ERR_VARINT: MALFORMED_PACKET,
-  ERR_PACKET_TOO_LARGE: PACKET_TOO_LARGE, ERR_LENGTH: MALFORMED_PACKET, ERR_UTF8: MALFORMED_PACKET,
-  ERR_UTF8_NULL: MALFORMED_PACKET, ERR_QOS: MALFORMED_PACKET,
-  ERR_TOPIC: PROTOCOL_ERROR, ERR_TOPIC_FILTER: PROTOCOL_ERROR, ERR_PACKET_ID: PROTOCOL_ERROR,
-  ERR_PROPERTY_UNKNOWN: MALFORMED_PACKET, ERR_PROPERTY_NOT_ALLOWED: MALFORMED_PACKET,
-  ERR_PROPERTY_DUPLICATE: PROTOCOL_ERROR, ERR_PROPERTY_VALUE: PROTOCOL_ERROR,
-  ERR_REASON_CODE: MALFORMED_PACKET, ERR_PROTOCOL: PROTOCOL_ERROR, ERR_FLAGS: MALFORMED_PACKET, ERR_EMPTY: PROTOCOL_ERROR,
-  ERR_SUBSCRIPTION_OPTIONS: MALFORMED_PACKET, ERR_VALUE_RANGE: MALFORMED_PACKET, ERR_VERSION: MALFORMED_PACKET,
-  ERR_UNEXPECTED_PACKET: PROTOCOL_ERROR, ERR_TOPIC_ALIAS: 0x94, ERR_RECEIVE_MAXIMUM: 0x93, ERR_ACK_MISMATCH: PROTOCOL_ERROR,
-  ERR_SESSION_PRESENT: PROTOCOL_ERROR, ERR_AUTH: PROTOCOL_ERROR,
-  ERR_STATE: 0x83, ERR_QUEUE_FULL: 0x97, ERR_NOT_SUPPORTED: 0x83, ERR_PACKET_IDS_EXHAUSTED: 0x83, ERR_ARGUMENT: 0x83,
-  ERR_MESSAGE_EXPIRED: 0x80, ERR_SESSION_LOST: 0x80, ERR_SEND_ATTEMPTS: 0x80,
+  [E.PacketTypeInvalid]: MALFORMED_PACKET, [E.FixedHeaderFlags]: MALFORMED_PACKET, [E.VarintMalformed]: MALFORMED_PACKET,
+  [E.PacketTooLarge]: PACKET_TOO_LARGE, [E.LengthMismatch]: MALFORMED_PACKET, [E.Utf8Invalid]: MALFORMED_PACKET,
+  [E.Utf8Null]: MALFORMED_PACKET, [E.QosInvalid]: MALFORMED_PACKET,
+  [E.TopicInvalid]: PROTOCOL_ERROR, [E.TopicFilterInvalid]: PROTOCOL_ERROR, [E.PacketIdInvalid]: PROTOCOL_ERROR,
+  [E.PropertyUnknown]: MALFORMED_PACKET, [E.PropertyNotAllowed]: MALFORMED_PACKET,
+  [E.PropertyDuplicate]: PROTOCOL_ERROR, [E.PropertyValue]: PROTOCOL_ERROR,
+  [E.ReasonCodeInvalid]: MALFORMED_PACKET, [E.ProtocolInvalid]: PROTOCOL_ERROR, [E.FlagsInvalid]: MALFORMED_PACKET, [E.Empty]: PROTOCOL_ERROR,
+  [E.SubscriptionOptions]: MALFORMED_PACKET, [E.ValueRange]: MALFORMED_PACKET, [E.VersionMismatch]: MALFORMED_PACKET,
+  [E.UnexpectedPacket]: PROTOCOL_ERROR, [E.TopicAliasInvalid]: 0x94, [E.ReceiveMaximumExceeded]: 0x93, [E.AckMismatch]: PROTOCOL_ERROR,
+  [E.SessionPresentInvalid]: PROTOCOL_ERROR, [E.AuthInvalid]: PROTOCOL_ERROR,
+  [E.InvalidState]: 0x83, [E.QueueFull]: 0x97, [E.NotSupported]: 0x83, [E.PacketIdsExhausted]: 0x83, [E.InvalidArgument]: 0x83,
+  [E.MessageExpired]: 0x80, [E.SessionLost]: 0x80, [E.SendAttemptsExhausted]: 0x80,
 };
 
 /** The reason code an error code maps to when none is given. */
