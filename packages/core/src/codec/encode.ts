@@ -66,9 +66,14 @@ function rowOf(table: Encoders, packet: Packet): Row<Packet> {
 
 /** checkPacket over `table`. */
 export function checkWith(table: Encoders, packet: Packet, version: ProtocolVersion): number {
-  if (version !== 3 && version !== 4 && version !== 5) throw codecError("local", E.ProtocolInvalid, `unknown protocol version ${show(version)}`);
+  checkVersion(version);
   if (typeof packet !== "object" || packet === null) throw codecError("local", E.PacketTypeInvalid, mustBe("a packet", "an object", packet));
   return rowOf(table, packet)[0](packet, version, true);
+}
+
+/** A protocol version this codec speaks: 3, 4 or 5 (ERR_PROTOCOL otherwise). */
+function checkVersion(v: unknown): void {
+  if (v !== 3 && v !== 4 && v !== 5) throw codecError("local", E.ProtocolInvalid, `unknown protocol version ${show(v)}`);
 }
 
 /** packetSize over `table`. */
@@ -270,7 +275,7 @@ function sizePing(p: { type: string; properties?: unknown }, _v: ProtocolVersion
 function sizeConnect(p: ConnectPacket, _version: ProtocolVersion, check: boolean): number {
   const v = p.protocolVersion;
   if (check) {
-    if (v !== 3 && v !== 4 && v !== 5) throw codecError("local", E.ProtocolInvalid, `unknown protocol version ${show(v)}`);
+    checkVersion(v);
     checkInt(p.keepAlive, 0xffff, "keep alive");
   }
   // [MQTT-3.1.2-1] "MQTT" (3.1: "MQIsdp"), then the level, flags, keep alive.

@@ -34,7 +34,7 @@ import { type MqttError, RemoteProtocolError } from "../errors.js";
 import { isValidTopicName } from "../topic.js";
 import { TopicAliases } from "./aliases.js";
 import { EnhancedAuth } from "./auth.js";
-import { misuse, remote } from "./errors.js";
+import { misuse, PUBLISH_SUBSCRIPTION_ID, remote } from "./errors.js";
 import { EventQueue } from "./event-queue.js";
 import type { CloseReason, Event } from "./events.js";
 import { IncomingFlow } from "./incoming.js";
@@ -251,7 +251,7 @@ export class MqttConnection {
       throw misuse(E.TopicInvalid, `${show(request.topic)} is not a valid topic name`, RC.TopicNameInvalid);
     }
     if (props?.subscriptionIdentifiers !== undefined) {
-      throw misuse(E.PropertyNotAllowed, "a client PUBLISH never carries a subscription identifier [MQTT-3.3.4-6]");
+      throw misuse(E.PropertyNotAllowed, PUBLISH_SUBSCRIPTION_ID);
     }
     // Validates the whole packet (QoS, payload, properties, strings) the way the codec will.
     const probe: PublishPacket = { type: "publish", topic: request.topic, payload: request.payload, qos, retain, dup: false };

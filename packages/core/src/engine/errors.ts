@@ -14,3 +14,10 @@ export function misuse(code: ErrorCode, message: string, reasonCode?: number): L
 export function remote(code: ErrorCode, message: string, reasonCode?: number): RemoteProtocolError {
   return codecError("remote", code, message, reasonCode) as RemoteProtocolError;
 }
+
+/**
+ * Why a PUBLISH the client would send is refused when it carries a
+ * subscription identifier [MQTT-3.3.4-6] (the codec allows one: a server's
+ * PUBLISH may carry it); publish and an imported session say it alike.
+ */
+export const PUBLISH_SUBSCRIPTION_ID = "a client PUBLISH never carries a subscription identifier [MQTT-3.3.4-6]";

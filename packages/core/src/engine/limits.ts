@@ -133,7 +133,7 @@ export function disconnectRefusal(l: ServerLimits, p: DisconnectPacket, version:
   const { reasonString: _r, userProperties: _u, ...kept } = p.properties;
   const size = checkPacket({ ...p, properties: kept }, version);
   const max = l.maximumPacketSize;
-  if (size > max) return misuse(E.PacketTooLarge, `DISCONNECT of ${size} bytes exceeds the server's maximum packet size of ${max} [MQTT-3.2.2-15]`, RC.PacketTooLarge);
+  if (size > max) return overServerMax("DISCONNECT", size, max);
   return undefined;
 }
 

@@ -7,6 +7,7 @@ import { encodePacket } from "../codec/client.js";
 import type { Packet, Properties, ProtocolVersion, QoS, Subscription } from "../codec/types.js";
 import { LocalProtocolError, MqttError } from "../errors.js";
 import { base64Decode, base64Encode } from "./base64.js";
+import { PUBLISH_SUBSCRIPTION_ID } from "./errors.js";
 import * as E from "../codes.js";
 
 /** An outgoing application message and where it stands. */
@@ -225,7 +226,7 @@ export function validateSession(input: unknown, version: ProtocolVersion, maxQue
       if (sent !== undefined) m.sent = sent;
     }
     if (properties?.subscriptionIdentifiers !== undefined) {
-      throw bad(`${f}.properties`, "a client PUBLISH never carries a subscription identifier [MQTT-3.3.4-6]");
+      throw bad(`${f}.properties`, PUBLISH_SUBSCRIPTION_ID);
     }
     const p: Packet = { type: "publish", topic, payload: m.payload, qos, retain, dup: false };
     if (qos > 0) p.packetId = m.packetId ?? 1;
