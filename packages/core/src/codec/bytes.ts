@@ -76,13 +76,6 @@ export class Reader {
     return view(this.buf, start, n);
   }
 
-  /** The rest of the packet; a view, not a copy. */
-  rest(): Uint8Array {
-    const v = view(this.buf, this.pos, this.end - this.pos);
-    this.pos = this.end;
-    return v;
-  }
-
   done(what: string): void {
     if (this.pos !== this.end) {
       throw codecError("remote", E.LengthMismatch, `${this.end - this.pos} unexpected byte(s) after ${what}`);
