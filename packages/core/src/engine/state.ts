@@ -28,24 +28,19 @@ export type Trigger =
   | "local-disconnect"
   | "connection-lost";
 
+/** What ends a connection, whether it is connecting or connected: each leads to closed. */
+const ENDS: Partial<Record<Trigger, ConnectionState>> = {
+  timeout: "closed",
+  "protocol-error": "closed",
+  "server-disconnect": "closed",
+  "local-disconnect": "closed",
+  "connection-lost": "closed",
+};
+
 export const TRANSITIONS: Readonly<Record<ConnectionState, Partial<Record<Trigger, ConnectionState>>>> = {
   idle: { connect: "connecting" },
-  connecting: {
-    "connack-accepted": "connected",
-    "connack-refused": "closed",
-    timeout: "closed",
-    "protocol-error": "closed",
-    "server-disconnect": "closed",
-    "local-disconnect": "closed",
-    "connection-lost": "closed",
-  },
-  connected: {
-    timeout: "closed",
-    "protocol-error": "closed",
-    "server-disconnect": "closed",
-    "local-disconnect": "closed",
-    "connection-lost": "closed",
-  },
+  connecting: { "connack-accepted": "connected", "connack-refused": "closed", ...ENDS },
+  connected: { ...ENDS },
   closed: { connect: "connecting" },
 };
 
