@@ -15,7 +15,8 @@ import {
   MQTT_ERR_TLS,
   resultOfError,
 } from "../src/index.js";
-import { connected, scripted } from "./scripted.js";
+import type { Packet } from "@sansmqtt/core/codec";
+import { connected, scripted, type Scripted } from "./scripted.js";
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -295,6 +296,20 @@ describe("ExternalLoop: the commit barrier (a session store saves before bytes g
   }
   const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
 
+  /** A connection whose CONNECT went through its commit and whose CONNACK was read. */
+  async function connectedThroughCommit(b: ReturnType<typeof barrier>, options: Parameters<typeof scripted>[0], connack: Partial<Extract<Packet, { type: "connack" }>> = {}): Promise<Scripted> {
+    const s = scripted(options, 2000, { commit: b.commit });
+    const opened = s.loop.connect();
+    s.t().accept();
+    await opened;
+    s.loop.loopWrite();
+    b.resolve();
+    await settle();
+    s.server({ type: "connack", sessionPresent: false, reasonCode: 0, ...connack });
+    s.loop.loopRead();
+    return s;
+  }
+
   it("bytes wait for their commit; the next batch is taken meanwhile behind a commit of its own (pipelined), and everything goes out in order", async () => {
     const b = barrier();
     const s = scripted({}, 2000, { commit: b.commit });
@@ -337,15 +352,7 @@ describe("ExternalLoop: the commit barrier (a session store saves before bytes g
 
   it("at most 4 batches wait for commits; then the loop stops taking from the engine (writeBlocked) until one is written", async () => {
     const b = barrier();
-    const s = scripted({ maxInflight: 100 }, 2000, { commit: b.commit });
-    const opened = s.loop.connect();
-    s.t().accept();
-    await opened;
-    s.loop.loopWrite();
-    b.resolve();
-    await settle();
-    s.server({ type: "connack", sessionPresent: false, reasonCode: 0, properties: { receiveMaximum: 100 } });
-    s.loop.loopRead();
+    const s = await connectedThroughCommit(b, { maxInflight: 100 }, { properties: { receiveMaximum: 100 } });
     for (let i = 0; i < 6; i++) {
       s.loop.publish({ topic: "a", payload: bytes(String(i)), qos: 2 });
       s.loop.loopWrite();
@@ -364,15 +371,7 @@ describe("ExternalLoop: the commit barrier (a session store saves before bytes g
 
   it("QoS 0 and 1 PUBLISH and PINGREQ carry no change the store must hold: they go without a commit (a QoS 1 message whose state a crash loses only goes again)", async () => {
     const b = barrier();
-    const s = scripted({ keepAlive: 10 }, 2000, { commit: b.commit });
-    const opened = s.loop.connect();
-    s.t().accept();
-    await opened;
-    s.loop.loopWrite();
-    b.resolve();
-    await settle();
-    s.server({ type: "connack", sessionPresent: false, reasonCode: 0 });
-    s.loop.loopRead();
+    const s = await connectedThroughCommit(b, { keepAlive: 10 });
     const calls = b.calls;
     s.loop.publish({ topic: "a", payload: bytes("q0"), qos: 0 });
     s.loop.publish({ topic: "a", payload: bytes("q1"), qos: 1 });
@@ -412,15 +411,7 @@ describe("ExternalLoop: the commit barrier (a session store saves before bytes g
 
   it("[MQTT-3.14.4-1] a local disconnect while a commit is pending: DISCONNECT goes behind the held bytes, the transport closes after", async () => {
     const b = barrier();
-    const s = scripted({}, 2000, { commit: b.commit });
-    const opened = s.loop.connect();
-    s.t().accept();
-    await opened;
-    s.loop.loopWrite();
-    b.resolve();
-    await settle();
-    s.server({ type: "connack", sessionPresent: false, reasonCode: 0 });
-    s.loop.loopRead();
+    const s = await connectedThroughCommit(b, {});
     s.loop.publish({ topic: "a", payload: bytes("last"), qos: 2 });
     s.loop.loopWrite();
     s.loop.disconnect();
