@@ -16,11 +16,18 @@ export function view(buf: Uint8Array, start: number, n: number): Uint8Array {
 }
 
 export class Reader {
+  readonly buf: Uint8Array;
+  pos: number;
+  end: number;
   constructor(
-    readonly buf: Uint8Array,
-    public pos: number,
-    public end: number,
-  ) {}
+    buf: Uint8Array,
+    pos: number,
+    end: number,
+  ) {
+    this.buf = buf;
+    this.pos = pos;
+    this.end = end;
+  }
 
   get remaining(): number {
     return this.end - this.pos;
@@ -157,10 +164,15 @@ export function alloc(size: number): Uint8Array {
  * writes was checked before.
  */
 export class Writer {
+  readonly buf: Uint8Array;
+  pos: number;
   constructor(
-    readonly buf: Uint8Array,
-    public pos: number,
-  ) {}
+    buf: Uint8Array,
+    pos: number,
+  ) {
+    this.buf = buf;
+    this.pos = pos;
+  }
   u8(v: number): void {
     this.buf[this.pos++] = v;
   }

@@ -68,28 +68,31 @@ export class FrameDecoder {
    * A queue with a moving front (not Array#shift, which is linear in the
    * length): consumed slots are cleared and compacted away now and then.
    */
-  private segs: (Uint8Array | undefined)[] = [];
-  private first = 0;
+  #segs: (Uint8Array | undefined)[] = [];
+  #first = 0;
   /** Offset of the first unread byte in segs[first]. */
-  private head = 0;
-  private buffered = 0;
+  #head = 0;
+  #buffered = 0;
   /**
    * The decoder's own buffer, while it is the last segment and open for
    * appends: bytes [0, ownLen) are written, the rest is free capacity.
    */
-  private own: Uint8Array | undefined;
-  private ownLen = 0;
+  #own: Uint8Array | undefined;
+  #ownLen = 0;
   /** Whether the last segment's view still lacks bytes appended to `own`. */
-  private ownStale = false;
-  private failed: MqttError | undefined;
+  #ownStale = false;
+  #failed: MqttError | undefined;
   /** A DataView of the segment last decoded in place (the topic cache compares through it). */
-  private dvOf: Uint8Array | undefined;
-  private dv: DataView | undefined;
+  #dvOf: Uint8Array | undefined;
+  #dv: DataView | undefined;
 
+  readonly #decoders: Decoders;
   constructor(
     options: DecoderOptions,
-    private readonly decoders: Decoders,
+    decoders: Decoders,
   ) {
+    this.#decoders = decoders;
+    
     this.protocolVersion = options.protocolVersion ?? 4;
     this.maximumPacketSize = options.maximumPacketSize ?? MQTT_MAX_PACKET_SIZE;
   }
@@ -100,12 +103,12 @@ export class FrameDecoder {
    * that bounds it (by pulling with `next()`) bounds the decoder's memory.
    */
   get bufferedBytes(): number {
-    return this.buffered;
+    return this.#buffered;
   }
 
   /** The error the decoder failed with, if it did. */
   get error(): MqttError | undefined {
-    return this.failed;
+    return this.#failed;
   }
 
   /**
@@ -115,23 +118,23 @@ export class FrameDecoder {
   push(chunk: Uint8Array): void {
     const n = chunk.length;
     if (n === 0) return;
-    this.buffered += n;
-    if (this.own !== undefined) {
+    this.#buffered += n;
+    if (this.#own !== undefined) {
       if (n < COPY_BELOW) {
-        this.append(chunk, n);
+        this.#append(chunk, n);
         return;
       }
-      this.closeOwn();
-    } else if (n < COPY_BELOW && this.first < this.segs.length) {
+      this.#closeOwn();
+    } else if (n < COPY_BELOW && this.#first < this.#segs.length) {
       // A small chunk behind buffered bytes: start an own buffer for it and the ones after.
       const own = new Uint8Array(Math.max(OWN_MIN, 2 * n));
       own.set(chunk);
-      this.own = own;
-      this.ownLen = n;
-      this.segs.push(view(own, 0, n));
+      this.#own = own;
+      this.#ownLen = n;
+      this.#segs.push(view(own, 0, n));
       return;
     }
-    this.segs.push(chunk);
+    this.#segs.push(chunk);
   }
 
   /**
@@ -139,30 +142,30 @@ export class FrameDecoder {
    * Throws RemoteProtocolError for bytes that break the protocol.
    */
   next(): Packet | undefined {
-    if (this.failed !== undefined) throw this.failed;
-    if (this.buffered === 0) return undefined;
-    if (this.ownStale) this.syncOwn();
+    if (this.#failed !== undefined) throw this.#failed;
+    if (this.#buffered === 0) return undefined;
+    if (this.#ownStale) this.#syncOwn();
     try {
-      return this.step();
+      return this.#step();
     } catch (e) {
-      this.failed = e as MqttError;
+      this.#failed = e as MqttError;
       throw e;
     }
   }
 
-  private step(): Packet | undefined {
-    const first = this.segs[this.first]!;
-    const head = this.head;
+  #step(): Packet | undefined {
+    const first = this.#segs[this.#first]!;
+    const head = this.#head;
     const b0 = first[head]!;
     checkFirstByte(b0, this.protocolVersion);
     // Remaining Length: 1 to 4 bytes, shortest form [MQTT-1.5.5-1]. Read in
     // place; only a header cut across chunks is joined first (5 bytes at most).
     let r = readVarint(first, head + 1, first.length, "remaining length");
     if (r < 0) {
-      if (this.buffered <= first.length - head) return undefined;
-      const n = Math.min(this.buffered, 5);
+      if (this.#buffered <= first.length - head) return undefined;
+      const n = Math.min(this.#buffered, 5);
       const joined = new Uint8Array(n);
-      for (let i = 0; i < n; i++) joined[i] = head + i < first.length ? first[head + i]! : this.byteAt(i);
+      for (let i = 0; i < n; i++) joined[i] = head + i < first.length ? first[head + i]! : this.#byteAt(i);
       r = readVarint(joined, 1, n, "remaining length");
       if (r < 0) return undefined;
     }
@@ -172,21 +175,21 @@ export class FrameDecoder {
     if (total > this.maximumPacketSize) {
       throw codecError("remote", E.PacketTooLarge, `packet of ${total} bytes is over the maximum packet size ${this.maximumPacketSize}`);
     }
-    if (this.buffered < total) return undefined;
+    if (this.#buffered < total) return undefined;
     let packet: Packet;
     if (first.length - head >= total) {
       // Fast path: the whole packet is in the first segment; decode it in place.
-      if (this.dvOf !== first) {
-        this.dvOf = first;
-        this.dv = new DataView(first.buffer, first.byteOffset, first.byteLength);
+      if (this.#dvOf !== first) {
+        this.#dvOf = first;
+        this.#dv = new DataView(first.buffer, first.byteOffset, first.byteLength);
       }
-      packet = decodeBody(this.decoders, b0, first, head + headerLen, head + total, this.protocolVersion, this.dv);
-      this.buffered -= total;
-      if (head + total === first.length) this.dropFirst();
-      else this.head = head + total;
+      packet = decodeBody(this.#decoders, b0, first, head + headerLen, head + total, this.protocolVersion, this.#dv);
+      this.#buffered -= total;
+      if (head + total === first.length) this.#dropFirst();
+      else this.#head = head + total;
     } else {
-      const frame = this.take(total);
-      packet = decodeBody(this.decoders, b0, frame, headerLen, total, this.protocolVersion);
+      const frame = this.#take(total);
+      packet = decodeBody(this.#decoders, b0, frame, headerLen, total, this.protocolVersion);
     }
     if (packet.type === "connect") this.protocolVersion = packet.protocolVersion;
     return packet;
@@ -196,90 +199,90 @@ export class FrameDecoder {
    * The byte at offset `i` past the head (i < buffered, i <= 4). Segments are
    * never empty, so this looks at i + 1 segments at most, never the whole list.
    */
-  private byteAt(i: number): number {
-    let off = this.head + i;
-    for (let k = this.first; ; k++) {
-      const c = this.segs[k]!;
+  #byteAt(i: number): number {
+    let off = this.#head + i;
+    for (let k = this.#first; ; k++) {
+      const c = this.#segs[k]!;
       if (off < c.length) return c[off]!;
       off -= c.length;
     }
   }
 
   /** Removes the next n bytes (n <= buffered), joined into one new buffer. */
-  private take(n: number): Uint8Array {
+  #take(n: number): Uint8Array {
     const out = new Uint8Array(n);
     let filled = 0;
     while (filled < n) {
-      const c = this.segs[this.first]!;
-      const avail = c.length - this.head;
+      const c = this.#segs[this.#first]!;
+      const avail = c.length - this.#head;
       const want = n - filled;
       if (avail > want) {
-        out.set(view(c, this.head, want), filled);
-        this.head += want;
+        out.set(view(c, this.#head, want), filled);
+        this.#head += want;
         filled = n;
       } else {
-        out.set(this.head === 0 ? c : view(c, this.head, avail), filled);
+        out.set(this.#head === 0 ? c : view(c, this.#head, avail), filled);
         filled += avail;
-        this.dropFirst();
+        this.#dropFirst();
       }
     }
-    this.buffered -= n;
+    this.#buffered -= n;
     return out;
   }
 
   /** Forgets the first segment, wholly consumed. Amortized constant time. */
-  private dropFirst(): void {
-    if (this.own !== undefined && this.first === this.segs.length - 1) {
+  #dropFirst(): void {
+    if (this.#own !== undefined && this.#first === this.#segs.length - 1) {
       // The own buffer is drained. It is not reused: a returned packet may hold a view of it.
-      this.own = undefined;
-      this.ownLen = 0;
+      this.#own = undefined;
+      this.#ownLen = 0;
     }
-    this.segs[this.first] = undefined;
-    this.first++;
-    this.head = 0;
-    if (this.first === this.segs.length) {
-      this.segs.length = 0;
-      this.first = 0;
-    } else if (this.first >= COMPACT_AFTER && this.first * 2 >= this.segs.length) {
-      this.segs.splice(0, this.first);
-      this.first = 0;
+    this.#segs[this.#first] = undefined;
+    this.#first++;
+    this.#head = 0;
+    if (this.#first === this.#segs.length) {
+      this.#segs.length = 0;
+      this.#first = 0;
+    } else if (this.#first >= COMPACT_AFTER && this.#first * 2 >= this.#segs.length) {
+      this.#segs.splice(0, this.#first);
+      this.#first = 0;
     }
   }
 
   /** Copies a small chunk to the end of the own buffer (the last segment), growing it when full. */
-  private append(chunk: Uint8Array, n: number): void {
-    let own = this.own!;
-    if (this.ownLen + n > own.length) {
+  #append(chunk: Uint8Array, n: number): void {
+    let own = this.#own!;
+    if (this.#ownLen + n > own.length) {
       // Move the unconsumed bytes to a buffer twice their size (with the chunk):
       // each byte is moved O(1) times on average. The old buffer is left as it
       // is, for the packets that may hold views of it.
-      const last = this.segs.length - 1;
-      const start = last === this.first ? this.head : 0;
-      const live = this.ownLen - start;
+      const last = this.#segs.length - 1;
+      const start = last === this.#first ? this.#head : 0;
+      const live = this.#ownLen - start;
       const grown = new Uint8Array(Math.max(OWN_MIN, 2 * (live + n)));
       grown.set(view(own, start, live));
       own = grown;
-      this.own = grown;
-      this.ownLen = live;
-      if (last === this.first) this.head = 0;
+      this.#own = grown;
+      this.#ownLen = live;
+      if (last === this.#first) this.#head = 0;
     }
-    if (n === 1) own[this.ownLen] = chunk[0]!;
-    else own.set(chunk, this.ownLen);
-    this.ownLen += n;
-    this.ownStale = true;
+    if (n === 1) own[this.#ownLen] = chunk[0]!;
+    else own.set(chunk, this.#ownLen);
+    this.#ownLen += n;
+    this.#ownStale = true;
   }
 
   /** Makes the last segment's view cover every byte appended to the own buffer. */
-  private syncOwn(): void {
-    this.segs[this.segs.length - 1] = view(this.own!, 0, this.ownLen);
-    this.ownStale = false;
+  #syncOwn(): void {
+    this.#segs[this.#segs.length - 1] = view(this.#own!, 0, this.#ownLen);
+    this.#ownStale = false;
   }
 
   /** Ends appends to the own buffer (a large chunk goes after it). */
-  private closeOwn(): void {
-    if (this.ownStale) this.syncOwn();
-    this.own = undefined;
-    this.ownLen = 0;
+  #closeOwn(): void {
+    if (this.#ownStale) this.#syncOwn();
+    this.#own = undefined;
+    this.#ownLen = 0;
   }
 }
 

@@ -13,15 +13,15 @@ import * as RC from "../codec/rc.js";
 import * as E from "../codes.js";
 
 export class TopicAliases {
-  private readonly inbound = new Map<number, string>();
-  private readonly outbound = new Map<number, string>();
+  readonly #inbound = new Map<number, string>();
+  readonly #outbound = new Map<number, string>();
   /** Topic → alias, least recently used first (Map order). */
-  private readonly byTopic = new Map<string, number>();
+  readonly #byTopic = new Map<string, number>();
 
   reset(): void {
-    this.inbound.clear();
-    this.outbound.clear();
-    this.byTopic.clear();
+    this.#inbound.clear();
+    this.#outbound.clear();
+    this.#byTopic.clear();
   }
 
   /** The topic of an inbound PUBLISH with `alias` (records the mapping when it carries a topic). Throws 0x94. */
@@ -30,39 +30,39 @@ export class TopicAliases {
       throw remote(E.TopicAliasInvalid, `topic alias ${alias} is above our maximum of ${ourMaximum}`, RC.TopicAliasInvalid);
     }
     if (topic !== "") {
-      this.inbound.set(alias, topic);
+      this.#inbound.set(alias, topic);
       return topic;
     }
-    const t = this.inbound.get(alias);
+    const t = this.#inbound.get(alias);
     if (t === undefined) throw remote(E.TopicAliasInvalid, `topic alias ${alias} was never set on this connection`, RC.TopicAliasInvalid);
     return t;
   }
 
   /** Whether `alias` already stands for `topic` on this connection (the PUBLISH may then leave the topic out). */
   maps(alias: number, topic: string): boolean {
-    return this.outbound.get(alias) === topic;
+    return this.#outbound.get(alias) === topic;
   }
 
   /** The automatic alias for `topic`: its own, a free one, or the least recently used one. */
   choose(topic: string, max: number): number {
-    const known = this.byTopic.get(topic);
+    const known = this.#byTopic.get(topic);
     if (known !== undefined) return known;
-    if (this.outbound.size < max) {
-      for (let a = 1; a <= max; a++) if (!this.outbound.has(a)) return a;
+    if (this.#outbound.size < max) {
+      for (let a = 1; a <= max; a++) if (!this.#outbound.has(a)) return a;
     }
-    return this.byTopic.values().next().value ?? 1;
+    return this.#byTopic.values().next().value ?? 1;
   }
 
   /** Records that a PUBLISH went out with `alias` for `topic` (mapping it, or using it). */
   use(alias: number, topic: string): void {
-    if (this.outbound.get(alias) === topic) {
-      this.byTopic.delete(topic);
-      this.byTopic.set(topic, alias); // most recently used last
+    if (this.#outbound.get(alias) === topic) {
+      this.#byTopic.delete(topic);
+      this.#byTopic.set(topic, alias); // most recently used last
       return;
     }
-    const old = this.outbound.get(alias);
-    if (old !== undefined) this.byTopic.delete(old);
-    this.outbound.set(alias, topic);
-    this.byTopic.set(topic, alias);
+    const old = this.#outbound.get(alias);
+    if (old !== undefined) this.#byTopic.delete(old);
+    this.#outbound.set(alias, topic);
+    this.#byTopic.set(topic, alias);
   }
 }

@@ -12,13 +12,16 @@ import * as E from "../codes.js";
 
 export class EnhancedAuth {
   /** We sent AUTH 0x19 and the server has not finished the re-authentication. */
-  private reauthenticating = false;
+  #reauthenticating = false;
 
   /** `method`: the CONNECT's Authentication Method, if it named one. */
-  constructor(private readonly method: string | undefined) {}
+  readonly #method: string | undefined;
+  constructor(method: string | undefined) {
+    this.#method = method;
+  }
 
   reset(): void {
-    this.reauthenticating = false;
+    this.#reauthenticating = false;
   }
 
   /**
@@ -28,7 +31,7 @@ export class EnhancedAuth {
    * LocalProtocolError; `sent` records it once it went out.
    */
   request(state: "connecting" | "connected" | "other", options: { reasonCode: number; properties?: Properties }): AuthPacket {
-    const method = this.method;
+    const method = this.#method;
     if (method === undefined) throw misuse(E.AuthInvalid, "AUTH needs an authentication method in CONNECT [MQTT-4.12.0-7]");
     const given = options.properties?.authenticationMethod;
     if (given !== undefined && given !== method) {
@@ -43,27 +46,27 @@ export class EnhancedAuth {
   }
 
   sent(p: AuthPacket): void {
-    if (p.reasonCode === RC.ReAuthenticate) this.reauthenticating = true;
+    if (p.reasonCode === RC.ReAuthenticate) this.#reauthenticating = true;
   }
 
   /** The server's AUTH: the event for the caller, or RemoteProtocolError. */
   onAuth(p: AuthPacket, connected: boolean): AuthEvent {
-    if (this.method === undefined) throw remote(E.AuthInvalid, "AUTH from the server although CONNECT named no authentication method");
-    if (p.properties?.authenticationMethod !== this.method) {
+    if (this.#method === undefined) throw remote(E.AuthInvalid, "AUTH from the server although CONNECT named no authentication method");
+    if (p.properties?.authenticationMethod !== this.#method) {
       throw remote(E.AuthInvalid, "AUTH with another authentication method [MQTT-4.12.0-5]");
     }
     if (p.reasonCode === RC.ReAuthenticate || (p.reasonCode === 0 && !connected)) {
       throw remote(E.AuthInvalid, `AUTH reason 0x${p.reasonCode.toString(16)} from the server${connected ? "" : " before CONNACK"}`);
     }
     // Once connected, only the client starts a re-authentication (4.12.1).
-    if (connected && !this.reauthenticating) throw remote(E.AuthInvalid, "AUTH from the server without a re-authentication in progress");
-    if (p.reasonCode === 0) this.reauthenticating = false;
+    if (connected && !this.#reauthenticating) throw remote(E.AuthInvalid, "AUTH from the server without a re-authentication in progress");
+    if (p.reasonCode === 0) this.#reauthenticating = false;
     return p.properties ? { type: "auth", reasonCode: p.reasonCode, properties: p.properties } : { type: "auth", reasonCode: p.reasonCode };
   }
 
   /** A CONNACK must name the CONNECT's method, or none when it named none [MQTT-4.12.0-5]. */
   checkConnack(props: Properties | undefined): void {
-    if (props?.authenticationMethod !== this.method) {
+    if (props?.authenticationMethod !== this.#method) {
       throw remote(E.AuthInvalid, "CONNACK authentication method differs from CONNECT's [MQTT-4.12.0-5]");
     }
   }

@@ -39,19 +39,19 @@ const PAGE_MASK = (1 << PAGE_BITS) - 1;
  * tokens, mostly) allocates nothing. Unset entries read as undefined.
  */
 export class Column<T> {
-  private readonly pages: ((T | undefined)[] | undefined)[] = [];
+  readonly #pages: ((T | undefined)[] | undefined)[] = [];
 
   get(s: number): T | undefined {
-    return this.pages[s >>> PAGE_BITS]?.[s & PAGE_MASK];
+    return this.#pages[s >>> PAGE_BITS]?.[s & PAGE_MASK];
   }
 
   set(s: number, v: T | undefined): void {
     const k = s >>> PAGE_BITS;
-    let page = this.pages[k];
+    let page = this.#pages[k];
     if (page === undefined) {
       if (v === undefined) return;
-      while (this.pages.length <= k) this.pages.push(undefined);
-      this.pages[k] = page = new Array<T | undefined>(PAGE_MASK + 1);
+      while (this.#pages.length <= k) this.#pages.push(undefined);
+      this.#pages[k] = page = new Array<T | undefined>(PAGE_MASK + 1);
     }
     page[s & PAGE_MASK] = v;
   }

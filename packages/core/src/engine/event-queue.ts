@@ -7,25 +7,25 @@
 import type { Event } from "./events.js";
 
 export class EventQueue {
-  private events: Event[] = [];
-  private head = 0;
+  #events: Event[] = [];
+  #head = 0;
 
   /** Whether events wait to be pulled. */
   get pending(): boolean {
-    return this.head < this.events.length;
+    return this.#head < this.#events.length;
   }
 
   push(e: Event): void {
-    this.events.push(e);
+    this.#events.push(e);
   }
 
   /** The oldest event not pulled yet, or undefined. */
   next(): Event | undefined {
-    if (this.head >= this.events.length) return undefined;
-    const e = this.events[this.head++]!;
-    if (this.head === this.events.length) {
-      this.events = [];
-      this.head = 0;
+    if (this.#head >= this.#events.length) return undefined;
+    const e = this.#events[this.#head++]!;
+    if (this.#head === this.#events.length) {
+      this.#events = [];
+      this.#head = 0;
     }
     return e;
   }

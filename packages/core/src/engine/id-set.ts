@@ -3,25 +3,25 @@
  * cost to add, test or remove an id whether 10 or 60,000 are in it.
  */
 export class IdSet {
-  private readonly bits = new Uint32Array(0x10000 >>> 5);
-  private count = 0;
+  readonly #bits = new Uint32Array(0x10000 >>> 5);
+  #count = 0;
 
   get size(): number {
-    return this.count;
+    return this.#count;
   }
 
   has(id: number): boolean {
-    return (this.bits[id >>> 5]! & (1 << (id & 31))) !== 0;
+    return (this.#bits[id >>> 5]! & (1 << (id & 31))) !== 0;
   }
 
   /** Adds `id`; returns false when it was there already. */
   add(id: number): boolean {
     const w = id >>> 5;
     const bit = 1 << (id & 31);
-    const word = this.bits[w]!;
+    const word = this.#bits[w]!;
     if ((word & bit) !== 0) return false;
-    this.bits[w] = word | bit;
-    this.count++;
+    this.#bits[w] = word | bit;
+    this.#count++;
     return true;
   }
 
@@ -29,17 +29,17 @@ export class IdSet {
   delete(id: number): boolean {
     const w = id >>> 5;
     const bit = 1 << (id & 31);
-    const word = this.bits[w]!;
+    const word = this.#bits[w]!;
     if ((word & bit) === 0) return false;
-    this.bits[w] = word & ~bit;
-    this.count--;
+    this.#bits[w] = word & ~bit;
+    this.#count--;
     return true;
   }
 
   clear(): void {
-    if (this.count === 0) return;
-    this.bits.fill(0);
-    this.count = 0;
+    if (this.#count === 0) return;
+    this.#bits.fill(0);
+    this.#count = 0;
   }
 }
 
@@ -62,34 +62,34 @@ const SPARE_PAGES = 4;
  * kept for reuse, a few at most, so ids moving on allocate nothing.
  */
 export class IdMap {
-  private readonly pages: (Int32Array | undefined)[] = new Array<Int32Array | undefined>(0x10000 >>> PAGE_BITS).fill(undefined);
+  readonly #pages: (Int32Array | undefined)[] = new Array<Int32Array | undefined>(0x10000 >>> PAGE_BITS).fill(undefined);
   /** Entries per page. */
-  private readonly used = new Uint16Array(0x10000 >>> PAGE_BITS);
-  private readonly spare: Int32Array[] = [];
-  private count = 0;
+  readonly #used = new Uint16Array(0x10000 >>> PAGE_BITS);
+  readonly #spare: Int32Array[] = [];
+  #count = 0;
 
   get size(): number {
-    return this.count;
+    return this.#count;
   }
 
   /** The value for `id`, or -1. */
   get(id: number): number {
-    const page = this.pages[id >>> PAGE_BITS];
+    const page = this.#pages[id >>> PAGE_BITS];
     return page === undefined ? -1 : page[id & PAGE_MASK]!;
   }
 
   /** Sets the value (>= 0) for `id`. */
   set(id: number, value: number): void {
     const k = id >>> PAGE_BITS;
-    let page = this.pages[k];
+    let page = this.#pages[k];
     if (page === undefined) {
-      page = this.spare.pop() ?? new Int32Array(PAGE_SIZE).fill(-1);
-      this.pages[k] = page;
+      page = this.#spare.pop() ?? new Int32Array(PAGE_SIZE).fill(-1);
+      this.#pages[k] = page;
     }
     const i = id & PAGE_MASK;
     if (page[i] === -1) {
-      this.used[k]!++;
-      this.count++;
+      this.#used[k]!++;
+      this.#count++;
     }
     page[i] = value;
   }
@@ -97,28 +97,28 @@ export class IdMap {
   /** Removes `id`; returns false when it was not there. */
   delete(id: number): boolean {
     const k = id >>> PAGE_BITS;
-    const page = this.pages[k];
+    const page = this.#pages[k];
     const i = id & PAGE_MASK;
     if (page === undefined || page[i] === -1) return false;
     page[i] = -1;
-    this.count--;
-    if (--this.used[k]! === 0) {
+    this.#count--;
+    if (--this.#used[k]! === 0) {
       // Every entry is -1 again: ready for reuse as it is.
-      this.pages[k] = undefined;
-      if (this.spare.length < SPARE_PAGES) this.spare.push(page);
+      this.#pages[k] = undefined;
+      if (this.#spare.length < SPARE_PAGES) this.#spare.push(page);
     }
     return true;
   }
 
   clear(): void {
-    if (this.count === 0) return;
-    for (let k = 0; k < this.pages.length; k++) {
-      const page = this.pages[k];
+    if (this.#count === 0) return;
+    for (let k = 0; k < this.#pages.length; k++) {
+      const page = this.#pages[k];
       if (page === undefined) continue;
-      this.pages[k] = undefined;
-      if (this.spare.length < SPARE_PAGES) this.spare.push(page.fill(-1));
+      this.#pages[k] = undefined;
+      if (this.#spare.length < SPARE_PAGES) this.#spare.push(page.fill(-1));
     }
-    this.used.fill(0);
-    this.count = 0;
+    this.#used.fill(0);
+    this.#count = 0;
   }
 }

@@ -33,90 +33,107 @@ const PUBCOMP = 0x70;
 
 export class IncomingFlow {
   /** Session: QoS 2 ids between PUBLISH and PUBREL. */
-  private readonly qos2 = new Map<number, IncomingQos2>();
+  readonly #qos2 = new Map<number, IncomingQos2>();
   /** This connection: ids counted against our Receive Maximum (not acknowledged yet). */
-  private readonly unacked = new IdSet();
+  readonly #unacked = new IdSet();
   /** This connection: acks in the order their messages came. */
-  private order: PendingAck[] = [];
+  #order: PendingAck[] = [];
 
+  readonly #version: ProtocolVersion;
+  readonly #out: Outbox;
+  readonly #aliases: TopicAliases;
+  readonly #events: EventQueue;
+  readonly #manual: boolean;
+  readonly #receiveMaximum: number;
+  readonly #aliasMaximum: number;
+  readonly #serverMaximum: () => number;
   constructor(
-    private readonly version: ProtocolVersion,
-    private readonly out: Outbox,
-    private readonly aliases: TopicAliases,
-    private readonly events: EventQueue,
-    private readonly manual: boolean,
+    version: ProtocolVersion,
+    out: Outbox,
+    aliases: TopicAliases,
+    events: EventQueue,
+    manual: boolean,
     /** Our Receive Maximum (the CONNECT's, or 65,535). */
-    private readonly receiveMaximum: number,
+    receiveMaximum: number,
     /** Our Topic Alias Maximum (the CONNECT's, or 0). */
-    private readonly aliasMaximum: number,
+    aliasMaximum: number,
     /** The server's Maximum Packet Size in force, for acks with properties. */
-    private readonly serverMaximum: () => number,
-  ) {}
+    serverMaximum: () => number,
+  ) {
+    this.#version = version;
+    this.#out = out;
+    this.#aliases = aliases;
+    this.#events = events;
+    this.#manual = manual;
+    this.#receiveMaximum = receiveMaximum;
+    this.#aliasMaximum = aliasMaximum;
+    this.#serverMaximum = serverMaximum;
+  }
 
   /** A PUBLISH came: its `message` event, unless it is a repeat already delivered. */
   onPublish(p: PublishPacket): void {
     let topic = p.topic;
     const alias = p.properties?.topicAlias;
     // [MQTT-3.3.2-10] aliases 1..our Topic Alias Maximum; mappings last one connection [MQTT-3.3.2-7].
-    if (alias !== undefined) topic = this.aliases.resolveInbound(alias, p.topic, this.aliasMaximum);
-    if (p.qos !== 0 && !this.accept(p)) return;
+    if (alias !== undefined) topic = this.#aliases.resolveInbound(alias, p.topic, this.#aliasMaximum);
+    if (p.qos !== 0 && !this.#accept(p)) return;
     const e: MessageEvent = { type: "message", topic, payload: p.payload, qos: p.qos, retain: p.retain, dup: p.dup };
     if (p.packetId !== undefined) (e as { packetId?: number }).packetId = p.packetId;
     if (p.properties !== undefined) (e as { properties?: Properties }).properties = p.properties;
-    this.events.push(e);
+    this.#events.push(e);
   }
 
   /**
    * A QoS 1/2 PUBLISH came: returns whether to deliver it. Queues its ack now
    * (automatic mode, nothing ahead of it) or when the application acks it.
    */
-  private accept(p: PublishPacket): boolean {
+  #accept(p: PublishPacket): boolean {
     const id = p.packetId!;
-    const repeat = this.unacked.has(id);
+    const repeat = this.#unacked.has(id);
     if (!repeat) {
       // Our Receive Maximum [MQTT-3.3.4-7] from the server's side: it may not exceed it.
-      if (this.unacked.size >= this.receiveMaximum) {
-        throw remote(E.ReceiveMaximumExceeded, `more than ${this.receiveMaximum} unacknowledged QoS 1/2 messages`, RC.ReceiveMaximumExceeded);
+      if (this.#unacked.size >= this.#receiveMaximum) {
+        throw remote(E.ReceiveMaximumExceeded, `more than ${this.#receiveMaximum} unacknowledged QoS 1/2 messages`, RC.ReceiveMaximumExceeded);
       }
-      this.unacked.add(id);
+      this.#unacked.add(id);
     }
     if (p.qos === 1) {
       // Every QoS 1 PUBLISH is a new message once its PUBACK went out
       // [MQTT-4.3.2-5]; before that, the same id again is the same message: it
       // is delivered once and the one pending ack answers both, so a server
       // repeating an id cannot grow the pending acks.
-      if (repeat && this.manual) return false;
-      if (!this.manual && this.order.length === 0) {
+      if (repeat && this.#manual) return false;
+      if (!this.#manual && this.#order.length === 0) {
         // Nothing ahead of it: acknowledge at once (the common, automatic case).
-        this.out.pushAck(PUBACK, id);
-        this.free(id);
+        this.#out.pushAck(PUBACK, id);
+        this.#free(id);
         return true;
       }
-      this.order.push({ packetId: id, qos: 1, done: !this.manual, reasonCode: 0, properties: undefined });
-      this.flush();
+      this.#order.push({ packetId: id, qos: 1, done: !this.#manual, reasonCode: 0, properties: undefined });
+      this.#flush();
       return true;
     }
-    const known = this.qos2.get(id);
+    const known = this.#qos2.get(id);
     let deliver = false;
     if (known === undefined) {
-      this.qos2.set(id, { packetId: id, state: this.manual ? "delivered" : "received" });
-      this.order.push({ packetId: id, qos: 2, done: !this.manual, reasonCode: 0, properties: undefined });
+      this.#qos2.set(id, { packetId: id, state: this.#manual ? "delivered" : "received" });
+      this.#order.push({ packetId: id, qos: 2, done: !this.#manual, reasonCode: 0, properties: undefined });
       deliver = true;
     } else {
       // A resend before PUBREL: deliver once, answer PUBREC again [MQTT-4.3.3-10].
-      const pending = this.order.some((a) => a.packetId === id && !a.done);
-      if (!pending) this.order.push({ packetId: id, qos: 2, done: known.state === "received", reasonCode: 0, properties: undefined });
+      const pending = this.#order.some((a) => a.packetId === id && !a.done);
+      if (!pending) this.#order.push({ packetId: id, qos: 2, done: known.state === "received", reasonCode: 0, properties: undefined });
     }
-    this.flush();
+    this.#flush();
     return deliver;
   }
 
   /** PUBREL: PUBCOMP with the same id [MQTT-4.3.3-11]; 0x92 when we hold no such message (MQTT 5). */
   onPubrel(id: number): void {
-    const known = this.qos2.delete(id);
-    this.free(id);
-    if (known || this.version !== 5) this.out.pushAck(PUBCOMP, id);
-    else sendTrimmed(this.out, this.version, this.serverMaximum(), { type: "pubcomp", packetId: id, reasonCode: RC.PacketIdentifierNotFound });
+    const known = this.#qos2.delete(id);
+    this.#free(id);
+    if (known || this.#version !== 5) this.#out.pushAck(PUBCOMP, id);
+    else sendTrimmed(this.#out, this.#version, this.#serverMaximum(), { type: "pubcomp", packetId: id, reasonCode: RC.PacketIdentifierNotFound });
   }
 
   /**
@@ -124,17 +141,17 @@ export class IncomingFlow {
    * checked as the codec will send it (LocalProtocolError) before anything changes.
    */
   ack(packetId: number, reasonCode: number, properties: Properties | undefined): boolean {
-    for (const a of this.order) {
+    for (const a of this.#order) {
       if (a.packetId === packetId && !a.done) {
-        checkPacket({ type: a.qos === 1 ? "puback" : "pubrec", packetId, reasonCode, ...(properties ? { properties } : {}) }, this.version);
+        checkPacket({ type: a.qos === 1 ? "puback" : "pubrec", packetId, reasonCode, ...(properties ? { properties } : {}) }, this.#version);
         a.done = true;
         a.reasonCode = reasonCode;
         a.properties = properties;
-        this.flush();
+        this.#flush();
         return true;
       }
     }
-    const q2 = this.qos2.get(packetId);
+    const q2 = this.#qos2.get(packetId);
     if (q2 !== undefined && q2.state === "delivered") {
       // Delivered on an earlier connection: PUBREC goes out when the server resends it.
       q2.state = "received";
@@ -144,39 +161,39 @@ export class IncomingFlow {
   }
 
   /** Sends the acks that are ready, stopping at the first that is not: arrival order on the wire. */
-  private flush(): void {
-    const q = this.order;
+  #flush(): void {
+    const q = this.#order;
     let i = 0;
     while (i < q.length && q[i]!.done) {
       const a = q[i++]!;
       const plain = a.reasonCode === 0 && a.properties === undefined;
       if (a.qos === 1) {
-        if (plain) this.out.pushAck(PUBACK, a.packetId);
-        else this.sendAck("puback", a);
-        this.free(a.packetId);
+        if (plain) this.#out.pushAck(PUBACK, a.packetId);
+        else this.#sendAck("puback", a);
+        this.#free(a.packetId);
       } else {
-        const q2 = this.qos2.get(a.packetId);
+        const q2 = this.#qos2.get(a.packetId);
         if (a.reasonCode >= 0x80) {
           // A failed PUBREC ends the exchange; the id is free again [MQTT-4.3.3-9].
-          this.qos2.delete(a.packetId);
-          this.free(a.packetId);
+          this.#qos2.delete(a.packetId);
+          this.#free(a.packetId);
         } else if (q2 !== undefined) {
           q2.state = "received";
         }
-        if (plain) this.out.pushAck(PUBREC, a.packetId);
-        else this.sendAck("pubrec", a);
+        if (plain) this.#out.pushAck(PUBREC, a.packetId);
+        else this.#sendAck("pubrec", a);
       }
     }
-    if (i > 0) this.order = i === q.length ? [] : q.slice(i);
+    if (i > 0) this.#order = i === q.length ? [] : q.slice(i);
   }
 
-  private sendAck(type: "puback" | "pubrec", a: PendingAck): void {
+  #sendAck(type: "puback" | "pubrec", a: PendingAck): void {
     const p = { type, packetId: a.packetId, reasonCode: a.reasonCode, ...(a.properties ? { properties: a.properties } : {}) };
-    sendTrimmed(this.out, this.version, this.serverMaximum(), p);
+    sendTrimmed(this.#out, this.#version, this.#serverMaximum(), p);
   }
 
-  private free(id: number): void {
-    this.unacked.delete(id);
+  #free(id: number): void {
+    this.#unacked.delete(id);
   }
 
   /**
@@ -187,33 +204,33 @@ export class IncomingFlow {
    * PUBREC, a failing ack forgets it so the resend is a new message [MQTT-4.3.3-9].
    */
   endConnection(): void {
-    for (const a of this.order) {
+    for (const a of this.#order) {
       if (a.qos !== 2 || !a.done) continue;
-      const q2 = this.qos2.get(a.packetId);
+      const q2 = this.#qos2.get(a.packetId);
       if (q2 === undefined) continue;
-      if (a.reasonCode >= 0x80) this.qos2.delete(a.packetId);
+      if (a.reasonCode >= 0x80) this.#qos2.delete(a.packetId);
       else q2.state = "received";
     }
-    this.order = [];
+    this.#order = [];
   }
 
   /** A new network connection: nothing is counted or pending on it yet. */
   reset(): void {
-    this.unacked.clear();
-    this.order = [];
+    this.#unacked.clear();
+    this.#order = [];
   }
 
   /** The session is gone: its QoS 2 ids go with it. */
   discardSession(): void {
-    this.qos2.clear();
+    this.#qos2.clear();
   }
 
   exportSession(): IncomingQos2[] {
-    return [...this.qos2.values()].map((q) => ({ ...q }));
+    return [...this.#qos2.values()].map((q) => ({ ...q }));
   }
 
   importSession(list: readonly IncomingQos2[]): void {
-    this.qos2.clear();
-    for (const q of list) this.qos2.set(q.packetId, { ...q });
+    this.#qos2.clear();
+    for (const q of list) this.#qos2.set(q.packetId, { ...q });
   }
 }

@@ -56,13 +56,16 @@ export class Limits {
   current: ServerLimits;
 
   /** `keepAlive`: ours (seconds), in force unless the server sends its own. */
-  constructor(private readonly keepAlive: number) {
+  readonly #keepAlive: number;
+  constructor(keepAlive: number) {
+    this.#keepAlive = keepAlive;
+    
     this.current = defaultLimits(keepAlive);
   }
 
   /** A new network connection: the defaults until its CONNACK. */
   reset(): void {
-    this.current = defaultLimits(this.keepAlive);
+    this.current = defaultLimits(this.#keepAlive);
   }
 
   /**
@@ -79,7 +82,7 @@ export class Limits {
       this.current.maximumPacketSize = maxSize;
       throw remote(E.PropertyValue, `a Maximum Packet Size of ${maxSize} is too small for the acks a client must send (${MIN_SERVER_PACKET_SIZE} bytes)`, RC.ProtocolError);
     }
-    this.current = limitsFromConnack(props, this.keepAlive);
+    this.current = limitsFromConnack(props, this.#keepAlive);
   }
 }
 

@@ -36,22 +36,22 @@ const RUN_SIZE = 64 * 1024;
 const NO_BYTES = new Uint8Array(0);
 
 export class Outbox {
-  private chunks: Uint8Array[] = [];
-  private readonly slab = new Uint8Array(SLAB_SIZE);
+  #chunks: Uint8Array[] = [];
+  readonly #slab = new Uint8Array(SLAB_SIZE);
   /** Slab bytes in use (acks not yet part of a chunk). */
-  private slabPos = 0;
-  private size = 0;
+  #slabPos = 0;
+  #size = 0;
   /** The run buffer: [runStart, runPos) written and not yet part of a chunk. */
-  private run = NO_BYTES;
-  private runStart = 0;
-  private runPos = 0;
+  #run = NO_BYTES;
+  #runStart = 0;
+  #runPos = 0;
   /** What waits includes a change of the session that a store must hold before it is sent (see `takenNeedsSave`). */
-  private needsSave = false;
-  private tookNeedsSave = false;
+  #needsSave = false;
+  #tookNeedsSave = false;
 
   /** Bytes waiting to be taken. */
   get bytes(): number {
-    return this.size;
+    return this.#size;
   }
 
   /**
@@ -64,7 +64,7 @@ export class Outbox {
    * (at least once), and the server holds nothing for its packet id.
    */
   get takenNeedsSave(): boolean {
-    return this.tookNeedsSave;
+    return this.#tookNeedsSave;
   }
 
   /**
@@ -72,10 +72,10 @@ export class Outbox {
    * `needsSave` false only for packets that carry no session change (see `takenNeedsSave`).
    */
   push(chunk: Uint8Array, needsSave = true): void {
-    if (needsSave) this.needsSave = true;
-    this.seal();
-    this.chunks.push(chunk);
-    this.size += chunk.length;
+    if (needsSave) this.#needsSave = true;
+    this.#seal();
+    this.#chunks.push(chunk);
+    this.#size += chunk.length;
   }
 
   /**
@@ -84,79 +84,79 @@ export class Outbox {
    * its payload, which the caller pushes next. At most RUN_SIZE bytes.
    */
   write(packet: Packet, version: ProtocolVersion, size: number, withPayload = true): void {
-    if (packet.type !== "publish" || packet.qos === 2) this.needsSave = true;
-    this.sealAcks();
+    if (packet.type !== "publish" || packet.qos === 2) this.#needsSave = true;
+    this.#sealAcks();
     const n = withPayload || packet.type !== "publish" ? size : size - packet.payload.length;
-    let pos = this.runPos;
-    if (pos + n > this.run.length || this.run.byteLength === 0) {
-      this.sealRun();
-      this.run = new Uint8Array(RUN_SIZE);
-      this.runStart = pos = 0;
+    let pos = this.#runPos;
+    if (pos + n > this.#run.length || this.#run.byteLength === 0) {
+      this.#sealRun();
+      this.#run = new Uint8Array(RUN_SIZE);
+      this.#runStart = pos = 0;
     }
-    writePacketInto(packet, version, size, this.run, pos, withPayload);
-    this.runPos = pos + n;
-    this.size += n;
+    writePacketInto(packet, version, size, this.#run, pos, withPayload);
+    this.#runPos = pos + n;
+    this.#size += n;
   }
 
   /** Appends a four-byte packet `b0 02 id id` (a plain PUBACK/PUBREC/PUBREL/PUBCOMP). */
   pushAck(b0: number, packetId: number): void {
-    this.needsSave = true;
-    this.sealRun();
-    if (this.slabPos + 4 > SLAB_SIZE) this.sealAcks();
-    const s = this.slab;
-    const pos = this.slabPos;
+    this.#needsSave = true;
+    this.#sealRun();
+    if (this.#slabPos + 4 > SLAB_SIZE) this.#sealAcks();
+    const s = this.#slab;
+    const pos = this.#slabPos;
     s[pos] = b0;
     s[pos + 1] = 2;
     s[pos + 2] = packetId >> 8;
     s[pos + 3] = packetId & 0xff;
-    this.slabPos = pos + 4;
-    this.size += 4;
+    this.#slabPos = pos + 4;
+    this.#size += 4;
   }
 
   /** Everything waiting, in order; the outbox is empty afterwards. */
   take(): Uint8Array[] {
-    this.seal();
-    const c = this.chunks;
-    this.chunks = [];
-    this.size = 0;
-    this.tookNeedsSave = this.needsSave;
-    this.needsSave = false;
+    this.#seal();
+    const c = this.#chunks;
+    this.#chunks = [];
+    this.#size = 0;
+    this.#tookNeedsSave = this.#needsSave;
+    this.#needsSave = false;
     return c;
   }
 
   /** Drops everything waiting (the connection is gone). */
   clear(): void {
-    this.chunks = [];
-    this.needsSave = false;
-    this.slabPos = 0;
+    this.#chunks = [];
+    this.#needsSave = false;
+    this.#slabPos = 0;
     // Never handed out: the run's next packet may take these bytes again.
-    this.runPos = this.runStart;
-    this.size = 0;
+    this.#runPos = this.#runStart;
+    this.#size = 0;
   }
 
   /** Ends the open run or slab as a chunk, so later pushes keep their order. */
-  private seal(): void {
-    this.sealAcks();
-    this.sealRun();
+  #seal(): void {
+    this.#sealAcks();
+    this.#sealRun();
   }
 
   /** Moves the acks in the slab out as one chunk (a copy). */
-  private sealAcks(): void {
-    if (this.slabPos > 0) {
-      this.chunks.push(this.slab.slice(0, this.slabPos));
-      this.slabPos = 0;
+  #sealAcks(): void {
+    if (this.#slabPos > 0) {
+      this.#chunks.push(this.#slab.slice(0, this.#slabPos));
+      this.#slabPos = 0;
     }
   }
 
   /** Moves the run written since the last chunk out as one chunk (a view, never written again). */
-  private sealRun(): void {
-    if (this.runPos > this.runStart) {
-      if (this.run.byteLength !== 0) this.chunks.push(this.run.subarray(this.runStart, this.runPos));
+  #sealRun(): void {
+    if (this.#runPos > this.#runStart) {
+      if (this.#run.byteLength !== 0) this.#chunks.push(this.#run.subarray(this.#runStart, this.#runPos));
       // Else the buffer was detached under these bytes (a chunk cut from it
       // was transferred while they waited): they went with it, as the codec
       // slab's pieces would have.
-      else this.size -= this.runPos - this.runStart;
-      this.runStart = this.runPos;
+      else this.#size -= this.#runPos - this.#runStart;
+      this.#runStart = this.#runPos;
     }
   }
 }

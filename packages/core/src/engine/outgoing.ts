@@ -67,7 +67,7 @@ const NONE = -1;
  * keeps no caller's payload past its message's end.
  */
 class Slots {
-  private cap = 0;
+  #cap = 0;
   mid = new Float64Array(0);
   flags = new Uint16Array(0);
   packetId = new Uint16Array(0);
@@ -87,15 +87,15 @@ class Slots {
   /** The caller's token from `publish`, handed back in `published`. */
   readonly token = new Column<unknown>();
   /** Slots in use or freed: the next never-used slot. */
-  private used = 0;
-  private readonly free = new IntList();
+  #used = 0;
+  readonly #free = new IntList();
 
   alloc(mid: number, topic: string, payload: Uint8Array, qos: QoS, retain: boolean, props: Properties | undefined, token: unknown, size: number): number {
     let s: number;
-    if (this.free.n > 0) s = this.free.a[--this.free.n]!;
+    if (this.#free.n > 0) s = this.#free.a[--this.#free.n]!;
     else {
-      s = this.used++;
-      if (s === this.cap) this.grow();
+      s = this.#used++;
+      if (s === this.#cap) this.#grow();
     }
     this.topic.set(s, topic);
     this.payload.set(s, payload);
@@ -116,11 +116,11 @@ class Slots {
     this.payload.set(s, undefined);
     this.props.set(s, undefined);
     this.token.set(s, undefined);
-    this.free.push(s);
+    this.#free.push(s);
   }
 
-  private grow(): void {
-    const cap = this.cap === 0 ? 16 : this.cap * 2;
+  #grow(): void {
+    const cap = this.#cap === 0 ? 16 : this.#cap * 2;
     const widen = <T extends Float64Array | Uint16Array | Int32Array>(a: T, b: T): T => {
       b.set(a);
       return b;
@@ -133,7 +133,7 @@ class Slots {
     this.attempts = widen(this.attempts, new Float64Array(cap));
     this.prev = widen(this.prev, new Int32Array(cap));
     this.next = widen(this.next, new Int32Array(cap));
-    this.cap = cap;
+    this.#cap = cap;
   }
 }
 
@@ -165,43 +165,60 @@ export interface OutgoingOptions {
 }
 
 export class OutgoingFlow {
-  private readonly slots = new Slots();
+  readonly #slots = new Slots();
   /** Packet id → slot, for the messages in flight. */
-  private readonly inflight = new IdMap();
+  readonly #inflight = new IdMap();
   /** The messages in flight in the order first sent, linked through the slots. */
-  private first = NONE;
-  private last = NONE;
-  private queue = new IntList();
-  private head = 0;
+  #first = NONE;
+  #last = NONE;
+  #queue = new IntList();
+  #head = 0;
   /** Messages in flight counted against the server's Receive Maximum on this connection. */
-  private quota = 0;
+  #quota = 0;
   /**
    * Packet ids of QoS 2 messages given up after their PUBLISH went out: the
    * server may hold the message, so the id stays reserved until a
    * PUBREC/PUBCOMP exchange frees it or the session ends.
    */
-  private readonly retired = new Set<number>();
+  readonly #retired = new Set<number>();
   /** Messages in flight not yet (re)sent on this connection: `pump` walks the inflight list only then. */
-  private resendPending = false;
+  #resendPending = false;
   /** Slots of QoS 1/2 messages whose PUBLISH is in the output (UNFLUSHED tells which still are). */
-  private readonly unflushed = new IntList();
+  readonly #unflushed = new IntList();
   /** Slots of QoS 0 messages in the output: `published` when `pollTransmit` hands them out. */
-  private unflushed0 = new IntList();
+  #unflushed0 = new IntList();
   /** The PUBLISH being written: one object for every send, nothing kept from it. */
-  private readonly scratch: ScratchPublish = { type: "publish", topic: "", payload: EMPTY, qos: 0, retain: false, dup: false, packetId: undefined, properties: undefined };
+  readonly #scratch: ScratchPublish = { type: "publish", topic: "", payload: EMPTY, qos: 0, retain: false, dup: false, packetId: undefined, properties: undefined };
 
+  readonly #version: ProtocolVersion;
+  readonly #out: Outbox;
+  readonly #ids: PacketIds;
+  readonly #aliases: TopicAliases;
+  readonly #events: EventQueue;
+  readonly #opts: OutgoingOptions;
+  readonly #connected: () => ServerLimits | undefined;
+  readonly #clock: () => number;
   constructor(
-    private readonly version: ProtocolVersion,
-    private readonly out: Outbox,
-    private readonly ids: PacketIds,
-    private readonly aliases: TopicAliases,
-    private readonly events: EventQueue,
-    private readonly opts: OutgoingOptions,
+    version: ProtocolVersion,
+    out: Outbox,
+    ids: PacketIds,
+    aliases: TopicAliases,
+    events: EventQueue,
+    opts: OutgoingOptions,
     /** The connection's state: the server's limits when connected, undefined otherwise. */
-    private readonly connected: () => ServerLimits | undefined,
+    connected: () => ServerLimits | undefined,
     /** The engine's clock: the latest `now` it was given (ms). */
-    private readonly clock: () => number,
-  ) {}
+    clock: () => number,
+  ) {
+    this.#version = version;
+    this.#out = out;
+    this.#ids = ids;
+    this.#aliases = aliases;
+    this.#events = events;
+    this.#opts = opts;
+    this.#connected = connected;
+    this.#clock = clock;
+  }
 
   /**
    * MQTT 5 Message Expiry for the client's own messages: the seconds of life
@@ -213,28 +230,28 @@ export class OutgoingFlow {
    * alive goes with the interval reduced by the time it waited, as a server
    * forwards one [MQTT-3.3.2-6].
    */
-  private lifeLeft(s: number, now: number): number | undefined {
-    const interval = this.slots.props.get(s)?.messageExpiryInterval;
+  #lifeLeft(s: number, now: number): number | undefined {
+    const interval = this.#slots.props.get(s)?.messageExpiryInterval;
     if (interval === undefined) return undefined;
-    let at = this.slots.expiresAt[s]!;
-    if (Number.isNaN(at)) this.slots.expiresAt[s] = at = now + interval * 1000;
+    let at = this.#slots.expiresAt[s]!;
+    if (Number.isNaN(at)) this.#slots.expiresAt[s] = at = now + interval * 1000;
     return Math.ceil((at - now) / 1000);
   }
 
   /** The properties to send slot `s` with at `now`: the expiry reduced by its wait; EXPIRED when it has expired. */
-  private liveProperties(s: number, now: number): Properties | undefined {
-    const props = this.slots.props.get(s);
-    const left = this.lifeLeft(s, now);
+  #liveProperties(s: number, now: number): Properties | undefined {
+    const props = this.#slots.props.get(s);
+    const left = this.#lifeLeft(s, now);
     if (left === undefined) return props;
     if (left <= 0) return EXPIRED;
     if (left === props!.messageExpiryInterval) return props;
     return { ...props, messageExpiryInterval: left };
   }
 
-  private expired(s: number, packetId: number | undefined): void {
-    const mid = this.slots.mid[s]!;
-    const interval = this.slots.props.get(s)?.messageExpiryInterval;
-    this.fail(s, misuse(E.MessageExpired, `message ${mid} expired before it could be sent (Message Expiry Interval ${interval} s)`), packetId);
+  #expired(s: number, packetId: number | undefined): void {
+    const mid = this.#slots.mid[s]!;
+    const interval = this.#slots.props.get(s)?.messageExpiryInterval;
+    this.#fail(s, misuse(E.MessageExpired, `message ${mid} expired before it could be sent (Message Expiry Interval ${interval} s)`), packetId);
   }
 
   /**
@@ -242,33 +259,33 @@ export class OutgoingFlow {
    * is then given up where it would be sent again: failed with
    * ERR_SEND_ATTEMPTS (reason 0x80). Returns whether it was (its event reported).
    */
-  private attemptsUsed(s: number, packetId: number | undefined): boolean {
-    const n = this.slots.attempts[s]!;
-    if (n < this.opts.maxSendAttempts) return false;
-    const mid = this.slots.mid[s]!;
-    const why = `message ${mid} was given up after ${n} delivery attempts (maxSendAttempts ${this.opts.maxSendAttempts}): each connection its PUBLISH went out on ended before the server acknowledged it`;
-    this.fail(s, misuse(E.SendAttemptsExhausted, why, RC.UnspecifiedError), packetId);
+  #attemptsUsed(s: number, packetId: number | undefined): boolean {
+    const n = this.#slots.attempts[s]!;
+    if (n < this.#opts.maxSendAttempts) return false;
+    const mid = this.#slots.mid[s]!;
+    const why = `message ${mid} was given up after ${n} delivery attempts (maxSendAttempts ${this.#opts.maxSendAttempts}): each connection its PUBLISH went out on ended before the server acknowledged it`;
+    this.#fail(s, misuse(E.SendAttemptsExhausted, why, RC.UnspecifiedError), packetId);
     return true;
   }
 
   get inflightCount(): number {
-    return this.inflight.size;
+    return this.#inflight.size;
   }
 
   get queuedCount(): number {
-    return this.queue.n - this.head;
+    return this.#queue.n - this.#head;
   }
 
   get retiredIds(): ReadonlySet<number> {
-    return this.retired;
+    return this.#retired;
   }
 
   /** Whether the queue's next message could go out now but for the output's high-water mark. */
   readyToSend(): boolean {
-    const l = this.connected();
-    if (l === undefined || this.head >= this.queue.n) return false;
-    const s = this.queue.a[this.head]!;
-    return (this.slots.flags[s]! & QOS_MASK) === 0 || (this.inflight.size < this.opts.maxInflight && this.quota < l.receiveMaximum);
+    const l = this.#connected();
+    if (l === undefined || this.#head >= this.#queue.n) return false;
+    const s = this.#queue.a[this.#head]!;
+    return (this.#slots.flags[s]! & QOS_MASK) === 0 || (this.#inflight.size < this.#opts.maxInflight && this.#quota < l.receiveMaximum);
   }
 
   /**
@@ -277,16 +294,16 @@ export class OutgoingFlow {
    * 0x97, before anything changes.
    */
   checkRoom(qos: QoS): void {
-    if (this.queuedCount >= this.opts.maxQueued && this.wouldWait(qos)) {
-      throw misuse(E.QueueFull, `the outgoing queue holds ${this.opts.maxQueued} messages`, RC.QuotaExceeded);
+    if (this.queuedCount >= this.#opts.maxQueued && this.#wouldWait(qos)) {
+      throw misuse(E.QueueFull, `the outgoing queue holds ${this.#opts.maxQueued} messages`, RC.QuotaExceeded);
     }
   }
 
   /** Whether a new message of this QoS would wait in the queue rather than go out at once (see `pump`). */
-  private wouldWait(qos: QoS): boolean {
-    const l = this.connected();
-    if (l === undefined || this.queuedCount > 0 || this.out.bytes >= OUTPUT_HIGH_WATER) return true;
-    return qos > 0 && (this.inflight.size >= this.opts.maxInflight || this.quota >= l.receiveMaximum);
+  #wouldWait(qos: QoS): boolean {
+    const l = this.#connected();
+    if (l === undefined || this.queuedCount > 0 || this.#out.bytes >= OUTPUT_HIGH_WATER) return true;
+    return qos > 0 && (this.#inflight.size >= this.#opts.maxInflight || this.#quota >= l.receiveMaximum);
   }
 
   /**
@@ -295,9 +312,9 @@ export class OutgoingFlow {
    * (packet id and DUP do not change it): it is written unchecked from it.
    */
   enqueue(mid: number, topic: string, payload: Uint8Array, qos: QoS, retain: boolean, props: Properties | undefined, token: unknown, size: number): void {
-    const s = this.slots.alloc(mid, topic, payload, qos, retain, props, token, size);
-    this.lifeLeft(s, this.clock());
-    this.queue.push(s);
+    const s = this.#slots.alloc(mid, topic, payload, qos, retain, props, token, size);
+    this.#lifeLeft(s, this.#clock());
+    this.#queue.push(s);
     this.pump();
   }
 
@@ -309,56 +326,56 @@ export class OutgoingFlow {
    * [MQTT-4.9.0-2]; only PUBLISH waits, everything else goes out [MQTT-3.3.4-8].
    */
   pump(): void {
-    const l = this.connected();
+    const l = this.#connected();
     if (l === undefined) return;
     const quotaMax = l.receiveMaximum;
-    const flags = this.slots.flags;
-    if (this.resendPending) {
+    const flags = this.#slots.flags;
+    if (this.#resendPending) {
       let waiting = false;
       // A message given up during the walk leaves the list; none joins it.
-      for (let s = this.first, n = NONE; s !== NONE; s = n) {
-        n = this.slots.next[s]!;
-        const id = this.slots.packetId[s]!;
+      for (let s = this.#first, n = NONE; s !== NONE; s = n) {
+        n = this.#slots.next[s]!;
+        const id = this.#slots.packetId[s]!;
         const f = flags[s]!;
         if ((f & PUBREL) !== 0) {
           if ((f & REL_SENT) === 0) {
-            this.out.pushAck(0x62, id); // PUBREL, reason 0: four bytes in every version
+            this.#out.pushAck(0x62, id); // PUBREL, reason 0: four bytes in every version
             flags[s] = f | REL_SENT;
           }
         } else if ((f & IN_QUOTA) === 0) {
           // Attempts used up: given up now, not after waiting for the window.
-          if (this.attemptsUsed(s, id)) {
-            this.giveUp(id, s);
+          if (this.#attemptsUsed(s, id)) {
+            this.#giveUp(id, s);
             continue;
           }
           // Only PUBLISH waits for the window; a PUBREL further on still goes out [MQTT-3.3.4-8].
-          if (this.quota >= quotaMax) {
+          if (this.#quota >= quotaMax) {
             waiting = true;
             continue;
           }
-          const live = this.liveProperties(s, this.clock());
+          const live = this.#liveProperties(s, this.#clock());
           if (live === EXPIRED) {
-            this.expired(s, id);
-            this.giveUp(id, s);
+            this.#expired(s, id);
+            this.#giveUp(id, s);
             continue;
           }
-          if (this.resendRefused(id, s, l, live)) continue;
+          if (this.#resendRefused(id, s, l, live)) continue;
           // A resend on a resumed session: same packet id [MQTT-4.4.0-1], DUP set
           // when an earlier PUBLISH of it was handed out [MQTT-3.3.1-1].
-          this.sendPublish(s, (f & (SENT_KNOWN | SENT)) !== SENT_KNOWN, l, live);
+          this.#sendPublish(s, (f & (SENT_KNOWN | SENT)) !== SENT_KNOWN, l, live);
         }
       }
-      this.resendPending = waiting;
+      this.#resendPending = waiting;
     }
-    while (this.head < this.queue.n && this.out.bytes < OUTPUT_HIGH_WATER) {
-      const s = this.queue.a[this.head]!;
-      if ((flags[s]! & QOS_MASK) > 0 && (this.inflight.size >= this.opts.maxInflight || this.quota >= quotaMax)) break;
-      this.head++;
-      if (this.head > 1024 && this.head * 2 > this.queue.n) {
-        this.queue.shift(this.head);
-        this.head = 0;
+    while (this.#head < this.#queue.n && this.#out.bytes < OUTPUT_HIGH_WATER) {
+      const s = this.#queue.a[this.#head]!;
+      if ((flags[s]! & QOS_MASK) > 0 && (this.#inflight.size >= this.#opts.maxInflight || this.#quota >= quotaMax)) break;
+      this.#head++;
+      if (this.#head > 1024 && this.#head * 2 > this.#queue.n) {
+        this.#queue.shift(this.#head);
+        this.#head = 0;
       }
-      this.start(s, l);
+      this.#start(s, l);
     }
   }
 
@@ -370,21 +387,21 @@ export class OutgoingFlow {
    * `published` event with the limit's reason code (0x9B, 0x9A, 0x95) and the
    * error. Returns whether it did.
    */
-  private resendRefused(id: number, s: number, l: ServerLimits, live: Properties | undefined): boolean {
+  #resendRefused(id: number, s: number, l: ServerLimits, live: Properties | undefined): boolean {
     let props = live;
     if (props?.topicAlias !== undefined && props.topicAlias > l.topicAliasMaximum) {
       const { topicAlias: _a, ...rest } = props;
       props = rest;
     }
-    const slots = this.slots;
+    const slots = this.#slots;
     const qos = (slots.flags[s]! & QOS_MASK) as QoS;
     const retain = (slots.flags[s]! & RETAIN) !== 0;
     // Checked when published (or imported): only measured here.
-    const size = packetSize(this.packet(s, slots.topic.get(s)!, true, id, props), this.version);
+    const size = packetSize(this.#packet(s, slots.topic.get(s)!, true, id, props), this.#version);
     const problem = publishRefusal(l, qos, retain, size, props);
     if (problem === undefined) return false;
-    this.fail(s, problem, id);
-    this.giveUp(id, s);
+    this.#fail(s, problem, id);
+    this.#giveUp(id, s);
     return true;
   }
 
@@ -394,66 +411,66 @@ export class OutgoingFlow {
    * PUBREL: its id stays reserved. A QoS 1 id is free (a late PUBACK is
    * ignored), and so is the id of a PUBLISH that never left.
    */
-  private giveUp(id: number, s: number): void {
-    const f = this.slots.flags[s]!;
-    this.inflight.delete(id);
-    this.unlink(s);
-    if ((f & IN_QUOTA) !== 0) this.quota--;
-    if ((f & QOS_MASK) === 2 && (f & (SENT_KNOWN | SENT)) !== SENT_KNOWN) this.retired.add(id);
-    else this.ids.release(id);
-    this.slots.release(s);
+  #giveUp(id: number, s: number): void {
+    const f = this.#slots.flags[s]!;
+    this.#inflight.delete(id);
+    this.#unlink(s);
+    if ((f & IN_QUOTA) !== 0) this.#quota--;
+    if ((f & QOS_MASK) === 2 && (f & (SENT_KNOWN | SENT)) !== SENT_KNOWN) this.#retired.add(id);
+    else this.#ids.release(id);
+    this.#slots.release(s);
   }
 
   /** A message leaves the queue: checked against the server's limits, given an id, sent. */
-  private start(s: number, l: ServerLimits): void {
-    const slots = this.slots;
+  #start(s: number, l: ServerLimits): void {
+    const slots = this.#slots;
     // A message sent again as new after a lost session keeps its attempts.
-    if ((slots.flags[s]! & QOS_MASK) > 0 && this.attemptsUsed(s, undefined)) {
+    if ((slots.flags[s]! & QOS_MASK) > 0 && this.#attemptsUsed(s, undefined)) {
       slots.release(s);
       return;
     }
-    const live = this.liveProperties(s, this.clock());
+    const live = this.#liveProperties(s, this.#clock());
     if (live === EXPIRED) {
-      this.expired(s, undefined);
-      this.slots.release(s);
+      this.#expired(s, undefined);
+      this.#slots.release(s);
       return;
     }
     const f = slots.flags[s]!;
     const qos = (f & QOS_MASK) as QoS;
     // A reduced expiry changes a value, not the size.
     const checked = slots.size[s]!;
-    const size = checked !== NO_SIZE ? checked : packetSize(this.packet(s, slots.topic.get(s)!, false, qos > 0 ? 1 : undefined, live), this.version);
+    const size = checked !== NO_SIZE ? checked : packetSize(this.#packet(s, slots.topic.get(s)!, false, qos > 0 ? 1 : undefined, live), this.#version);
     const problem = publishRefusal(l, qos, (f & RETAIN) !== 0, size, live);
     if (problem !== undefined) {
-      this.fail(s, problem, undefined);
-      this.slots.release(s);
+      this.#fail(s, problem, undefined);
+      this.#slots.release(s);
       return;
     }
     if (qos === 0) {
-      this.sendPublish(s, false, l, live);
-      this.unflushed0.push(s);
+      this.#sendPublish(s, false, l, live);
+      this.#unflushed0.push(s);
       return;
     }
-    const id = this.ids.allocate();
+    const id = this.#ids.allocate();
     if (id === undefined) {
-      this.fail(s, misuse(E.PacketIdsExhausted, "no free packet identifier"), undefined);
-      this.slots.release(s);
+      this.#fail(s, misuse(E.PacketIdsExhausted, "no free packet identifier"), undefined);
+      this.#slots.release(s);
       return;
     }
     slots.packetId[s] = id;
     slots.flags[s] = (f & ~(PUBREL | SENT)) | SENT_KNOWN; // stage "publish", not sent
-    this.inflight.set(id, s);
-    this.link(s);
-    this.sendPublish(s, false, l, live);
+    this.#inflight.set(id, s);
+    this.#link(s);
+    this.#sendPublish(s, false, l, live);
   }
 
-  private fail(s: number, error: LocalProtocolError, packetId: number | undefined): void {
-    this.report(s, error.reasonCode ?? RC.UnspecifiedError, packetId, undefined, error);
+  #fail(s: number, error: LocalProtocolError, packetId: number | undefined): void {
+    this.#report(s, error.reasonCode ?? RC.UnspecifiedError, packetId, undefined, error);
   }
 
   /** The message's one `published` event. */
-  private report(s: number, reasonCode: number, packetId: number | undefined, properties: Properties | undefined, error: LocalProtocolError | undefined): void {
-    const slots = this.slots;
+  #report(s: number, reasonCode: number, packetId: number | undefined, properties: Properties | undefined, error: LocalProtocolError | undefined): void {
+    const slots = this.#slots;
     const e: { -readonly [K in keyof PublishedEvent]: PublishedEvent[K] } = {
       type: "published",
       mid: slots.mid[s]!,
@@ -465,13 +482,13 @@ export class OutgoingFlow {
     if (packetId !== undefined) e.packetId = packetId;
     if (properties !== undefined) e.properties = properties;
     if (error !== undefined) e.error = error;
-    this.events.push(e);
+    this.#events.push(e);
   }
 
   /** The PUBLISH of slot `s` (in the scratch object: write it before building another). */
-  private packet(s: number, topic: string, dup: boolean, packetId: number | undefined, props: Properties | undefined): PublishPacket {
-    const slots = this.slots;
-    const p = this.scratch;
+  #packet(s: number, topic: string, dup: boolean, packetId: number | undefined, props: Properties | undefined): PublishPacket {
+    const slots = this.#slots;
+    const p = this.#scratch;
     const f = slots.flags[s]!;
     p.topic = topic;
     p.payload = slots.payload.get(s)!;
@@ -495,18 +512,18 @@ export class OutgoingFlow {
    * the limit (a topic or properties of kilobytes) goes as the codec's
    * `writePacketChunks` writes it.
    */
-  private write(p: PublishPacket, size: number): void {
+  #write(p: PublishPacket, size: number): void {
     if (size <= SLAB_MAX_PIECE) {
-      this.out.write(p, this.version, size);
+      this.#out.write(p, this.#version, size);
       return;
     }
     const payload = p.payload;
     if (size - payload.length <= SLAB_MAX_PIECE) {
-      this.out.write(p, this.version, size, false);
-      this.out.push(payload, p.qos === 2);
+      this.#out.write(p, this.#version, size, false);
+      this.#out.push(payload, p.qos === 2);
       return;
     }
-    for (const chunk of writePacketChunks(p, this.version, size)) this.out.push(chunk, p.qos === 2);
+    for (const chunk of writePacketChunks(p, this.#version, size)) this.#out.push(chunk, p.qos === 2);
   }
 
   /**
@@ -515,17 +532,17 @@ export class OutgoingFlow {
    * PUBLISH still fits the server's Maximum Packet Size with it: the size
    * checks ran on the message as the caller gave it [MQTT-3.2.2-15].
    */
-  private sendPublish(s: number, dup: boolean, l: ServerLimits, properties: Properties | undefined): void {
-    const slots = this.slots;
+  #sendPublish(s: number, dup: boolean, l: ServerLimits, properties: Properties | undefined): void {
+    const slots = this.#slots;
     const topic = slots.topic.get(s)!;
     const id = slots.packetId[s]!;
     const packetId = id === NO_ID ? undefined : id;
     const checked = slots.size[s]!;
-    const plain = !dup && checked !== NO_SIZE && properties?.topicAlias === undefined && !(this.opts.autoTopicAlias && l.topicAliasMaximum > 0);
+    const plain = !dup && checked !== NO_SIZE && properties?.topicAlias === undefined && !(this.#opts.autoTopicAlias && l.topicAliasMaximum > 0);
     if (plain) {
       // The common case: as checked by publish(), with this packet id; written without checking again.
-      this.write(this.packet(s, topic, false, packetId, properties), checked);
-      this.sent(s);
+      this.#write(this.#packet(s, topic, false, packetId, properties), checked);
+      this.#sent(s);
       return;
     }
     let props = properties;
@@ -538,43 +555,43 @@ export class OutgoingFlow {
       props = Object.keys(rest).length > 0 ? rest : undefined;
       alias = undefined;
     }
-    const auto = alias === undefined && this.opts.autoTopicAlias && max > 0;
-    if (auto) alias = this.aliases.choose(topic, max);
+    const auto = alias === undefined && this.#opts.autoTopicAlias && max > 0;
+    if (auto) alias = this.#aliases.choose(topic, max);
     if (alias !== undefined) {
-      const mapped = this.aliases.maps(alias, topic);
-      const variant = this.packet(s, mapped ? "" : topic, dup, packetId, { ...props, topicAlias: alias });
-      const size = packetSize(variant, this.version);
+      const mapped = this.#aliases.maps(alias, topic);
+      const variant = this.#packet(s, mapped ? "" : topic, dup, packetId, { ...props, topicAlias: alias });
+      const size = packetSize(variant, this.#version);
       if (!auto || size <= l.maximumPacketSize) {
-        this.aliases.use(alias, topic);
-        this.write(variant, size);
-        this.sent(s);
+        this.#aliases.use(alias, topic);
+        this.#write(variant, size);
+        this.#sent(s);
         return;
       }
       // The alias property would take it over the server's limit: no alias.
     }
-    const p = this.packet(s, topic, dup, packetId, props);
-    this.write(p, packetSize(p, this.version));
-    this.sent(s);
+    const p = this.#packet(s, topic, dup, packetId, props);
+    this.#write(p, packetSize(p, this.#version));
+    this.#sent(s);
   }
 
   /**
    * A QoS 1/2 PUBLISH is in the output: it counts against the server's quota,
    * and is sent (on this connection: HANDED) once `pollTransmit` hands it out.
    */
-  private sent(s: number): void {
-    const flags = this.slots.flags;
+  #sent(s: number): void {
+    const flags = this.#slots.flags;
     const f = flags[s]!;
     if ((f & QOS_MASK) === 0) return;
-    this.quota++;
+    this.#quota++;
     flags[s] = f | IN_QUOTA | UNFLUSHED;
-    this.unflushed.push(s);
+    this.#unflushed.push(s);
   }
 
   /** The output was handed out: every PUBLISH in it reached the wire as far as the engine can know. */
   flushed(): void {
-    const fresh = this.unflushed;
+    const fresh = this.#unflushed;
     if (fresh.n > 0) {
-      const flags = this.slots.flags;
+      const flags = this.#slots.flags;
       for (let i = 0; i < fresh.n; i++) {
         const s = fresh.a[i]!;
         const f = flags[s]!;
@@ -584,65 +601,65 @@ export class OutgoingFlow {
       fresh.n = 0;
     }
     // QoS 0 is done once its bytes are handed out: the engine can know no more.
-    const q0 = this.unflushed0;
+    const q0 = this.#unflushed0;
     if (q0.n > 0) {
-      this.unflushed0 = new IntList();
+      this.#unflushed0 = new IntList();
       for (let i = 0; i < q0.n; i++) {
-        this.report(q0.a[i]!, RC.Success, undefined, undefined, undefined);
-        this.slots.release(q0.a[i]!);
+        this.#report(q0.a[i]!, RC.Success, undefined, undefined, undefined);
+        this.#slots.release(q0.a[i]!);
       }
     }
   }
 
   /** Forgets which PUBLISH are in the output (it was dropped): none of them counts as sent. */
-  private forgetUnflushed(): void {
-    const fresh = this.unflushed;
-    const flags = this.slots.flags;
+  #forgetUnflushed(): void {
+    const fresh = this.#unflushed;
+    const flags = this.#slots.flags;
     for (let i = 0; i < fresh.n; i++) flags[fresh.a[i]!]! &= ~UNFLUSHED;
     fresh.n = 0;
   }
 
   /** The output was dropped: no PUBLISH in it counts as sent, and a QoS 0 message in it is lost. */
   dropped(): void {
-    this.forgetUnflushed();
-    const q0 = this.unflushed0;
+    this.#forgetUnflushed();
+    const q0 = this.#unflushed0;
     if (q0.n === 0) return;
-    this.unflushed0 = new IntList();
+    this.#unflushed0 = new IntList();
     for (let i = 0; i < q0.n; i++) {
       const s = q0.a[i]!;
-      this.fail(s, misuse(E.InvalidState, "the connection ended before this QoS 0 message was handed out", RC.UnspecifiedError), undefined);
-      this.slots.release(s);
+      this.#fail(s, misuse(E.InvalidState, "the connection ended before this QoS 0 message was handed out", RC.UnspecifiedError), undefined);
+      this.#slots.release(s);
     }
   }
 
   /** Appends slot `s` to the in-flight list. */
-  private link(s: number): void {
-    const { prev, next } = this.slots;
-    prev[s] = this.last;
+  #link(s: number): void {
+    const { prev, next } = this.#slots;
+    prev[s] = this.#last;
     next[s] = NONE;
-    if (this.last === NONE) this.first = s;
-    else next[this.last] = s;
-    this.last = s;
+    if (this.#last === NONE) this.#first = s;
+    else next[this.#last] = s;
+    this.#last = s;
   }
 
   /** Takes slot `s` out of the in-flight list. */
-  private unlink(s: number): void {
-    const { prev, next } = this.slots;
+  #unlink(s: number): void {
+    const { prev, next } = this.#slots;
     const p = prev[s]!;
     const n = next[s]!;
-    if (p === NONE) this.first = n;
+    if (p === NONE) this.#first = n;
     else next[p] = n;
-    if (n === NONE) this.last = p;
+    if (n === NONE) this.#last = p;
     else prev[n] = p;
   }
 
-  private complete(id: number, s: number, reasonCode: number, properties: Properties | undefined): void {
-    this.inflight.delete(id);
-    this.unlink(s);
-    this.ids.release(id);
-    if ((this.slots.flags[s]! & IN_QUOTA) !== 0) this.quota--;
-    this.report(s, reasonCode, id, properties, undefined);
-    this.slots.release(s);
+  #complete(id: number, s: number, reasonCode: number, properties: Properties | undefined): void {
+    this.#inflight.delete(id);
+    this.#unlink(s);
+    this.#ids.release(id);
+    if ((this.#slots.flags[s]! & IN_QUOTA) !== 0) this.#quota--;
+    this.#report(s, reasonCode, id, properties, undefined);
+    this.#slots.release(s);
     this.pump();
   }
 
@@ -650,10 +667,10 @@ export class OutgoingFlow {
 
   /** PUBACK: a QoS 1 message is done. Returns false for an ack that matches a QoS 2 message (the server broke the protocol). */
   onPuback(id: number, rc: number, props: Properties | undefined): boolean {
-    const s = this.inflight.get(id);
+    const s = this.#inflight.get(id);
     if (s === NONE) return true; // a late duplicate: nothing is waiting for it
-    if ((this.slots.flags[s]! & QOS_MASK) !== 1) return false;
-    this.complete(id, s, rc, props);
+    if ((this.#slots.flags[s]! & QOS_MASK) !== 1) return false;
+    this.#complete(id, s, rc, props);
     return true;
   }
 
@@ -663,26 +680,26 @@ export class OutgoingFlow {
    * retransmitted [MQTT-4.4.0-2]. Returns false when it matches a QoS 1 message.
    */
   onPubrec(id: number, rc: number, props: Properties | undefined): boolean {
-    const s = this.inflight.get(id);
+    const s = this.#inflight.get(id);
     if (s === NONE) {
-      if (this.retired.has(id)) {
+      if (this.#retired.has(id)) {
         // The server did hold the message we gave up on: finish the exchange to free the id.
-        if (rc >= 0x80) this.unretire(id);
-        else this.out.pushAck(0x62, id); // PUBREL, reason 0: four bytes in every version
+        if (rc >= 0x80) this.#unretire(id);
+        else this.#out.pushAck(0x62, id); // PUBREL, reason 0: four bytes in every version
       } else {
-        const reasonCode = this.version === 5 ? RC.PacketIdentifierNotFound : 0;
-        this.out.push(writePacket({ type: "pubrel", packetId: id, reasonCode }, this.version));
+        const reasonCode = this.#version === 5 ? RC.PacketIdentifierNotFound : 0;
+        this.#out.push(writePacket({ type: "pubrel", packetId: id, reasonCode }, this.#version));
       }
       return true;
     }
-    const flags = this.slots.flags;
+    const flags = this.#slots.flags;
     if ((flags[s]! & QOS_MASK) !== 2) return false;
     if (rc >= 0x80) {
-      this.complete(id, s, rc, props);
+      this.#complete(id, s, rc, props);
       return true;
     }
     // A repeated PUBREC is answered again.
-    this.out.pushAck(0x62, id); // PUBREL, reason 0: four bytes in every version
+    this.#out.pushAck(0x62, id); // PUBREL, reason 0: four bytes in every version
     flags[s]! |= PUBREL | REL_SENT;
     return true;
   }
@@ -693,20 +710,20 @@ export class OutgoingFlow {
    * PUBREC already accepted the message. Returns false before its PUBREL.
    */
   onPubcomp(id: number, rc: number, props: Properties | undefined): boolean {
-    const s = this.inflight.get(id);
+    const s = this.#inflight.get(id);
     if (s === NONE) {
-      if (this.retired.has(id)) this.unretire(id);
+      if (this.#retired.has(id)) this.#unretire(id);
       return true;
     }
-    const f = this.slots.flags[s]!;
+    const f = this.#slots.flags[s]!;
     if ((f & QOS_MASK) !== 2 || (f & PUBREL) === 0) return false;
-    this.complete(id, s, rc === RC.PacketIdentifierNotFound ? 0 : rc, props);
+    this.#complete(id, s, rc === RC.PacketIdentifierNotFound ? 0 : rc, props);
     return true;
   }
 
-  private unretire(id: number): void {
-    this.retired.delete(id);
-    this.ids.release(id);
+  #unretire(id: number): void {
+    this.#retired.delete(id);
+    this.#ids.release(id);
   }
 
   // ==== lifecycle ====
@@ -735,13 +752,13 @@ export class OutgoingFlow {
    * given up where it would be sent again (`pump`, `start`).
    */
   reset(): void {
-    const { flags, attempts, next } = this.slots;
-    const charged = this.charged();
+    const { flags, attempts, next } = this.#slots;
+    const charged = this.#charged();
     if (charged !== NONE) attempts[charged]!++;
-    for (let s = this.first; s !== NONE; s = next[s]!) flags[s] = flags[s]! & ~(IN_QUOTA | REL_SENT | HANDED);
-    this.quota = 0;
-    this.forgetUnflushed();
-    this.resendPending = this.inflight.size > 0;
+    for (let s = this.#first; s !== NONE; s = next[s]!) flags[s] = flags[s]! & ~(IN_QUOTA | REL_SENT | HANDED);
+    this.#quota = 0;
+    this.#forgetUnflushed();
+    this.#resendPending = this.#inflight.size > 0;
   }
 
   /**
@@ -758,56 +775,56 @@ export class OutgoingFlow {
    */
   discardSession(): void {
     const requeue = new IntList();
-    const slots = this.slots;
+    const slots = this.#slots;
     const flags = slots.flags;
-    for (let s = this.first, n = NONE; s !== NONE; s = n) {
+    for (let s = this.#first, n = NONE; s !== NONE; s = n) {
       n = slots.next[s]!;
       const id = slots.packetId[s]!;
-      this.ids.release(id);
+      this.#ids.release(id);
       const f = flags[s]!;
       if ((f & PUBREL) !== 0) {
-        this.report(s, RC.Success, id, undefined, undefined);
+        this.#report(s, RC.Success, id, undefined, undefined);
         slots.release(s);
-      } else if (this.opts.republishOnSessionLoss && (f & QOS_MASK) === 2 && (f & (SENT_KNOWN | SENT)) !== SENT_KNOWN) {
+      } else if (this.#opts.republishOnSessionLoss && (f & QOS_MASK) === 2 && (f & (SENT_KNOWN | SENT)) !== SENT_KNOWN) {
         const why = `the session was lost after message ${slots.mid[s]!} was sent: it may or may not have been delivered, and it is not sent again, so it is never delivered twice`;
-        this.fail(s, misuse(E.SessionLost, why, RC.UnspecifiedError), undefined);
+        this.#fail(s, misuse(E.SessionLost, why, RC.UnspecifiedError), undefined);
         slots.release(s);
-      } else if (this.opts.republishOnSessionLoss) {
+      } else if (this.#opts.republishOnSessionLoss) {
         // Queued again, as new: no packet id, not sent, stage "queued".
         slots.packetId[s] = NO_ID;
         flags[s]! &= QOS_MASK | RETAIN;
         requeue.push(s);
       } else {
-        this.fail(s, misuse(E.InvalidState, "the session was discarded before the message was acknowledged", RC.UnspecifiedError), undefined);
+        this.#fail(s, misuse(E.InvalidState, "the session was discarded before the message was acknowledged", RC.UnspecifiedError), undefined);
         slots.release(s);
       }
     }
-    this.inflight.clear();
-    this.first = this.last = NONE;
-    this.quota = 0;
-    this.resendPending = false;
-    for (const id of this.retired) this.ids.release(id);
-    this.retired.clear();
+    this.#inflight.clear();
+    this.#first = this.#last = NONE;
+    this.#quota = 0;
+    this.#resendPending = false;
+    for (const id of this.#retired) this.#ids.release(id);
+    this.#retired.clear();
     if (requeue.n > 0) {
-      for (let i = this.head; i < this.queue.n; i++) requeue.push(this.queue.a[i]!);
-      this.queue = requeue;
-      this.head = 0;
+      for (let i = this.#head; i < this.#queue.n; i++) requeue.push(this.#queue.a[i]!);
+      this.#queue = requeue;
+      this.#head = 0;
     }
   }
 
   /** The message the current connection's end would charge an attempt to (see `reset`), or NONE. */
-  private charged(): number {
-    const { flags, next } = this.slots;
-    for (let s = this.first; s !== NONE; s = next[s]!) if ((flags[s]! & (HANDED | PUBREL)) === HANDED) return s;
+  #charged(): number {
+    const { flags, next } = this.#slots;
+    for (let s = this.#first; s !== NONE; s = next[s]!) if ((flags[s]! & (HANDED | PUBREL)) === HANDED) return s;
     return NONE;
   }
 
   /** In send order: in flight first (in the order first sent), then the queue. */
   exportMessages(): OutgoingMessage[] {
     const out: OutgoingMessage[] = [];
-    const now = this.clock();
-    const slots = this.slots;
-    const charged = this.charged();
+    const now = this.#clock();
+    const slots = this.#slots;
+    const charged = this.#charged();
     const copy = (s: number): OutgoingMessage => {
       const f = slots.flags[s]!;
       const id = slots.packetId[s]!;
@@ -816,7 +833,7 @@ export class OutgoingFlow {
       const props = slots.props.get(s);
       if (props !== undefined) c.properties = props;
       // The life it has left, so a restored session does not extend it (0: expired).
-      const left = Number.isFinite(now) ? this.lifeLeft(s, now) : undefined;
+      const left = Number.isFinite(now) ? this.#lifeLeft(s, now) : undefined;
       if (left !== undefined && left !== props!.messageExpiryInterval) c.properties = { ...props, messageExpiryInterval: Math.max(0, left) };
       if (id !== NO_ID) c.packetId = id;
       if ((f & SENT_KNOWN) !== 0) c.sent = (f & SENT) !== 0;
@@ -825,48 +842,48 @@ export class OutgoingFlow {
       if (attempts > 0) c.attempts = attempts;
       return c;
     };
-    for (let s = this.first; s !== NONE; s = slots.next[s]!) out.push(copy(s));
-    for (let i = this.head; i < this.queue.n; i++) out.push(copy(this.queue.a[i]!));
+    for (let s = this.#first; s !== NONE; s = slots.next[s]!) out.push(copy(s));
+    for (let i = this.#head; i < this.#queue.n; i++) out.push(copy(this.#queue.a[i]!));
     return out;
   }
 
   /** Restores a validated session's messages and reserved ids, claiming their packet ids. */
   importSession(messages: readonly OutgoingMessage[], retired: readonly number[]): void {
-    const slots = this.slots;
-    for (let s = this.first; s !== NONE; s = slots.next[s]!) slots.release(s);
-    for (let i = this.head; i < this.queue.n; i++) slots.release(this.queue.a[i]!);
-    this.inflight.clear();
-    this.first = this.last = NONE;
-    this.queue.n = 0;
-    this.head = 0;
-    this.quota = 0;
-    this.forgetUnflushed();
+    const slots = this.#slots;
+    for (let s = this.#first; s !== NONE; s = slots.next[s]!) slots.release(s);
+    for (let i = this.#head; i < this.#queue.n; i++) slots.release(this.#queue.a[i]!);
+    this.#inflight.clear();
+    this.#first = this.#last = NONE;
+    this.#queue.n = 0;
+    this.#head = 0;
+    this.#quota = 0;
+    this.#forgetUnflushed();
     for (const m of messages) {
       const s = slots.alloc(m.mid, m.topic, m.payload, m.qos, m.retain, m.properties, undefined, NO_SIZE);
       slots.attempts[s] = m.attempts ?? 0;
-      if (m.state === "queued") this.queue.push(s);
+      if (m.state === "queued") this.#queue.push(s);
       else {
         const id = m.packetId!;
-        this.ids.claim(id);
+        this.#ids.claim(id);
         slots.packetId[s] = id;
         let f = slots.flags[s]!;
         if (m.state === "pubrel") f |= PUBREL;
         if (m.sent !== undefined) f |= m.sent ? SENT_KNOWN | SENT : SENT_KNOWN;
         slots.flags[s] = f;
-        this.inflight.set(id, s);
-        this.link(s);
+        this.#inflight.set(id, s);
+        this.#link(s);
       }
     }
-    this.retired.clear();
+    this.#retired.clear();
     for (const id of retired) {
-      this.retired.add(id);
-      this.ids.claim(id);
+      this.#retired.add(id);
+      this.#ids.claim(id);
     }
     // Expiry clocks start now, or when the engine is first given a time.
-    const now = this.clock();
+    const now = this.#clock();
     if (Number.isFinite(now)) {
-      for (let s = this.first; s !== NONE; s = slots.next[s]!) this.lifeLeft(s, now);
-      for (let i = this.head; i < this.queue.n; i++) this.lifeLeft(this.queue.a[i]!, now);
+      for (let s = this.#first; s !== NONE; s = slots.next[s]!) this.#lifeLeft(s, now);
+      for (let i = this.#head; i < this.#queue.n; i++) this.#lifeLeft(this.#queue.a[i]!, now);
     }
   }
 }

@@ -27,23 +27,34 @@ export class SessionKeeper {
   clientId: string;
   /** The current network connection started with a clean start / clean session. */
   startedClean = true;
-  private nextMid = 1;
+  #nextMid = 1;
   /** The session ends with the network connection (3.x clean session, or MQTT 5 session expiry 0). */
-  private endsWithConnection = false;
+  #endsWithConnection = false;
 
+  readonly #opts: SessionOptions;
+  readonly #ids: PacketIds;
+  readonly #outgoing: OutgoingFlow;
+  readonly #incoming: IncomingFlow;
+  readonly #requests: Requests;
   constructor(
-    private readonly opts: SessionOptions,
-    private readonly ids: PacketIds,
-    private readonly outgoing: OutgoingFlow,
-    private readonly incoming: IncomingFlow,
-    private readonly requests: Requests,
+    opts: SessionOptions,
+    ids: PacketIds,
+    outgoing: OutgoingFlow,
+    incoming: IncomingFlow,
+    requests: Requests,
   ) {
+    this.#opts = opts;
+    this.#ids = ids;
+    this.#outgoing = outgoing;
+    this.#incoming = incoming;
+    this.#requests = requests;
+    
     this.clientId = opts.clientId;
   }
 
   /** A new message id (`mid`): it never repeats within the session. */
   newMid(): number {
-    return this.nextMid++;
+    return this.#nextMid++;
   }
 
   /**
@@ -54,26 +65,26 @@ export class SessionKeeper {
    */
   connect(clean: boolean): void {
     this.startedClean = clean;
-    if (clean || this.endsWithConnection) this.discard();
-    this.endsWithConnection = this.opts.protocolVersion === 5 ? (this.opts.properties?.sessionExpiryInterval ?? 0) === 0 : clean;
+    if (clean || this.#endsWithConnection) this.discard();
+    this.#endsWithConnection = this.#opts.protocolVersion === 5 ? (this.#opts.properties?.sessionExpiryInterval ?? 0) === 0 : clean;
   }
 
   /** An accepting CONNACK: the client id the server assigned, and the session expiry it will use (MQTT 5 3.2.2.3.2). */
   onConnack(props: Properties | undefined): void {
     if (props?.assignedClientIdentifier !== undefined) this.clientId = props.assignedClientIdentifier;
-    if (props?.sessionExpiryInterval !== undefined) this.endsWithConnection = props.sessionExpiryInterval === 0;
+    if (props?.sessionExpiryInterval !== undefined) this.#endsWithConnection = props.sessionExpiryInterval === 0;
   }
 
   /** A session expiry interval the caller's DISCONNECT sets (MQTT 5). */
   onDisconnect(sessionExpiryInterval: number): void {
-    this.endsWithConnection = sessionExpiryInterval === 0;
+    this.#endsWithConnection = sessionExpiryInterval === 0;
   }
 
   /** The session is gone: every part lets go of its share. */
   discard(): void {
-    this.outgoing.discardSession();
-    this.incoming.discardSession();
-    this.requests.discardSession(this.opts.resubscribeOnSessionLoss);
+    this.#outgoing.discardSession();
+    this.#incoming.discardSession();
+    this.#requests.discardSession(this.#opts.resubscribeOnSessionLoss);
   }
 
   /** The complete session as plain data (see SessionState). */
@@ -81,29 +92,29 @@ export class SessionKeeper {
     return {
       format: 1,
       clientId: this.clientId,
-      nextPacketId: this.ids.next,
-      nextMid: this.nextMid,
-      outgoing: this.outgoing.exportMessages(),
-      incomingQos2: this.incoming.exportSession(),
-      subscriptions: this.requests.exportSubscriptions(),
-      retiredPacketIds: [...this.outgoing.retiredIds],
-      endsWithConnection: this.endsWithConnection,
-      requests: this.requests.exportRequests(),
+      nextPacketId: this.#ids.next,
+      nextMid: this.#nextMid,
+      outgoing: this.#outgoing.exportMessages(),
+      incomingQos2: this.#incoming.exportSession(),
+      subscriptions: this.#requests.exportSubscriptions(),
+      retiredPacketIds: [...this.#outgoing.retiredIds],
+      endsWithConnection: this.#endsWithConnection,
+      requests: this.#requests.exportRequests(),
     };
   }
 
   /** Restores a session: checked whole first (`validateSession`), so a bad one changes nothing. */
   import(session: SessionState): void {
-    const s = validateSession(session, this.opts.protocolVersion, this.opts.maxQueued);
-    this.ids.clear();
-    this.outgoing.importSession(s.outgoing, s.retiredPacketIds ?? []);
-    this.incoming.importSession(s.incomingQos2);
+    const s = validateSession(session, this.#opts.protocolVersion, this.#opts.maxQueued);
+    this.#ids.clear();
+    this.#outgoing.importSession(s.outgoing, s.retiredPacketIds ?? []);
+    this.#incoming.importSession(s.incomingQos2);
     const requests = s.requests ?? [];
-    for (const r of requests) this.ids.claim(r.packetId);
-    this.requests.importSession(requests, s.subscriptions);
-    this.endsWithConnection = s.endsWithConnection ?? false;
-    this.ids.next = s.nextPacketId;
-    this.nextMid = s.nextMid;
+    for (const r of requests) this.#ids.claim(r.packetId);
+    this.#requests.importSession(requests, s.subscriptions);
+    this.#endsWithConnection = s.endsWithConnection ?? false;
+    this.#ids.next = s.nextPacketId;
+    this.#nextMid = s.nextMid;
     this.clientId = s.clientId;
   }
 }
