@@ -32,7 +32,7 @@ export type {
   PropertiesJSON,
 } from "./engine/session.js";
 export { sessionToJSON, sessionFromJSON } from "./engine/session.js";
-export { MemoryStore, StoreError, StoreErrorCode, type SessionStore, type StoredSession } from "./store.js";
+export { MemoryStore, SerialStore, StoreError, StoreErrorCode, type SessionStore, type StoredSession } from "./store.js";
 export { ErrorCode, MqttError, LocalProtocolError, RemoteProtocolError } from "./errors.js";
 export { ReasonCode, ConnackReturnCode, reasonCodeName, connackReturnCodeName } from "./codec/reason-codes.js";
 export { isValidTopicName, isValidTopicFilter, isSharedSubscription, parseSharedSubscription, topicMatchesSub } from "./topic.js";

@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, open, rename, type FileHandle } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { StoreError, StoreErrorCode, type OutgoingMessage, type SessionStore, type StoredSession } from "@sansmqtt/core";
+import { SerialStore, StoreError, StoreErrorCode, type OutgoingMessage, type StoredSession } from "@sansmqtt/core";
 import { frame, MAGIC, readRecord } from "./frame.js";
 import { ioError, readIfThere, removeIfThere, syncDirectory } from "./fs.js";
 import { releaseLock, takeLock } from "./lock.js";
@@ -61,11 +61,6 @@ export function clientDirectoryName(clientId: string): string {
   return `c_${readable}_${hash}`;
 }
 
-interface Batch {
-  stored: StoredSession;
-  waiters: { resolve: () => void; reject: (e: unknown) => void }[];
-}
-
 /** The open log and what it holds, so the next save writes only what changed. */
 interface Log {
   fh: FileHandle;
@@ -83,7 +78,7 @@ interface Log {
 const LOG = "log";
 const TMP = "log.tmp";
 
-export class FileStore implements SessionStore {
+export class FileStore extends SerialStore {
   /** The client's directory: the files "log" (the session), "log.tmp" (a compaction under way) and "lock". */
   readonly path: string;
   readonly clientId: string;
@@ -92,13 +87,8 @@ export class FileStore implements SessionStore {
   readonly #durable: boolean;
   readonly #onSync: ((what: "file" | "directory") => void) | undefined;
 
-  #closed = false;
   /** The lock file, once taken. */
   #lock: string | undefined;
-  /** Operations run one after another, in call order. */
-  #tail: Promise<unknown> = Promise.resolve();
-  /** The saves waiting for the next write; later saves join it until that write starts. */
-  #batch: Batch | undefined;
   /** undefined: the next save writes a new log with a full record (none open yet, or the last write failed). */
   #log: Log | undefined;
   /** Counts the saves, to find the messages a save no longer has. */
@@ -106,6 +96,7 @@ export class FileStore implements SessionStore {
   #stats: FileStoreStats = { logBytes: 0, sessionBytes: 0, records: 0, fullRecords: 0, writes: 0 };
 
   constructor(directory: string, clientId: string, options: FileStoreOptions = {}) {
+    super("FileStore");
     if (typeof directory !== "string" || directory === "") throw new TypeError("FileStore: directory must be a non-empty string");
     if (typeof clientId !== "string") throw new TypeError("FileStore: clientId must be a string");
     const { compactMinBytes = 4 * 1024 * 1024, compactFactor = 2, durable = true, onSync } = options;
@@ -124,92 +115,45 @@ export class FileStore implements SessionStore {
     return { ...this.#stats };
   }
 
-  load(): Promise<StoredSession | undefined> {
-    if (this.#closed) return closedError();
-    return this.#run(async () => {
-      await this.#ready();
-      let file: Buffer | undefined;
-      try {
-        file = await readIfThere(join(this.path, LOG));
-      } catch (e) {
-        throw ioError(`cannot read ${join(this.path, LOG)}`, e);
-      }
-      if (file === undefined) return undefined;
-      return decode(file, this.clientId, join(this.path, LOG));
-    });
+  protected async read(): Promise<StoredSession | undefined> {
+    await this.#ready();
+    let file: Buffer | undefined;
+    try {
+      file = await readIfThere(join(this.path, LOG));
+    } catch (e) {
+      throw ioError(`cannot read ${join(this.path, LOG)}`, e);
+    }
+    if (file === undefined) return undefined;
+    return decode(file, this.clientId, join(this.path, LOG));
   }
 
-  save(stored: StoredSession): Promise<void> {
-    if (this.#closed) return closedError();
-    if (typeof stored !== "object" || stored === null || typeof stored.session !== "object" || stored.session === null || !Array.isArray(stored.session.outgoing)) {
-      return Promise.reject(new TypeError("FileStore.save: stored must be { session, savedAt } with session from exportSession"));
-    }
-    if (typeof stored.savedAt !== "number" || !Number.isFinite(stored.savedAt)) {
-      return Promise.reject(new TypeError("FileStore.save: savedAt must be a finite number"));
-    }
-    if (stored.checkpoint !== undefined && typeof stored.checkpoint !== "string") {
-      return Promise.reject(new TypeError("FileStore.save: checkpoint must be a string when given"));
-    }
-    const promise = new Promise<void>((resolve, reject) => {
-      if (this.#batch !== undefined) {
-        // Group commit: the write not started yet takes this session instead.
-        this.#batch.stored = stored;
-        this.#batch.waiters.push({ resolve, reject });
-        return;
-      }
-      const batch: Batch = { stored, waiters: [{ resolve, reject }] };
-      this.#batch = batch;
-      this.#run(async () => {
-        // From here on, saves form the next batch.
-        if (this.#batch === batch) this.#batch = undefined;
-        await this.#ready();
-        await this.#write(batch.stored);
-      }).then(
-        () => batch.waiters.forEach((w) => w.resolve()),
-        (e: unknown) => batch.waiters.forEach((w) => w.reject(e)),
-      );
-    });
-    return promise;
+  protected async write(stored: StoredSession): Promise<void> {
+    await this.#ready();
+    await this.#write(stored);
   }
 
-  clear(): Promise<void> {
-    if (this.#closed) return closedError();
-    // A save made after clear() must not join a batch written before it.
-    this.#batch = undefined;
-    return this.#run(async () => {
-      await this.#ready();
-      await this.#dropLog();
-      try {
-        await removeIfThere(join(this.path, TMP));
-        const removed = await removeIfThere(join(this.path, LOG));
-        if (removed) await this.#syncDirectory(this.path);
-      } catch (e) {
-        throw ioError(`cannot remove the session in ${this.path}`, e);
-      }
-    });
+  protected async erase(): Promise<void> {
+    await this.#ready();
+    await this.#dropLog();
+    try {
+      await removeIfThere(join(this.path, TMP));
+      const removed = await removeIfThere(join(this.path, LOG));
+      if (removed) await this.#syncDirectory(this.path);
+    } catch (e) {
+      throw ioError(`cannot remove the session in ${this.path}`, e);
+    }
   }
 
-  close(): Promise<void> {
-    if (this.#closed) return this.#tail.then(() => undefined);
-    this.#closed = true;
-    this.#batch = undefined;
-    return this.#run(async () => {
-      await this.#dropLog();
-      if (this.#lock !== undefined) {
-        const lock = this.#lock;
-        this.#lock = undefined;
-        await releaseLock(lock);
-      }
-    });
+  protected async release(): Promise<void> {
+    await this.#dropLog();
+    if (this.#lock !== undefined) {
+      const lock = this.#lock;
+      this.#lock = undefined;
+      await releaseLock(lock);
+    }
   }
 
   // ==== internals ====
-
-  #run<T>(op: () => Promise<T>): Promise<T> {
-    const p = this.#tail.then(op);
-    this.#tail = p.catch(() => undefined);
-    return p;
-  }
 
   /** The directory exists (durably) and the lock is ours. A failure is retried by the next operation. */
   async #ready(): Promise<void> {
@@ -389,10 +333,6 @@ export class FileStore implements SessionStore {
     this.#stats.logBytes = record.length;
     this.#stats.sessionBytes = record.length;
   }
-}
-
-function closedError(): Promise<never> {
-  return Promise.reject(new StoreError(StoreErrorCode.Closed, "the store is closed"));
 }
 
 function checkMid(m: OutgoingMessage): number {

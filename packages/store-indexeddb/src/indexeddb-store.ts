@@ -12,7 +12,7 @@
  * The public types are declared here (IDBFactoryLike) so that the .d.ts files
  * need no DOM lib in a consumer's tsconfig; inside, the DOM's types are used.
  */
-import { sessionFromJSON, sessionToJSON, StoreError, StoreErrorCode, type SessionJSON, type SessionStore, type StoredSession } from "@sansmqtt/core";
+import { SerialStore, sessionFromJSON, sessionToJSON, StoreError, StoreErrorCode, type SessionJSON, type StoredSession } from "@sansmqtt/core";
 
 /**
  * The part of an IndexedDB factory the store uses: the browser's or a
@@ -56,23 +56,13 @@ interface LockManagerLike {
   request(name: string, options: { mode: "exclusive"; ifAvailable: true }, callback: (lock: unknown) => Promise<void> | undefined): Promise<unknown>;
 }
 
-interface Batch {
-  stored: StoredSession;
-  waiters: { resolve: () => void; reject: (e: unknown) => void }[];
-}
-
-export class IndexedDbStore implements SessionStore {
+export class IndexedDbStore extends SerialStore {
   readonly clientId: string;
   readonly databaseName: string;
   /** The Web Locks name this store holds while open (when navigator.locks exists). */
   readonly lockName: string;
   readonly #factory: IDBFactory;
 
-  #closed = false;
-  /** Operations run one after another, in call order. */
-  #tail: Promise<unknown> = Promise.resolve();
-  /** The saves waiting for the next write; later saves join it until that write starts. */
-  #batch: Batch | undefined;
   /** The open connection; undefined: the next operation opens one. */
   #db: IDBDatabase | undefined;
   /** Ends the lock's callback, which lets the lock go; undefined: no lock held. */
@@ -81,6 +71,7 @@ export class IndexedDbStore implements SessionStore {
   #ready = false;
 
   constructor(clientId: string, options: IndexedDbStoreOptions = {}) {
+    super("IndexedDbStore");
     if (typeof clientId !== "string") throw new TypeError("IndexedDbStore: clientId must be a string");
     if (typeof options !== "object" || options === null) throw new TypeError("IndexedDbStore: options must be an object");
     for (const name of Object.keys(options)) {
@@ -99,77 +90,31 @@ export class IndexedDbStore implements SessionStore {
     this.#factory = factory as IDBFactory;
   }
 
-  load(): Promise<StoredSession | undefined> {
-    if (this.#closed) return closedError();
-    return this.#run(async () => {
-      const value = await this.#transact("readonly", (store) => store.get(this.clientId), "read");
-      if (value === undefined) return undefined;
-      return decodeRecord(value, this.clientId, this.#where());
-    });
+  protected async read(): Promise<StoredSession | undefined> {
+    const value = await this.#transact("readonly", (store) => store.get(this.clientId), "read");
+    if (value === undefined) return undefined;
+    return decodeRecord(value, this.clientId, this.#where());
   }
 
-  save(stored: StoredSession): Promise<void> {
-    if (this.#closed) return closedError();
-    if (typeof stored !== "object" || stored === null || typeof stored.session !== "object" || stored.session === null || !Array.isArray(stored.session.outgoing)) {
-      return Promise.reject(new TypeError("IndexedDbStore.save: stored must be { session, savedAt } with session from exportSession"));
-    }
-    if (typeof stored.savedAt !== "number" || !Number.isFinite(stored.savedAt)) {
-      return Promise.reject(new TypeError("IndexedDbStore.save: savedAt must be a finite number"));
-    }
-    if (stored.checkpoint !== undefined && typeof stored.checkpoint !== "string") {
-      return Promise.reject(new TypeError("IndexedDbStore.save: checkpoint must be a string when given"));
-    }
-    return new Promise<void>((resolve, reject) => {
-      if (this.#batch !== undefined) {
-        // Group commit: the write not started yet takes this session instead.
-        this.#batch.stored = stored;
-        this.#batch.waiters.push({ resolve, reject });
-        return;
-      }
-      const batch: Batch = { stored, waiters: [{ resolve, reject }] };
-      this.#batch = batch;
-      this.#run(async () => {
-        // From here on, saves form the next batch.
-        if (this.#batch === batch) this.#batch = undefined;
-        // Encoded when written, not when saved: of a batch only the last is encoded.
-        const record = this.#record(batch.stored);
-        await this.#transact("readwrite", (store) => store.put(record, this.clientId), "write");
-      }).then(
-        () => batch.waiters.forEach((w) => w.resolve()),
-        (e: unknown) => batch.waiters.forEach((w) => w.reject(e)),
-      );
-    });
+  protected async write(stored: StoredSession): Promise<void> {
+    // Encoded when written, not when saved: of a group commit only the last is encoded.
+    const record = this.#record(stored);
+    await this.#transact("readwrite", (store) => store.put(record, this.clientId), "write");
   }
 
-  clear(): Promise<void> {
-    if (this.#closed) return closedError();
-    // A save made after clear() must not join a batch written before it.
-    this.#batch = undefined;
-    return this.#run(async () => {
-      await this.#transact("readwrite", (store) => store.delete(this.clientId), "delete");
-    });
+  protected async erase(): Promise<void> {
+    await this.#transact("readwrite", (store) => store.delete(this.clientId), "delete");
   }
 
-  close(): Promise<void> {
-    if (this.#closed) return this.#tail.then(() => undefined);
-    this.#closed = true;
-    this.#batch = undefined;
-    return this.#run(async () => {
-      this.#dropDatabase();
-      const release = this.#release;
-      this.#release = undefined;
-      this.#ready = false;
-      release?.();
-    });
+  protected async release(): Promise<void> {
+    this.#dropDatabase();
+    const release = this.#release;
+    this.#release = undefined;
+    this.#ready = false;
+    release?.();
   }
 
   // ==== internals ====
-
-  #run<T>(op: () => Promise<T>): Promise<T> {
-    const p = this.#tail.then(op);
-    this.#tail = p.catch(() => undefined);
-    return p;
-  }
 
   #where(): string {
     return `IndexedDB ${JSON.stringify(this.databaseName)}, ${OBJECT_STORE}[${JSON.stringify(this.clientId)}]`;
@@ -328,10 +273,6 @@ export class IndexedDbStore implements SessionStore {
     // Taken away: the next operation asks for it again (and gets ERR_STORE_LOCKED while the other holds it).
     this.#ready = false;
   }
-}
-
-function closedError(): Promise<never> {
-  return Promise.reject(new StoreError(StoreErrorCode.Closed, "the store is closed"));
 }
 
 function describe(e: unknown): string {
