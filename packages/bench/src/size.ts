@@ -9,6 +9,7 @@
 // installs without one. Sizes from the two minifiers differ by a few percent;
 // compare a size with sizes measured the same way.
 
+import { readFile } from "node:fs/promises";
 import { gzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
 import { rolldown, VERSION } from "rolldown";
@@ -35,12 +36,13 @@ function resolveFromHere(specifier: string): string | undefined {
   }
 }
 
-/** Bundles `source` (an ES module importing absolute paths) minified; the bundle's bytes. */
-async function bundle(source: string): Promise<string> {
+/** Bundles `source` (an ES module importing absolute paths) minified; the bundle's bytes. `external`: imports left out of it. */
+async function bundle(source: string, external?: RegExp): Promise<string> {
   const entry = "\0size-entry";
   const build = await rolldown({
     input: "size-entry",
     logLevel: "silent",
+    ...(external !== undefined ? { external } : {}),
     plugins: [
       {
         name: "size-entry",
@@ -58,13 +60,13 @@ async function bundle(source: string): Promise<string> {
   }
 }
 
-async function measure(id: string, label: string, specifier: string, names: string[]): Promise<SizeEntry> {
+async function measure(id: string, label: string, specifier: string, names: string[], external?: RegExp): Promise<SizeEntry> {
   const path = resolveFromHere(specifier);
   if (path === undefined) {
     return { id, label, minified: undefined, gzipped: undefined, error: `${specifier} does not resolve (not exported yet)` };
   }
   try {
-    const code = await bundle(`export { ${names.join(", ")} } from ${JSON.stringify(path)};\n`);
+    const code = await bundle(`export { ${names.join(", ")} } from ${JSON.stringify(path)};\n`, external);
     const bytes = Buffer.from(code);
     return { id, label, minified: bytes.length, gzipped: gzipSync(bytes, { level: 9 }).length, error: undefined };
   } catch (e) {
@@ -94,5 +96,18 @@ export async function sizes(): Promise<SizeEntry[]> {
   } else {
     out.push(await measure("size:codec", 'codec subpath: all of "@sansmqtt/core/codec"', "@sansmqtt/core/codec", names));
   }
+  // Peers, for scale. mqtt-packet is a codec only (no session, no flow control,
+  // no timers); its three dependencies and Node's built-ins are left out, so a
+  // browser bundle of it is larger than this row.
+  out.push(await measure("size:mqtt-packet", "peer: mqtt-packet (parser + generate; bl, debug, Node built-ins left out)", "mqtt-packet", ["default"], /^(node:|bl|debug|process-nextick-args|buffer|events|util|stream|readable-stream)(\/|$)/));
+  out.push(await published("size:mqttjs", "peer: MQTT.js browser bundle as published (mqtt/dist/mqtt.esm.js, whole client)", "mqtt/dist/mqtt.esm"));
   return out;
+}
+
+/** A file a package publishes already bundled and minified: its bytes as they are, and gzipped. */
+async function published(id: string, label: string, specifier: string): Promise<SizeEntry> {
+  const path = resolveFromHere(specifier);
+  if (path === undefined) return { id, label, minified: undefined, gzipped: undefined, error: `${specifier} does not resolve` };
+  const bytes = await readFile(path);
+  return { id, label, minified: bytes.length, gzipped: gzipSync(bytes, { level: 9 }).length, error: undefined };
 }
