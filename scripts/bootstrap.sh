@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what this repo needs, idempotently: Debian packages (mosquitto, openssl),
+# Installs what this repo needs, idempotently: Debian packages (mosquitto, mosquitto-clients, openssl),
 # the pnpm pinned in package.json#packageManager, and node_modules (frozen lockfile).
 # Source it (". scripts/bootstrap.sh") or run it; safe to repeat.
 set -euo pipefail
@@ -11,12 +11,15 @@ case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/sbin" ;; esac
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# 1. Debian packages: mosquitto (the throwaway test broker) and openssl (its throwaway CA)
-if ! command -v mosquitto >/dev/null || ! command -v openssl >/dev/null; then
-  echo "bootstrap: installing mosquitto and openssl from Debian" >&2
+# 1. Debian packages: mosquitto (the throwaway test broker), mosquitto-clients (mosquitto_pub and
+#    mosquitto_sub: the bench's end-to-end row for the C clients) and openssl (the broker's throwaway CA).
+#    Checked one command each, so a machine with mosquitto but without mosquitto_pub gets the clients too.
+if ! command -v mosquitto >/dev/null || ! command -v mosquitto_pub >/dev/null \
+   || ! command -v mosquitto_sub >/dev/null || ! command -v openssl >/dev/null; then
+  echo "bootstrap: installing mosquitto, mosquitto-clients and openssl from Debian" >&2
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    mosquitto openssl >/dev/null
+    mosquitto mosquitto-clients openssl >/dev/null
 fi
 
 # 2. pnpm, exactly the version package.json pins (npm's global bin, /usr/bin as root)

@@ -4,7 +4,10 @@
 //
 // Four contenders: the bare engine; loop-external + transport-tcp; the
 // Paho-style Client (@sansmqtt/client: callbacks, MQTTMessageInfo, loopStart);
-// MQTT.js 5 (the npm `mqtt` package), the most used JavaScript client.
+// MQTT.js 5 (the npm `mqtt` package), the most used JavaScript client. A fifth
+// for scale, "c-clients": mosquitto's own C clients, mosquitto_pub and
+// mosquitto_sub, as two processes (./c-clients.ts: how the same workload is
+// fed to them, and how their own CPU is measured), when they are installed.
 //
 // One pass, per QoS and per contender: a subscriber and a publisher connection
 // (MQTT 5, both in this process, both driven the contender's way), N messages
@@ -32,6 +35,7 @@ import { TcpTransport } from "@sansmqtt/transport-tcp";
 import { Client as PahoStyleClient, MQTTv5 } from "@sansmqtt/client";
 import { FileStore } from "@sansmqtt/store-file";
 import mqtt from "mqtt";
+import { C_CLIENTS_MISSING, cClientsPass, findCClients } from "./c-clients.js";
 
 export const E2E_MESSAGES = 10_000;
 const WINDOW = 500;
@@ -378,8 +382,11 @@ async function pass(connect: Connect, qos: QoS, n: number, tag: string, subConne
   return result;
 }
 
-/** The contenders: the four of every QoS, then the Client with a session store (QoS 1 and 2 only). */
-export const CONTENDERS = ["bare", "loop", "client", "mqttjs", "client+memory", "client+file"] as const;
+/**
+ * The contenders: the four of every QoS, the mosquitto C clients (when installed), then the Client with a
+ * session store (QoS 1 and 2 only).
+ */
+export const CONTENDERS = ["bare", "loop", "client", "mqttjs", "c-clients", "client+memory", "client+file"] as const;
 export type ContenderName = (typeof CONTENDERS)[number];
 const STORE_CONTENDERS: readonly ContenderName[] = ["client+memory", "client+file"];
 
@@ -387,6 +394,8 @@ export interface E2ERow {
   qos: QoS;
   /** Per contender that ran at this QoS: msg/s and CPU µs per message, medians over the passes. */
   figures: Partial<Record<ContenderName, E2EFigures>>;
+  /** Why "c-clients" did not run at this QoS, when it was meant to (not installed). */
+  cClientsMissing?: string;
 }
 
 function median(xs: number[]): number {
@@ -448,7 +457,9 @@ export async function describeStoreDir(dir: string): Promise<{ dir: string; tmpf
 /** Every QoS, the contenders taking turns pass by pass (the order rotating) after one warm-up pass each. */
 export async function runE2E(host: string, port: number, rounds: number, log: (s: string) => void, options: E2EOptions): Promise<E2ERow[]> {
   const setup: StoreSetup = { dir: options.storeDir };
-  const contenders: Record<ContenderName, Connect> = {
+  // Missing C clients leave their row out (the report says why); the bench goes on.
+  const cBins = options.storeOnly ? undefined : findCClients();
+  const contenders: Record<Exclude<ContenderName, "c-clients">, Connect> = {
     bare: bare(host, port),
     loop: viaLoop(host, port),
     client: viaClient(host, port),
@@ -456,13 +467,20 @@ export async function runE2E(host: string, port: number, rounds: number, log: (s
     "client+memory": viaClient(host, port, "memory", setup),
     "client+file": viaClient(host, port, "file", setup),
   };
-  // The subscriber of a store contender's pass: the Client without a store.
-  const subscriberOf = (name: ContenderName): Connect => (STORE_CONTENDERS.includes(name) ? contenders.client : contenders[name]);
   const messagesOf = (name: ContenderName): number => (STORE_CONTENDERS.includes(name) ? E2E_STORE_MESSAGES : E2E_MESSAGES);
+  const onePass = (name: ContenderName, qos: QoS, tag: string): Promise<E2EPass> => {
+    if (name === "c-clients") return cClientsPass(cBins!, host, port, qos, messagesOf(name), tag, PASS_TIMEOUT_MS);
+    // The subscriber of a store contender's pass: the Client without a store.
+    const subscriber = STORE_CONTENDERS.includes(name) ? contenders.client : contenders[name];
+    return pass(contenders[name], qos, messagesOf(name), tag, subscriber);
+  };
   const rows: E2ERow[] = [];
   for (const qos of options.storeOnly ? ([1, 2] as const) : ([0, 1, 2] as const)) {
     const names: ContenderName[] = CONTENDERS.filter(
-      (c) => (qos > 0 || !STORE_CONTENDERS.includes(c)) && (!options.storeOnly || c === "client" || STORE_CONTENDERS.includes(c)),
+      (c) =>
+        (qos > 0 || !STORE_CONTENDERS.includes(c)) &&
+        (!options.storeOnly || c === "client" || STORE_CONTENDERS.includes(c)) &&
+        (c !== "c-clients" || cBins !== undefined),
     );
     const got: Partial<Record<ContenderName, E2EPass[]>> = {};
     for (let r = -1; r < rounds; r++) {
@@ -470,12 +488,16 @@ export async function runE2E(host: string, port: number, rounds: number, log: (s
       const k = ((r % names.length) + names.length) % names.length;
       const order = [...names.slice(k), ...names.slice(0, k)];
       for (const name of order) {
-        const p = await pass(contenders[name], qos, messagesOf(name), `${name.replace("+", "-")}-q${qos}-${r + 1}`, subscriberOf(name));
+        const p = await onePass(name, qos, `${name.replace("+", "-")}-q${qos}-${r + 1}`);
         if (r >= 0) (got[name] ??= []).push(p);
       }
     }
     const row: E2ERow = { qos, figures: {} };
     for (const name of names) row.figures[name] = summarize(got[name]!, messagesOf(name));
+    if (!options.storeOnly && cBins === undefined) {
+      row.cClientsMissing = C_CLIENTS_MISSING;
+      log(`  e2e QoS ${qos}: c-clients not measured: ${C_CLIENTS_MISSING}`);
+    }
     log(
       `  e2e QoS ${qos}: ` +
         names

@@ -527,22 +527,35 @@ if (scaleResults !== undefined) {
 /** A contender's figures at a QoS, when it ran there. */
 const e2eOf = (r: E2ERow, name: ContenderName): E2EFigures | undefined => r.figures[name];
 const e2eRate = (f: E2EFigures | undefined): string => (f === undefined ? "—" : fmtRate(f.msgPerSec));
-const e2eCpu = (f: E2EFigures | undefined): string => (f === undefined ? "—" : f.cpuUsPerMsg.toFixed(1));
+// CPU is NaN where it could not be read (the C clients' without /proc): "—" like a row that did not run.
+const e2eCpu = (f: E2EFigures | undefined): string =>
+  f === undefined || !Number.isFinite(f.cpuUsPerMsg) ? "—" : f.cpuUsPerMsg.toFixed(1);
 /** a / b of msg/s (or of CPU µs per message), "—" when either did not run. */
-const e2eRatio = (a: E2EFigures | undefined, b: E2EFigures | undefined, of: "rate" | "cpu" = "rate"): string =>
-  a === undefined || b === undefined ? "—" : fmtRatio(of === "rate" ? a.msgPerSec / b.msgPerSec : a.cpuUsPerMsg / b.cpuUsPerMsg);
+const e2eRatio = (a: E2EFigures | undefined, b: E2EFigures | undefined, of: "rate" | "cpu" = "rate"): string => {
+  const r = a === undefined || b === undefined ? Number.NaN : of === "rate" ? a.msgPerSec / b.msgPerSec : a.cpuUsPerMsg / b.cpuUsPerMsg;
+  return Number.isFinite(r) ? fmtRatio(r) : "—";
+};
 
 const e2eAll = e2eRows.filter((r) => e2eOf(r, "bare") !== undefined);
 if (e2eAll.length > 0) {
-  out.push("### End to end through mosquitto: the IO layer, the client, and MQTT.js");
+  out.push("### End to end through mosquitto: the IO layer, the client, MQTT.js and the mosquitto C clients");
   out.push("");
+  const cMissing = e2eAll.find((r) => r.cClientsMissing !== undefined)?.cClientsMissing;
   para(
     `MQTT 5, ${E2E_MESSAGES.toLocaleString("en-US")} messages of 64 B per pass from a publisher to a subscriber ` +
       "(both in this process, at most 500 sent and not yet received) through mosquitto on loopback. bare = the " +
       "engine over node:net with a hand-written loop; loop = @sansmqtt/loop-external + @sansmqtt/transport-tcp; " +
-      "client = @sansmqtt/client (Paho-style callbacks, MQTTMessageInfo, loopStart); MQTT.js = mqtt 5.16.0. " +
+      "client = @sansmqtt/client (Paho-style callbacks, MQTTMessageInfo, loopStart); MQTT.js = mqtt 5.16.0; " +
+      "C = mosquitto's own C clients (libmosquitto), two processes: mosquitto_sub -V mqttv5 -q Q -C N+3 (and -D " +
+      "connect receive-maximum 1000: at 20 it quits with a protocol error at QoS 2) and " +
+      "mosquitto_pub -V mqttv5 -q Q -l fed N lines of 64 B on stdin, --nodelay both (timed from writing the lines " +
+      "until mosquitto_sub has printed all N; no 500-message window, it reads stdin as fast as it can; in flight: " +
+      "-M 1000, but libmosquitto keeps to the broker's Receive Maximum, 20, as the others do). " +
       `${run.rounds} passes each after a warm-up, taking turns; medians. CPU = this process's user + system time per ` +
-      "message, both ends (mosquitto's is not counted).",
+      "message, both ends (mosquitto's is not counted); for C it is the two C processes' own CPU over the timed " +
+      "span (/proc/<pid>/task/*/schedstat; process start and connect not counted; mosquitto_sub's write of each " +
+      "message to its stdout is)." +
+      (cMissing !== undefined ? ` **C: not measured: ${cMissing}.**` : ""),
   );
   out.push("");
   const msgs = e2eAll.map((r) => [
@@ -551,15 +564,17 @@ if (e2eAll.length > 0) {
     e2eRate(e2eOf(r, "loop")),
     e2eRate(e2eOf(r, "client")),
     e2eRate(e2eOf(r, "mqttjs")),
+    e2eRate(e2eOf(r, "c-clients")),
     e2eRatio(e2eOf(r, "loop"), e2eOf(r, "bare")),
     e2eRatio(e2eOf(r, "client"), e2eOf(r, "loop")),
     e2eRatio(e2eOf(r, "client"), e2eOf(r, "mqttjs")),
+    e2eRatio(e2eOf(r, "client"), e2eOf(r, "c-clients")),
   ]);
   out.push(
     fittedTable(
-      ["msg/s", "bare", "loop", "client", "MQTT.js", "loop/bare", "client/loop", "client/MQTT.js"],
+      ["msg/s", "bare", "loop", "client", "MQTT.js", "C", "loop/bare", "client/loop", "client/MQTT.js", "client/C"],
       msgs,
-      ["l", "r", "r", "r", "r", "r", "r", "r"],
+      ["l", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
       new Footnotes(),
     ),
   );
@@ -570,19 +585,48 @@ if (e2eAll.length > 0) {
     e2eCpu(e2eOf(r, "loop")),
     e2eCpu(e2eOf(r, "client")),
     e2eCpu(e2eOf(r, "mqttjs")),
+    e2eCpu(e2eOf(r, "c-clients")),
     e2eRatio(e2eOf(r, "client"), e2eOf(r, "loop"), "cpu"),
     e2eRatio(e2eOf(r, "client"), e2eOf(r, "mqttjs"), "cpu"),
-    (["bare", "loop", "client", "mqttjs"] as const).map((x) => e2eOf(r, x)?.spreadPct.toFixed(0) ?? "—").join("/") + "%",
+    e2eRatio(e2eOf(r, "client"), e2eOf(r, "c-clients"), "cpu"),
+    (["bare", "loop", "client", "mqttjs", "c-clients"] as const).map((x) => e2eOf(r, x)?.spreadPct.toFixed(0) ?? "—").join("/") + "%",
   ]);
   out.push(
     fittedTable(
-      ["CPU µs/msg", "bare", "loop", "client", "MQTT.js", "client/loop", "client/MQTT.js", "spread b/l/c/m"],
+      ["CPU µs/msg", "bare", "loop", "client", "MQTT.js", "C", "client/loop", "client/MQTT.js", "client/C", "spread b/l/c/m/C"],
       cpu,
-      ["l", "r", "r", "r", "r", "r", "r", "r"],
+      ["l", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
       new Footnotes(),
     ),
   );
   out.push("");
+  // Every contender next to the C clients, msg/s and CPU per message, at each QoS the C clients ran.
+  const vsC = e2eRows.filter((r) => e2eOf(r, "c-clients") !== undefined);
+  if (vsC.length > 0) {
+    const others = ["bare", "loop", "client", "mqttjs", "client+memory", "client+file"] as const;
+    const body = vsC.flatMap((r) => {
+      const c = e2eOf(r, "c-clients");
+      return [
+        [`QoS ${r.qos} msg/s`, ...others.map((x) => e2eRatio(e2eOf(r, x), c))],
+        [`QoS ${r.qos} CPU/msg`, ...others.map((x) => e2eRatio(e2eOf(r, x), c, "cpu"))],
+      ];
+    });
+    out.push(
+      fittedTable(
+        ["x / mosquitto C", "bare", "loop", "client", "MQTT.js", "client+memory", "client+file"],
+        body,
+        ["l", "r", "r", "r", "r", "r", "r"],
+        new Footnotes(),
+      ),
+    );
+    out.push("");
+    para(
+      "Each contender's figure over the C clients' at the same QoS, same rounds: msg/s above 1x = faster than " +
+        "mosquitto_pub → mosquitto_sub; CPU/msg below 1x = less CPU per message (ours: this Node process, both " +
+        "ends; theirs: the two C processes). client+memory / client+file: the store rows below (QoS 1 and 2).",
+    );
+    out.push("");
+  }
 }
 
 const e2eStore = e2eRows.filter((r) => e2eOf(r, "client+file") !== undefined || e2eOf(r, "client+memory") !== undefined);
