@@ -238,10 +238,10 @@ const storeDir = process.env["BENCH_STORE_DIR"] || os.tmpdir();
 // its sampling time (passes overrun the minimum, streams are built, GC), plus
 // about 0.4 s per benchmark and 2 s for the bundles.
 const perContenderMs = (run.warmupRounds * run.warmupMs + run.rounds * run.minSampleMs) * 1.45;
-// End to end: (rounds + 1 warm-up) passes × (4 contenders at QoS 0, 6 at QoS 1 and 2; 3 at QoS 1 and 2
-// with e2e:store); a pass takes about 0.4 s at QoS 0, 1.2 s at QoS 1, 2 s at QoS 2 here (the
-// client+file ones the longest).
-const e2eSecondsPerRound = e2eStoreOnly ? 3 * 1.2 + 3 * 2 : 4 * 0.4 + 6 * 1.2 + 6 * 2;
+// End to end: (rounds + 1 warm-up) passes × (5 contenders at QoS 0, 7 at QoS 1 and 2 with the C
+// clients; 3 at QoS 1 and 2 with e2e:store); a pass takes about 0.4 s at QoS 0, 1.2 s at QoS 1, 2 s at
+// QoS 2 here (the client+file ones the longest), plus about 1 s for the C clients' process start.
+const e2eSecondsPerRound = e2eStoreOnly ? 3 * 1.2 + 3 * 2 : 5 * 0.4 + 7 * 1.2 + 7 * 2 + 3;
 const expectedS =
   plan.reduce((s, p) => s + p.contenders * perContenderMs + 400, 0) / 1000 +
   (measureSizes ? 2 : 0) +
@@ -549,7 +549,8 @@ if (e2eAll.length > 0) {
       "C = mosquitto's own C clients (libmosquitto), two processes: mosquitto_sub -V mqttv5 -q Q -C N+3 (and -D " +
       "connect receive-maximum 1000: at 20 it quits with a protocol error at QoS 2) and " +
       "mosquitto_pub -V mqttv5 -q Q -l fed N lines of 64 B on stdin, --nodelay both (timed from writing the lines " +
-      "until mosquitto_sub has printed all N; no 500-message window, it reads stdin as fast as it can; in flight: " +
+      "until mosquitto_sub has printed all N, at QoS 1 and 2 without waiting for the publisher's last acks as the " +
+      "others do; no 500-message window, it reads stdin as fast as it can; in flight: " +
       "-M 1000, but libmosquitto keeps to the broker's Receive Maximum, 20, as the others do). " +
       `${run.rounds} passes each after a warm-up, taking turns; medians. CPU = this process's user + system time per ` +
       "message, both ends (mosquitto's is not counted); for C it is the two C processes' own CPU over the timed " +
