@@ -44,7 +44,7 @@ import { rows, type Row } from "./fixtures.js";
 import { missingThresholds, readThresholds } from "./thresholds.js";
 import { runInterleaved, type Contender, type Result, type RunOptions } from "./harness.js";
 import { fittedTable, Footnotes, fmtMB, fmtRate, fmtRatio, wrap } from "./report.js";
-import { ROLLDOWN_VERSION, sizes, type SizeEntry } from "./size.js";
+import { engineModuleSizes, ROLLDOWN_VERSION, sizes, type ModuleSize, type SizeEntry } from "./size.js";
 
 // ---- arguments ----
 
@@ -236,7 +236,7 @@ const storeDir = process.env["BENCH_STORE_DIR"] || os.tmpdir();
 
 // Calibrated on the full run (2 shared cores): a contender takes about 1.45x
 // its sampling time (passes overrun the minimum, streams are built, GC), plus
-// about 0.4 s per benchmark and 2 s for the bundles.
+// about 0.4 s per benchmark and 5 s for the bundles (the engine, its peers, and each of its modules).
 const perContenderMs = (run.warmupRounds * run.warmupMs + run.rounds * run.minSampleMs) * 1.45;
 // End to end: (rounds + 1 warm-up) passes × (5 contenders at QoS 0, 7 at QoS 1 and 2 with the C
 // clients; 3 at QoS 1 and 2 with e2e:store); a pass takes about 0.4 s at QoS 0, 1.2 s at QoS 1, 2 s at
@@ -244,7 +244,7 @@ const perContenderMs = (run.warmupRounds * run.warmupMs + run.rounds * run.minSa
 const e2eSecondsPerRound = e2eStoreOnly ? 3 * 1.2 + 3 * 2 : 5 * 0.4 + 7 * 1.2 + 7 * 2 + 3;
 const expectedS =
   plan.reduce((s, p) => s + p.contenders * perContenderMs + 400, 0) / 1000 +
-  (measureSizes ? 2 : 0) +
+  (measureSizes ? 5 : 0) +
   (measureE2E && e2eBroker !== undefined ? (run.rounds + 1) * e2eSecondsPerRound : 0);
 const fmtDuration = (s: number): string =>
   s < 90 ? `${Math.round(s)} s` : `${Math.floor(s / 60)} min ${String(Math.round(s % 60)).padStart(2, "0")} s`;
@@ -293,9 +293,11 @@ if (measureE2E) {
 }
 
 let sizeEntries: SizeEntry[] = [];
+let moduleSizes: ModuleSize[] = [];
 if (measureSizes) {
   log("size: bundling with rolldown");
   sizeEntries = await sizes();
+  moduleSizes = await engineModuleSizes();
   for (const s of sizeEntries) {
     if (s.error !== undefined && s.id !== "size:codec") problems.push(`${s.id}: ${s.error}`);
   }
@@ -764,6 +766,26 @@ if (sizeEntries.length > 0) {
   );
   out.push(...notes.lines());
   out.push("");
+  if (moduleSizes.length > 0) {
+    const top = moduleSizes.slice(0, 14);
+    const rest = moduleSizes.slice(14);
+    const rows = top.map((m) => [m.module, kB(m.minified), kB(m.gzipped)]);
+    if (rest.length > 0) {
+      rows.push([`${rest.length} more`, kB(rest.reduce((s, m) => s + m.minified, 0)), kB(rest.reduce((s, m) => s + m.gzipped, 0))]);
+    }
+    const sum = moduleSizes.reduce((s, m) => s + m.gzipped, 0);
+    out.push(fittedTable(["engine bundle, by module (core/dist/…)", "minified alone", "gzip alone"], rows, ["l", "r", "r"], notes));
+    out.push("");
+    out.push(
+      ...wrap(
+        `Each module the engine bundle holds, bundled on its own with its imports left out (so with every export it ` +
+          `has, used or not), minified, gzipped. They add up to ${kB(sum)} gzipped against the bundle's ` +
+          `${engineGz === undefined ? "—" : kB(engineGz)}: gzip shares what repeats across modules. The order says where ` +
+          "the bytes are.",
+      ),
+    );
+    out.push("");
+  }
 }
 
 // ---- targets ----

@@ -11,6 +11,7 @@
 
 import { readFile } from "node:fs/promises";
 import { gzipSync } from "node:zlib";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { rolldown, VERSION } from "rolldown";
 
@@ -36,8 +37,8 @@ function resolveFromHere(specifier: string): string | undefined {
   }
 }
 
-/** Bundles `source` (an ES module importing absolute paths) minified; the bundle's bytes. `external`: imports left out of it. */
-async function bundle(source: string, external?: RegExp): Promise<string> {
+/** Bundles `source` (an ES module importing absolute paths) minified; the bundle's code and the modules in it. `external`: imports left out of it. */
+async function bundleWithModules(source: string, external?: RegExp): Promise<{ code: string; modules: string[] }> {
   const entry = "\0size-entry";
   const build = await rolldown({
     input: "size-entry",
@@ -54,10 +55,55 @@ async function bundle(source: string, external?: RegExp): Promise<string> {
   try {
     const { output } = await build.generate({ format: "esm", minify: true });
     if (output.length !== 1 || output[0].type !== "chunk") throw new Error(`expected one chunk, got ${output.length} outputs`);
-    return output[0].code;
+    return { code: output[0].code, modules: Object.keys(output[0].modules).filter((m) => m !== entry) };
   } finally {
     await build.close();
   }
+}
+
+async function bundle(source: string, external?: RegExp): Promise<string> {
+  return (await bundleWithModules(source, external)).code;
+}
+
+/** The module at `path` minified with every import left out: its own bytes. */
+async function bundleAlone(path: string): Promise<string> {
+  const build = await rolldown({ input: path, logLevel: "silent", external: (_id, importer) => importer !== undefined });
+  try {
+    const { output } = await build.generate({ format: "esm", minify: true });
+    const chunk = output.find((o) => o.type === "chunk");
+    if (chunk === undefined) throw new Error(`no chunk for ${path}`);
+    return chunk.code;
+  } finally {
+    await build.close();
+  }
+}
+
+/** One module of the engine bundle, minified and gzipped on its own (its imports left out). */
+export interface ModuleSize {
+  /** Its path inside @sansmqtt/core's dist. */
+  module: string;
+  minified: number;
+  gzipped: number;
+}
+
+/**
+ * Where the engine's bytes are: each module the `{ MqttConnection }` bundle
+ * holds, bundled alone with its imports left out (so with all of its exports,
+ * used or not), minified, gzipped; largest first. Their sum is more than the
+ * bundle's, since gzip shares what repeats across modules; the order is what
+ * they are for.
+ */
+export async function engineModuleSizes(): Promise<ModuleSize[]> {
+  const root = resolveFromHere("@sansmqtt/core");
+  if (root === undefined) return [];
+  const { modules } = await bundleWithModules(`export { MqttConnection } from ${JSON.stringify(root)};\n`);
+  const dist = dirname(root);
+  const out: ModuleSize[] = [];
+  for (const m of modules) {
+    const bytes = Buffer.from(await bundleAlone(m));
+    out.push({ module: relative(dist, m), minified: bytes.length, gzipped: gzipSync(bytes, { level: 9 }).length });
+  }
+  return out.sort((a, b) => b.gzipped - a.gzipped);
 }
 
 async function measure(id: string, label: string, specifier: string, names: string[], external?: RegExp): Promise<SizeEntry> {
@@ -96,12 +142,37 @@ export async function sizes(): Promise<SizeEntry[]> {
   } else {
     out.push(await measure("size:codec", 'codec subpath: all of "@sansmqtt/core/codec"', "@sansmqtt/core/codec", names));
   }
+  // The part of the codec the engine cannot do without (what a client sends,
+  // checked and written; what a server sends, decoded; the errors), alone.
+  const root = resolveFromHere("@sansmqtt/core");
+  if (root !== undefined) {
+    const dist = dirname(root);
+    out.push(
+      await measureSource(
+        "size:engine-codec",
+        "the engine's codec alone: core/dist/codec/client.js + isValidReasonCode + errors",
+        `export { ClientDecoder, checkPacket, packetSize, writePacket, writePacketChunks, writePacketInto, encodePacket } from ${JSON.stringify(join(dist, "codec/client.js"))};\n` +
+          `export { isValidReasonCode } from ${JSON.stringify(join(dist, "codec/reason-codes.js"))};\n` +
+          `export * from ${JSON.stringify(join(dist, "errors.js"))};\n`,
+      ),
+    );
+  }
   // Peers, for scale. mqtt-packet is a codec only (no session, no flow control,
   // no timers); its three dependencies and Node's built-ins are left out, so a
   // browser bundle of it is larger than this row.
   out.push(await measure("size:mqtt-packet", "peer: mqtt-packet (parser + generate; bl, debug, Node built-ins left out)", "mqtt-packet", ["default"], /^(node:|bl|debug|process-nextick-args|buffer|events|util|stream|readable-stream)(\/|$)/));
   out.push(await published("size:mqttjs", "peer: MQTT.js browser bundle as published (mqtt/dist/mqtt.esm.js, whole client)", "mqtt/dist/mqtt.esm"));
   return out;
+}
+
+/** Bundles an entry module's source text; its sizes. */
+async function measureSource(id: string, label: string, source: string): Promise<SizeEntry> {
+  try {
+    const bytes = Buffer.from(await bundle(source));
+    return { id, label, minified: bytes.length, gzipped: gzipSync(bytes, { level: 9 }).length, error: undefined };
+  } catch (e) {
+    return { id, label, minified: undefined, gzipped: undefined, error: e instanceof Error ? e.message : String(e) };
+  }
 }
 
 /** A file a package publishes already bundled and minified: its bytes as they are, and gzipped. */
