@@ -74,6 +74,9 @@ import {
   type MQTTProtocolVersion,
 } from "./types.js";
 
+/** What `tlsSet` / `tlsSetContext` / `tlsInsecureSet` have configured. */
+type TlsSettings = { -readonly [K in keyof TlsSecurityOptions]: TlsSecurityOptions[K] };
+
 /** Errors the client itself throws; `code` is stable, messages may change. */
 export class ClientError extends Error {
   override readonly name = "ClientError";
@@ -289,79 +292,79 @@ export class Client {
   // ==== fixed at construction ====
   readonly protocol: MQTTProtocolVersion;
   readonly callbackApiVersion: CallbackAPIVersion;
-  private readonly clientIdValue: string;
-  private readonly cleanSession: boolean;
-  private readonly reconnectOnFailure: boolean;
-  private readonly republishOnSessionLoss: boolean;
-  private readonly resubscribeOnSessionLoss: boolean;
-  private readonly maxSendAttempts: number | undefined;
+  readonly #clientIdValue: string;
+  readonly #cleanSession: boolean;
+  readonly #reconnectOnFailure: boolean;
+  readonly #republishOnSessionLoss: boolean;
+  readonly #resubscribeOnSessionLoss: boolean;
+  readonly #maxSendAttempts: number | undefined;
   /** enableBridgeMode() was called. */
-  private bridge = false;
-  private userdata: unknown;
+  #bridge = false;
+  #userdata: unknown;
 
   // ==== settings ====
-  private hostValue = "";
-  private portValue = 1883;
-  private keepaliveValue = 60;
-  private transportValue: TransportName;
-  private connectTimeoutValue = 5.0;
-  private usernameValue: string | undefined;
-  private passwordValue: Uint8Array | undefined;
-  private maxInflightValue = 20;
-  private maxQueuedValue = 0;
-  private manualAckValue: boolean;
-  private bindAddress = "";
-  private bindPort = 0;
-  private cleanStart: boolean | typeof MQTT_CLEAN_START_FIRST_ONLY = MQTT_CLEAN_START_FIRST_ONLY;
-  private connectProperties: Properties | undefined;
-  private will: Will | undefined;
-  private tls: { -readonly [K in keyof TlsSecurityOptions]: TlsSecurityOptions[K] } | undefined;
-  private proxy: ProxyOptions | undefined;
-  private wsPath = "/mqtt";
-  private wsHeaders: WsHeaders | undefined;
-  private minDelay = 1;
-  private maxDelay = 120;
-  private logger: Logger | undefined;
-  private readonly filters = new Map<string, OnMessage>();
+  #hostValue = "";
+  #portValue = 1883;
+  #keepaliveValue = 60;
+  #transportValue: TransportName;
+  #connectTimeoutValue = 5.0;
+  #usernameValue: string | undefined;
+  #passwordValue: Uint8Array | undefined;
+  #maxInflightValue = 20;
+  #maxQueuedValue = 0;
+  #manualAckValue: boolean;
+  #bindAddress = "";
+  #bindPort = 0;
+  #cleanStart: boolean | typeof MQTT_CLEAN_START_FIRST_ONLY = MQTT_CLEAN_START_FIRST_ONLY;
+  #connectProperties: Properties | undefined;
+  #will: Will | undefined;
+  #tls: TlsSettings | undefined;
+  #proxy: ProxyOptions | undefined;
+  #wsPath = "/mqtt";
+  #wsHeaders: WsHeaders | undefined;
+  #minDelay = 1;
+  #maxDelay = 120;
+  #logger: Logger | undefined;
+  readonly #filters = new Map<string, OnMessage>();
   /** Bumped whenever a setting the engine is made from changes. */
-  private settingsVersion = 0;
+  #settingsVersion = 0;
 
   // ==== running state ====
-  private state: ConnState = "new";
-  private engine: MqttConnection;
-  private engineVersion = 0;
-  private loopObj: ExternalLoop;
-  private runner: LoopRunner | undefined;
+  #state: ConnState = "new";
+  #engine: MqttConnection;
+  #engineVersion = 0;
+  #loopObj: ExternalLoop;
+  #runner: LoopRunner | undefined;
   /** In flight / queued outgoing messages by mid (the engine's message id). */
-  private readonly infos = new Map<number, MQTTMessageInfo>();
+  readonly #infos = new Map<number, MQTTMessageInfo>();
   /** MQTT 5: the next connection is the first of a connect() call (clean start FIRST_ONLY). */
-  private firstConnect = true;
+  #firstConnect = true;
   /** The connection attempt under way (reconnect()). */
-  private opening: Promise<void> | undefined;
+  #opening: Promise<void> | undefined;
   /** Network connections opened / ended (closed events handled), to wait for an end. */
-  private opened = 0;
-  private ended = 0;
-  private lastEndRc: MqttErrorCode = MQTT_ERR_SUCCESS;
+  #opened = 0;
+  #ended = 0;
+  #lastEndRc: MqttErrorCode = MQTT_ERR_SUCCESS;
   /** Anything that waits for a change: the end of a connection, a state change, a stop. */
-  private wakeups: Array<() => void> = [];
-  private reconnectDelay: number | undefined;
+  #wakeups: Array<() => void> = [];
+  #reconnectDelay: number | undefined;
   /** loopStart / loopForever is running. */
-  private driving = false;
-  private stopRequested = false;
-  private background: Promise<number> | undefined;
+  #driving = false;
+  #stopRequested = false;
+  #background: Promise<number> | undefined;
   /** A callback's exception, to rethrow from the loop call that ran it. */
-  private callbackError: unknown;
-  private hasCallbackError = false;
+  #callbackError: unknown;
+  #hasCallbackError = false;
   /** reconnect() cut a connection and waits for its end to be processed. */
-  private draining = false;
+  #draining = false;
 
   // ==== the session store (state) ====
-  private readonly store: SessionStore | undefined;
-  private readonly saver: SessionSaver | undefined;
+  readonly #store: SessionStore | undefined;
+  readonly #saver: SessionSaver | undefined;
   /** loadSession() under way or done (it runs once). */
-  private loading: Promise<MQTTMessageInfo[]> | undefined;
-  private loaded = false;
-  private checkpoint: string | undefined;
+  #loading: Promise<MQTTMessageInfo[]> | undefined;
+  #loaded = false;
+  #checkpoint: string | undefined;
 
   constructor(options: ClientOptions = {}) {
     const api = options.callbackApiVersion ?? CallbackAPIVersion.VERSION2;
@@ -379,148 +382,148 @@ export class Client {
     if (protocol === 5 && options.cleanSession !== undefined) {
       throw argError("cleanSession is not used with MQTT 5: use connect()'s cleanStart (and the SessionExpiryInterval property)");
     }
-    this.cleanSession = options.cleanSession ?? true;
+    this.#cleanSession = options.cleanSession ?? true;
     let id = options.clientId ?? "";
-    if (id === "" && !this.cleanSession) throw argError("a client id must be given when cleanSession is false");
+    if (id === "" && !this.#cleanSession) throw argError("a client id must be given when cleanSession is false");
     if (id === "" && protocol === 3) id = randomClientId();
     // The MQTT 3.1 spec allows 1 to 23 characters; Paho leaves the refusal to the broker, we say it here.
     if (protocol === 3 && id.length > 23) throw argError(`MQTT 3.1 allows client ids of 1 to 23 characters, got ${id.length}`);
-    this.clientIdValue = id;
-    this.userdata = options.userdata;
+    this.#clientIdValue = id;
+    this.#userdata = options.userdata;
     const transport = (options.transport ?? "tcp").toLowerCase();
     if (transport !== "tcp" && transport !== "websockets" && transport !== "unix") {
       throw argError(`transport must be "tcp", "websockets" or "unix", got ${JSON.stringify(options.transport)}`);
     }
-    this.transportValue = transport;
-    this.reconnectOnFailure = options.reconnectOnFailure ?? true;
-    this.manualAckValue = options.manualAck ?? false;
+    this.#transportValue = transport;
+    this.#reconnectOnFailure = options.reconnectOnFailure ?? true;
+    this.#manualAckValue = options.manualAck ?? false;
     const store = options.store;
     if (store !== undefined && (typeof store !== "object" || store === null || typeof store.load !== "function" || typeof store.save !== "function")) {
       throw argError("store must be a SessionStore (load, save, clear, close)");
     }
-    this.store = store;
-    this.saver = store === undefined ? undefined : new SessionSaver(store, () => this.snapshot(), (e) => this.log(MQTT_LOG_ERR, `the session could not be saved: ${describe(e)}`));
-    this.republishOnSessionLoss = options.republishOnSessionLoss ?? true;
-    this.resubscribeOnSessionLoss = options.resubscribeOnSessionLoss ?? store !== undefined;
+    this.#store = store;
+    this.#saver = store === undefined ? undefined : new SessionSaver(store, () => this.#snapshot(), (e) => this.#log(MQTT_LOG_ERR, `the session could not be saved: ${describe(e)}`));
+    this.#republishOnSessionLoss = options.republishOnSessionLoss ?? true;
+    this.#resubscribeOnSessionLoss = options.resubscribeOnSessionLoss ?? store !== undefined;
     if (options.maxSendAttempts !== undefined && !(Number.isSafeInteger(options.maxSendAttempts) && options.maxSendAttempts >= 1)) {
       throw argError(`maxSendAttempts must be an integer of 1 or more, got ${String(options.maxSendAttempts)}`);
     }
-    this.maxSendAttempts = options.maxSendAttempts;
-    this.engine = this.makeEngine();
-    this.loopObj = this.makeLoop(this.engine);
+    this.#maxSendAttempts = options.maxSendAttempts;
+    this.#engine = this.#makeEngine();
+    this.#loopObj = this.#makeLoop(this.#engine);
   }
 
   // ==== guarded properties ====
 
-  private guard(name: string): void {
+  #guard(name: string): void {
     const idle =
-      this.state === "new" ||
-      ((this.state === "disconnecting" || this.state === "disconnected" || this.state === "connection-lost") &&
-        !this.loopObj.isOpen &&
-        this.opening === undefined);
+      this.#state === "new" ||
+      ((this.#state === "disconnecting" || this.#state === "disconnected" || this.#state === "connection-lost") &&
+        !this.#loopObj.isOpen &&
+        this.#opening === undefined);
     if (!idle) throw new ClientError("ERR_CLIENT_STATE", `updating ${name} on established connection is not supported`);
   }
 
   get host(): string {
-    return this.hostValue;
+    return this.#hostValue;
   }
   set host(value: string) {
-    this.guard("host");
+    this.#guard("host");
     if (typeof value !== "string" || value === "") throw argError("Invalid host.");
-    this.hostValue = value;
+    this.#hostValue = value;
   }
 
   get port(): number {
-    return this.portValue;
+    return this.#portValue;
   }
   set port(value: number) {
-    this.guard("port");
+    this.#guard("port");
     if (!Number.isInteger(value) || value <= 0 || value > 65535) throw argError(`Invalid port number ${String(value)}.`);
-    this.portValue = value;
+    this.#portValue = value;
   }
 
   /** Keep alive, seconds. */
   get keepalive(): number {
-    return this.keepaliveValue;
+    return this.#keepaliveValue;
   }
   set keepalive(value: number) {
-    this.guard("keepalive");
+    this.#guard("keepalive");
     if (!Number.isInteger(value) || value < 0 || value > 65535) throw argError(`Keepalive must be 0..65535 seconds, got ${String(value)}`);
-    this.keepaliveValue = value;
-    this.settingsVersion++;
+    this.#keepaliveValue = value;
+    this.#settingsVersion++;
   }
 
   get transport(): TransportName {
-    return this.transportValue;
+    return this.#transportValue;
   }
   set transport(value: TransportName) {
-    this.guard("transport");
+    this.#guard("transport");
     const t = String(value).toLowerCase();
     if (t !== "tcp" && t !== "websockets" && t !== "unix") throw argError(`transport must be "tcp", "websockets" or "unix"`);
-    this.transportValue = t;
+    this.#transportValue = t;
   }
 
   /** Seconds to open the connection (TCP, TLS, WebSocket upgrade) and, once open, to get the CONNACK. Default 5, as Paho. */
   get connectTimeout(): number {
-    return this.connectTimeoutValue;
+    return this.#connectTimeoutValue;
   }
   set connectTimeout(value: number) {
-    this.guard("connect_timeout");
+    this.#guard("connect_timeout");
     if (!(typeof value === "number" && value > 0 && Number.isFinite(value))) throw argError("timeout must be a positive number of seconds");
-    this.connectTimeoutValue = value;
-    this.settingsVersion++;
+    this.#connectTimeoutValue = value;
+    this.#settingsVersion++;
   }
 
   get username(): string | undefined {
-    return this.usernameValue;
+    return this.#usernameValue;
   }
   set username(value: string | undefined) {
-    this.guard("username");
-    this.usernameValue = value ?? undefined;
-    this.settingsVersion++;
+    this.#guard("username");
+    this.#usernameValue = value ?? undefined;
+    this.#settingsVersion++;
   }
 
   /** The password as text (UTF-8), or undefined. */
   get password(): string | undefined {
-    return this.passwordValue === undefined ? undefined : new utf8.TextDecoder().decode(this.passwordValue);
+    return this.#passwordValue === undefined ? undefined : new utf8.TextDecoder().decode(this.#passwordValue);
   }
   set password(value: string | Uint8Array | undefined) {
-    this.guard("password");
-    this.passwordValue = value === undefined || value === null ? undefined : typeof value === "string" ? encoder.encode(value) : value;
-    this.settingsVersion++;
+    this.#guard("password");
+    this.#passwordValue = value === undefined || value === null ? undefined : typeof value === "string" ? encoder.encode(value) : value;
+    this.#settingsVersion++;
   }
 
   get maxInflightMessages(): number {
-    return this.maxInflightValue;
+    return this.#maxInflightValue;
   }
   set maxInflightMessages(value: number) {
-    this.guard("max_inflight_messages");
+    this.#guard("max_inflight_messages");
     if (!Number.isInteger(value) || value < 0) throw argError("maxInflightMessages must be an integer >= 0");
-    this.maxInflightValue = value;
-    this.settingsVersion++;
+    this.#maxInflightValue = value;
+    this.#settingsVersion++;
   }
 
   get maxQueuedMessages(): number {
-    return this.maxQueuedValue;
+    return this.#maxQueuedValue;
   }
   set maxQueuedMessages(value: number) {
-    this.guard("max_queued_messages");
+    this.#guard("max_queued_messages");
     if (!Number.isInteger(value) || value < 0) throw argError("maxQueuedMessages must be an integer >= 0");
-    this.maxQueuedValue = value;
-    this.settingsVersion++;
+    this.#maxQueuedValue = value;
+    this.#settingsVersion++;
   }
 
   /** The client id given (or generated for MQTT 3.1); with MQTT 5 and an empty id, the one the broker assigned once connected. */
   get clientId(): string {
-    return this.engine.clientId || this.clientIdValue;
+    return this.#engine.clientId || this.#clientIdValue;
   }
 
   get willTopic(): string {
-    return this.will?.topic ?? "";
+    return this.#will?.topic ?? "";
   }
 
   get willPayload(): Uint8Array | undefined {
-    return this.will?.payload;
+    return this.#will?.payload;
   }
 
   // ==== settings methods ====
@@ -535,19 +538,19 @@ export class Client {
   }
 
   userDataSet(userdata: unknown): void {
-    this.userdata = userdata;
+    this.#userdata = userdata;
   }
 
   userDataGet(): unknown {
-    return this.userdata;
+    return this.#userdata;
   }
 
   /** Credentials for the next CONNECT. The password is sent only with a username, as Paho (and MQTT 3.1.1) does. */
   usernamePwSet(username: string | null | undefined, password?: string | Uint8Array | null): void {
-    this.guard("username");
-    this.usernameValue = username ?? undefined;
-    this.passwordValue = password === undefined || password === null ? undefined : typeof password === "string" ? encoder.encode(password) : password;
-    this.settingsVersion++;
+    this.#guard("username");
+    this.#usernameValue = username ?? undefined;
+    this.#passwordValue = password === undefined || password === null ? undefined : typeof password === "string" ? encoder.encode(password) : password;
+    this.#settingsVersion++;
   }
 
   willSet(topic: string, payload?: Payload, qos: number = 0, retain = false, properties?: Properties): void {
@@ -557,18 +560,18 @@ export class Client {
     if (properties !== undefined && this.protocol !== 5) throw argError("will properties need MQTT 5");
     const will: Will = { topic, payload: payloadBytes(payload), qos: q, retain: Boolean(retain) };
     if (properties !== undefined) will.properties = properties;
-    this.will = will;
-    this.settingsVersion++;
+    this.#will = will;
+    this.#settingsVersion++;
   }
 
   willClear(): void {
-    this.will = undefined;
-    this.settingsVersion++;
+    this.#will = undefined;
+    this.#settingsVersion++;
   }
 
   tlsSet(options: TlsSetOptions = {}): void {
-    if (this.tls !== undefined) throw argError("SSL/TLS has already been configured.");
-    const t: NonNullable<Client["tls"]> = {};
+    if (this.#tls !== undefined) throw argError("SSL/TLS has already been configured.");
+    const t: TlsSettings = {};
     if (options.caCerts !== undefined) t.caFile = options.caCerts;
     if (options.certfile !== undefined) t.certFile = options.certfile;
     if (options.keyfile !== undefined) t.keyFile = options.keyfile;
@@ -577,20 +580,20 @@ export class Client {
     if (options.tlsVersion !== undefined) t.minVersion = options.tlsVersion;
     if (options.alpnProtocols !== undefined) t.alpn = options.alpnProtocols;
     if (options.certReqs === "none") t.insecure = { skipCertificateCheck: true, skipHostnameCheck: true };
-    this.tls = t;
+    this.#tls = t;
   }
 
   /** TLS from a ready-made `tls.SecureContext` (Node), or with Node's defaults when none is given. */
   tlsSetContext(context?: TlsSecurityOptions["secureContext"]): void {
-    if (this.tls !== undefined) throw argError("SSL/TLS has already been configured.");
-    this.tls = context !== undefined ? { secureContext: context } : {};
+    if (this.#tls !== undefined) throw argError("SSL/TLS has already been configured.");
+    this.#tls = context !== undefined ? { secureContext: context } : {};
   }
 
   /** true: accept a server certificate for another host name (still signed by a trusted CA). Dangerous; for tests. */
   tlsInsecureSet(value: boolean): void {
-    if (this.tls === undefined) throw argError("Must configure SSL context before using tlsInsecureSet.");
-    const current = this.tls.insecure ?? {};
-    this.tls.insecure = { ...current, skipHostnameCheck: Boolean(value) };
+    if (this.#tls === undefined) throw argError("Must configure SSL context before using tlsInsecureSet.");
+    const current = this.#tls.insecure ?? {};
+    this.#tls.insecure = { ...current, skipHostnameCheck: Boolean(value) };
   }
 
   /** WebSocket path and extra upgrade headers: an object, or a function called on every connection with the URL. */
@@ -598,8 +601,8 @@ export class Client {
     if (headers !== undefined && typeof headers !== "function" && (typeof headers !== "object" || headers === null)) {
       throw argError("'headers' option to wsSetOptions must be an object or a function");
     }
-    this.wsPath = path;
-    this.wsHeaders = headers;
+    this.#wsPath = path;
+    this.#wsHeaders = headers;
   }
 
   proxySet(options: ProxySetOptions): void {
@@ -607,7 +610,7 @@ export class Client {
       throw argError("proxyType and proxyAddr are required");
     }
     if (options.proxyType === "socks5") {
-      this.proxy = {
+      this.#proxy = {
         type: "socks5",
         host: options.proxyAddr,
         port: options.proxyPort ?? 1080,
@@ -618,7 +621,7 @@ export class Client {
     } else if (options.proxyType === "socks4") {
       // SOCKS4 carries a user id and no password: refused rather than dropped.
       if (options.proxyPassword !== undefined) throw argError("SOCKS4 has no password (use socks5 for a user name and password)");
-      this.proxy = {
+      this.#proxy = {
         type: "socks4",
         host: options.proxyAddr,
         port: options.proxyPort ?? 1080,
@@ -626,7 +629,7 @@ export class Client {
         ...(options.proxyUsername !== undefined ? { username: options.proxyUsername } : {}),
       };
     } else if (options.proxyType === "http") {
-      this.proxy = {
+      this.#proxy = {
         type: "http",
         host: options.proxyAddr,
         port: options.proxyPort ?? 8080,
@@ -641,22 +644,22 @@ export class Client {
   /** Bounds of the reconnect backoff, in seconds; also resets the current delay. */
   reconnectDelaySet(minDelay = 1, maxDelay = 120): void {
     if (!(minDelay > 0) || !(maxDelay >= minDelay)) throw argError("reconnectDelaySet needs 0 < minDelay <= maxDelay");
-    this.minDelay = minDelay;
-    this.maxDelay = maxDelay;
-    this.reconnectDelay = undefined;
+    this.#minDelay = minDelay;
+    this.#maxDelay = maxDelay;
+    this.#reconnectDelay = undefined;
   }
 
   enableLogger(logger?: Logger): void {
-    this.logger = logger ?? this.logger ?? (globalThis as unknown as { console: Logger }).console;
+    this.#logger = logger ?? this.#logger ?? (globalThis as unknown as { console: Logger }).console;
   }
 
   disableLogger(): void {
-    this.logger = undefined;
+    this.#logger = undefined;
   }
 
   /** Takes effect from the next message on (the engine always waits for an ack; handleEvent gives it unless this is on). */
   manualAckSet(on: boolean): void {
-    this.manualAckValue = Boolean(on);
+    this.#manualAckValue = Boolean(on);
   }
 
   /**
@@ -672,20 +675,20 @@ export class Client {
     if (this.protocol === 5) {
       throw new ClientError("ERR_NOT_SUPPORTED", "bridge mode is for MQTT 3.1 / 3.1.1: with MQTT 5, subscribe with SubscribeOptions noLocal and retainAsPublished");
     }
-    if (this.bridge) return;
-    this.bridge = true;
-    this.settingsVersion++;
+    if (this.#bridge) return;
+    this.#bridge = true;
+    this.#settingsVersion++;
   }
 
   /** Every matching filter's callback runs for a message; onMessage runs only when none matched. */
   messageCallbackAdd(sub: string, callback: OnMessage): void {
     if (typeof sub !== "string" || typeof callback !== "function") throw argError("sub and callback must be defined.");
-    this.filters.set(sub, callback);
+    this.#filters.set(sub, callback);
   }
 
   messageCallbackRemove(sub: string): void {
     if (typeof sub !== "string") throw argError("sub must be defined.");
-    this.filters.delete(sub);
+    this.#filters.delete(sub);
   }
 
   // ==== connecting ====
@@ -721,7 +724,7 @@ export class Client {
       if (own.domain === undefined) throw argError(`connectSrv needs a domain: the host name ${JSON.stringify(own.name)} has none`);
       domain = own.domain;
     }
-    const service = `${this.tls !== undefined ? "_secure-mqtt" : "_mqtt"}._tcp.${domain}`;
+    const service = `${this.#tls !== undefined ? "_secure-mqtt" : "_mqtt"}._tcp.${domain}`;
     let records: Array<{ name: string; port: number; priority: number; weight: number }>;
     try {
       records = await lookupSrv(service);
@@ -731,7 +734,7 @@ export class Client {
     const failures: unknown[] = [];
     for (const r of srvOrder(records)) {
       try {
-        this.log(MQTT_LOG_DEBUG, `${service}: trying ${r.name}:${r.port} (priority ${r.priority}, weight ${r.weight})`);
+        this.#log(MQTT_LOG_DEBUG, `${service}: trying ${r.name}:${r.port} (priority ${r.priority}, weight ${r.weight})`);
         return await this.connect(r.name, r.port, keepalive, options);
       } catch (e) {
         if (!(e instanceof TransportError)) throw e;
@@ -744,20 +747,20 @@ export class Client {
   /** Records where to connect; loopStart / loopForever (or reconnect()) connects. */
   connectAsync(host: string, port = 1883, keepalive = 60, options: ConnectOptions = {}): void {
     if (options.bindPort !== undefined && options.bindPort < 0) throw argError("Invalid bind port number.");
-    if (this.loopObj.isOpen) this.loopObj.abort();
-    this.state = "new";
+    if (this.#loopObj.isOpen) this.#loopObj.abort();
+    this.#state = "new";
     this.host = host;
     this.port = port;
     this.keepalive = keepalive;
-    this.bindAddress = options.bindAddress ?? "";
-    this.bindPort = options.bindPort ?? 0;
-    this.cleanStart = options.cleanStart ?? MQTT_CLEAN_START_FIRST_ONLY;
-    if (options.properties !== this.connectProperties) {
-      this.connectProperties = options.properties;
-      this.settingsVersion++;
+    this.#bindAddress = options.bindAddress ?? "";
+    this.#bindPort = options.bindPort ?? 0;
+    this.#cleanStart = options.cleanStart ?? MQTT_CLEAN_START_FIRST_ONLY;
+    if (options.properties !== this.#connectProperties) {
+      this.#connectProperties = options.properties;
+      this.#settingsVersion++;
     }
-    this.firstConnect = true;
-    this.setState("connect-async");
+    this.#firstConnect = true;
+    this.#setState("connect-async");
   }
 
   /**
@@ -766,60 +769,60 @@ export class Client {
    * with the TransportError.
    */
   async reconnect(): Promise<MqttErrorCode> {
-    if (this.hostValue === "") throw argError("Invalid host.");
-    if (this.opening !== undefined) {
-      this.loopObj.abort();
-      await this.opening.catch(() => undefined);
+    if (this.#hostValue === "") throw argError("Invalid host.");
+    if (this.#opening !== undefined) {
+      this.#loopObj.abort();
+      await this.#opening.catch(() => undefined);
     }
-    this.setState("connecting");
-    const attempt = this.openConnection();
-    this.opening = attempt;
+    this.#setState("connecting");
+    const attempt = this.#openConnection();
+    this.#opening = attempt;
     try {
       await attempt;
     } finally {
-      if (this.opening === attempt) this.opening = undefined;
+      if (this.#opening === attempt) this.#opening = undefined;
     }
     return MQTT_ERR_SUCCESS;
   }
 
-  private async openConnection(): Promise<void> {
-    if (this.loopObj.isOpen) {
+  async #openConnection(): Promise<void> {
+    if (this.#loopObj.isOpen) {
       // Paho's reconnect() closes the socket it had; here the loss is reported as usual (onDisconnect once).
-      await this.drain();
+      await this.#drain();
     }
-    if (this.store !== undefined && !this.loaded) await this.loadSession();
-    this.refreshEngine();
-    const factory = await transportFactory(this.transportSettings());
-    this.pendingFactory = factory;
-    this.callUser(() => this.onPreConnect?.(this, this.userdata));
-    const clean = this.protocol === 5 ? (this.cleanStart === MQTT_CLEAN_START_FIRST_ONLY ? this.firstConnect : this.cleanStart) : this.cleanSession;
-    this.log(
+    if (this.#store !== undefined && !this.#loaded) await this.loadSession();
+    this.#refreshEngine();
+    const factory = await transportFactory(this.#transportSettings());
+    this.#pendingFactory = factory;
+    this.#callUser(() => this.onPreConnect?.(this, this.#userdata));
+    const clean = this.protocol === 5 ? (this.#cleanStart === MQTT_CLEAN_START_FIRST_ONLY ? this.#firstConnect : this.#cleanStart) : this.#cleanSession;
+    this.#log(
       MQTT_LOG_DEBUG,
-      `Sending CONNECT (u${this.usernameValue !== undefined ? 1 : 0}, p${this.usernameValue !== undefined && this.passwordValue !== undefined ? 1 : 0}, ` +
-        `wr${this.will?.retain ? 1 : 0}, wq${this.will?.qos ?? 0}, wf${this.will ? 1 : 0}, c${clean ? 1 : 0}, k${this.keepaliveValue}) client_id=${this.clientIdValue}`,
+      `Sending CONNECT (u${this.#usernameValue !== undefined ? 1 : 0}, p${this.#usernameValue !== undefined && this.#passwordValue !== undefined ? 1 : 0}, ` +
+        `wr${this.#will?.retain ? 1 : 0}, wq${this.#will?.qos ?? 0}, wf${this.#will ? 1 : 0}, c${clean ? 1 : 0}, k${this.#keepaliveValue}) client_id=${this.#clientIdValue}`,
     );
     try {
-      await this.loopObj.connect({ clean });
+      await this.#loopObj.connect({ clean });
     } catch (e) {
-      this.log(MQTT_LOG_WARNING, `connection to ${this.describeTarget()} failed: ${describe(e)}`);
-      if (this.state === "connecting") this.setState("connection-lost");
+      this.#log(MQTT_LOG_WARNING, `connection to ${this.#describeTarget()} failed: ${describe(e)}`);
+      if (this.#state === "connecting") this.#setState("connection-lost");
       throw e;
     }
-    this.opened++;
-    this.runner?.schedule();
-    this.throwCallbackError();
+    this.#opened++;
+    this.#runner?.schedule();
+    this.#throwCallbackError();
   }
 
   /** Cuts the open connection and waits until its end is handled (the closed event, onDisconnect). */
-  private async drain(): Promise<void> {
-    const target = this.opened;
-    this.draining = true;
+  async #drain(): Promise<void> {
+    const target = this.#opened;
+    this.#draining = true;
     try {
-      this.loopObj.abort();
-      if (this.loopObj.wantRead()) this.loopObj.loopRead();
-      while (this.ended < target && this.loopObj.isOpen) await this.nextWakeup();
+      this.#loopObj.abort();
+      if (this.#loopObj.wantRead()) this.#loopObj.loopRead();
+      while (this.#ended < target && this.#loopObj.isOpen) await this.#nextWakeup();
     } finally {
-      this.draining = false;
+      this.#draining = false;
     }
   }
 
@@ -830,24 +833,24 @@ export class Client {
    * Also ends loopForever and stops reconnecting.
    */
   disconnect(reasonCode?: number | ReasonCode, properties?: Properties): MqttErrorCode {
-    const wasOpen = this.loopObj.isOpen;
+    const wasOpen = this.#loopObj.isOpen;
     if (!wasOpen) {
-      this.setState("disconnected");
-      if (this.opening !== undefined) this.loopObj.abort();
-      this.rejectPending(MQTT_ERR_NO_CONN, "disconnect() was called; the message was not sent");
+      this.#setState("disconnected");
+      if (this.#opening !== undefined) this.#loopObj.abort();
+      this.#rejectPending(MQTT_ERR_NO_CONN, "disconnect() was called; the message was not sent");
       return MQTT_ERR_NO_CONN;
     }
-    this.setState("disconnecting");
+    this.#setState("disconnecting");
     const options: { reasonCode?: number; properties?: Properties } = {};
     if (reasonCode !== undefined) options.reasonCode = typeof reasonCode === "number" ? reasonCode : reasonCode.value;
     if (properties !== undefined) options.properties = properties;
-    this.log(MQTT_LOG_DEBUG, `Sending DISCONNECT${options.reasonCode !== undefined ? ` reasonCode=${options.reasonCode}` : ""}`);
-    this.loopObj.disconnect(options);
+    this.#log(MQTT_LOG_DEBUG, `Sending DISCONNECT${options.reasonCode !== undefined ? ` reasonCode=${options.reasonCode}` : ""}`);
+    this.#loopObj.disconnect(options);
     return MQTT_ERR_SUCCESS;
   }
 
   isConnected(): boolean {
-    return this.state === "connected";
+    return this.#state === "connected";
   }
 
   // ==== commands ====
@@ -863,22 +866,22 @@ export class Client {
     if (topic.includes("+") || topic.includes("#")) throw argError("Publish topic cannot contain wildcards.");
     const q = checkQos(qos, "publish");
     if (properties !== undefined && this.protocol !== 5) throw argError("properties need MQTT 5");
-    this.checkLoaded("publish");
+    this.#checkLoaded("publish");
     const bytes = payloadBytes(payload);
     const request = { topic, payload: bytes, qos: q, retain: Boolean(retain), ...(properties !== undefined ? { properties } : {}) };
     // Settings changed while offline (maxQueuedMessages ...) apply to what is queued from now on.
-    if (!this.loopObj.isOpen && this.opening === undefined) this.refreshEngine();
+    if (!this.#loopObj.isOpen && this.#opening === undefined) this.#refreshEngine();
     let mid: number;
     try {
-      mid = this.loopObj.publish(request);
+      mid = this.#loopObj.publish(request);
     } catch (e) {
       if (e instanceof MqttError && e.code === ErrorCode.QueueFull) return refusedInfo(0, MQTT_ERR_QUEUE_SIZE);
       throw e;
     }
-    const info = new MQTTMessageInfo(mid, this.loopObj.isOpen ? MQTT_ERR_SUCCESS : MQTT_ERR_NO_CONN);
-    this.infos.set(mid, info);
-    this.saver?.schedule();
-    this.log(MQTT_LOG_DEBUG, `Sending PUBLISH (d0, q${q}, r${retain ? 1 : 0}, m${mid}), '${topic}', ... (${bytes.byteLength} bytes)`);
+    const info = new MQTTMessageInfo(mid, this.#loopObj.isOpen ? MQTT_ERR_SUCCESS : MQTT_ERR_NO_CONN);
+    this.#infos.set(mid, info);
+    this.#saver?.schedule();
+    this.#log(MQTT_LOG_DEBUG, `Sending PUBLISH (d0, q${q}, r${retain ? 1 : 0}, m${mid}), '${topic}', ... (${bytes.byteLength} bytes)`);
     return info;
   }
 
@@ -921,10 +924,10 @@ export class Client {
       }
       return { topicFilter: filter, qos: checkQos(q, "subscribe") };
     });
-    if (!this.loopObj.isOpen) return [MQTT_ERR_NO_CONN, undefined];
-    const mid = this.loopObj.subscribe(subs, properties);
-    this.saver?.schedule();
-    this.log(MQTT_LOG_DEBUG, `Sending SUBSCRIBE (d0, m${mid}) ${subs.map((s) => `[${s.topicFilter}, ${s.qos}]`).join(", ")}`);
+    if (!this.#loopObj.isOpen) return [MQTT_ERR_NO_CONN, undefined];
+    const mid = this.#loopObj.subscribe(subs, properties);
+    this.#saver?.schedule();
+    this.#log(MQTT_LOG_DEBUG, `Sending SUBSCRIBE (d0, m${mid}) ${subs.map((s) => `[${s.topicFilter}, ${s.qos}]`).join(", ")}`);
     return [MQTT_ERR_SUCCESS, mid];
   }
 
@@ -934,19 +937,19 @@ export class Client {
     if (filters === undefined || filters.length === 0) throw argError("Invalid topic.");
     for (const f of filters) if (typeof f !== "string" || f === "") throw argError("Invalid topic.");
     if (properties !== undefined && this.protocol !== 5) throw argError("properties need MQTT 5");
-    if (!this.loopObj.isOpen) return [MQTT_ERR_NO_CONN, undefined];
-    const mid = this.loopObj.unsubscribe(filters, properties);
-    this.saver?.schedule();
-    this.log(MQTT_LOG_DEBUG, `Sending UNSUBSCRIBE (d0, m${mid}) ${filters.join(", ")}`);
+    if (!this.#loopObj.isOpen) return [MQTT_ERR_NO_CONN, undefined];
+    const mid = this.#loopObj.unsubscribe(filters, properties);
+    this.#saver?.schedule();
+    this.#log(MQTT_LOG_DEBUG, `Sending UNSUBSCRIBE (d0, m${mid}) ${filters.join(", ")}`);
     return [MQTT_ERR_SUCCESS, mid];
   }
 
   /** Manual-ack mode: acknowledges the message whose `mid` (packet id) and QoS are given. */
   ack(mid: number, qos: number): MqttErrorCode {
-    if (!this.manualAckValue) return MQTT_ERR_SUCCESS;
+    if (!this.#manualAckValue) return MQTT_ERR_SUCCESS;
     if (qos !== 1 && qos !== 2) return MQTT_ERR_SUCCESS;
-    if (!this.loopObj.isOpen) return MQTT_ERR_NO_CONN;
-    return this.loopObj.ack(mid) ? MQTT_ERR_SUCCESS : MQTT_ERR_INVAL;
+    if (!this.#loopObj.isOpen) return MQTT_ERR_NO_CONN;
+    return this.#loopObj.ack(mid) ? MQTT_ERR_SUCCESS : MQTT_ERR_INVAL;
   }
 
   /**
@@ -961,10 +964,10 @@ export class Client {
    */
   auth(reasonCode: number | ReasonCode = 0x18, properties?: Properties): MqttErrorCode {
     if (this.protocol !== 5) throw argError("enhanced authentication needs MQTT 5");
-    if (!this.loopObj.isOpen) return MQTT_ERR_NO_CONN;
+    if (!this.#loopObj.isOpen) return MQTT_ERR_NO_CONN;
     const code = typeof reasonCode === "number" ? reasonCode : reasonCode.value;
-    this.log(MQTT_LOG_DEBUG, `Sending AUTH (${code})`);
-    this.loopObj.auth(properties === undefined ? { reasonCode: code } : { reasonCode: code, properties });
+    this.#log(MQTT_LOG_DEBUG, `Sending AUTH (${code})`);
+    this.#loopObj.auth(properties === undefined ? { reasonCode: code } : { reasonCode: code, properties });
     return MQTT_ERR_SUCCESS;
   }
 
@@ -983,14 +986,14 @@ export class Client {
    * the stored session is another client id's. Call it before publishing.
    */
   loadSession(): Promise<MQTTMessageInfo[]> {
-    const store = this.store;
+    const store = this.#store;
     if (store === undefined) return Promise.reject(new ClientError("ERR_CLIENT_STATE", "loadSession() needs the store option"));
-    this.loading ??= this.restore(store).catch((e: unknown) => {
+    this.#loading ??= this.#restore(store).catch((e: unknown) => {
       // A later call tries again (the application may have repaired the store).
-      this.loading = undefined;
+      this.#loading = undefined;
       throw e;
     });
-    return this.loading;
+    return this.#loading;
   }
 
   /**
@@ -1002,16 +1005,16 @@ export class Client {
    * handled sees each QoS 2 message exactly once. Needs the store option.
    */
   checkpointSet(value: string): void {
-    if (this.saver === undefined) throw new ClientError("ERR_CLIENT_STATE", "checkpointSet() needs the store option");
+    if (this.#saver === undefined) throw new ClientError("ERR_CLIENT_STATE", "checkpointSet() needs the store option");
     if (typeof value !== "string") throw argError("a checkpoint is a string");
-    this.checkLoaded("checkpointSet");
-    this.checkpoint = value;
-    this.saver.schedule();
+    this.#checkLoaded("checkpointSet");
+    this.#checkpoint = value;
+    this.#saver.schedule();
   }
 
   /** The checkpoint last set, or loaded with the session; undefined when there is none. */
   checkpointGet(): string | undefined {
-    return this.checkpoint;
+    return this.#checkpoint;
   }
 
   /**
@@ -1020,25 +1023,25 @@ export class Client {
    * store. Without a store: resolves at once.
    */
   saveSession(): Promise<void> {
-    if (this.saver === undefined || !this.loaded) return Promise.resolve();
-    return this.saver.request();
+    if (this.#saver === undefined || !this.#loaded) return Promise.resolve();
+    return this.#saver.request();
   }
 
-  private checkLoaded(what: string): void {
-    if (this.store !== undefined && !this.loaded) {
+  #checkLoaded(what: string): void {
+    if (this.#store !== undefined && !this.#loaded) {
       throw new ClientError("ERR_CLIENT_STATE", `${what}() before the stored session was loaded: await loadSession() (or connect()) first`);
     }
   }
 
-  private async restore(store: SessionStore): Promise<MQTTMessageInfo[]> {
+  async #restore(store: SessionStore): Promise<MQTTMessageInfo[]> {
     const stored = await store.load();
-    if (this.loaded) return [];
-    if (this.loopObj.isOpen) throw new ClientError("ERR_CLIENT_STATE", "loadSession() while connected");
+    if (this.#loaded) return [];
+    if (this.#loopObj.isOpen) throw new ClientError("ERR_CLIENT_STATE", "loadSession() while connected");
     const infos: MQTTMessageInfo[] = [];
     if (stored !== undefined) {
       const session = stored.session;
-      if (this.clientIdValue !== "" && session.clientId !== this.clientIdValue) {
-        throw argError(`the stored session belongs to client id ${JSON.stringify(session.clientId)}, not ${JSON.stringify(this.clientIdValue)}`);
+      if (this.#clientIdValue !== "" && session.clientId !== this.#clientIdValue) {
+        throw argError(`the stored session belongs to client id ${JSON.stringify(session.clientId)}, not ${JSON.stringify(this.#clientIdValue)}`);
       }
       // The engine's expiry clock is monotonic and did not run while the
       // program was down: count that time from the wall clock of the save.
@@ -1057,60 +1060,60 @@ export class Client {
         if (left === 0 && (m.state === "queued" || m.sent === false)) expired.push(m);
         else outgoing.push(left === interval ? m : { ...m, properties: { ...m.properties, messageExpiryInterval: left } });
       }
-      const now = this.loopObj.now();
-      this.engine.importSession(now, { ...session, outgoing });
-      this.checkpoint = stored.checkpoint;
+      const now = this.#loopObj.now();
+      this.#engine.importSession(now, { ...session, outgoing });
+      this.#checkpoint = stored.checkpoint;
       for (const m of outgoing) {
         const info = new MQTTMessageInfo(m.mid, MQTT_ERR_NO_CONN);
-        this.infos.set(m.mid, info);
+        this.#infos.set(m.mid, info);
         infos.push(info);
       }
       for (const m of expired) {
         const info = new MQTTMessageInfo(m.mid, MQTT_ERR_NO_CONN);
         const why = `message ${m.mid} expired while the program was not running (Message Expiry Interval ${m.properties!.messageExpiryInterval} s, saved ${Math.round(waited / 1000)} s ago)`;
         info._fail(new PublishError(why, MQTT_ERR_NO_CONN, undefined, { cause: new LocalProtocolError(ErrorCode.MessageExpired, why) }));
-        this.log(MQTT_LOG_WARNING, why);
+        this.#log(MQTT_LOG_WARNING, why);
         infos.push(info);
       }
-      this.log(MQTT_LOG_INFO, `session loaded: ${outgoing.length} outgoing messages, ${expired.length} expired, ${session.incomingQos2.length} incoming QoS 2 in progress, ${session.subscriptions.length} subscriptions`);
+      this.#log(MQTT_LOG_INFO, `session loaded: ${outgoing.length} outgoing messages, ${expired.length} expired, ${session.incomingQos2.length} incoming QoS 2 in progress, ${session.subscriptions.length} subscriptions`);
     }
-    this.loaded = true;
+    this.#loaded = true;
     return infos;
   }
 
   /** What a save writes: the session as it is now, the wall-clock time, the checkpoint. */
-  private snapshot(): StoredSession {
-    const session = this.engine.exportSession(this.loopObj.now());
-    return this.checkpoint === undefined ? { session, savedAt: Date.now() } : { session, savedAt: Date.now(), checkpoint: this.checkpoint };
+  #snapshot(): StoredSession {
+    const session = this.#engine.exportSession(this.#loopObj.now());
+    return this.#checkpoint === undefined ? { session, savedAt: Date.now() } : { session, savedAt: Date.now(), checkpoint: this.#checkpoint };
   }
 
   // ==== the external loop ====
 
   loopRead(maxPackets = 1): MqttErrorCode {
-    const rc = this.loopObj.loopRead(maxPackets);
-    this.throwCallbackError();
+    const rc = this.#loopObj.loopRead(maxPackets);
+    this.#throwCallbackError();
     return rc;
   }
 
   loopWrite(): MqttErrorCode {
-    const rc = this.loopObj.loopWrite();
-    this.throwCallbackError();
+    const rc = this.#loopObj.loopWrite();
+    this.#throwCallbackError();
     return rc;
   }
 
   loopMisc(): MqttErrorCode {
-    const rc = this.loopObj.loopMisc();
-    this.throwCallbackError();
+    const rc = this.#loopObj.loopMisc();
+    this.#throwCallbackError();
     return rc;
   }
 
   wantWrite(): boolean {
-    return this.loopObj.wantWrite();
+    return this.#loopObj.wantWrite();
   }
 
   /** The socket of the open connection (net.Socket, tls.TLSSocket, a WebSocket), or undefined. */
   socket(): unknown {
-    return this.loopObj.socket();
+    return this.#loopObj.socket();
   }
 
   /**
@@ -1121,12 +1124,12 @@ export class Client {
    */
   async loop(timeoutMs = 1000): Promise<MqttErrorCode> {
     if (!(timeoutMs >= 0)) throw argError("Invalid timeout.");
-    const loop = this.loopObj;
-    if (!loop.isOpen && this.opening === undefined) return MQTT_ERR_NO_CONN;
+    const loop = this.#loopObj;
+    if (!loop.isOpen && this.#opening === undefined) return MQTT_ERR_NO_CONN;
     const ready = (): boolean => loop.wantRead() || (loop.wantWrite() && !loop.writeBlocked);
     if (!ready()) {
       const misc = loop.miscDelay();
-      await this.nextWakeup(misc === undefined ? timeoutMs : Math.min(timeoutMs, misc));
+      await this.#nextWakeup(misc === undefined ? timeoutMs : Math.min(timeoutMs, misc));
     }
     let rc: MqttErrorCode = this.loopRead();
     if (rc === MQTT_ERR_SUCCESS && loop.wantWrite() && !loop.writeBlocked) rc = this.loopWrite();
@@ -1140,19 +1143,19 @@ export class Client {
    * lost connection; returns MQTT_ERR_SUCCESS, or MQTT_ERR_INVAL if it runs already.
    */
   loopStart(): MqttErrorCode {
-    if (this.driving) return MQTT_ERR_INVAL;
-    const run = this.drive(true, true);
-    this.background = run;
-    run.catch((e: unknown) => this.log(MQTT_LOG_ERR, `the loop stopped: ${describe(e)}`));
+    if (this.#driving) return MQTT_ERR_INVAL;
+    const run = this.#drive(true, true);
+    this.#background = run;
+    run.catch((e: unknown) => this.#log(MQTT_LOG_ERR, `the loop stopped: ${describe(e)}`));
     return MQTT_ERR_SUCCESS;
   }
 
   /** Stops loopStart's loop (the connection stays as it is); resolves when it has stopped. */
   async loopStop(): Promise<MqttErrorCode> {
-    if (!this.driving || this.background === undefined) return MQTT_ERR_INVAL;
-    this.stopRequested = true;
-    this.wake();
-    await this.background.catch(() => undefined);
+    if (!this.#driving || this.#background === undefined) return MQTT_ERR_INVAL;
+    this.#stopRequested = true;
+    this.#wake();
+    await this.#background.catch(() => undefined);
     return MQTT_ERR_SUCCESS;
   }
 
@@ -1163,66 +1166,66 @@ export class Client {
    * false (default), a first connection that cannot be opened rejects.
    */
   loopForever(options: { retryFirstConnection?: boolean } = {}): Promise<MqttErrorCode> {
-    if (this.driving) return Promise.resolve(MQTT_ERR_INVAL);
-    return this.drive(options.retryFirstConnection ?? false, false);
+    if (this.#driving) return Promise.resolve(MQTT_ERR_INVAL);
+    return this.#drive(options.retryFirstConnection ?? false, false);
   }
 
   // ==== loop driving and reconnecting ====
 
-  private async drive(retryFirst: boolean, background: boolean): Promise<MqttErrorCode> {
-    this.driving = true;
-    this.stopRequested = false;
-    this.backgroundMode = background;
-    this.startRunner();
+  async #drive(retryFirst: boolean, background: boolean): Promise<MqttErrorCode> {
+    this.#driving = true;
+    this.#stopRequested = false;
+    this.#backgroundMode = background;
+    this.#startRunner();
     try {
       // Before any connect(): wait for one (Paho's thread would die on "Invalid host").
-      while (this.state === "new" && !this.stopRequested) await this.nextWakeup();
-      if (this.opening !== undefined) {
+      while (this.#state === "new" && !this.#stopRequested) await this.#nextWakeup();
+      if (this.#opening !== undefined) {
         try {
-          await this.opening;
+          await this.#opening;
         } catch (e) {
-          if (!(e instanceof TransportError) || !(retryFirst || this.reconnectOnFailure)) throw e;
+          if (!(e instanceof TransportError) || !(retryFirst || this.#reconnectOnFailure)) throw e;
         }
-      } else if (this.state === "connect-async" && !this.stopRequested) {
+      } else if (this.#state === "connect-async" && !this.#stopRequested) {
         try {
           await this.reconnect();
         } catch (e) {
           if (!(e instanceof TransportError)) throw e;
-          this.callUser(() => this.onConnectFail?.(this, this.userdata), true);
+          this.#callUser(() => this.onConnectFail?.(this, this.#userdata), true);
           if (!retryFirst) throw e;
         }
       }
       for (;;) {
-        this.throwDriveError();
-        if (this.stopRequested) return MQTT_ERR_SUCCESS;
-        if (this.loopObj.isOpen) {
-          const target = this.opened;
-          while (this.ended < target && this.loopObj.isOpen && !this.stopRequested && this.driveError === undefined) await this.nextWakeup();
-          this.throwDriveError();
-          if (this.stopRequested) return MQTT_ERR_SUCCESS;
+        this.#throwDriveError();
+        if (this.#stopRequested) return MQTT_ERR_SUCCESS;
+        if (this.#loopObj.isOpen) {
+          const target = this.#opened;
+          while (this.#ended < target && this.#loopObj.isOpen && !this.#stopRequested && this.#driveError === undefined) await this.#nextWakeup();
+          this.#throwDriveError();
+          if (this.#stopRequested) return MQTT_ERR_SUCCESS;
         }
         // The application's reconnect() (or connect()) cut the connection and opens
         // the next one: that is the reconnect; a second one here would cut it again.
-        if (await this.applicationAttempt()) continue;
-        if (this.state === "disconnecting" || this.state === "disconnected" || !this.reconnectOnFailure) return this.lastEndRc;
+        if (await this.#applicationAttempt()) continue;
+        if (this.#state === "disconnecting" || this.#state === "disconnected" || !this.#reconnectOnFailure) return this.#lastEndRc;
         // Lost (or never opened): wait, then try again until one opens.
-        await this.backoff();
-        if (this.stopRequested || this.disconnectRequested()) return this.lastEndRc;
-        if (await this.applicationAttempt()) continue;
+        await this.#backoff();
+        if (this.#stopRequested || this.#disconnectRequested()) return this.#lastEndRc;
+        if (await this.#applicationAttempt()) continue;
         try {
           await this.reconnect();
         } catch (e) {
           if (!(e instanceof TransportError)) throw e;
-          this.callUser(() => this.onConnectFail?.(this, this.userdata), true);
-          this.lastEndRc = resultOfError(e);
+          this.#callUser(() => this.onConnectFail?.(this, this.#userdata), true);
+          this.#lastEndRc = resultOfError(e);
         }
       }
     } finally {
-      this.runner?.stop();
-      this.runner = undefined;
-      this.driving = false;
-      this.background = undefined;
-      this.stopRequested = false;
+      this.#runner?.stop();
+      this.#runner = undefined;
+      this.#driving = false;
+      this.#background = undefined;
+      this.#stopRequested = false;
     }
   }
 
@@ -1233,275 +1236,275 @@ export class Client {
    * attempt also returns true: the loop then goes round and backs off as after
    * any failure.
    */
-  private async applicationAttempt(): Promise<boolean> {
-    const attempt = this.opening;
-    if (attempt === undefined) return this.opened > this.ended && this.loopObj.isOpen;
+  async #applicationAttempt(): Promise<boolean> {
+    const attempt = this.#opening;
+    if (attempt === undefined) return this.#opened > this.#ended && this.#loopObj.isOpen;
     try {
       await attempt;
     } catch (e) {
       if (!(e instanceof TransportError)) throw e;
-      this.lastEndRc = resultOfError(e);
+      this.#lastEndRc = resultOfError(e);
     }
     return true;
   }
 
   /** disconnect() was called (read through a method: the state changes behind TypeScript's narrowing, in callbacks). */
-  private disconnectRequested(): boolean {
-    return this.state === "disconnected" || this.state === "disconnecting";
+  #disconnectRequested(): boolean {
+    return this.#state === "disconnected" || this.#state === "disconnecting";
   }
 
-  private backgroundMode = false;
-  private driveError: { error: unknown } | undefined;
+  #backgroundMode = false;
+  #driveError: { error: unknown } | undefined;
 
-  private throwDriveError(): void {
-    const e = this.driveError;
+  #throwDriveError(): void {
+    const e = this.#driveError;
     if (e !== undefined) {
-      this.driveError = undefined;
+      this.#driveError = undefined;
       throw e.error;
     }
   }
 
   /** Waits the current backoff delay (interruptible by disconnect / loopStop), then doubles it. */
-  private async backoff(): Promise<void> {
-    const base = this.reconnectDelay ?? this.minDelay;
-    this.reconnectDelay = Math.min(base * 2, this.maxDelay);
+  async #backoff(): Promise<void> {
+    const base = this.#reconnectDelay ?? this.#minDelay;
+    this.#reconnectDelay = Math.min(base * 2, this.#maxDelay);
     // Equal jitter: half the delay fixed, half random, kept within the bounds, so
     // clients that lost the same broker do not come back in lockstep.
-    const seconds = Math.max(this.minDelay, Math.min(this.maxDelay, base / 2 + (Math.random() * base) / 2));
-    this.log(MQTT_LOG_DEBUG, `reconnecting in ${seconds.toFixed(2)} s`);
+    const seconds = Math.max(this.#minDelay, Math.min(this.#maxDelay, base / 2 + (Math.random() * base) / 2));
+    this.#log(MQTT_LOG_DEBUG, `reconnecting in ${seconds.toFixed(2)} s`);
     const until = host.performance.now() + seconds * 1000;
     // An attempt the application started (reconnect()) ends the wait too.
-    while (!this.stopRequested && this.state !== "disconnected" && this.state !== "disconnecting" && this.opening === undefined) {
+    while (!this.#stopRequested && this.#state !== "disconnected" && this.#state !== "disconnecting" && this.#opening === undefined) {
       const left = until - host.performance.now();
       if (left <= 0) break;
-      await this.nextWakeup(left);
+      await this.#nextWakeup(left);
     }
   }
 
-  private startRunner(): void {
-    this.runner?.stop();
-    const runner = new LoopRunner(this.loopObj);
-    this.runner = runner;
+  #startRunner(): void {
+    this.#runner?.stop();
+    const runner = new LoopRunner(this.#loopObj);
+    this.#runner = runner;
     runner.schedule();
   }
 
   /** Resolves at the next wake() or after `ms`. */
-  private nextWakeup(ms?: number): Promise<void> {
+  #nextWakeup(ms?: number): Promise<void> {
     return new Promise<void>((resolve) => {
       let timer: unknown;
       const done = (): void => {
         host.clearTimeout(timer);
         resolve();
       };
-      this.wakeups.push(done);
+      this.#wakeups.push(done);
       if (ms !== undefined) timer = host.setTimeout(done, Math.max(0, ms));
     });
   }
 
-  private wake(): void {
-    const w = this.wakeups;
-    this.wakeups = [];
+  #wake(): void {
+    const w = this.#wakeups;
+    this.#wakeups = [];
     for (const f of w) f();
   }
 
-  private setState(s: ConnState): void {
-    this.state = s;
-    this.wake();
+  #setState(s: ConnState): void {
+    this.#state = s;
+    this.#wake();
   }
 
   // ==== engine and loop construction ====
 
-  private engineOptions(): ConnectionOptions {
+  #engineOptions(): ConnectionOptions {
     const o: ConnectionOptions = {
       protocolVersion: this.protocol,
-      clientId: this.clientIdValue,
-      clean: this.cleanSession,
-      keepAlive: this.keepaliveValue,
-      connectTimeoutMs: Math.round(this.connectTimeoutValue * 1000),
+      clientId: this.#clientIdValue,
+      clean: this.#cleanSession,
+      keepAlive: this.#keepaliveValue,
+      connectTimeoutMs: Math.round(this.#connectTimeoutValue * 1000),
       // Paho's 0 means "no limit"; the engine wants a number.
-      maxInflight: this.maxInflightValue === 0 ? 0xffff : Math.min(this.maxInflightValue, 0xffff),
-      maxQueued: this.maxQueuedValue === 0 ? Number.MAX_SAFE_INTEGER : this.maxQueuedValue,
+      maxInflight: this.#maxInflightValue === 0 ? 0xffff : Math.min(this.#maxInflightValue, 0xffff),
+      maxQueued: this.#maxQueuedValue === 0 ? Number.MAX_SAFE_INTEGER : this.#maxQueuedValue,
       // Always manual at the engine: without the user's manualAck, handleEvent
       // acks each QoS 1/2 message after its callbacks return, as Paho does, so a
       // program that dies in onMessage has not acknowledged the message.
       manualAck: true,
-      republishOnSessionLoss: this.republishOnSessionLoss,
-      resubscribeOnSessionLoss: this.resubscribeOnSessionLoss,
+      republishOnSessionLoss: this.#republishOnSessionLoss,
+      resubscribeOnSessionLoss: this.#resubscribeOnSessionLoss,
     };
     // The engine checks it (ERR_ARGUMENT naming it) when the Client is made.
-    if (this.maxSendAttempts !== undefined) o.maxSendAttempts = this.maxSendAttempts;
-    if (this.bridge) o.bridge = true;
-    if (this.will !== undefined) o.will = this.will;
-    if (this.usernameValue !== undefined) {
-      o.username = this.usernameValue;
+    if (this.#maxSendAttempts !== undefined) o.maxSendAttempts = this.#maxSendAttempts;
+    if (this.#bridge) o.bridge = true;
+    if (this.#will !== undefined) o.will = this.#will;
+    if (this.#usernameValue !== undefined) {
+      o.username = this.#usernameValue;
       // MQTT 3.1.1 allows no password without a user name; Paho never sends one alone.
-      if (this.passwordValue !== undefined) o.password = this.passwordValue;
+      if (this.#passwordValue !== undefined) o.password = this.#passwordValue;
     }
-    if (this.connectProperties !== undefined && this.protocol === 5) o.properties = this.connectProperties;
+    if (this.#connectProperties !== undefined && this.protocol === 5) o.properties = this.#connectProperties;
     return o;
   }
 
-  private makeEngine(): MqttConnection {
-    this.engineVersion = this.settingsVersion;
-    return new MqttConnection(this.engineOptions());
+  #makeEngine(): MqttConnection {
+    this.#engineVersion = this.#settingsVersion;
+    return new MqttConnection(this.#engineOptions());
   }
 
   /** A new engine when settings changed since this one was made, with the session carried over. */
-  private refreshEngine(): void {
-    if (this.engineVersion === this.settingsVersion) return;
-    const old = this.engine;
+  #refreshEngine(): void {
+    if (this.#engineVersion === this.#settingsVersion) return;
+    const old = this.#engine;
     const now = host.performance.now();
-    const next = this.makeEngine();
+    const next = this.#makeEngine();
     try {
       next.importSession(now, old.exportSession(now));
     } catch (e) {
-      this.log(MQTT_LOG_WARNING, `the session could not be carried over to the new settings: ${describe(e)}`);
+      this.#log(MQTT_LOG_WARNING, `the session could not be carried over to the new settings: ${describe(e)}`);
     }
-    this.engine = next;
-    this.loopObj = this.makeLoop(next);
-    if (this.runner !== undefined) this.startRunner();
+    this.#engine = next;
+    this.#loopObj = this.#makeLoop(next);
+    if (this.#runner !== undefined) this.#startRunner();
   }
 
-  private makeLoop(engine: MqttConnection): ExternalLoop {
+  #makeLoop(engine: MqttConnection): ExternalLoop {
     const loop = new ExternalLoop({
       engine,
       transport: () => {
-        const f = this.pendingFactory;
+        const f = this.#pendingFactory;
         if (f === undefined) throw new ClientError("ERR_CLIENT_STATE", "no transport chosen");
         return f();
       },
       onSocketOpen: (sock) => {
-        this.log(MQTT_LOG_DEBUG, `socket open to ${this.describeTarget()}`);
-        this.callUser(() => this.onSocketOpen?.(this, this.userdata, sock));
+        this.#log(MQTT_LOG_DEBUG, `socket open to ${this.#describeTarget()}`);
+        this.#callUser(() => this.onSocketOpen?.(this, this.#userdata, sock));
       },
-      onSocketClose: (sock) => this.callUser(() => this.onSocketClose?.(this, this.userdata, sock)),
-      onSocketRegisterWrite: (sock) => this.callUser(() => this.onSocketRegisterWrite?.(this, this.userdata, sock)),
-      onSocketUnregisterWrite: (sock) => this.callUser(() => this.onSocketUnregisterWrite?.(this, this.userdata, sock)),
+      onSocketClose: (sock) => this.#callUser(() => this.onSocketClose?.(this, this.#userdata, sock)),
+      onSocketRegisterWrite: (sock) => this.#callUser(() => this.onSocketRegisterWrite?.(this, this.#userdata, sock)),
+      onSocketUnregisterWrite: (sock) => this.#callUser(() => this.onSocketUnregisterWrite?.(this, this.#userdata, sock)),
       onReadable: () => {
-        this.wake();
+        this.#wake();
         // reconnect() waits for the end of the connection it cut; read it when no runner will.
-        if (this.draining && this.runner === undefined) host.queueMicrotask(() => this.loopObj.loopRead());
+        if (this.#draining && this.#runner === undefined) host.queueMicrotask(() => this.#loopObj.loopRead());
       },
-      onWritable: () => this.wake(),
-      onEvent: (e) => this.handleEvent(e, loop),
-      commit: this.saver === undefined ? undefined : () => this.saver!.request(),
+      onWritable: () => this.#wake(),
+      onEvent: (e) => this.#handleEvent(e, loop),
+      commit: this.#saver === undefined ? undefined : () => this.#saver!.request(),
     });
     return loop;
   }
 
-  private pendingFactory: TransportFactory | undefined;
+  #pendingFactory: TransportFactory | undefined;
 
-  private transportSettings(): TransportSettings {
+  #transportSettings(): TransportSettings {
     return {
-      transport: this.transportValue,
-      host: this.hostValue,
-      port: this.portValue,
-      bindAddress: this.bindAddress || undefined,
-      bindPort: this.bindPort || undefined,
-      connectTimeoutMs: Math.round(this.connectTimeoutValue * 1000),
-      tls: this.tls,
-      proxy: this.proxy,
-      wsPath: this.wsPath,
-      wsHeaders: this.wsHeaders,
+      transport: this.#transportValue,
+      host: this.#hostValue,
+      port: this.#portValue,
+      bindAddress: this.#bindAddress || undefined,
+      bindPort: this.#bindPort || undefined,
+      connectTimeoutMs: Math.round(this.#connectTimeoutValue * 1000),
+      tls: this.#tls,
+      proxy: this.#proxy,
+      wsPath: this.#wsPath,
+      wsHeaders: this.#wsHeaders,
     };
   }
 
-  private describeTarget(): string {
-    return this.transportValue === "unix" ? `unix:${this.hostValue}` : `${this.transportValue}://${this.hostValue}:${this.portValue}`;
+  #describeTarget(): string {
+    return this.#transportValue === "unix" ? `unix:${this.#hostValue}` : `${this.#transportValue}://${this.#hostValue}:${this.#portValue}`;
   }
 
   // ==== events → callbacks ====
 
   /** `loop` is the one that delivered the event: an automatic ack goes back through it. */
-  private handleEvent(e: Event, loop: ExternalLoop): void {
+  #handleEvent(e: Event, loop: ExternalLoop): void {
     // Every event is a change of the session (or follows one): save it soon.
     // Bytes that depend on it wait for the save anyway (the loop's commit).
-    this.saver?.schedule();
+    this.#saver?.schedule();
     switch (e.type) {
       case "connected": {
-        this.firstConnect = false;
-        this.reconnectDelay = undefined;
-        this.setState("connected");
-        this.log(MQTT_LOG_DEBUG, `Received CONNACK (${e.sessionPresent ? 1 : 0}, ${e.reasonCode})`);
+        this.#firstConnect = false;
+        this.#reconnectDelay = undefined;
+        this.#setState("connected");
+        this.#log(MQTT_LOG_DEBUG, `Received CONNACK (${e.sessionPresent ? 1 : 0}, ${e.reasonCode})`);
         const rc = new ReasonCode(PacketTypes.CONNACK, e.reasonCode);
-        this.callUser(() => this.onConnect?.(this, this.userdata, { sessionPresent: e.sessionPresent }, rc, e.properties ?? EMPTY_PROPERTIES));
+        this.#callUser(() => this.onConnect?.(this, this.#userdata, { sessionPresent: e.sessionPresent }, rc, e.properties ?? EMPTY_PROPERTIES));
         break;
       }
       case "message": {
         // MQTT 5 messages always carry a properties object (Paho gives an empty Properties); before 5, none.
         const props = this.protocol === 5 ? (e.properties ?? {}) : undefined;
         const m = new MQTTMessage(e.topic, e.payload, e.qos, e.retain, e.packetId ?? 0, e.dup, props, host.performance.now());
-        this.log(MQTT_LOG_DEBUG, `Received PUBLISH (d${e.dup ? 1 : 0}, q${e.qos}, r${e.retain ? 1 : 0}, m${m.mid}), '${e.topic}', ...  (${e.payload.byteLength} bytes)`);
+        this.#log(MQTT_LOG_DEBUG, `Received PUBLISH (d${e.dup ? 1 : 0}, q${e.qos}, r${e.retain ? 1 : 0}, m${m.mid}), '${e.topic}', ...  (${e.payload.byteLength} bytes)`);
         let matched = false;
-        for (const [sub, cb] of [...this.filters]) {
+        for (const [sub, cb] of [...this.#filters]) {
           if (topicMatchesSub(sub, e.topic)) {
             matched = true;
-            this.callUser(() => cb(this, this.userdata, m));
+            this.#callUser(() => cb(this, this.#userdata, m));
           }
         }
-        if (!matched) this.callUser(() => this.onMessage?.(this, this.userdata, m));
+        if (!matched) this.#callUser(() => this.onMessage?.(this, this.#userdata, m));
         // After the callbacks (which may have thrown: callUser logged it), unless
         // the application acks itself. The manual-ack check is made now, so
         // manualAckSet applies from the next message on.
-        if (e.packetId !== undefined && !this.manualAckValue) this.autoAck(loop, e.packetId);
+        if (e.packetId !== undefined && !this.#manualAckValue) this.#autoAck(loop, e.packetId);
         break;
       }
       case "published": {
-        const info = this.infos.get(e.mid);
-        this.infos.delete(e.mid);
+        const info = this.#infos.get(e.mid);
+        this.#infos.delete(e.mid);
         if (e.error !== undefined) {
           // Given up by the engine (dropped QoS 0, expired, too large ...): no ack came, so no onPublish.
           info?._fail(new PublishError(e.error.message, resultOfError(e.error), undefined, { cause: e.error }));
-          this.log(MQTT_LOG_WARNING, `message ${e.mid} not published: ${e.error.message}`);
+          this.#log(MQTT_LOG_WARNING, `message ${e.mid} not published: ${e.error.message}`);
           break;
         }
         const packet = e.qos === 2 ? (e.reasonCode >= 0x80 ? PacketTypes.PUBREC : PacketTypes.PUBCOMP) : PacketTypes.PUBACK;
         const rc = new ReasonCode(packet, e.reasonCode);
         if (rc.isFailure) info?._fail(new PublishError(`the broker refused message ${e.mid}: ${rc.getName()}`, MQTT_ERR_INVAL, rc));
         else info?._complete();
-        this.callUser(() => this.onPublish?.(this, this.userdata, e.mid, rc, e.properties ?? EMPTY_PROPERTIES));
+        this.#callUser(() => this.onPublish?.(this, this.#userdata, e.mid, rc, e.properties ?? EMPTY_PROPERTIES));
         break;
       }
       case "subscribed": {
         const codes = e.reasonCodes.map((c) => new ReasonCode(PacketTypes.SUBACK, c));
-        this.log(MQTT_LOG_DEBUG, `Received SUBACK (m${e.mid}) [${e.reasonCodes.join(", ")}]`);
-        this.callUser(() => this.onSubscribe?.(this, this.userdata, e.mid, codes, e.properties ?? EMPTY_PROPERTIES));
+        this.#log(MQTT_LOG_DEBUG, `Received SUBACK (m${e.mid}) [${e.reasonCodes.join(", ")}]`);
+        this.#callUser(() => this.onSubscribe?.(this, this.#userdata, e.mid, codes, e.properties ?? EMPTY_PROPERTIES));
         break;
       }
       case "unsubscribed": {
         // Before MQTT 5 UNSUBACK carries no codes: an empty list, as Paho gives.
         const codes = this.protocol === 5 ? e.reasonCodes.map((c) => new ReasonCode(PacketTypes.UNSUBACK, c)) : [];
-        this.log(MQTT_LOG_DEBUG, `Received UNSUBACK (m${e.mid})`);
-        this.callUser(() => this.onUnsubscribe?.(this, this.userdata, e.mid, codes, e.properties ?? EMPTY_PROPERTIES));
+        this.#log(MQTT_LOG_DEBUG, `Received UNSUBACK (m${e.mid})`);
+        this.#callUser(() => this.onUnsubscribe?.(this, this.#userdata, e.mid, codes, e.properties ?? EMPTY_PROPERTIES));
         break;
       }
       case "auth": {
-        this.log(MQTT_LOG_DEBUG, `Received AUTH (${e.reasonCode})`);
+        this.#log(MQTT_LOG_DEBUG, `Received AUTH (${e.reasonCode})`);
         const rc = new ReasonCode(PacketTypes.AUTH, e.reasonCode);
-        if (this.onAuth === undefined) this.log(MQTT_LOG_WARNING, `Received AUTH (${rc.getName()}) and no onAuth is set to answer it`);
-        this.callUser(() => this.onAuth?.(this, this.userdata, rc, e.properties ?? EMPTY_PROPERTIES));
+        if (this.onAuth === undefined) this.#log(MQTT_LOG_WARNING, `Received AUTH (${rc.getName()}) and no onAuth is set to answer it`);
+        this.#callUser(() => this.onAuth?.(this, this.#userdata, rc, e.properties ?? EMPTY_PROPERTIES));
         break;
       }
       case "closed":
-        this.connectionClosed(e.reason);
+        this.#connectionClosed(e.reason);
         break;
     }
   }
 
   /** The engine's one `closed` event per connection: onConnect for a refusal, then onDisconnect, exactly once. */
-  private connectionClosed(reason: Extract<Event, { type: "closed" }>["reason"]): void {
+  #connectionClosed(reason: Extract<Event, { type: "closed" }>["reason"]): void {
     const rcResult = resultOfClose(reason);
-    this.lastEndRc = rcResult;
-    this.ended = this.opened;
+    this.#lastEndRc = rcResult;
+    this.#ended = this.#opened;
     let code: ReasonCode;
     let fromServer = false;
     let properties: Properties = EMPTY_PROPERTIES;
     switch (reason.kind) {
       case "refused": {
-        this.firstConnect = false;
+        this.#firstConnect = false;
         const refusal = this.protocol === 5 ? new ReasonCode(PacketTypes.CONNACK, reason.reasonCode) : connackCodeToReasonCode(reason.reasonCode);
-        this.log(MQTT_LOG_DEBUG, `Received CONNACK (0, ${reason.reasonCode})`);
-        this.callUser(() => this.onConnect?.(this, this.userdata, { sessionPresent: false }, refusal, reason.properties ?? EMPTY_PROPERTIES));
+        this.#log(MQTT_LOG_DEBUG, `Received CONNACK (0, ${reason.reasonCode})`);
+        this.#callUser(() => this.onConnect?.(this, this.#userdata, { sessionPresent: false }, refusal, reason.properties ?? EMPTY_PROPERTIES));
         code = new ReasonCode(PacketTypes.DISCONNECT, refusal.value);
         break;
       }
@@ -1524,14 +1527,14 @@ export class Client {
       default:
         code = new ReasonCode(PacketTypes.DISCONNECT, 0x80);
     }
-    const local = this.state === "disconnecting" || this.state === "disconnected";
-    this.setState(local ? "disconnected" : "connection-lost");
-    this.log(local ? MQTT_LOG_DEBUG : MQTT_LOG_NOTICE, `connection ended (${reason.kind}): ${code.getName()}`);
-    const willReconnect = !local && this.driving && this.reconnectOnFailure;
+    const local = this.#state === "disconnecting" || this.#state === "disconnected";
+    this.#setState(local ? "disconnected" : "connection-lost");
+    this.#log(local ? MQTT_LOG_DEBUG : MQTT_LOG_NOTICE, `connection ended (${reason.kind}): ${code.getName()}`);
+    const willReconnect = !local && this.#driving && this.#reconnectOnFailure;
     if (!willReconnect) {
-      this.rejectPending(local ? MQTT_ERR_NO_CONN : MQTT_ERR_CONN_LOST, local ? "disconnected before the message was acknowledged" : "the connection was lost and the client will not reconnect");
+      this.#rejectPending(local ? MQTT_ERR_NO_CONN : MQTT_ERR_CONN_LOST, local ? "disconnected before the message was acknowledged" : "the connection was lost and the client will not reconnect");
     }
-    this.callUser(() => this.onDisconnect?.(this, this.userdata, { isDisconnectPacketFromServer: fromServer }, code, properties));
+    this.#callUser(() => this.onDisconnect?.(this, this.#userdata, { isDisconnectPacketFromServer: fromServer }, code, properties));
   }
 
   /**
@@ -1540,11 +1543,11 @@ export class Client {
    * the session or the server resends the message, so a refusal here is only
    * logged.
    */
-  private autoAck(loop: ExternalLoop, packetId: number): void {
+  #autoAck(loop: ExternalLoop, packetId: number): void {
     try {
-      if (!loop.ack(packetId)) this.log(MQTT_LOG_DEBUG, `message ${packetId}: nothing to acknowledge on this connection any more`);
+      if (!loop.ack(packetId)) this.#log(MQTT_LOG_DEBUG, `message ${packetId}: nothing to acknowledge on this connection any more`);
     } catch (e) {
-      this.log(MQTT_LOG_WARNING, `message ${packetId} could not be acknowledged: ${describe(e)}`);
+      this.#log(MQTT_LOG_WARNING, `message ${packetId} could not be acknowledged: ${describe(e)}`);
     }
   }
 
@@ -1554,50 +1557,50 @@ export class Client {
    * session and still go out if the application connects again, but their
    * infos keep the failure: the application was told, and decides.
    */
-  private rejectPending(rc: number, why: string): void {
-    for (const [mid, info] of this.infos) {
+  #rejectPending(rc: number, why: string): void {
+    for (const [mid, info] of this.#infos) {
       if (info._pending) info._fail(new PublishError(`message ${mid}: ${why}`, rc));
     }
-    this.infos.clear();
+    this.#infos.clear();
   }
 
   /** Runs a user callback; its exception is logged and kept to rethrow (see suppressExceptions). */
-  private callUser(f: () => void, swallow = false): void {
+  #callUser(f: () => void, swallow = false): void {
     try {
       f();
     } catch (e) {
-      this.log(MQTT_LOG_ERR, `Caught exception in callback: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-      if (swallow || this.suppressExceptions || this.hasCallbackError) return;
-      if (this.driving) {
-        if (!this.backgroundMode) {
-          this.driveError = { error: e };
-          this.wake();
+      this.#log(MQTT_LOG_ERR, `Caught exception in callback: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      if (swallow || this.suppressExceptions || this.#hasCallbackError) return;
+      if (this.#driving) {
+        if (!this.#backgroundMode) {
+          this.#driveError = { error: e };
+          this.#wake();
         }
         return;
       }
-      this.callbackError = e;
-      this.hasCallbackError = true;
+      this.#callbackError = e;
+      this.#hasCallbackError = true;
     }
   }
 
-  private throwCallbackError(): void {
-    if (!this.hasCallbackError) return;
-    const e = this.callbackError;
-    this.hasCallbackError = false;
-    this.callbackError = undefined;
+  #throwCallbackError(): void {
+    if (!this.#hasCallbackError) return;
+    const e = this.#callbackError;
+    this.#hasCallbackError = false;
+    this.#callbackError = undefined;
     throw e;
   }
 
-  private log(level: number, message: string): void {
+  #log(level: number, message: string): void {
     const onLog = this.onLog;
     if (onLog !== undefined) {
       try {
-        onLog(this, this.userdata, level, message);
+        onLog(this, this.#userdata, level, message);
       } catch {
         // Paho swallows on_log's exceptions too: logging must not break the loop.
       }
     }
-    const logger = this.logger;
+    const logger = this.#logger;
     if (logger === undefined) return;
     if (level === MQTT_LOG_ERR) logger.error(message);
     else if (level === MQTT_LOG_WARNING) logger.warn(message);

@@ -24,53 +24,60 @@ interface Waiter {
 
 export class SessionSaver {
   /** Waiters for the next save (the one that has not started yet). */
-  private next: Waiter[] | undefined;
-  private running = false;
+  #next: Waiter[] | undefined;
+  #running = false;
   /** Saves written, for tests and logs. */
   saves = 0;
 
+  readonly #store: SessionStore;
+  readonly #snapshot: () => StoredSession;
+  readonly #onError: (e: unknown) => void;
   constructor(
-    private readonly store: SessionStore,
+    store: SessionStore,
     /** What to save, taken when the save starts. */
-    private readonly snapshot: () => StoredSession,
+    snapshot: () => StoredSession,
     /** Every failed save, once (waiters get the error too). */
-    private readonly onError: (e: unknown) => void,
-  ) {}
+    onError: (e: unknown) => void,
+  ) {
+    this.#store = store;
+    this.#snapshot = snapshot;
+    this.#onError = onError;
+  }
 
   /** Resolves once a save that started after this call is durable; rejects with the store's error. */
   request(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.schedule();
-      this.next!.push({ resolve, reject });
+      this.#next!.push({ resolve, reject });
     });
   }
 
   /** A save soon, for a change that holds nothing back (nobody waits for it). */
   schedule(): void {
-    if (this.next !== undefined) return;
-    this.next = [];
-    if (!this.running) host.queueMicrotask(() => void this.run());
+    if (this.#next !== undefined) return;
+    this.#next = [];
+    if (!this.#running) host.queueMicrotask(() => void this.#run());
   }
 
   /** Whether a save is written or waits to be. */
   get busy(): boolean {
-    return this.running || this.next !== undefined;
+    return this.#running || this.#next !== undefined;
   }
 
-  private async run(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
+  async #run(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
     try {
-      while (this.next !== undefined) {
-        const waiters = this.next;
-        this.next = undefined;
+      while (this.#next !== undefined) {
+        const waiters = this.#next;
+        this.#next = undefined;
         let failure: { error: unknown } | undefined;
         try {
-          await this.store.save(this.snapshot());
+          await this.#store.save(this.#snapshot());
           this.saves++;
         } catch (e) {
           failure = { error: e };
-          this.onError(e);
+          this.#onError(e);
         }
         for (const w of waiters) {
           if (failure === undefined) w.resolve();
@@ -78,7 +85,7 @@ export class SessionSaver {
         }
       }
     } finally {
-      this.running = false;
+      this.#running = false;
     }
   }
 }

@@ -253,9 +253,9 @@ export class PublishError extends Error {
  */
 export class MQTTMessageInfo {
   rc: number;
-  private published = false;
-  private failure: PublishError | undefined;
-  private waiters: Array<{ resolve: () => void; reject: (e: PublishError) => void }> = [];
+  #published = false;
+  #failure: PublishError | undefined;
+  #waiters: Array<{ resolve: () => void; reject: (e: PublishError) => void }> = [];
 
   constructor(
     readonly mid: number,
@@ -269,8 +269,8 @@ export class MQTTMessageInfo {
    * Throws the PublishError when it can no longer be delivered (Paho raises too).
    */
   isPublished(): boolean {
-    if (this.failure !== undefined) throw this.failure;
-    return this.published;
+    if (this.#failure !== undefined) throw this.#failure;
+    return this.#published;
   }
 
   /**
@@ -280,8 +280,8 @@ export class MQTTMessageInfo {
    * when given a timeout, and never returns silently on one.
    */
   waitForPublish(timeoutMs?: number): Promise<void> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
-    if (this.published) return Promise.resolve();
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    if (this.#published) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       let timer: unknown;
       const entry = {
@@ -294,11 +294,11 @@ export class MQTTMessageInfo {
           reject(e);
         },
       };
-      this.waiters.push(entry);
+      this.#waiters.push(entry);
       if (timeoutMs !== undefined) {
         if (!(timeoutMs >= 0)) throw new RangeError(`timeoutMs must be >= 0, got ${String(timeoutMs)}`);
         timer = host.setTimeout(() => {
-          this.waiters = this.waiters.filter((w) => w !== entry);
+          this.#waiters = this.#waiters.filter((w) => w !== entry);
           reject(new PublishError(`message ${this.mid} not published within ${timeoutMs} ms`, -1));
         }, timeoutMs);
       }
@@ -307,28 +307,28 @@ export class MQTTMessageInfo {
 
   /** @internal The message is done. */
   _complete(): void {
-    if (this.published || this.failure !== undefined) return;
-    this.published = true;
+    if (this.#published || this.#failure !== undefined) return;
+    this.#published = true;
     // A QoS 1/2 message queued while offline said NO_CONN; it went out after all.
     this.rc = MQTT_ERR_SUCCESS;
-    const w = this.waiters;
-    this.waiters = [];
+    const w = this.#waiters;
+    this.#waiters = [];
     for (const x of w) x.resolve();
   }
 
   /** @internal The message will not be delivered. */
   _fail(error: PublishError): void {
-    if (this.published || this.failure !== undefined) return;
-    this.failure = error;
+    if (this.#published || this.#failure !== undefined) return;
+    this.#failure = error;
     this.rc = error.rc;
-    const w = this.waiters;
-    this.waiters = [];
+    const w = this.#waiters;
+    this.#waiters = [];
     for (const x of w) x.reject(error);
   }
 
   /** @internal Whether it is still undecided. */
   get _pending(): boolean {
-    return !this.published && this.failure === undefined;
+    return !this.#published && this.#failure === undefined;
   }
 
   *[Symbol.iterator](): IterableIterator<number> {

@@ -116,40 +116,40 @@ export class ExternalLoop implements LoopHooks {
   onWritable: LoopHooks["onWritable"];
   onEvent: LoopHooks["onEvent"];
 
-  private readonly makeTransport: () => Transport;
-  private readonly clock: () => number;
-  private readonly closeTimeoutMs: number;
-  private readonly commit: (() => Promise<void> | undefined) | undefined;
-  private phase: Phase = "idle";
-  private transport: Transport | undefined;
-  private sock: unknown = undefined;
+  readonly #makeTransport: () => Transport;
+  readonly #clock: () => number;
+  readonly #closeTimeoutMs: number;
+  readonly #commit: (() => Promise<void> | undefined) | undefined;
+  #phase: Phase = "idle";
+  #transport: Transport | undefined;
+  #sock: unknown = undefined;
   /** Received chunks not yet given to the engine (loopRead gives them). Ownership passed to us by the transport. */
-  private inbox: Uint8Array[] = [];
+  #inbox: Uint8Array[] = [];
   /** The transport's onClose arrived and loopRead/loopMisc have not handled it yet. */
-  private ended: { error: TransportError | undefined } | undefined;
+  #ended: { error: TransportError | undefined } | undefined;
   /** The transport asked us to wait for drain. */
-  private blocked = false;
+  #blocked = false;
   /**
    * Batches taken from the engine that wait for their commit, or behind one
    * that does, in order. Commits are pipelined: while one is being saved the
    * next batch may be taken and its commit asked for (a store combines them:
    * group commit), up to HELD_BATCHES / HELD_BYTES.
    */
-  private held: Array<{ chunks: Uint8Array[]; bytes: number; ready: boolean }> = [];
-  private heldBytes = 0;
+  #held: Array<{ chunks: Uint8Array[]; bytes: number; ready: boolean }> = [];
+  #heldBytes = 0;
   /** The engine ended the connection while a commit was pending: close the transport once the held bytes are out. */
-  private closeAfterCommit = false;
-  private registered = false;
-  private readSignalled = false;
+  #closeAfterCommit = false;
+  #registered = false;
+  #readSignalled = false;
   /** When a graceful close gives up waiting for the broker (loop clock). */
-  private closeBy: number | undefined;
+  #closeBy: number | undefined;
 
   constructor(options: ExternalLoopOptions) {
     this.engine = options.engine;
-    this.makeTransport = options.transport;
-    this.clock = options.clock ?? defaultClock;
-    this.closeTimeoutMs = options.closeTimeoutMs ?? 2_000;
-    this.commit = options.commit;
+    this.#makeTransport = options.transport;
+    this.#clock = options.clock ?? defaultClock;
+    this.#closeTimeoutMs = options.closeTimeoutMs ?? 2_000;
+    this.#commit = options.commit;
     this.onSocketOpen = options.onSocketOpen;
     this.onSocketClose = options.onSocketClose;
     this.onSocketRegisterWrite = options.onSocketRegisterWrite;
@@ -161,7 +161,7 @@ export class ExternalLoop implements LoopHooks {
 
   /** The loop's clock, in milliseconds: the `now` it gives the engine. */
   now(): number {
-    return this.clock();
+    return this.#clock();
   }
 
   // ==== connecting ====
@@ -176,50 +176,50 @@ export class ExternalLoop implements LoopHooks {
    * or opening; a previous connection still closing gracefully is cut.
    */
   connect(options: { clean?: boolean } = {}): Promise<void> {
-    if (this.phase === "opening" || this.phase === "open") throw misuse(`connect() while a connection is ${this.phase}`);
-    if (this.phase === "closing") this.forget(new TransportError(TransportErrorCode.Aborted, "replaced by a new connection"));
-    const transport = this.makeTransport();
-    this.transport = transport;
-    this.phase = "opening";
+    if (this.#phase === "opening" || this.#phase === "open") throw misuse(`connect() while a connection is ${this.#phase}`);
+    if (this.#phase === "closing") this.#forget(new TransportError(TransportErrorCode.Aborted, "replaced by a new connection"));
+    const transport = this.#makeTransport();
+    this.#transport = transport;
+    this.#phase = "opening";
     return new Promise<void>((resolve, reject) => {
       transport.open({
         onOpen: () => {
-          if (this.transport !== transport) return;
-          this.phase = "open";
-          this.sock = transport.socket();
-          this.onSocketOpen?.(this.sock);
+          if (this.#transport !== transport) return;
+          this.#phase = "open";
+          this.#sock = transport.socket();
+          this.onSocketOpen?.(this.#sock);
           try {
             this.engine.connect(this.now(), options);
           } catch (e) {
             // The engine refused (for example a connection already up): undo the socket.
-            this.teardown();
-            this.forget(e);
+            this.#teardown();
+            this.#forget(e);
             reject(e);
             return;
           }
-          this.updateWriteInterest();
+          this.#updateWriteInterest();
           resolve();
         },
         onData: (chunk) => {
-          if (this.transport !== transport || this.phase !== "open") return;
-          this.inbox.push(chunk);
-          this.signalReadable();
+          if (this.#transport !== transport || this.#phase !== "open") return;
+          this.#inbox.push(chunk);
+          this.#signalReadable();
         },
         onDrain: () => {
-          if (this.transport !== transport) return;
-          this.blocked = false;
-          if (this.phase === "open") this.onWritable?.();
+          if (this.#transport !== transport) return;
+          this.#blocked = false;
+          if (this.#phase === "open") this.onWritable?.();
         },
         onClose: (error) => {
-          if (this.transport !== transport) return;
-          if (this.phase === "opening") {
-            this.transport = undefined;
-            this.phase = "idle";
+          if (this.#transport !== transport) return;
+          if (this.#phase === "opening") {
+            this.#transport = undefined;
+            this.#phase = "idle";
             reject(error ?? new TransportError(TransportErrorCode.Reset, "the connection closed before it opened"));
             return;
           }
-          this.ended = { error };
-          this.signalReadable();
+          this.#ended = { error };
+          this.#signalReadable();
         },
       });
     });
@@ -236,22 +236,22 @@ export class ExternalLoop implements LoopHooks {
    * received is handled (the engine parses lazily, so this costs no memory).
    */
   loopRead(_maxPackets = 1): MqttErrorCode {
-    this.readSignalled = false;
-    if (this.phase === "closing") {
-      this.inbox = [];
-      if (this.ended !== undefined) this.finishClosing();
+    this.#readSignalled = false;
+    if (this.#phase === "closing") {
+      this.#inbox = [];
+      if (this.#ended !== undefined) this.#finishClosing();
       return MQTT_ERR_NO_CONN;
     }
-    if (this.phase !== "open") return MQTT_ERR_NO_CONN;
+    if (this.#phase !== "open") return MQTT_ERR_NO_CONN;
     const now = this.now();
-    const inbox = this.inbox;
+    const inbox = this.#inbox;
     if (inbox.length > 0) {
-      this.inbox = [];
+      this.#inbox = [];
       for (const chunk of inbox) this.engine.receiveData(now, chunk);
     }
-    let rc = this.dispatch(now);
-    if (this.ended !== undefined && this.phase === "open") rc = this.lost(now);
-    this.updateWriteInterest();
+    let rc = this.#dispatch(now);
+    if (this.#ended !== undefined && this.#phase === "open") rc = this.#lost(now);
+    this.#updateWriteInterest();
     return rc;
   }
 
@@ -262,12 +262,12 @@ export class ExternalLoop implements LoopHooks {
    * MQTT_ERR_NO_CONN without a connection.
    */
   loopWrite(): MqttErrorCode {
-    if (this.phase !== "open") return MQTT_ERR_NO_CONN;
+    if (this.#phase !== "open") return MQTT_ERR_NO_CONN;
     const now = this.now();
-    this.flush(now);
+    this.#flush(now);
     // QoS 0 `published` events are ready once their bytes are handed out.
-    const rc = this.dispatch(now);
-    this.updateWriteInterest();
+    const rc = this.#dispatch(now);
+    this.#updateWriteInterest();
     return rc;
   }
 
@@ -280,29 +280,29 @@ export class ExternalLoop implements LoopHooks {
    */
   loopMisc(): MqttErrorCode {
     const now = this.now();
-    if (this.phase === "closing") {
-      if (this.ended !== undefined) this.finishClosing();
-      else if (this.closeBy !== undefined && now >= this.closeBy) {
+    if (this.#phase === "closing") {
+      if (this.#ended !== undefined) this.#finishClosing();
+      else if (this.#closeBy !== undefined && now >= this.#closeBy) {
         // Cut by us: the transport reports it as ERR_TRANSPORT_ABORTED with this cause.
-        this.forget(new Error(`the broker did not close within ${this.closeTimeoutMs} ms`));
+        this.#forget(new Error(`the broker did not close within ${this.#closeTimeoutMs} ms`));
       }
       return MQTT_ERR_NO_CONN;
     }
-    if (this.phase !== "open") return MQTT_ERR_NO_CONN;
-    if (this.ended !== undefined) {
+    if (this.#phase !== "open") return MQTT_ERR_NO_CONN;
+    if (this.#ended !== undefined) {
       // Bytes that arrived before the end are the engine's first.
       return this.loopRead();
     }
     const due = this.engine.pollTimeout();
     if (due !== undefined && due <= now) this.engine.handleTimeout(now);
-    const rc = this.dispatch(now);
-    this.updateWriteInterest();
+    const rc = this.#dispatch(now);
+    this.#updateWriteInterest();
     return rc;
   }
 
   /** Whether `loopWrite` has work: bytes in the engine, or bytes the transport holds until drain (Paho's want_write). */
   wantWrite(): boolean {
-    return this.phase === "open" && (this.blocked || this.held.length > 0 || this.engine.wantsWrite());
+    return this.#phase === "open" && (this.#blocked || this.#held.length > 0 || this.engine.wantsWrite());
   }
 
   /**
@@ -311,12 +311,12 @@ export class ExternalLoop implements LoopHooks {
    * writable). `onWritable` says when this ends.
    */
   get writeBlocked(): boolean {
-    return this.blocked || (this.held.length > 0 && (this.heldFull() || !this.engine.wantsWrite()));
+    return this.#blocked || (this.#held.length > 0 && (this.#heldFull() || !this.engine.wantsWrite()));
   }
 
   /** Whether `loopRead` has work now (what `onReadable` announced). */
   wantRead(): boolean {
-    return this.ended !== undefined || (this.phase === "open" && (this.inbox.length > 0 || this.engine.wantsEvents()));
+    return this.#ended !== undefined || (this.#phase === "open" && (this.#inbox.length > 0 || this.engine.wantsEvents()));
   }
 
   /**
@@ -326,49 +326,49 @@ export class ExternalLoop implements LoopHooks {
    */
   miscDelay(): number | undefined {
     let at: number | undefined;
-    if (this.phase === "open") at = this.engine.pollTimeout();
-    else if (this.phase === "closing") at = this.closeBy;
-    if (this.ended !== undefined) return 0;
+    if (this.#phase === "open") at = this.engine.pollTimeout();
+    else if (this.#phase === "closing") at = this.#closeBy;
+    if (this.#ended !== undefined) return 0;
     return at === undefined ? undefined : Math.max(0, at - this.now());
   }
 
   /** The socket of the current connection (net.Socket, tls.TLSSocket, a WebSocket), or undefined. */
   socket(): unknown {
-    return this.phase === "open" ? this.sock : undefined;
+    return this.#phase === "open" ? this.#sock : undefined;
   }
 
   /** Whether a network connection is open (between onSocketOpen and onSocketClose). */
   get isOpen(): boolean {
-    return this.phase === "open";
+    return this.#phase === "open";
   }
 
   // ==== commands: the engine's, with the loop's clock ====
 
   /** `engine.publish` with the loop's clock; returns the mid. Throws the engine's typed errors. */
   publish(request: PublishRequest): number {
-    return this.command((now) => this.engine.publish(now, request));
+    return this.#command((now) => this.engine.publish(now, request));
   }
 
   subscribe(subscriptions: Subscription | Subscription[], properties?: Properties): number {
-    return this.command((now) => this.engine.subscribe(now, subscriptions, properties));
+    return this.#command((now) => this.engine.subscribe(now, subscriptions, properties));
   }
 
   unsubscribe(topicFilters: string | string[], properties?: Properties): number {
-    return this.command((now) => this.engine.unsubscribe(now, topicFilters, properties));
+    return this.#command((now) => this.engine.unsubscribe(now, topicFilters, properties));
   }
 
   /** Queues DISCONNECT; `loopWrite` sends it, then the `closed` event comes and the socket closes. */
   disconnect(options: { reasonCode?: number; properties?: Properties } = {}): void {
-    this.command((now) => this.engine.disconnect(now, options));
+    this.#command((now) => this.engine.disconnect(now, options));
   }
 
   auth(options: { reasonCode: number; properties?: Properties }): void {
-    this.command((now) => this.engine.auth(now, options));
+    this.#command((now) => this.engine.auth(now, options));
   }
 
   /** Acknowledges a QoS 1/2 message in manual-ack mode. */
   ack(packetId: number, options: { reasonCode?: number; properties?: Properties } = {}): boolean {
-    return this.command((now) => this.engine.ack(now, packetId, options));
+    return this.#command((now) => this.engine.ack(now, packetId, options));
   }
 
   /**
@@ -377,52 +377,52 @@ export class ExternalLoop implements LoopHooks {
    * any other by the next `loopRead`/`loopMisc`. Does nothing without one.
    */
   abort(error?: unknown): void {
-    if (this.phase === "opening") this.transport?.close(error ?? new TransportError(TransportErrorCode.Aborted, "aborted"));
-    else if (this.phase === "open" && this.ended === undefined) {
-      this.transport?.close(error ?? new TransportError(TransportErrorCode.Aborted, "aborted"));
-    } else if (this.phase === "closing") this.forget(error);
+    if (this.#phase === "opening") this.#transport?.close(error ?? new TransportError(TransportErrorCode.Aborted, "aborted"));
+    else if (this.#phase === "open" && this.#ended === undefined) {
+      this.#transport?.close(error ?? new TransportError(TransportErrorCode.Aborted, "aborted"));
+    } else if (this.#phase === "closing") this.#forget(error);
   }
 
   // ==== internals ====
 
-  private command<T>(run: (now: number) => T): T {
+  #command<T>(run: (now: number) => T): T {
     const result = run(this.now());
-    this.updateWriteInterest();
-    if (this.engine.wantsEvents()) this.signalReadable();
+    this.#updateWriteInterest();
+    if (this.engine.wantsEvents()) this.#signalReadable();
     return result;
   }
 
-  private signalReadable(): void {
-    if (this.readSignalled) return;
-    this.readSignalled = true;
+  #signalReadable(): void {
+    if (this.#readSignalled) return;
+    this.#readSignalled = true;
     this.onReadable?.();
   }
 
-  private flush(now: number): void {
-    const transport = this.transport;
-    if (this.blocked || this.heldFull() || transport === undefined) return;
+  #flush(now: number): void {
+    const transport = this.#transport;
+    if (this.#blocked || this.#heldFull() || transport === undefined) return;
     const chunks = this.engine.pollTransmit(now);
     if (chunks.length === 0) return;
     // Only bytes that carry a change the store must hold wait (a QoS 1 PUBLISH does not: at least once).
-    const pending = this.commit !== undefined && this.engine.transmitNeedsSave ? this.commit() : undefined;
-    if (pending === undefined && this.held.length === 0) {
-      if (!transport.write(chunks)) this.blocked = true;
+    const pending = this.#commit !== undefined && this.engine.transmitNeedsSave ? this.#commit() : undefined;
+    if (pending === undefined && this.#held.length === 0) {
+      if (!transport.write(chunks)) this.#blocked = true;
       return;
     }
     // Behind a batch that waits, even bytes that need no commit wait: order is kept.
     const batch = { chunks, bytes: chunks.reduce((n, c) => n + c.length, 0), ready: pending === undefined };
-    this.held.push(batch);
-    this.heldBytes += batch.bytes;
+    this.#held.push(batch);
+    this.#heldBytes += batch.bytes;
     pending?.then(
       () => {
         batch.ready = true;
-        this.release(transport, true);
+        this.#release(transport, true);
       },
       (e: unknown) => {
-        if (this.transport !== transport) return;
-        this.held = [];
-        this.heldBytes = 0;
-        this.closeAfterCommit = false;
+        if (this.#transport !== transport) return;
+        this.#held = [];
+        this.#heldBytes = 0;
+        this.#closeAfterCommit = false;
         // The bytes never go out: the store could not make them safe to send.
         transport.close(e);
       },
@@ -430,8 +430,8 @@ export class ExternalLoop implements LoopHooks {
   }
 
   /** Held batches stop the loop taking more from the engine past these (the engine's own output bound then holds). */
-  private heldFull(): boolean {
-    return this.held.length >= HELD_BATCHES || this.heldBytes >= HELD_BYTES;
+  #heldFull(): boolean {
+    return this.#held.length >= HELD_BATCHES || this.#heldBytes >= HELD_BYTES;
   }
 
   /**
@@ -439,119 +439,119 @@ export class ExternalLoop implements LoopHooks {
    * the engine ended the connection meanwhile and nothing is left). From a
    * commit's resolution (`later`), it tells the caller's loop it may go on.
    */
-  private release(transport: Transport, later: boolean): void {
-    if (this.transport !== transport) return; // that connection is gone: its bytes with it
+  #release(transport: Transport, later: boolean): void {
+    if (this.#transport !== transport) return; // that connection is gone: its bytes with it
     let wrote = false;
-    while (this.held.length > 0 && this.held[0]!.ready) {
-      const batch = this.held.shift()!;
-      this.heldBytes -= batch.bytes;
-      if (!transport.write(batch.chunks)) this.blocked = true;
+    while (this.#held.length > 0 && this.#held[0]!.ready) {
+      const batch = this.#held.shift()!;
+      this.#heldBytes -= batch.bytes;
+      if (!transport.write(batch.chunks)) this.#blocked = true;
       wrote = true;
     }
-    if (this.closeAfterCommit) {
-      if (this.held.length === 0) {
-        this.closeAfterCommit = false;
+    if (this.#closeAfterCommit) {
+      if (this.#held.length === 0) {
+        this.#closeAfterCommit = false;
         transport.close();
       }
       return;
     }
-    if (wrote && later && this.phase === "open") {
-      this.updateWriteInterest();
+    if (wrote && later && this.#phase === "open") {
+      this.#updateWriteInterest();
       this.onWritable?.();
     }
   }
 
   /** Delivers the engine's events; a `closed` one ends the connection. Returns the code for this call. */
-  private dispatch(now: number): MqttErrorCode {
+  #dispatch(now: number): MqttErrorCode {
     let rc: MqttErrorCode = MQTT_ERR_SUCCESS;
     for (let e = this.engine.pollEvent(now); e !== undefined; e = this.engine.pollEvent(now)) {
-      if (e.type === "closed") rc = this.engineClosed(now, e);
+      if (e.type === "closed") rc = this.#engineClosed(now, e);
       else this.onEvent?.(e);
     }
     return rc;
   }
 
   /** The engine ended the connection: send what it left (DISCONNECT), close gracefully, report. */
-  private engineClosed(now: number, e: ClosedEvent): MqttErrorCode {
-    if (this.phase !== "open") {
+  #engineClosed(now: number, e: ClosedEvent): MqttErrorCode {
+    if (this.#phase !== "open") {
       // Already torn down (the transport was lost first): only the event is left.
       this.onEvent?.(e);
       return resultOfClose(e.reason);
     }
     const local = e.reason.kind === "local";
-    this.blocked = false; // a graceful close queues behind whatever the transport holds
+    this.#blocked = false; // a graceful close queues behind whatever the transport holds
     const chunks = this.engine.pollTransmit(now);
     // Behind bytes that wait for a commit, the last ones (DISCONNECT) wait too.
-    if (this.held.length > 0) {
-      this.held.push({ chunks, bytes: 0, ready: true });
-      this.closeAfterCommit = true;
-    } else if (chunks.length > 0) this.transport?.write(chunks);
+    if (this.#held.length > 0) {
+      this.#held.push({ chunks, bytes: 0, ready: true });
+      this.#closeAfterCommit = true;
+    } else if (chunks.length > 0) this.#transport?.write(chunks);
     // Paho: disconnect() → on_disconnect, then the socket hooks; anything else → hooks first.
     if (local) this.onEvent?.(e);
-    this.teardown();
-    this.phase = "closing";
-    this.closeBy = now + this.closeTimeoutMs;
-    if (!this.closeAfterCommit) this.transport?.close();
+    this.#teardown();
+    this.#phase = "closing";
+    this.#closeBy = now + this.#closeTimeoutMs;
+    if (!this.#closeAfterCommit) this.#transport?.close();
     if (!local) this.onEvent?.(e);
-    if (this.ended !== undefined) this.finishClosing();
+    if (this.#ended !== undefined) this.#finishClosing();
     return resultOfClose(e.reason);
   }
 
   /** The transport ended on its own (the broker closed, a reset, a TLS alert): hooks, then the engine's `closed`. */
-  private lost(now: number): MqttErrorCode {
-    const error = this.ended?.error;
-    this.teardown();
-    this.transport = undefined;
-    this.phase = "idle";
-    this.ended = undefined;
-    this.blocked = false;
-    this.held = [];
-    this.heldBytes = 0;
-    this.closeAfterCommit = false;
+  #lost(now: number): MqttErrorCode {
+    const error = this.#ended?.error;
+    this.#teardown();
+    this.#transport = undefined;
+    this.#phase = "idle";
+    this.#ended = undefined;
+    this.#blocked = false;
+    this.#held = [];
+    this.#heldBytes = 0;
+    this.#closeAfterCommit = false;
     this.engine.connectionLost(now, error);
-    return this.dispatch(now);
+    return this.#dispatch(now);
   }
 
   /** The socket hooks that end a connection: unregister (if registered), then close. */
-  private teardown(): void {
-    const sock = this.sock;
-    if (this.registered) {
-      this.registered = false;
+  #teardown(): void {
+    const sock = this.#sock;
+    if (this.#registered) {
+      this.#registered = false;
       this.onSocketUnregisterWrite?.(sock);
     }
     this.onSocketClose?.(sock);
-    this.sock = undefined;
+    this.#sock = undefined;
   }
 
   /** A graceful close is over (the transport reported its close). */
-  private finishClosing(): void {
-    this.transport = undefined;
-    this.phase = "idle";
-    this.ended = undefined;
-    this.closeBy = undefined;
-    this.blocked = false;
-    this.held = [];
-    this.heldBytes = 0;
-    this.closeAfterCommit = false;
-    this.inbox = [];
+  #finishClosing(): void {
+    this.#transport = undefined;
+    this.#phase = "idle";
+    this.#ended = undefined;
+    this.#closeBy = undefined;
+    this.#blocked = false;
+    this.#held = [];
+    this.#heldBytes = 0;
+    this.#closeAfterCommit = false;
+    this.#inbox = [];
   }
 
   /** Drops the current transport at once (cut, no more notifications from it). */
-  private forget(error: unknown): void {
-    const t = this.transport;
-    this.finishClosing();
-    this.sock = undefined;
+  #forget(error: unknown): void {
+    const t = this.#transport;
+    this.#finishClosing();
+    this.#sock = undefined;
     t?.close(error ?? new TransportError(TransportErrorCode.Aborted, "closed"));
   }
 
-  private updateWriteInterest(): void {
+  #updateWriteInterest(): void {
     const want = this.wantWrite();
-    if (want && !this.registered) {
-      this.registered = true;
-      this.onSocketRegisterWrite?.(this.sock);
-    } else if (!want && this.registered) {
-      this.registered = false;
-      this.onSocketUnregisterWrite?.(this.sock);
+    if (want && !this.#registered) {
+      this.#registered = true;
+      this.onSocketRegisterWrite?.(this.#sock);
+    } else if (!want && this.#registered) {
+      this.#registered = false;
+      this.onSocketUnregisterWrite?.(this.#sock);
     }
   }
 }

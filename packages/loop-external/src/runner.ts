@@ -24,9 +24,9 @@ const host = globalThis as unknown as {
 export class LoopRunner {
   /** Called with every result code other than MQTT_ERR_SUCCESS or MQTT_ERR_NO_CONN that a turn got. */
   onResult: ((rc: MqttErrorCode) => void) | undefined;
-  private timer: unknown;
-  private scheduled = false;
-  private stopped = false;
+  #timer: unknown;
+  #scheduled = false;
+  #stopped = false;
 
   constructor(readonly loop: ExternalLoop) {
     const { onReadable, onWritable, onSocketRegisterWrite } = loop;
@@ -46,34 +46,34 @@ export class LoopRunner {
 
   /** Runs a turn soon (after the current call stack), once however often it is asked. */
   schedule(): void {
-    if (this.scheduled || this.stopped) return;
-    this.scheduled = true;
+    if (this.#scheduled || this.#stopped) return;
+    this.#scheduled = true;
     host.queueMicrotask(() => {
-      this.scheduled = false;
+      this.#scheduled = false;
       this.turn();
     });
   }
 
   /** One turn now: what Paho's loop() does after select() returns. */
   turn(): void {
-    if (this.stopped) return;
+    if (this.#stopped) return;
     const loop = this.loop;
-    this.report(loop.loopRead());
-    if (loop.wantWrite() && !loop.writeBlocked) this.report(loop.loopWrite());
-    this.report(loop.loopMisc());
-    host.clearTimeout(this.timer);
+    this.#report(loop.loopRead());
+    if (loop.wantWrite() && !loop.writeBlocked) this.#report(loop.loopWrite());
+    this.#report(loop.loopMisc());
+    host.clearTimeout(this.#timer);
     const delay = loop.miscDelay();
-    this.timer = delay === undefined ? undefined : host.setTimeout(() => this.turn(), delay);
+    this.#timer = delay === undefined ? undefined : host.setTimeout(() => this.turn(), delay);
   }
 
   /** No more turns and no timer; the loop and its connection are left as they are. */
   stop(): void {
-    this.stopped = true;
-    host.clearTimeout(this.timer);
-    this.timer = undefined;
+    this.#stopped = true;
+    host.clearTimeout(this.#timer);
+    this.#timer = undefined;
   }
 
-  private report(rc: MqttErrorCode): void {
+  #report(rc: MqttErrorCode): void {
     if (rc !== MQTT_ERR_SUCCESS && rc !== MQTT_ERR_NO_CONN) this.onResult?.(rc);
   }
 }

@@ -129,63 +129,66 @@ function mids(v: unknown, what: string): number[] {
 
 /** Rebuilds a session record by record (records are given in file order). */
 export class Replay {
-  private messages = new Map<number, unknown>();
-  private rest: Rest | undefined;
-  private savedAt = 0;
-  private checkpoint: string | undefined;
-  private n = -1;
+  #messages = new Map<number, unknown>();
+  #rest: Rest | undefined;
+  #savedAt = 0;
+  #checkpoint: string | undefined;
+  #n = -1;
 
-  constructor(private readonly clientId: string) {}
+  readonly #clientId: string;
+  constructor(clientId: string) {
+    this.#clientId = clientId;
+  }
 
   apply(body: Buffer): void {
     const lines = splitLines(body);
     const head = parse(lines[0]!, "record head");
     if (!isObject(head)) throw new Damage("a record head is not an object");
-    if (head.n !== this.n + 1) throw new Damage(`record ${String(head.n)} found where record ${this.n + 1} belongs`);
-    this.n++;
+    if (head.n !== this.#n + 1) throw new Damage(`record ${String(head.n)} found where record ${this.#n + 1} belongs`);
+    this.#n++;
     if (typeof head.savedAt !== "number" || !Number.isFinite(head.savedAt)) throw new Damage("a record has no savedAt");
     if (!isObject(head.rest) || head.rest.format !== 1) throw new Damage("a record's session is not format 1");
-    if (this.n === 0) {
+    if (this.#n === 0) {
       if (head.k !== "f") throw new Damage("the log does not start with a full record");
-      if (head.id !== this.clientId) throw new Damage(`the log belongs to client id ${JSON.stringify(head.id)}, not ${JSON.stringify(this.clientId)}`);
+      if (head.id !== this.#clientId) throw new Damage(`the log belongs to client id ${JSON.stringify(head.id)}, not ${JSON.stringify(this.#clientId)}`);
     } else {
-      if (head.k !== "d") throw new Damage(`record ${this.n} is not a delta record`);
+      if (head.k !== "d") throw new Damage(`record ${this.#n} is not a delta record`);
       for (const mid of mids(head.del, "del")) {
-        if (!this.messages.delete(mid)) throw new Damage(`record ${this.n} removes message ${mid}, which is not there`);
+        if (!this.#messages.delete(mid)) throw new Damage(`record ${this.#n} removes message ${mid}, which is not there`);
       }
     }
-    if (head.cp !== undefined && typeof head.cp !== "string") throw new Damage(`record ${this.n}'s checkpoint is not a string`);
-    this.rest = head.rest;
-    this.savedAt = head.savedAt;
+    if (head.cp !== undefined && typeof head.cp !== "string") throw new Damage(`record ${this.#n}'s checkpoint is not a string`);
+    this.#rest = head.rest;
+    this.#savedAt = head.savedAt;
     // Each record carries the checkpoint of its save whole: absent means none.
-    this.checkpoint = head.cp as string | undefined;
+    this.#checkpoint = head.cp as string | undefined;
     for (let i = 1; i < lines.length; i++) {
       const m = parse(lines[i]!, "message");
-      if (!isObject(m) || !Number.isSafeInteger(m.mid)) throw new Damage(`record ${this.n} holds a message without a message id`);
-      this.messages.set(m.mid as number, m);
+      if (!isObject(m) || !Number.isSafeInteger(m.mid)) throw new Damage(`record ${this.#n} holds a message without a message id`);
+      this.#messages.set(m.mid as number, m);
     }
     if (head.order !== undefined) {
       const order = mids(head.order, "order");
-      if (order.length !== this.messages.size) throw new Damage(`record ${this.n}'s order does not list every message`);
+      if (order.length !== this.#messages.size) throw new Damage(`record ${this.#n}'s order does not list every message`);
       const reordered = new Map<number, unknown>();
       for (const mid of order) {
-        const m = this.messages.get(mid);
-        if (m === undefined || reordered.has(mid)) throw new Damage(`record ${this.n}'s order does not list every message once`);
+        const m = this.#messages.get(mid);
+        if (m === undefined || reordered.has(mid)) throw new Damage(`record ${this.#n}'s order does not list every message once`);
         reordered.set(mid, m);
       }
-      this.messages = reordered;
+      this.#messages = reordered;
     }
   }
 
   result(): StoredSession {
-    if (this.rest === undefined) throw new Damage("the log holds no record");
+    if (this.#rest === undefined) throw new Damage("the log holds no record");
     let session: SessionState;
     try {
-      session = sessionFromJSON({ ...this.rest, outgoing: [...this.messages.values()] });
+      session = sessionFromJSON({ ...this.#rest, outgoing: [...this.#messages.values()] });
     } catch (e) {
       throw new Damage(`the session does not decode: ${e instanceof Error ? e.message : String(e)}`);
     }
-    return this.checkpoint === undefined ? { session, savedAt: this.savedAt } : { session, savedAt: this.savedAt, checkpoint: this.checkpoint };
+    return this.#checkpoint === undefined ? { session, savedAt: this.#savedAt } : { session, savedAt: this.#savedAt, checkpoint: this.#checkpoint };
   }
 }
 

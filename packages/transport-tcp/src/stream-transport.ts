@@ -20,6 +20,8 @@ export abstract class StreamTransport<S extends net.Socket = net.Socket> impleme
   #needDrain = false;
   #done = false;
 
+  readonly #connectTimeoutMs: number;
+  readonly #closeTimeoutMs: number | undefined;
   /**
    * @param connectTimeoutMs milliseconds from open() to onOpen; 0 for none.
    * @param closeTimeoutMs milliseconds a graceful close() waits for the peer to
@@ -29,9 +31,12 @@ export abstract class StreamTransport<S extends net.Socket = net.Socket> impleme
    *   DEFAULT_CLOSE_TIMEOUT (2 000).
    */
   constructor(
-    private readonly connectTimeoutMs: number,
-    private readonly closeTimeoutMs?: number,
-  ) {}
+    connectTimeoutMs: number,
+    closeTimeoutMs?: number,
+  ) {
+    this.#connectTimeoutMs = connectTimeoutMs;
+    this.#closeTimeoutMs = closeTimeoutMs;
+  }
 
   get state(): TransportState {
     return this.#state;
@@ -45,8 +50,8 @@ export abstract class StreamTransport<S extends net.Socket = net.Socket> impleme
     if (this.#state !== "idle") throw new Error("Transport.open: called twice; make a new transport to reconnect");
     this.#handlers = handlers;
     this.#state = "opening";
-    if (this.connectTimeoutMs > 0) {
-      this.#timer = setTimeout(() => this.fail(this.timeoutError(this.connectTimeoutMs)), this.connectTimeoutMs);
+    if (this.#connectTimeoutMs > 0) {
+      this.#timer = setTimeout(() => this.fail(this.timeoutError(this.#connectTimeoutMs)), this.#connectTimeoutMs);
     }
     try {
       this.#cancelOpening = this.start();
@@ -86,7 +91,7 @@ export abstract class StreamTransport<S extends net.Socket = net.Socket> impleme
           : new TransportError(C.Aborted, `closed by the caller: ${messageOf(error)}`, { cause: error });
       this.#graceful = false;
       this.#state = "closing";
-      this.teardown();
+      this.#teardown();
       return;
     }
     if (state === "closing") return;
@@ -94,12 +99,12 @@ export abstract class StreamTransport<S extends net.Socket = net.Socket> impleme
     this.#state = "closing";
     const socket = this.#socket;
     if (state !== "open" || socket === undefined) {
-      this.teardown(); // still opening: give up
+      this.#teardown(); // still opening: give up
       return;
     }
     // FIN after the queued bytes; "close" comes once the peer closes its side too.
     socket.end();
-    this.boundClose(socket);
+    this.#boundClose(socket);
   }
 
   /** Starts opening; returns how to cancel whatever is still pending. */
@@ -127,7 +132,7 @@ export abstract class StreamTransport<S extends net.Socket = net.Socket> impleme
     });
     socket.on("close", () => {
       this.#socketClosed = true;
-      this.finish();
+      this.#finish();
     });
     if (this.#done || this.#state === "closing") socket.destroy();
   }
@@ -145,7 +150,7 @@ export abstract class StreamTransport<S extends net.Socket = net.Socket> impleme
     if (this.#done) return;
     this.#error ??= error;
     if (this.#state !== "closed") this.#state = "closing";
-    this.teardown();
+    this.#teardown();
   }
 
   /**
@@ -160,8 +165,8 @@ export abstract class StreamTransport<S extends net.Socket = net.Socket> impleme
    * onClose(ERR_TRANSPORT_TIMEOUT). The timer is unref'd: it never keeps a
    * process alive by itself; finish() clears it when the close completes.
    */
-  private boundClose(socket: S): void {
-    const ms = this.closeTimeoutMs ?? closeTimeoutOption(this) ?? DEFAULT_CLOSE_TIMEOUT;
+  #boundClose(socket: S): void {
+    const ms = this.#closeTimeoutMs ?? closeTimeoutOption(this) ?? DEFAULT_CLOSE_TIMEOUT;
     if (!(ms > 0) || this.#socketClosed) return;
     this.#closeTimer = setTimeout(() => {
       this.#closeTimer = undefined;
@@ -179,7 +184,7 @@ export abstract class StreamTransport<S extends net.Socket = net.Socket> impleme
     this.#closeTimer.unref();
   }
 
-  private teardown(): void {
+  #teardown(): void {
     clearTimeout(this.#timer);
     const cancel = this.#cancelOpening;
     this.#cancelOpening = undefined;
@@ -188,11 +193,11 @@ export abstract class StreamTransport<S extends net.Socket = net.Socket> impleme
     if (socket !== undefined && !this.#socketClosed) {
       socket.destroy(); // "close" follows and calls finish
     } else {
-      queueMicrotask(() => this.finish());
+      queueMicrotask(() => this.#finish());
     }
   }
 
-  private finish(): void {
+  #finish(): void {
     if (this.#done) return;
     this.#done = true;
     clearTimeout(this.#timer);

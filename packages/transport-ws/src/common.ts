@@ -68,10 +68,13 @@ export abstract class WsTransportBase<S> implements Transport {
   protected ws: S | undefined;
   readonly url: string;
 
+  readonly #connectTimeoutMs: number;
   constructor(
     options: WsBaseOptions,
-    private readonly connectTimeoutMs: number = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT,
+    connectTimeoutMs: number = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT,
   ) {
+    this.#connectTimeoutMs = connectTimeoutMs;
+    
     this.url = checkWsOptions(options).href;
   }
 
@@ -87,8 +90,8 @@ export abstract class WsTransportBase<S> implements Transport {
     if (this.#state !== "idle") throw new Error("Transport.open: called twice; make a new transport to reconnect");
     this.#handlers = handlers;
     this.#state = "opening";
-    if (this.connectTimeoutMs > 0) {
-      const ms = this.connectTimeoutMs;
+    if (this.#connectTimeoutMs > 0) {
+      const ms = this.#connectTimeoutMs;
       this.#timer = setTimeout(() => this.fail(new TransportError(C.Timeout, `no WebSocket connection to ${this.url} within ${ms} ms`)), ms);
     }
     try {
@@ -121,13 +124,13 @@ export abstract class WsTransportBase<S> implements Transport {
       this.#error =
         error instanceof TransportError ? error : new TransportError(C.Aborted, `closed by the caller: ${messageOf(error)}`, { cause: error });
       this.#graceful = false;
-      this.teardown();
+      this.#teardown();
       return;
     }
     if (state === "closing") return;
     this.#graceful = true;
     if (state === "opening") {
-      this.teardown();
+      this.#teardown();
       return;
     }
     this.#state = "closing";
@@ -191,7 +194,7 @@ export abstract class WsTransportBase<S> implements Transport {
         this.#error = new TransportError(C.WsClosed, `${this.url}: the server closed the WebSocket with code ${code}${why}`, { status: code });
       }
     }
-    this.finish();
+    this.#finish();
   }
 
   /** Ends with `error` at once (the first error wins). */
@@ -199,10 +202,10 @@ export abstract class WsTransportBase<S> implements Transport {
     if (this.#done) return;
     this.#error ??= error;
     this.#graceful = false;
-    this.teardown();
+    this.#teardown();
   }
 
-  private teardown(): void {
+  #teardown(): void {
     clearTimeout(this.#timer);
     this.#state = "closing";
     if (this.ws !== undefined) {
@@ -212,10 +215,10 @@ export abstract class WsTransportBase<S> implements Transport {
         // already gone
       }
     }
-    queueMicrotask(() => this.finish());
+    queueMicrotask(() => this.#finish());
   }
 
-  private finish(): void {
+  #finish(): void {
     if (this.#done) return;
     this.#done = true;
     clearTimeout(this.#timer);
