@@ -4,7 +4,8 @@
 // session, an acked one does not. Every wait is bounded (helpers.waitFor).
 import { uniqueClientId, uniqueTopic } from "@sansmqtt/test-broker";
 import { afterEach, describe, expect, it } from "vitest";
-import { MQTT_ERR_SUCCESS, MQTT_LOG_ERR, MQTTv311, MQTTv5, type Client, type MQTTMessage, type MQTTProtocolVersion } from "../src/index.js";
+import { MQTT_LOG_ERR, MQTTv311, MQTTv5, type Client, type MQTTMessage, type MQTTProtocolVersion } from "../src/index.js";
+import { manualAckQos1, manualAckQos2, type Broker, type SessionKeeping } from "./scenarios.js";
 import { Clients, HOST, TCP_PORT, connectStarted, sleep, waitFor } from "./helpers.js";
 
 const clients = new Clients();
@@ -27,6 +28,16 @@ async function start(c: Client, connects: Array<{ sessionPresent: boolean }>): P
   c.loopStart();
   await waitFor("onConnect", () => connects.length > 0);
 }
+
+/** The throwaway mosquitto's plain listener, as the shared scenarios take it. */
+const mosquitto = (): Broker => ({ host: HOST(), port: TCP_PORT(), setsDupOnResend: true });
+
+/** How the tests below keep a session (see persistent and start). */
+const keeping = (protocol: MQTTProtocolVersion): SessionKeeping => ({
+  keep: protocol === 5 ? { protocol } : { protocol, cleanSession: false },
+  first: protocol === 5 ? { properties: { sessionExpiryInterval: 60 } } : {},
+  resume: protocol === 5 ? { cleanStart: false, properties: { sessionExpiryInterval: 60 } } : {},
+});
 
 /** A connected publisher on the plain listener. */
 async function publisher(): Promise<Client> {
@@ -104,74 +115,12 @@ describe.each([
     expect(texts).toEqual(["boom", "marker"]);
   });
 
-  it("manualAck, QoS 1: a message not acked comes again (dup) after reconnecting; once acked it does not", async () => {
-    const qos = 1;
-    const c = persistent("manual-ack", protocol, { manualAck: true });
-    const topic = uniqueTopic("manual-ack");
-    const got: MQTTMessage[] = [];
-    c.onMessage = (_c, _u, m) => got.push(m);
-    let subacks = 0;
-    c.onSubscribe = () => subacks++;
-    const connects: Array<{ sessionPresent: boolean }> = [];
-    await start(c, connects);
-    c.subscribe(topic, qos);
-    await waitFor("SUBACK", () => subacks === 1);
-    const p = await publisher();
-    await p.publish(topic, "ack me", qos).waitForPublish(5_000);
-    await waitFor("the message", () => got.length === 1);
-    expect(got[0]!.dup).toBe(false);
-    await sleep(200);
-
-    // Not acked: the broker sends it again on the resumed session, flagged dup.
-    await c.reconnect();
-    await waitFor("the second onConnect", () => connects.length === 2);
-    expect(connects[1]!.sessionPresent).toBe(true);
-    await waitFor("the message again", () => got.length === 2);
-    expect(got[1]!.text()).toBe("ack me");
-    expect(got[1]!.dup).toBe(true);
-    expect(got[1]!.mid).toBe(got[0]!.mid);
-
-    expect(c.ack(got[1]!.mid, qos)).toBe(MQTT_ERR_SUCCESS);
-    await sleep(200);
-    await c.reconnect();
-    await waitFor("the third onConnect", () => connects.length === 3);
-    await p.publish(topic, "marker", qos).waitForPublish(5_000);
-    await waitFor("the marker", () => got.some((m) => m.text() === "marker"));
-    expect(got.map((m) => m.text())).toEqual(["ack me", "ack me", "marker"]);
+  it("manualAck, QoS 1: a message not acked comes again (dup, same packet id) after reconnecting; once acked it does not", async () => {
+    await manualAckQos1(clients, mosquitto(), keeping(protocol));
   });
 
   it("manualAck, QoS 2: not acked, the broker's resend on the resumed session is not delivered twice (the id is session state); ack() still completes it", async () => {
-    const c = persistent("manual-ack2", protocol, { manualAck: true });
-    const topic = uniqueTopic("manual-ack2");
-    const got: MQTTMessage[] = [];
-    c.onMessage = (_c, _u, m) => got.push(m);
-    let subacks = 0;
-    c.onSubscribe = () => subacks++;
-    const connects: Array<{ sessionPresent: boolean }> = [];
-    await start(c, connects);
-    c.subscribe(topic, 2);
-    await waitFor("SUBACK", () => subacks === 1);
-    const p = await publisher();
-    await p.publish(topic, "exactly once", 2).waitForPublish(5_000);
-    await waitFor("the message", () => got.length === 1);
-    await sleep(200);
-
-    await c.reconnect();
-    await waitFor("the second onConnect", () => connects.length === 2);
-    expect(connects[1]!.sessionPresent).toBe(true);
-    // mosquitto resends the PUBLISH (no PUBREC came); a marker sent after it arrives after it.
-    await p.publish(topic, "marker 1", 2).waitForPublish(5_000);
-    await waitFor("the first marker", () => got.some((m) => m.text() === "marker 1"));
-    expect(got.map((m) => m.text())).toEqual(["exactly once", "marker 1"]);
-
-    expect(c.ack(got[0]!.mid, 2)).toBe(MQTT_ERR_SUCCESS);
-    expect(c.ack(got[1]!.mid, 2)).toBe(MQTT_ERR_SUCCESS);
-    await sleep(200);
-    await c.reconnect();
-    await waitFor("the third onConnect", () => connects.length === 3);
-    await p.publish(topic, "marker 2", 2).waitForPublish(5_000);
-    await waitFor("the second marker", () => got.some((m) => m.text() === "marker 2"));
-    expect(got.map((m) => m.text())).toEqual(["exactly once", "marker 1", "marker 2"]);
+    await manualAckQos2(clients, mosquitto(), keeping(protocol));
   });
 
   it("a callback that calls disconnect(): nothing goes out after DISCONNECT, so the message comes again (dup) on the resumed session", async () => {

@@ -40,6 +40,7 @@ import {
 } from "../src/index.js";
 import { startAedes, type AedesBroker } from "./aedes-broker.js";
 import { Clients, connectStarted, sleep, waitFor } from "./helpers.js";
+import { close, manualAckQos1, manualAckQos2, offlineMessagesArrive, open, reconnectResubscribes, subscribed, type Broker, type SessionKeeping } from "./scenarios.js";
 
 let aedes: AedesBroker;
 // The broker's hooks as Aedes made them: a test that installs its own gets these back after it.
@@ -61,30 +62,17 @@ afterEach(async () => {
   aedes.broker.authorizeSubscribe = defaultAuthorizeSubscribe;
 });
 
+/** Aedes, as the shared scenarios take it. */
+const broker = (): Broker => ({ host: aedes.host, port: aedes.port, setsDupOnResend: false });
+
+/** 3.1.1 sessions: cleanSession false keeps one. */
+const KEEPING: SessionKeeping = { keep: { protocol: MQTTv311, cleanSession: false }, first: {}, resume: {} };
+
 /** A 3.1.1 client (unless the options say otherwise), cleaned up after the test. */
 const make = (label: string, options: ClientOptions = {}): Client => clients.make(label, { protocol: MQTTv311, ...options });
 
 /** Connects to Aedes with loopStart and waits for an accepting onConnect. */
 const start = (c: Client): Promise<void> => connectStarted(c, aedes.port, aedes.host);
-
-/** Subscribes and waits for the SUBACK of that request (other SUBACKs still reach onSubscribe); resolves with its granted codes. */
-async function subscribed(c: Client, ...args: Parameters<Client["subscribe"]>): Promise<number[]> {
-  let codes: number[] | undefined;
-  let mid: number | undefined;
-  const previous = c.onSubscribe;
-  c.onSubscribe = (client, u, m, reasonCodes, props) => {
-    if (m === mid) codes = reasonCodes.map((r) => r.value);
-    previous?.(client, u, m, reasonCodes, props);
-  };
-  try {
-    const [rc, requested] = c.subscribe(...args);
-    expect(rc).toBe(MQTT_ERR_SUCCESS);
-    mid = requested;
-    return await waitFor("SUBACK", () => codes);
-  } finally {
-    c.onSubscribe = previous;
-  }
-}
 
 /** A connected client collecting every message it gets (onMessage). */
 async function listener(label: string, options: ClientOptions = {}): Promise<[Client, MQTTMessage[]]> {
@@ -474,60 +462,16 @@ describe("wills", () => {
 });
 
 describe("sessions (cleanSession false)", () => {
-  /** Connects with loopStart; resolves with the session present flag of the accepting CONNACK. */
-  async function open(c: Client): Promise<boolean> {
-    let flag: boolean | undefined;
-    c.onConnect = (_c, _u, flags, rc) => {
-      expect(rc.isFailure).toBe(false);
-      flag = flags.sessionPresent;
-    };
-    await c.connect(aedes.host, aedes.port, 30);
-    c.loopStart();
-    return waitFor("onConnect", () => (flag === undefined ? undefined : { flag })).then((x) => x.flag);
-  }
-
-  async function close(c: Client): Promise<void> {
-    let gone = false;
-    c.onDisconnect = () => (gone = true);
-    c.disconnect();
-    await waitFor("onDisconnect", () => gone);
-    await c.loopStop();
-  }
-
   it.each(["the same Client", "a new Client with the same id"] as const)(
     "QoS 1 and 2 messages published while away arrive on reconnect (%s), session present true",
-    async (which) => {
-      const clientId = uniqueClientId("aedes-offline");
-      const topic = uniqueTopic("aedes-offline");
-      const a = make("offline", { clientId, cleanSession: false });
-      expect(await open(a)).toBe(false);
-      await subscribed(a, topic, 2);
-      await close(a);
-
-      const p = await publisher();
-      await p.publish(topic, "while away 1", 1).waitForPublish(5_000);
-      await p.publish(topic, "while away 2", 2).waitForPublish(5_000);
-
-      const b = which === "the same Client" ? a : make("offline", { clientId, cleanSession: false });
-      const got: MQTTMessage[] = [];
-      b.onMessage = (_c, _u, m) => got.push(m);
-      expect(await open(b)).toBe(true);
-      await waitFor("both offline messages", () => got.length === 2);
-      expect(got.map((m) => [m.topic, m.text(), m.qos, m.retain])).toEqual([
-        [topic, "while away 1", 1, false],
-        [topic, "while away 2", 2, false],
-      ]);
-      // The subscription is part of the session: it still delivers.
-      await p.publish(topic, "after", 1).waitForPublish(5_000);
-      await waitFor("the live message", () => got.length === 3);
-    },
+    (which) => offlineMessagesArrive(clients, broker(), KEEPING, which),
   );
 
   it("a clean session keeps nothing: session present false, no messages from while away", async () => {
     const clientId = uniqueClientId("aedes-clean");
     const topic = uniqueTopic("aedes-clean");
     const a = make("clean", { clientId, cleanSession: false });
-    expect(await open(a)).toBe(false);
+    expect(await open(a, broker())).toBe(false);
     await subscribed(a, topic, 1);
     await close(a);
     const p = await publisher();
@@ -537,14 +481,14 @@ describe("sessions (cleanSession false)", () => {
     const b = make("clean", { clientId });
     const got: string[] = [];
     b.onMessage = (_c, _u, m) => got.push(m.text());
-    expect(await open(b)).toBe(false);
+    expect(await open(b, broker())).toBe(false);
     await sleep(300);
     expect(got).toEqual([]);
     // And a persistent session started after it starts empty.
     await close(b);
     const c = make("clean", { clientId, cleanSession: false });
     c.onMessage = (_c, _u, m) => got.push(m.text());
-    expect(await open(c)).toBe(false);
+    expect(await open(c, broker())).toBe(false);
     await sleep(200);
     expect(got).toEqual([]);
   });
@@ -727,66 +671,10 @@ describe("acknowledgements", () => {
     expect(got.map((m) => m.text())).toEqual(["once", "marker"]);
   });
 
-  it("manualAck, QoS 1: not acked, the message comes again on the resumed session (same packet id); acked, it does not", async () => {
-    const connects: ConnectFlags[] = [];
-    const c = await persistent("manual-ack", connects, true);
-    const topic = uniqueTopic("aedes-manual-ack");
-    const got: MQTTMessage[] = [];
-    c.onMessage = (_c, _u, m) => got.push(m);
-    await subscribed(c, topic, 1);
-    const p = await publisher();
-    await p.publish(topic, "ack me", 1).waitForPublish(5_000);
-    await waitFor("the message", () => got.length === 1);
-    expect(got[0]!.dup).toBe(false);
-    await sleep(200);
+  it("manualAck, QoS 1: not acked, the message comes again on the resumed session (same packet id); acked, it does not", () =>
+    manualAckQos1(clients, broker(), KEEPING));
 
-    await c.reconnect();
-    await waitFor("the second onConnect", () => connects.length === 2);
-    expect(connects[1]!.sessionPresent).toBe(true);
-    await waitFor("the message again", () => got.length === 2);
-    // [MQTT-4.4.0-1]: resent with its original packet identifier. [MQTT-3.3.1-1] also wants
-    // DUP set on a re-delivery, and mosquitto sets it; Aedes 1.2.0 resends the stored packet
-    // with DUP 0 (moscajs/aedes#601, open), so DUP is not asserted: the client must not
-    // depend on it (the QoS 2 case below shows it does not).
-    expect([got[1]!.text(), got[1]!.mid]).toEqual(["ack me", got[0]!.mid]);
-
-    expect(c.ack(got[1]!.mid, 1)).toBe(MQTT_ERR_SUCCESS);
-    await sleep(200);
-    await c.reconnect();
-    await waitFor("the third onConnect", () => connects.length === 3);
-    await p.publish(topic, "marker", 1).waitForPublish(5_000);
-    await waitFor("the marker", () => got.some((m) => m.text() === "marker"));
-    expect(got.map((m) => m.text())).toEqual(["ack me", "ack me", "marker"]);
-  });
-
-  it("manualAck, QoS 2: not acked, the broker's resend is not delivered twice; ack() completes it", async () => {
-    const connects: ConnectFlags[] = [];
-    const c = await persistent("manual-ack2", connects, true);
-    const topic = uniqueTopic("aedes-manual-ack2");
-    const got: MQTTMessage[] = [];
-    c.onMessage = (_c, _u, m) => got.push(m);
-    await subscribed(c, topic, 2);
-    const p = await publisher();
-    await p.publish(topic, "exactly once", 2).waitForPublish(5_000);
-    await waitFor("the message", () => got.length === 1);
-    await sleep(200);
-
-    await c.reconnect();
-    await waitFor("the second onConnect", () => connects.length === 2);
-    expect(connects[1]!.sessionPresent).toBe(true);
-    await p.publish(topic, "marker 1", 2).waitForPublish(5_000);
-    await waitFor("the first marker", () => got.some((m) => m.text() === "marker 1"));
-    expect(got.map((m) => m.text())).toEqual(["exactly once", "marker 1"]);
-
-    expect(c.ack(got[0]!.mid, 2)).toBe(MQTT_ERR_SUCCESS);
-    expect(c.ack(got[1]!.mid, 2)).toBe(MQTT_ERR_SUCCESS);
-    await sleep(200);
-    await c.reconnect();
-    await waitFor("the third onConnect", () => connects.length === 3);
-    await p.publish(topic, "marker 2", 2).waitForPublish(5_000);
-    await waitFor("the second marker", () => got.some((m) => m.text() === "marker 2"));
-    expect(got.map((m) => m.text())).toEqual(["exactly once", "marker 1", "marker 2"]);
-  });
+  it("manualAck, QoS 2: not acked, the broker's resend is not delivered twice; ack() completes it", () => manualAckQos2(clients, broker(), KEEPING));
 });
 
 describe("loops", () => {
@@ -803,30 +691,8 @@ describe("loops", () => {
     expect(c.disconnect()).toBe(MQTT_ERR_NO_CONN);
   });
 
-  it("loopStart reconnects after the socket is cut; a subscription made in onConnect works again", async () => {
-    const c = make("reconnect");
-    c.reconnectDelaySet(0.05, 0.2);
-    const topic = uniqueTopic("aedes-reconnect");
-    let connects = 0;
-    let subacks = 0;
-    let disconnects = 0;
-    const got: string[] = [];
-    c.onConnect = (client) => {
-      connects++;
-      client.subscribe(topic, 1);
-    };
-    c.onSubscribe = () => subacks++;
-    c.onDisconnect = () => disconnects++;
-    c.onMessage = (_c, _u, m) => got.push(m.text());
-    await start(c);
-    await waitFor("first SUBACK", () => subacks === 1);
-    (c.socket() as { destroy(): void }).destroy();
-    await waitFor("second onConnect", () => connects === 2);
-    await waitFor("second SUBACK", () => subacks === 2);
-    expect(disconnects).toBe(1);
-    await c.publish(topic, "after", 1).waitForPublish(5_000);
-    await waitFor("the message after reconnecting", () => got.includes("after"));
-  });
+  it("loopStart reconnects after the socket is cut; a subscription made in onConnect works again", () =>
+    reconnectResubscribes(clients, broker(), { protocol: MQTTv311 }));
 
   it("loop(): one turn at a time drives connect, subscribe, publish and disconnect", async () => {
     const c = make("manual-loop");

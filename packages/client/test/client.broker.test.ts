@@ -22,6 +22,7 @@ import {
   type Properties,
 } from "../src/index.js";
 import { Clients, HOST, TCP_PORT, connectStarted, sleep, waitFor } from "./helpers.js";
+import { reconnectResubscribes } from "./scenarios.js";
 
 const clients = new Clients();
 afterEach(() => clients.cleanup());
@@ -356,35 +357,8 @@ describe("connection lifecycle", () => {
     await expect(c.connect(HOST(), 1, 30)).rejects.toMatchObject({ name: "TransportError" });
   });
 
-  it("reconnects after the socket is cut; subscriptions made in onConnect work again; onDisconnect once per connection", async () => {
-    const c = clients.make("reconnect");
-    c.reconnectDelaySet(0.05, 0.2);
-    const topic = uniqueTopic("reconnect");
-    let connects = 0;
-    let subacks = 0;
-    let disconnects = 0;
-    const got: string[] = [];
-    c.onConnect = (client) => {
-      connects++;
-      client.subscribe(topic, 1);
-    };
-    c.onSubscribe = () => subacks++;
-    c.onDisconnect = () => disconnects++;
-    c.onMessage = (_c, _u, m) => got.push(m.text());
-    await connectStarted(c);
-    await waitFor("first SUBACK", () => subacks === 1);
-    const first = c.socket();
-    (first as { destroy(): void }).destroy();
-    await waitFor("second onConnect", () => connects === 2);
-    await waitFor("second SUBACK", () => subacks === 2);
-    expect(c.socket()).not.toBe(first);
-    expect(disconnects).toBe(1);
-    await c.publish(topic, "after", 1).waitForPublish(5_000);
-    await waitFor("the message after reconnecting", () => got.includes("after"));
-    expect(await c.loopStop()).toBe(MQTT_ERR_SUCCESS);
-    expect(c.isConnected()).toBe(true);
-    expect(disconnects).toBe(1);
-  });
+  it("reconnects after the socket is cut; subscriptions made in onConnect work again; onDisconnect once per connection", () =>
+    reconnectResubscribes(clients, { host: HOST(), port: TCP_PORT(), setsDupOnResend: true }));
 
   it("loop(): one turn at a time drives the connection without loopStart", async () => {
     const c = clients.make("manual");

@@ -4,41 +4,15 @@
 // in onConnect; a clean session or an expiry of 0 keeps nothing.
 import { uniqueClientId, uniqueTopic } from "@sansmqtt/test-broker";
 import { afterEach, describe, expect, it } from "vitest";
-import { MQTTv311, MQTTv5, type Client, type ClientOptions, type ConnectOptions, type MQTTMessage } from "../src/index.js";
-import { Clients, HOST, TCP_PORT, connectStarted, sleep, waitFor } from "./helpers.js";
+import { MQTTv311, MQTTv5, type ClientOptions, type ConnectOptions } from "../src/index.js";
+import { Clients, HOST, TCP_PORT, connectStarted, sleep } from "./helpers.js";
+import { close, offlineMessagesArrive, open, subscribed, type Broker } from "./scenarios.js";
 
 const clients = new Clients();
 afterEach(() => clients.cleanup());
 
-/** Connects with loopStart; resolves with the session present flag of the accepting CONNACK. */
-async function open(c: Client, options: ConnectOptions = {}): Promise<boolean> {
-  let flag: boolean | undefined;
-  const previous = c.onConnect;
-  c.onConnect = (client, u, flags, rc, props) => {
-    expect(rc.isFailure).toBe(false);
-    flag = flags.sessionPresent;
-    previous?.(client, u, flags, rc, props);
-  };
-  await c.connect(HOST(), TCP_PORT(), 30, options);
-  c.loopStart();
-  return waitFor("onConnect", () => (flag === undefined ? undefined : { flag })).then((x) => x.flag);
-}
-
-/** disconnect(), and waits for onDisconnect and the end of loopStart's loop. */
-async function close(c: Client): Promise<void> {
-  let gone = false;
-  c.onDisconnect = () => (gone = true);
-  c.disconnect();
-  await waitFor("onDisconnect", () => gone);
-  await c.loopStop();
-}
-
-async function subscribed(c: Client, topic: string, qos: 1 | 2): Promise<void> {
-  let done = false;
-  c.onSubscribe = () => (done = true);
-  c.subscribe(topic, qos);
-  await waitFor("SUBACK", () => done);
-}
+/** The throwaway mosquitto's plain listener, as the shared scenarios take it. */
+const mosquitto = (): Broker => ({ host: HOST(), port: TCP_PORT(), setsDupOnResend: true });
 
 describe.each([
   ["3.1.1", MQTTv311],
@@ -53,30 +27,7 @@ describe.each([
 
   it.each(["the same Client", "a new Client with the same id"] as const)(
     "messages published while away arrive when the session resumes (%s); session present in onConnect",
-    async (which) => {
-      const clientId = uniqueClientId("offline");
-      const topic = uniqueTopic("offline");
-      const a = clients.make("offline", { ...keep, clientId });
-      expect(await open(a, first)).toBe(false);
-      await subscribed(a, topic, 2);
-      await close(a);
-
-      const p = clients.make("offline-pub");
-      await connectStarted(p);
-      await p.publish(topic, "while away 1", 1).waitForPublish(5_000);
-      await p.publish(topic, "while away 2", 2).waitForPublish(5_000);
-
-      const b = which === "the same Client" ? a : clients.make("offline", { ...keep, clientId });
-      const got: MQTTMessage[] = [];
-      b.onMessage = (_c, _u, m) => got.push(m);
-      expect(await open(b, resume)).toBe(true);
-      await waitFor("both offline messages", () => got.length === 2);
-      expect(got.map((m) => [m.text(), m.qos])).toEqual([
-        ["while away 1", 1],
-        ["while away 2", 2],
-      ]);
-      expect(got.every((m) => m.topic === topic && !m.retain)).toBe(true);
-    },
+    (which) => offlineMessagesArrive(clients, mosquitto(), { keep, first, resume }, which),
   );
 
   it("a clean session keeps nothing: no session present, no messages from while away", async () => {
@@ -84,7 +35,7 @@ describe.each([
     const topic = uniqueTopic("clean");
     // 3.1.1: cleanSession true (the default); MQTT 5: no session expiry (0, the default).
     const a = clients.make("clean", { protocol, clientId });
-    expect(await open(a)).toBe(false);
+    expect(await open(a, mosquitto())).toBe(false);
     await subscribed(a, topic, 1);
     await close(a);
     const p = clients.make("clean-pub");
@@ -94,7 +45,7 @@ describe.each([
     const b = clients.make("clean", { protocol, clientId });
     const got: string[] = [];
     b.onMessage = (_c, _u, m) => got.push(m.text());
-    expect(await open(b, protocol === 5 ? { cleanStart: false } : {})).toBe(false);
+    expect(await open(b, mosquitto(), protocol === 5 ? { cleanStart: false } : {})).toBe(false);
     await sleep(300);
     expect(got).toEqual([]);
   });
@@ -105,7 +56,7 @@ describe("MQTT 5 sessions", () => {
     const clientId = uniqueClientId("first-only");
     const topic = uniqueTopic("first-only");
     const a = clients.make("first-only", { protocol: MQTTv5, clientId });
-    expect(await open(a, { properties: { sessionExpiryInterval: 60 } })).toBe(false);
+    expect(await open(a, mosquitto(), { properties: { sessionExpiryInterval: 60 } })).toBe(false);
     await subscribed(a, topic, 1);
     await close(a);
     const p = clients.make("first-only-pub");
@@ -113,7 +64,7 @@ describe("MQTT 5 sessions", () => {
     await p.publish(topic, "dropped", 1).waitForPublish(5_000);
     const got: string[] = [];
     a.onMessage = (_c, _u, m) => got.push(m.text());
-    expect(await open(a, { properties: { sessionExpiryInterval: 60 } })).toBe(false);
+    expect(await open(a, mosquitto(), { properties: { sessionExpiryInterval: 60 } })).toBe(false);
     await sleep(300);
     expect(got).toEqual([]);
   });
@@ -122,7 +73,7 @@ describe("MQTT 5 sessions", () => {
     const clientId = uniqueClientId("expired");
     const topic = uniqueTopic("expired");
     const a = clients.make("expired", { protocol: MQTTv5, clientId });
-    expect(await open(a, { properties: { sessionExpiryInterval: 1 } })).toBe(false);
+    expect(await open(a, mosquitto(), { properties: { sessionExpiryInterval: 1 } })).toBe(false);
     await subscribed(a, topic, 1);
     await close(a);
     await sleep(2_100);
@@ -131,7 +82,7 @@ describe("MQTT 5 sessions", () => {
     await p.publish(topic, "nobody", 1).waitForPublish(5_000);
     const got: string[] = [];
     a.onMessage = (_c, _u, m) => got.push(m.text());
-    expect(await open(a, { cleanStart: false, properties: { sessionExpiryInterval: 1 } })).toBe(false);
+    expect(await open(a, mosquitto(), { cleanStart: false, properties: { sessionExpiryInterval: 1 } })).toBe(false);
     await sleep(300);
     expect(got).toEqual([]);
   });
