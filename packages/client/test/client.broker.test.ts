@@ -22,7 +22,7 @@ import {
   type Properties,
 } from "../src/index.js";
 import { Clients, HOST, TCP_PORT, connectStarted, sleep, waitFor } from "./helpers.js";
-import { reconnectResubscribes } from "./scenarios.js";
+import { manualLoop, reconnectResubscribes } from "./scenarios.js";
 
 const clients = new Clients();
 afterEach(() => clients.cleanup());
@@ -360,41 +360,8 @@ describe("connection lifecycle", () => {
   it("reconnects after the socket is cut; subscriptions made in onConnect work again; onDisconnect once per connection", () =>
     reconnectResubscribes(clients, { host: HOST(), port: TCP_PORT(), setsDupOnResend: true }));
 
-  it("loop(): one turn at a time drives the connection without loopStart", async () => {
-    const c = clients.make("manual");
-    const topic = uniqueTopic("manual");
-    const events: string[] = [];
-    c.onConnect = (client) => {
-      events.push("connect");
-      client.subscribe(topic, 1);
-    };
-    c.onSubscribe = (client) => {
-      events.push("suback");
-      client.publish(topic, "m", 1);
-    };
-    // The PUBACK and the message come back in either order; disconnect once both are in.
-    const done = (client: Client): void => {
-      if (events.includes("puback") && events.includes("message")) client.disconnect();
-    };
-    c.onPublish = (client) => {
-      events.push("puback");
-      done(client);
-    };
-    c.onMessage = (client) => {
-      events.push("message");
-      done(client);
-    };
-    c.onDisconnect = () => events.push("disconnect");
-    await c.connect(HOST(), TCP_PORT(), 30);
-    const until = performance.now() + 5_000;
-    while (!events.includes("disconnect") && performance.now() < until) await c.loop(100);
-    expect(events[0]).toBe("connect");
-    expect(events).toContain("suback");
-    expect(events).toContain("puback");
-    expect(events).toContain("message");
-    expect(events.at(-1)).toBe("disconnect");
-    expect(events.filter((e) => e === "disconnect")).toHaveLength(1);
-  });
+  it("loop(): one turn at a time drives the connection without loopStart", () =>
+    manualLoop(clients, { host: HOST(), port: TCP_PORT(), setsDupOnResend: true }, 1));
 
   it("guarded properties cannot change on an established connection", async () => {
     const c = clients.make("guarded");

@@ -231,3 +231,43 @@ export async function reconnectResubscribes(clients: Clients, broker: Broker, op
   expect(c.isConnected()).toBe(true);
   expect(disconnects).toBe(1);
 }
+
+/**
+ * loop(): one turn at a time, with no loopStart, drives connect, subscribe, a
+ * publish at `qos` to that subscription, and disconnect once both the PUBACK /
+ * PUBCOMP and the message are in (they come back in either order).
+ */
+export async function manualLoop(clients: Clients, broker: Broker, qos: 1 | 2, options: ClientOptions = {}): Promise<void> {
+  const c = clients.make("manual-loop", options);
+  const topic = uniqueTopic("manual-loop");
+  const events: string[] = [];
+  const done = (client: Client): void => {
+    if (events.includes("puback") && events.includes("message")) client.disconnect();
+  };
+  c.onConnect = (client) => {
+    events.push("connect");
+    client.subscribe(topic, qos);
+  };
+  c.onSubscribe = (client) => {
+    events.push("suback");
+    client.publish(topic, "m", qos);
+  };
+  c.onPublish = (client) => {
+    events.push("puback");
+    done(client);
+  };
+  c.onMessage = (client) => {
+    events.push("message");
+    done(client);
+  };
+  c.onDisconnect = () => events.push("disconnect");
+  await c.connect(broker.host, broker.port, 30);
+  // Bounded: at most 5 s of turns.
+  const until = performance.now() + 5_000;
+  while (!events.includes("disconnect") && performance.now() < until) await c.loop(100);
+  expect(events.slice(0, 2)).toEqual(["connect", "suback"]);
+  expect(events).toContain("puback");
+  expect(events).toContain("message");
+  expect(events.filter((e) => e === "disconnect")).toHaveLength(1);
+  expect(events.at(-1)).toBe("disconnect");
+}
