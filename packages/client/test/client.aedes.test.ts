@@ -40,7 +40,7 @@ import {
 } from "../src/index.js";
 import { startAedes, type AedesBroker } from "./aedes-broker.js";
 import { Clients, connectStarted, sleep, waitFor } from "./helpers.js";
-import { close, manualAckQos1, manualAckQos2, manualLoop, offlineMessagesArrive, open, reconnectResubscribes, subscribed, type Broker, type SessionKeeping } from "./scenarios.js";
+import { autoAck, close, manualAckQos1, manualAckQos2, manualLoop, offlineMessagesArrive, open, reconnectResubscribes, subscribed, type Broker, type SessionKeeping } from "./scenarios.js";
 
 let aedes: AedesBroker;
 // The broker's hooks as Aedes made them: a test that installs its own gets these back after it.
@@ -640,36 +640,9 @@ describe("topic matching", () => {
 });
 
 describe("acknowledgements", () => {
-  /** A persistent-session client on Aedes, started; `connects` collects the accepting CONNACKs' flags. */
-  async function persistent(label: string, connects: ConnectFlags[], manualAck = false): Promise<Client> {
-    const c = make(label, { clientId: uniqueClientId(`aedes-${label}`), cleanSession: false, manualAck });
-    c.onConnect = (_c, _u, flags, rc) => {
-      if (!rc.isFailure) connects.push(flags);
-    };
-    await c.connect(aedes.host, aedes.port, 30);
-    c.loopStart();
-    await waitFor("onConnect", () => connects.length > 0);
-    return c;
-  }
-
-  it.each([1, 2] as const)("QoS %i, automatic: acked once the callback returns, so the resumed session resends nothing", async (qos) => {
-    const connects: ConnectFlags[] = [];
-    const c = await persistent("auto-ack", connects);
-    const topic = uniqueTopic("aedes-auto-ack");
-    const got: MQTTMessage[] = [];
-    c.onMessage = (_c, _u, m) => got.push(m);
-    await subscribed(c, topic, qos);
-    const p = await publisher();
-    await p.publish(topic, "once", qos).waitForPublish(5_000);
-    await waitFor("the message", () => got.length === 1);
-    await sleep(200);
-    await c.reconnect();
-    await waitFor("the second onConnect", () => connects.length === 2);
-    expect(connects[1]!.sessionPresent).toBe(true);
-    await p.publish(topic, "marker", qos).waitForPublish(5_000);
-    await waitFor("the marker", () => got.some((m) => m.text() === "marker"));
-    expect(got.map((m) => m.text())).toEqual(["once", "marker"]);
-  });
+  it.each([1, 2] as const)("QoS %i, automatic: acked once the callback returns, so the resumed session resends nothing", (qos) =>
+    autoAck(clients, broker(), KEEPING, qos),
+  );
 
   it("manualAck, QoS 1: not acked, the message comes again on the resumed session (same packet id); acked, it does not", () =>
     manualAckQos1(clients, broker(), KEEPING));

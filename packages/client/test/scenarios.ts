@@ -271,3 +271,36 @@ export async function manualLoop(clients: Clients, broker: Broker, qos: 1 | 2, o
   expect(events.filter((e) => e === "disconnect")).toHaveLength(1);
   expect(events.at(-1)).toBe("disconnect");
 }
+
+/**
+ * Automatic acks: nothing for a message is queued while onMessage runs (Paho
+ * acks after the callback); the loop then writes the ack (at QoS 2 the whole
+ * PUBREC / PUBREL / PUBCOMP exchange), so the resumed session has nothing to
+ * resend: a marker published after reconnecting is the next message.
+ */
+export async function autoAck(clients: Clients, broker: Broker, s: SessionKeeping, qos: 1 | 2): Promise<void> {
+  const connects: ConnectFlags[] = [];
+  const c = await persistent(clients, broker, s, "auto-ack", connects, false);
+  const topic = uniqueTopic("auto-ack");
+  const got: MQTTMessage[] = [];
+  const wantWriteInCallback: boolean[] = [];
+  c.onMessage = (client, _u, m) => {
+    got.push(m);
+    wantWriteInCallback.push(client.wantWrite());
+  };
+  await subscribed(c, topic, qos);
+  const p = await publisher(clients, broker);
+  await p.publish(topic, "once", qos).waitForPublish(5_000);
+  await waitFor("the message", () => got.length === 1);
+  expect(wantWriteInCallback).toEqual([false]);
+  await sleep(200);
+  expect(c.wantWrite()).toBe(false);
+
+  await c.reconnect();
+  await waitFor("the second onConnect", () => connects.length === 2);
+  expect(connects[1]!.sessionPresent).toBe(true);
+  await p.publish(topic, "marker", qos).waitForPublish(5_000);
+  await waitFor("the marker", () => got.some((m) => m.text() === "marker"));
+  // Anything the broker still held for us would have come before the marker.
+  expect(got.map((m) => m.text())).toEqual(["once", "marker"]);
+}
