@@ -47,7 +47,8 @@ if (tally.distinct === tally.total) {
 client.onMessage = (_c, _u, m) => {
   if (tally.add(Number(m.text())) && tally.distinct % 250 === 0) say(`at ${tally.distinct}`);
   client.checkpointSet(tally.encode());
-  if (tally.distinct === tally.total && !finished) void finish();
+  // Exits once the store is closed: the test reads the store after this process is gone.
+  if (tally.distinct === tally.total && !finished) void finish().then(() => process.exit(0));
 };
 let subscribed = saved !== undefined;
 client.onConnect = (c, _u, _flags, rc) => {

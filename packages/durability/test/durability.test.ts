@@ -150,6 +150,11 @@ async function run(name: string, sc: Scenario): Promise<void> {
         throw e;
       });
       tally = Tally.decode(line.slice("complete ".length));
+      // The child prints "complete" before it closes its store and exits; its lock is
+      // its own until then. Wait for the exit (bounded: a child that hangs is killed,
+      // and a dead owner's lock is taken over).
+      const exited = await Promise.race([subscriber.exited.then(() => true), sleep(10_000).then(() => false)]);
+      if (!exited) await subscriber.kill();
       // What the child's store says is what the application durably recorded.
       const stored = new FileStore(dir, "durable-sub");
       const fromStore = Tally.decode((await stored.load())!.checkpoint!);
