@@ -101,7 +101,7 @@ export async function engineModuleSizes(): Promise<ModuleSize[]> {
   const out: ModuleSize[] = [];
   for (const m of modules) {
     const bytes = Buffer.from(await bundleAlone(m));
-    out.push({ module: relative(dist, m), minified: bytes.length, gzipped: gzipSync(bytes, { level: 9 }).length });
+    out.push({ module: relative(dist, m), minified: bytes.length, gzipped: gzipped(bytes) });
   }
   return out.sort((a, b) => b.gzipped - a.gzipped);
 }
@@ -111,13 +111,7 @@ async function measure(id: string, label: string, specifier: string, names: stri
   if (path === undefined) {
     return { id, label, minified: undefined, gzipped: undefined, error: `${specifier} does not resolve (not exported yet)` };
   }
-  try {
-    const code = await bundle(`export { ${names.join(", ")} } from ${JSON.stringify(path)};\n`, external);
-    const bytes = Buffer.from(code);
-    return { id, label, minified: bytes.length, gzipped: gzipSync(bytes, { level: 9 }).length, error: undefined };
-  } catch (e) {
-    return { id, label, minified: undefined, gzipped: undefined, error: e instanceof Error ? e.message : String(e) };
-  }
+  return measureSource(id, label, `export { ${names.join(", ")} } from ${JSON.stringify(path)};\n`, external);
 }
 
 /** Names the codec subpath exports, when it exists: everything it has. */
@@ -166,13 +160,18 @@ export async function sizes(): Promise<SizeEntry[]> {
 }
 
 /** Bundles an entry module's source text; its sizes. */
-async function measureSource(id: string, label: string, source: string): Promise<SizeEntry> {
+async function measureSource(id: string, label: string, source: string, external?: RegExp): Promise<SizeEntry> {
   try {
-    const bytes = Buffer.from(await bundle(source));
-    return { id, label, minified: bytes.length, gzipped: gzipSync(bytes, { level: 9 }).length, error: undefined };
+    const bytes = Buffer.from(await bundle(source, external));
+    return { id, label, minified: bytes.length, gzipped: gzipped(bytes), error: undefined };
   } catch (e) {
     return { id, label, minified: undefined, gzipped: undefined, error: e instanceof Error ? e.message : String(e) };
   }
+}
+
+/** Bytes gzipped at level 9, the way every size here is measured. */
+function gzipped(bytes: Uint8Array): number {
+  return gzipSync(bytes, { level: 9 }).length;
 }
 
 /** A file a package publishes already bundled and minified: its bytes as they are, and gzipped. */
@@ -180,5 +179,5 @@ async function published(id: string, label: string, specifier: string): Promise<
   const path = resolveFromHere(specifier);
   if (path === undefined) return { id, label, minified: undefined, gzipped: undefined, error: `${specifier} does not resolve` };
   const bytes = await readFile(path);
-  return { id, label, minified: bytes.length, gzipped: gzipSync(bytes, { level: 9 }).length, error: undefined };
+  return { id, label, minified: bytes.length, gzipped: gzipped(bytes), error: undefined };
 }
