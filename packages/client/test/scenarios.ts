@@ -82,19 +82,50 @@ export async function publisher(clients: Clients, broker: Broker, options: Clien
   return p;
 }
 
-/**
- * A client whose session outlives its connections, connected with loopStart;
- * `connects` gets the flags of every accepting onConnect, reconnections too.
- */
-async function persistent(clients: Clients, broker: Broker, s: SessionKeeping, label: string, connects: ConnectFlags[], manualAck: boolean): Promise<Client> {
+/** A persistent session that has received one message; what the scenarios go on from. */
+interface OneReceived {
+  /** The subscriber: its session outlives its connections; loopStart. */
+  c: Client;
+  /** The flags of every accepting onConnect, reconnections too. */
+  connects: ConnectFlags[];
+  topic: string;
+  got: MQTTMessage[];
+  /** What `c.wantWrite()` said inside each onMessage call. */
+  wantWriteInCallback: boolean[];
+  /** A connected client that published the message. */
+  p: Client;
+}
+
+/** Connects a persistent-session client, subscribes it at `qos`, and has `text` published to it once and received. */
+async function oneReceived(clients: Clients, broker: Broker, s: SessionKeeping, label: string, qos: 1 | 2, manualAck: boolean, text: string): Promise<OneReceived> {
+  const connects: ConnectFlags[] = [];
   const c = clients.make(label, { ...s.keep, clientId: uniqueClientId(label), manualAck });
   c.onConnect = (_c, _u, flags, rc) => {
     if (!rc.isFailure) connects.push(flags);
   };
+  const got: MQTTMessage[] = [];
+  const wantWriteInCallback: boolean[] = [];
+  c.onMessage = (client, _u, m) => {
+    got.push(m);
+    wantWriteInCallback.push(client.wantWrite());
+  };
   await c.connect(broker.host, broker.port, 30, s.first);
   c.loopStart();
   await waitFor("onConnect", () => connects.length > 0);
-  return c;
+  const topic = uniqueTopic(label);
+  await subscribed(c, topic, qos);
+  const p = await publisher(clients, broker);
+  await p.publish(topic, text, qos).waitForPublish(5_000);
+  await waitFor("the message", () => got.length === 1);
+  return { c, connects, topic, got, wantWriteInCallback, p };
+}
+
+/** reconnect(), and the next onConnect resumes the session (session present). */
+async function resume({ c, connects }: OneReceived): Promise<void> {
+  const n = connects.length + 1;
+  await c.reconnect();
+  await waitFor(`onConnect ${n}`, () => connects.length === n);
+  expect(connects[n - 1]!.sessionPresent).toBe(true);
 }
 
 /**
@@ -133,30 +164,20 @@ export async function offlineMessagesArrive(clients: Clients, broker: Broker, s:
  * it does not.
  */
 export async function manualAckQos1(clients: Clients, broker: Broker, s: SessionKeeping): Promise<void> {
-  const connects: ConnectFlags[] = [];
-  const c = await persistent(clients, broker, s, "manual-ack", connects, true);
-  const topic = uniqueTopic("manual-ack");
-  const got: MQTTMessage[] = [];
-  c.onMessage = (_c, _u, m) => got.push(m);
-  await subscribed(c, topic, 1);
-  const p = await publisher(clients, broker);
-  await p.publish(topic, "ack me", 1).waitForPublish(5_000);
-  await waitFor("the message", () => got.length === 1);
+  const r = await oneReceived(clients, broker, s, "manual-ack", 1, true, "ack me");
+  const { c, got, p, topic } = r;
   expect(got[0]!.dup).toBe(false);
   await sleep(200);
 
   // Not acked: the broker sends it again on the resumed session.
-  await c.reconnect();
-  await waitFor("the second onConnect", () => connects.length === 2);
-  expect(connects[1]!.sessionPresent).toBe(true);
+  await resume(r);
   await waitFor("the message again", () => got.length === 2);
   expect([got[1]!.text(), got[1]!.mid]).toEqual(["ack me", got[0]!.mid]);
   if (broker.setsDupOnResend) expect(got[1]!.dup).toBe(true);
 
   expect(c.ack(got[1]!.mid, 1)).toBe(MQTT_ERR_SUCCESS);
   await sleep(200);
-  await c.reconnect();
-  await waitFor("the third onConnect", () => connects.length === 3);
+  await resume(r);
   await p.publish(topic, "marker", 1).waitForPublish(5_000);
   await waitFor("the marker", () => got.some((m) => m.text() === "marker"));
   expect(got.map((m) => m.text())).toEqual(["ack me", "ack me", "marker"]);
@@ -167,20 +188,11 @@ export async function manualAckQos1(clients: Clients, broker: Broker, s: Session
  * delivered twice (the packet id is session state); ack() still completes it.
  */
 export async function manualAckQos2(clients: Clients, broker: Broker, s: SessionKeeping): Promise<void> {
-  const connects: ConnectFlags[] = [];
-  const c = await persistent(clients, broker, s, "manual-ack2", connects, true);
-  const topic = uniqueTopic("manual-ack2");
-  const got: MQTTMessage[] = [];
-  c.onMessage = (_c, _u, m) => got.push(m);
-  await subscribed(c, topic, 2);
-  const p = await publisher(clients, broker);
-  await p.publish(topic, "exactly once", 2).waitForPublish(5_000);
-  await waitFor("the message", () => got.length === 1);
+  const r = await oneReceived(clients, broker, s, "manual-ack2", 2, true, "exactly once");
+  const { c, got, p, topic } = r;
   await sleep(200);
 
-  await c.reconnect();
-  await waitFor("the second onConnect", () => connects.length === 2);
-  expect(connects[1]!.sessionPresent).toBe(true);
+  await resume(r);
   // The broker resends the PUBLISH (no PUBREC came); a marker sent after it arrives after it.
   await p.publish(topic, "marker 1", 2).waitForPublish(5_000);
   await waitFor("the first marker", () => got.some((m) => m.text() === "marker 1"));
@@ -189,8 +201,7 @@ export async function manualAckQos2(clients: Clients, broker: Broker, s: Session
   expect(c.ack(got[0]!.mid, 2)).toBe(MQTT_ERR_SUCCESS);
   expect(c.ack(got[1]!.mid, 2)).toBe(MQTT_ERR_SUCCESS);
   await sleep(200);
-  await c.reconnect();
-  await waitFor("the third onConnect", () => connects.length === 3);
+  await resume(r);
   await p.publish(topic, "marker 2", 2).waitForPublish(5_000);
   await waitFor("the second marker", () => got.some((m) => m.text() === "marker 2"));
   expect(got.map((m) => m.text())).toEqual(["exactly once", "marker 1", "marker 2"]);
@@ -279,26 +290,13 @@ export async function manualLoop(clients: Clients, broker: Broker, qos: 1 | 2, o
  * resend: a marker published after reconnecting is the next message.
  */
 export async function autoAck(clients: Clients, broker: Broker, s: SessionKeeping, qos: 1 | 2): Promise<void> {
-  const connects: ConnectFlags[] = [];
-  const c = await persistent(clients, broker, s, "auto-ack", connects, false);
-  const topic = uniqueTopic("auto-ack");
-  const got: MQTTMessage[] = [];
-  const wantWriteInCallback: boolean[] = [];
-  c.onMessage = (client, _u, m) => {
-    got.push(m);
-    wantWriteInCallback.push(client.wantWrite());
-  };
-  await subscribed(c, topic, qos);
-  const p = await publisher(clients, broker);
-  await p.publish(topic, "once", qos).waitForPublish(5_000);
-  await waitFor("the message", () => got.length === 1);
-  expect(wantWriteInCallback).toEqual([false]);
+  const r = await oneReceived(clients, broker, s, "auto-ack", qos, false, "once");
+  const { c, got, p, topic } = r;
+  expect(r.wantWriteInCallback).toEqual([false]);
   await sleep(200);
   expect(c.wantWrite()).toBe(false);
 
-  await c.reconnect();
-  await waitFor("the second onConnect", () => connects.length === 2);
-  expect(connects[1]!.sessionPresent).toBe(true);
+  await resume(r);
   await p.publish(topic, "marker", qos).waitForPublish(5_000);
   await waitFor("the marker", () => got.some((m) => m.text() === "marker"));
   // Anything the broker still held for us would have come before the marker.
